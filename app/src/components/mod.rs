@@ -1,0 +1,6 @@
+//! Pieces the pages share.
+
+pub mod live_tail;
+pub mod log_row;
+pub mod states;
+pub mod top_bar;

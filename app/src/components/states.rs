@@ -1,0 +1,36 @@
+//! What a page shows while it waits, when something failed, and when there
+//! is nothing to show yet.
+
+use leptos::prelude::*;
+
+#[component]
+pub fn Loading(#[prop(into)] what: String) -> impl IntoView {
+    view! {
+        <div class="state state-loading" role="status">
+            <span class="spinner" aria-hidden="true"></span>
+            {format!("Loading {what}…")}
+        </div>
+    }
+}
+
+#[component]
+pub fn Failure(#[prop(into)] message: String) -> impl IntoView {
+    view! {
+        <div class="state state-error" role="alert">
+            <strong>"Something went wrong. "</strong>
+            {message}
+            " "
+            <a href="" class="retry">"Retry"</a>
+        </div>
+    }
+}
+
+#[component]
+pub fn Missing(#[prop(into)] title: String, children: Children) -> impl IntoView {
+    view! {
+        <div class="state state-missing">
+            <h2>{title}</h2>
+            {children()}
+        </div>
+    }
+}

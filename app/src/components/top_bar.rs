@@ -1,0 +1,47 @@
+//! The bar at the top of every page: the product mark and where you are.
+
+use leptos::prelude::*;
+
+/// One step of the breadcrumb: a label, and a link unless it is the page itself.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Crumb {
+    pub label: String,
+    pub href: Option<String>,
+}
+
+impl Crumb {
+    pub fn link(label: impl Into<String>, href: impl Into<String>) -> Crumb {
+        Crumb { label: label.into(), href: Some(href.into()) }
+    }
+
+    pub fn here(label: impl Into<String>) -> Crumb {
+        Crumb { label: label.into(), href: None }
+    }
+}
+
+#[component]
+pub fn TopBar(#[prop(optional)] crumbs: Vec<Crumb>) -> impl IntoView {
+    view! {
+        <header class="top-bar">
+            <a class="brand" href="/" aria-label="Vigie home">
+                <span class="brand-mark" aria-hidden="true">"◉"</span>
+                "Vigie"
+            </a>
+            <nav class="crumbs" aria-label="Breadcrumb">
+                {crumbs
+                    .into_iter()
+                    .map(|crumb| {
+                        let label = crumb.label;
+                        view! {
+                            <span class="crumb-sep" aria-hidden="true">"/"</span>
+                            {match crumb.href {
+                                Some(href) => view! { <a href=href>{label}</a> }.into_any(),
+                                None => view! { <span aria-current="page">{label}</span> }.into_any(),
+                            }}
+                        }
+                    })
+                    .collect_view()}
+            </nav>
+        </header>
+    }
+}

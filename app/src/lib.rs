@@ -1,0 +1,60 @@
+//! Vigie's console. This file is the site map: the shell every page renders
+//! into, and the table of routes. Each page lives in `pages/`, the pieces
+//! they share in `components/`, the server functions (the console's
+//! backend-for-frontend) in `api.rs`, and the types both sides share in
+//! `model.rs`.
+
+pub mod api;
+pub mod components;
+pub mod model;
+pub mod pages;
+#[cfg(feature = "ssr")]
+pub mod port;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
+use leptos_router::{
+    components::{Route, Router, Routes},
+    path,
+};
+
+use pages::{app_logs::AppLogsPage, not_found::NotFound, org_home::OrgHomePage, orgs::OrgsPage};
+
+/// The HTML document around every server-rendered page.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light dark" />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="vigie" href="/pkg/vigie.css" />
+        <Link rel="icon" type_="image/svg+xml" href="/favicon.svg" />
+        <Meta name="description" content="Vigie: logs and metrics of your apps, live." />
+        <Title formatter=|title: String| {
+            if title.is_empty() { "Vigie".to_string() } else { format!("{title} · Vigie") }
+        } />
+        <Router>
+            <Routes fallback=NotFound>
+                <Route path=path!("/") view=OrgsPage />
+                <Route path=path!("/orgs/:org") view=OrgHomePage />
+                <Route path=path!("/orgs/:org/apps/:app/logs") view=AppLogsPage />
+            </Routes>
+        </Router>
+    }
+}

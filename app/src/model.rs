@@ -1,0 +1,217 @@
+//! Types that the browser and the server share: what the console shows and
+//! what the Logs API returns. No `ssr` or `hydrate` code lives here, so both
+//! sides compile exactly the same definitions.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The three kinds of logs; each (org, app, kind) is one topic in the store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogKind {
+    /// What an app or add-on prints.
+    Service,
+    /// One record per HTTP request reaching an app.
+    Access,
+    /// Who did what in an org.
+    Audit,
+}
+
+impl LogKind {
+    pub const ALL: [LogKind; 3] = [LogKind::Service, LogKind::Access, LogKind::Audit];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogKind::Service => "service",
+            LogKind::Access => "access",
+            LogKind::Audit => "audit",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<LogKind> {
+        LogKind::ALL.into_iter().find(|kind| kind.as_str() == text)
+    }
+}
+
+/// Severity of a service log line, as the line said or as ingest guessed it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Trace,
+    Debug,
+    #[default]
+    Info,
+    Warn,
+    Error,
+    Fatal,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Trace => "trace",
+            Level::Debug => "debug",
+            Level::Info => "info",
+            Level::Warn => "warn",
+            Level::Error => "error",
+            Level::Fatal => "fatal",
+        }
+    }
+
+    /// Reads the usual spellings of a level (`WARNING`, `err`, `crit`, ...).
+    pub fn parse(text: &str) -> Option<Level> {
+        let level = match text.to_ascii_lowercase().as_str() {
+            "trace" => Level::Trace,
+            "debug" | "dbg" => Level::Debug,
+            "info" | "information" | "notice" | "log" => Level::Info,
+            "warn" | "warning" => Level::Warn,
+            "error" | "err" => Level::Error,
+            "fatal" | "crit" | "critical" | "panic" | "alert" | "emerg" => Level::Fatal,
+            _ => return None,
+        };
+        Some(level)
+    }
+}
+
+/// One service log line as stored and as shown.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ServiceLine {
+    /// Which instance of the app printed it (`web-1`, `worker-0`, ...).
+    pub instance: String,
+    pub level: Level,
+    /// The text; may span several lines (a stack trace stays one record).
+    pub message: String,
+    /// Structured fields of a JSON line, beyond level, message and time.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fields: BTreeMap<String, serde_json::Value>,
+}
+
+/// One HTTP request that reached an app.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AccessLine {
+    pub instance: String,
+    pub method: String,
+    pub host: String,
+    pub path: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub query: String,
+    pub status: u16,
+    pub bytes_sent: u64,
+    pub duration_ms: f64,
+    pub client_ip: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+    pub user_agent: String,
+}
+
+/// A stored record as the Logs API returns it: where it is in its topic,
+/// when it happened, and what it says.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LogRecord<T> {
+    /// Position in the topic; monotonic, never reused. The live stream's
+    /// event id, so a reconnecting client resumes right after it.
+    pub offset: u64,
+    /// When it happened, in nanoseconds since the Unix epoch (UTC).
+    pub ts_ns: i64,
+    #[serde(flatten)]
+    pub line: T,
+}
+
+pub type ServiceRecord = LogRecord<ServiceLine>;
+pub type AccessRecord = LogRecord<AccessLine>;
+
+/// What an app is, as the org home lists it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AppKind {
+    /// Code the customer deploys.
+    Application,
+    /// A managed service attached to the org (database, cache, ...).
+    Addon,
+}
+
+/// An app or add-on of an org, with a glance at its logs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AppSummary {
+    /// The identifier used in URLs and the API (`api`, `pg-main`).
+    pub slug: String,
+    /// What a person calls it.
+    pub name: String,
+    pub kind: AppKind,
+    /// Runtime or add-on type: `Rust`, `Python`, `PostgreSQL 16`.
+    pub runtime: String,
+    /// Service log lines stored for it.
+    pub service_lines: u64,
+    /// Time of its newest service log line, if it ever logged.
+    pub last_log_ns: Option<i64>,
+}
+
+/// An organisation and what it holds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OrgSummary {
+    pub slug: String,
+    pub name: String,
+    pub apps: Vec<AppSummary>,
+}
+
+/// The first screenful of an app's logs, and where live tailing resumes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LogPage {
+    pub org: OrgSummary,
+    pub app: AppSummary,
+    /// Oldest first.
+    pub records: Vec<ServiceRecord>,
+    /// The offset the live tail starts from: one past the newest record shown.
+    pub next_offset: u64,
+}
+
+/// Formats nanoseconds since the epoch as `HH:MM:SS.mmm` in UTC.
+pub fn clock_utc(ts_ns: i64) -> String {
+    let ms_of_day = (ts_ns.div_euclid(1_000_000)).rem_euclid(86_400_000);
+    let (h, rest) = (ms_of_day / 3_600_000, ms_of_day % 3_600_000);
+    let (m, rest) = (rest / 60_000, rest % 60_000);
+    let (s, ms) = (rest / 1_000, rest % 1_000);
+    format!("{h:02}:{m:02}:{s:02}.{ms:03}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clock_utc_shows_milliseconds_of_the_day() {
+        // 2026-11-24T13:05:09.042Z
+        let ts_ns = 1_795_525_509_042_000_000;
+        assert_eq!(clock_utc(ts_ns), "13:05:09.042");
+        assert_eq!(clock_utc(0), "00:00:00.000");
+    }
+
+    #[test]
+    fn level_parse_accepts_common_spellings() {
+        assert_eq!(Level::parse("WARNING"), Some(Level::Warn));
+        assert_eq!(Level::parse("err"), Some(Level::Error));
+        assert_eq!(Level::parse("crit"), Some(Level::Fatal));
+        assert_eq!(Level::parse("loud"), None);
+    }
+
+    #[test]
+    fn service_record_serialises_flat_with_offset_and_time() {
+        let record = ServiceRecord {
+            offset: 7,
+            ts_ns: 1,
+            line: ServiceLine {
+                instance: "web-1".into(),
+                level: Level::Warn,
+                message: "slow".into(),
+                fields: BTreeMap::new(),
+            },
+        };
+        let json = serde_json::to_value(&record).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"offset": 7, "ts_ns": 1, "instance": "web-1", "level": "warn", "message": "slow"})
+        );
+        let back: ServiceRecord = serde_json::from_value(json).unwrap();
+        assert_eq!(back, record);
+    }
+}

@@ -1,0 +1,6 @@
+//! One file per page of the console.
+
+pub mod app_logs;
+pub mod not_found;
+pub mod org_home;
+pub mod orgs;

@@ -1,0 +1,113 @@
+//! `/orgs/:org`: the org's apps and add-ons, each with a glance at its logs.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+
+use crate::api::get_org;
+use crate::components::{
+    states::{Failure, Loading, Missing},
+    top_bar::{Crumb, TopBar},
+};
+use crate::model::{clock_utc, AppKind, AppSummary};
+
+#[component]
+pub fn OrgHomePage() -> impl IntoView {
+    let params = use_params_map();
+    let org_slug = move || params.read().get("org").unwrap_or_default();
+    let org = Resource::new(org_slug, get_org);
+    view! {
+        <Suspense fallback=|| view! { <TopBar /><main class="page"><Loading what="apps" /></main> }>
+            {move || Suspend::new(async move {
+                match org.await {
+                    Err(error) => view! {
+                        <TopBar />
+                        <main class="page"><Failure message=error.to_string() /></main>
+                    }.into_any(),
+                    Ok(None) => view! {
+                        <Title text="Not found" />
+                        <TopBar />
+                        <main class="page">
+                            <Missing title="No such organisation">
+                                <p>"It does not exist, or you cannot see it. " <a href="/">"See your organisations"</a> "."</p>
+                            </Missing>
+                        </main>
+                    }.into_any(),
+                    Ok(Some(org)) => {
+                        let (apps, addons): (Vec<_>, Vec<_>) =
+                            org.apps.into_iter().partition(|app| app.kind == AppKind::Application);
+                        let org_slug = org.slug.clone();
+                        view! {
+                            <Title text=org.name.clone() />
+                            <TopBar crumbs=vec![Crumb::here(org.name.clone())] />
+                            <main class="page">
+                                <h1>{org.name}</h1>
+                                <AppSection title="Applications" org=org_slug.clone() apps />
+                                <AppSection title="Add-ons" org=org_slug apps=addons />
+                            </main>
+                        }.into_any()
+                    }
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn AppSection(title: &'static str, org: String, apps: Vec<AppSummary>) -> impl IntoView {
+    let empty = apps.is_empty();
+    view! {
+        <section class="app-section">
+            <h2>{title}</h2>
+            <Show when=move || empty>
+                <p class="muted">{format!("No {} in this organisation.", title.to_lowercase())}</p>
+            </Show>
+            <ul class="card-list">
+                {apps.into_iter().map(|app| {
+                    let href = format!("/orgs/{org}/apps/{}/logs", app.slug);
+                    let last = match app.last_log_ns {
+                        Some(ts_ns) => format!("last line {} UTC", clock_utc(ts_ns)),
+                        None => "never logged".to_string(),
+                    };
+                    view! {
+                        <li class="card">
+                            <a class="card-link" href=href>
+                                <span class="card-title">{app.name}</span>
+                                <span class="badge">{app.runtime}</span>
+                                <span class="card-meta">
+                                    {format!("{} log lines · {last}", group_thousands(app.service_lines))}
+                                </span>
+                            </a>
+                        </li>
+                    }
+                }).collect_view()}
+            </ul>
+        </section>
+    }
+}
+
+/// `12345678` → `12,345,678`.
+fn group_thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::group_thousands;
+
+    #[test]
+    fn group_thousands_puts_a_comma_every_three_digits() {
+        assert_eq!(group_thousands(0), "0");
+        assert_eq!(group_thousands(999), "999");
+        assert_eq!(group_thousands(1_000), "1,000");
+        assert_eq!(group_thousands(12_345_678), "12,345,678");
+    }
+}

@@ -1,0 +1,8 @@
+//! The browser half of the console: hydrates the server-rendered HTML into
+//! the same Leptos app. Everything else lives in `vigie-app`.
+
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(vigie_app::App);
+}

@@ -1,0 +1,76 @@
+//! The console's port, implemented in-process on the catalog and the store.
+
+use futures::future::BoxFuture;
+use futures::FutureExt;
+use vigie_app::model::{AppSummary, LogKind, LogPage, LogRecord, OrgSummary, ServiceLine, ServiceRecord};
+use vigie_app::port::{ConsolePort, PortError};
+
+use crate::catalog::{Catalog, Org};
+use crate::store::{Store, TopicKey};
+
+pub struct InProcessConsole {
+    pub catalog: Catalog,
+    pub store: Store,
+}
+
+impl InProcessConsole {
+    fn summarise(&self, org: Org) -> OrgSummary {
+        let apps = org
+            .apps
+            .into_iter()
+            .map(|app| {
+                let stats = self.store.stats(&TopicKey::new(&org.slug, &app.slug, LogKind::Service));
+                AppSummary {
+                    slug: app.slug,
+                    name: app.name,
+                    kind: app.kind,
+                    runtime: app.runtime,
+                    service_lines: stats.records,
+                    last_log_ns: stats.last_ts_ns,
+                }
+            })
+            .collect();
+        OrgSummary { slug: org.slug, name: org.name, apps }
+    }
+
+    fn log_page(&self, org: &str, app: &str, limit: usize) -> Option<LogPage> {
+        let org = self.summarise(self.catalog.org(org)?);
+        let app = org.apps.iter().find(|known| known.slug == app)?.clone();
+        let key = TopicKey::new(&org.slug, &app.slug, LogKind::Service);
+        let stored = self.store.latest(&key, limit);
+        let next_offset = stored.last().map(|r| r.offset + 1).unwrap_or_else(|| self.store.next_offset(&key));
+        let records: Vec<ServiceRecord> = stored
+            .into_iter()
+            .filter_map(|record| match serde_json::from_str::<ServiceLine>(&record.payload) {
+                Ok(line) => Some(LogRecord { offset: record.offset, ts_ns: record.ts_ns, line }),
+                Err(error) => {
+                    tracing::warn!(offset = record.offset, %error, "skipping an unreadable service record");
+                    None
+                }
+            })
+            .collect();
+        Some(LogPage { org, app, records, next_offset })
+    }
+}
+
+impl ConsolePort for InProcessConsole {
+    fn orgs(&self) -> BoxFuture<'_, Result<Vec<OrgSummary>, PortError>> {
+        let orgs = self.catalog.orgs().into_iter().map(|org| self.summarise(org)).collect();
+        async move { Ok(orgs) }.boxed()
+    }
+
+    fn org(&self, org: String) -> BoxFuture<'_, Result<Option<OrgSummary>, PortError>> {
+        let found = self.catalog.org(&org).map(|org| self.summarise(org));
+        async move { Ok(found) }.boxed()
+    }
+
+    fn service_log_page(
+        &self,
+        org: String,
+        app: String,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<Option<LogPage>, PortError>> {
+        let page = self.log_page(&org, &app, limit);
+        async move { Ok(page) }.boxed()
+    }
+}

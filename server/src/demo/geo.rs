@@ -1,0 +1,37 @@
+//! Public IPv4 ranges by country, for demo client addresses. Each range is
+//! a real allocation of a large access or cloud network of that country, so
+//! a GeoIP database places the demo's clients where this table says.
+
+/// `(ISO country code, first octet, second octets from, to)`.
+pub const CLIENT_RANGES: &[(&str, u8, u8, u8)] = &[
+    ("US", 3, 0, 255),   // Amazon
+    ("US", 73, 0, 255),  // Comcast
+    ("FR", 2, 0, 15),    // Orange
+    ("FR", 90, 0, 127),  // Orange
+    ("DE", 79, 192, 255), // Deutsche Telekom
+    ("DE", 5, 9, 9),     // Hetzner
+    ("GB", 86, 128, 191), // BT
+    ("GB", 81, 2, 2),
+    ("NL", 145, 0, 63),
+    ("ES", 88, 0, 31),   // Telefonica
+    ("IT", 93, 32, 63),  // Telecom Italia
+    ("JP", 126, 0, 255), // SoftBank
+    ("KR", 211, 32, 63),
+    ("IN", 49, 32, 63),  // Reliance Jio
+    ("CN", 36, 96, 127), // China Telecom
+    ("SG", 119, 73, 73),
+    ("AU", 1, 120, 127), // Telstra
+    ("BR", 177, 0, 255),
+    ("MX", 187, 128, 191),
+    ("CA", 24, 36, 36),
+    ("ZA", 41, 0, 31),
+    ("NG", 102, 88, 91),
+    ("SE", 90, 224, 231),
+    ("PL", 83, 0, 31),
+];
+
+/// Traffic weight of each range, in the order above: most from the US and
+/// Europe, a long tail elsewhere.
+pub const CLIENT_WEIGHTS: &[u32] = &[
+    14, 10, 9, 6, 6, 2, 6, 1, 3, 3, 3, 4, 2, 5, 2, 1, 2, 4, 2, 3, 1, 1, 1, 2,
+];

@@ -1,0 +1,6 @@
+//! Turning what producers send into service log records. Each listener
+//! (HTTP today; syslog and others later) reads its wire format here and
+//! gets back the lines it may store and, for the others, which line was
+//! wrong and why. A bad line never costs its neighbours.
+
+pub mod lines;

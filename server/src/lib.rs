@@ -1,0 +1,112 @@
+//! Vigie's server: one process serving the console, the Logs API and the
+//! ingest endpoints on top of the in-process store. `main.rs` reads the
+//! command line; [`start`] is what it and the integration tests call.
+
+pub mod catalog;
+pub mod console;
+pub mod demo;
+pub mod http;
+pub mod ingest;
+pub mod store;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use leptos::prelude::LeptosOptions;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::catalog::Catalog;
+use crate::console::InProcessConsole;
+use crate::demo::DemoConfig;
+use crate::http::{AppState, ShutdownSignal};
+use crate::store::Store;
+
+/// The name of the browser bundle (`pkg/vigie.js`, `pkg/vigie.wasm`); the
+/// same name `.cargo/config.toml` gives Leptos at compile time.
+pub const BUNDLE_NAME: &str = "vigie";
+
+#[derive(Clone, Debug)]
+pub struct ServeConfig {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    /// Where the built site is: `pkg/` with the bundle and stylesheet, and
+    /// the public assets.
+    pub site_root: PathBuf,
+    pub demo: Option<DemoConfig>,
+}
+
+/// A started server. Dropping it does not stop it; call [`RunningServer::stop`].
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub store: Store,
+    pub catalog: Catalog,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error("cannot listen on {addr}: {source} (is another Vigie running? pick another with --listen)")]
+    Listen { addr: SocketAddr, source: std::io::Error },
+}
+
+/// Opens the store, binds the address and serves until [`RunningServer::stop`].
+pub async fn start(config: ServeConfig) -> Result<RunningServer, StartError> {
+    let store = Store::open(&config.data_dir)?;
+    let catalog = Catalog::default();
+    let (stop, stopping) = watch::channel(false);
+    let shutdown = ShutdownSignal(stopping);
+
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| StartError::Listen { addr: config.listen, source })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Listen { addr: config.listen, source })?;
+
+    let leptos_options = LeptosOptions::builder()
+        .output_name(BUNDLE_NAME)
+        .site_root(config.site_root.to_string_lossy().to_string())
+        .site_pkg_dir("pkg")
+        .site_addr(addr)
+        .build();
+    let state = AppState { leptos_options, store: store.clone(), catalog: catalog.clone(), shutdown: shutdown.clone() };
+    let console = Arc::new(InProcessConsole { catalog: catalog.clone(), store: store.clone() });
+    let router = http::router(state, console);
+
+    let mut tasks = Vec::new();
+    if let Some(demo_config) = config.demo {
+        demo::install_org(&catalog);
+        let (store, shutdown) = (store.clone(), shutdown.clone());
+        tasks.push(tokio::spawn(async move {
+            if let Err(error) = demo::run(store, demo_config, shutdown).await {
+                tracing::error!(%error, "demo traffic stopped");
+            }
+        }));
+    }
+    let server_shutdown = shutdown.clone();
+    tasks.push(tokio::spawn(async move {
+        let served = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(server_shutdown.fired())
+            .await;
+        if let Err(error) = served {
+            tracing::error!(%error, "HTTP server stopped");
+        }
+    }));
+    tracing::info!(%addr, data_dir = %config.data_dir.display(), "Vigie is serving");
+    Ok(RunningServer { addr, store, catalog, stop, tasks })
+}
+
+impl RunningServer {
+    /// Ends live streams and the demo, lets requests in flight finish, and
+    /// returns when everything has stopped.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! `vigie`: the command line.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+use vigie_server::demo::DemoConfig;
+use vigie_server::{start, ServeConfig};
+
+#[derive(Parser)]
+#[command(name = "vigie", version, about = "Vigie: logs and metrics of your apps, live.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the console, the Logs API and ingest.
+    Serve(ServeArgs),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "VIGIE_LISTEN", default_value = "127.0.0.1:3000")]
+    listen: SocketAddr,
+    /// Where the store keeps its files.
+    #[arg(long, env = "VIGIE_DATA_DIR", default_value = "./data")]
+    data_dir: PathBuf,
+    /// The built site (browser bundle, stylesheet, assets).
+    #[arg(long, env = "VIGIE_SITE_ROOT", default_value = "target/site")]
+    site_root: PathBuf,
+    /// Create a demo organisation whose apps keep logging.
+    #[arg(long)]
+    demo: bool,
+    /// Demo service log lines per second, over all apps.
+    #[arg(long, default_value_t = 20.0, requires = "demo")]
+    demo_lines_per_sec: f64,
+    /// Demo HTTP requests per second.
+    #[arg(long, default_value_t = 30.0, requires = "demo")]
+    demo_requests_per_sec: f64,
+    /// Seed of the demo traffic: the same seed gives the same lines.
+    #[arg(long, default_value_t = 42, requires = "demo")]
+    demo_seed: u64,
+    /// Minutes of demo history written at start (when the store is empty).
+    #[arg(long, default_value_t = 10, requires = "demo")]
+    demo_backfill_minutes: u64,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .init();
+    let Command::Serve(args) = Cli::parse().command;
+    if !args.site_root.join("pkg").is_dir() {
+        tracing::warn!(
+            site_root = %args.site_root.display(),
+            "no built site here: pages will render but not come alive; build it with `make build` or pass --site-root"
+        );
+    }
+    let demo = args.demo.then(|| DemoConfig {
+        seed: args.demo_seed,
+        lines_per_sec: args.demo_lines_per_sec,
+        requests_per_sec: args.demo_requests_per_sec,
+        backfill: Duration::from_secs(args.demo_backfill_minutes * 60),
+    });
+    let config = ServeConfig { listen: args.listen, data_dir: args.data_dir, site_root: args.site_root, demo };
+    let server = match start(config).await {
+        Ok(server) => server,
+        Err(error) => {
+            tracing::error!("{error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("Vigie console: http://{}/", server.addr);
+    wait_for_stop_signal().await;
+    tracing::info!("stopping: finishing requests in flight");
+    server.stop().await;
+    tracing::info!("stopped");
+    ExitCode::SUCCESS
+}
+
+async fn wait_for_stop_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("install the SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

@@ -1,6 +1,10 @@
 //! The browser half of the console: hydrates the server-rendered HTML into
 //! the same Leptos app. Everything else lives in `vigie-app`.
 
+// Leptos views are deeply nested types; the hydrate code of the logs page
+// needs more than the default depth to lay them out.
+#![recursion_limit = "256"]
+
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();

@@ -1,0 +1,89 @@
+// The walking skeleton's promise, checked in a real browser: open the demo
+// org, open an app, and see a line sent over HTTP appear live, without a
+// reload; and after the server restarts, the page picks up where it stopped.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { artifacts, scratchDataDir, startVigie, launchChromium, ingestText } from './vigie.mjs';
+
+let vigie;
+let browser;
+const dataDir = scratchDataDir();
+
+before(async () => {
+  vigie = await startVigie({ dataDir, args: ['--demo'] });
+  browser = await launchChromium();
+});
+
+after(async () => {
+  await browser?.close();
+  await vigie?.stop();
+});
+
+/** The offsets of the log rows on the page, top to bottom. */
+function shownOffsets(page) {
+  return page.$$eval('[data-testid=log-lines] .log-row', (rows) => rows.map((row) => Number(row.dataset.offset)));
+}
+
+test('the org home lists the demo apps and add-ons and leads to their logs', async () => {
+  const page = await browser.newPage();
+  await page.goto(`${vigie.url}/`);
+  await page.getByRole('link', { name: /Acme Demo/ }).click();
+  await page.waitForURL('**/orgs/demo');
+  for (const name of ['Orders API', 'Storefront', 'Billing worker', 'Main database']) {
+    await page.getByRole('link', { name: new RegExp(name) }).waitFor();
+  }
+  assert.match(await page.locator('.app-section').first().innerText(), /log lines/);
+  await page.screenshot({ path: join(artifacts, 'org-home.png'), fullPage: true });
+  await page.getByRole('link', { name: /Orders API/ }).click();
+  await page.waitForURL('**/orgs/demo/apps/api/logs');
+  await page.getByRole('heading', { name: 'Orders API' }).waitFor();
+  await page.close();
+});
+
+test('a line sent over HTTP appears in the open logs page within 2 seconds, without a reload', async () => {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  let reloads = 0;
+  page.on('framenavigated', (frame) => { if (frame === page.mainFrame()) reloads += 1; });
+  await page.goto(`${vigie.url}/orgs/demo/apps/api/logs`);
+  // Server-rendered first paint: the demo history is there before any script runs.
+  assert.ok((await shownOffsets(page)).length > 0, 'the first paint shows the latest lines');
+  await page.getByTestId('live-status').filter({ hasText: 'Live' }).waitFor({ timeout: 10_000 });
+
+  const marker = `checkout failed for order ${Date.now()}: card declined`;
+  const sentAt = Date.now();
+  await ingestText(vigie.url, 'demo', 'api', `ERROR ${marker}`);
+  const row = page.locator('.log-row', { hasText: marker });
+  await row.waitFor({ timeout: 2_000 });
+  const elapsedMs = Date.now() - sentAt;
+  assert.ok(elapsedMs < 2_000, `appeared after ${elapsedMs} ms`);
+  assert.match(await row.getAttribute('class'), /level-error/);
+  assert.equal(reloads, 1, 'the page was loaded once and never reloaded');
+
+  const offsets = await shownOffsets(page);
+  assert.deepEqual(offsets, [...offsets].sort((a, b) => a - b), 'lines are in offset order');
+  await page.screenshot({ path: join(artifacts, 'live-logs.png') });
+  await page.close();
+});
+
+test('after the server restarts, the live view resumes where it stopped, losing and doubling nothing', async () => {
+  const page = await browser.newPage();
+  await page.goto(`${vigie.url}/orgs/demo/apps/worker/logs`);
+  const status = page.getByTestId('live-status');
+  await status.filter({ hasText: 'Live' }).waitFor({ timeout: 10_000 });
+
+  const listen = vigie.listen;
+  assert.equal(await vigie.stop(), 0, 'vigie stops cleanly on SIGTERM');
+  await status.filter({ hasText: 'Reconnecting' }).waitFor({ timeout: 5_000 });
+  vigie = await startVigie({ dataDir, listen, args: ['--demo'] });
+  await status.filter({ hasText: 'Live' }).waitFor({ timeout: 15_000 });
+
+  const marker = `after restart ${Date.now()}`;
+  await ingestText(vigie.url, 'demo', 'worker', marker);
+  await page.locator('.log-row', { hasText: marker }).waitFor({ timeout: 2_000 });
+  const offsets = await shownOffsets(page);
+  const expected = Array.from({ length: offsets.length }, (_, i) => offsets[0] + i);
+  assert.deepEqual(offsets, expected, 'every offset once, in order, no gap');
+  await page.close();
+});

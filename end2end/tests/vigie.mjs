@@ -1,0 +1,90 @@
+// What the browser tests share: starting a real `vigie serve` on a free
+// port, and launching the system's Chromium through playwright-core.
+
+import { spawn } from 'node:child_process';
+import { mkdtempSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..', '..');
+
+export const artifacts = join(root, 'end2end', 'test-results');
+mkdirSync(artifacts, { recursive: true });
+
+/** A fresh data directory for one test file. */
+export function scratchDataDir() {
+  return mkdtempSync(join(tmpdir(), 'vigie-e2e-'));
+}
+
+/**
+ * Starts `vigie serve` and resolves once it prints its address.
+ * `listen` defaults to a free port; pass the same one to restart in place.
+ */
+export async function startVigie({ dataDir, listen = '127.0.0.1:0', args = [] }) {
+  const bin = process.env.VIGIE_BIN ?? join(root, 'target', 'debug', 'vigie');
+  const siteRoot = process.env.VIGIE_SITE_ROOT ?? join(root, 'target', 'site');
+  const child = spawn(
+    bin,
+    ['serve', '--listen', listen, '--data-dir', dataDir, '--site-root', siteRoot, ...args],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: 'warn' } },
+  );
+  let stderr = '';
+  child.stderr.on('data', (chunk) => { stderr += chunk; });
+  const url = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`vigie did not start in 20 s:\n${stderr}`)), 20_000);
+    let stdout = '';
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk;
+      const found = stdout.match(/Vigie console: (http:\/\/\S+?)\/?\s/);
+      if (found) {
+        clearTimeout(timer);
+        resolve(found[1]);
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`vigie exited with ${code} before serving:\n${stderr}`));
+    });
+  });
+  return {
+    url,
+    listen: new URL(url).host,
+    /** Sends SIGTERM and resolves with the exit code once it has stopped. */
+    stop: () => new Promise((resolve) => {
+      if (child.exitCode !== null) return resolve(child.exitCode);
+      child.once('exit', (code) => resolve(code));
+      child.kill('SIGTERM');
+    }),
+  };
+}
+
+/** Debian's Chromium, headless, with nothing that reaches the network. */
+export function launchChromium() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+}
+
+/** POSTs plain-text service log lines to an app, as a shipper would. */
+export async function ingestText(baseUrl, org, app, text) {
+  const response = await fetch(`${baseUrl}/api/v1/orgs/${org}/apps/${app}/logs?instance=e2e-0`, {
+    method: 'POST',
+    headers: { 'content-type': 'text/plain' },
+    body: text,
+  });
+  if (!response.ok) throw new Error(`ingest answered ${response.status}: ${await response.text()}`);
+  return response.json();
+}

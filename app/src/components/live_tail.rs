@@ -127,7 +127,8 @@ pub fn LiveTail(
 #[cfg(feature = "hydrate")]
 mod browser {
     use futures::StreamExt;
-    use gloo_net::eventsource::futures::EventSource;
+    use gloo_net::eventsource::futures::{EventSource, EventSourceSubscription};
+    use gloo_net::eventsource::State;
     use leptos::prelude::*;
     use std::time::Duration;
 
@@ -135,6 +136,11 @@ mod browser {
     use crate::model::ServiceRecord;
 
     /// Follows the live stream for as long as the page shows it.
+    ///
+    /// The browser reconnects a dropped stream by itself, sending
+    /// `Last-Event-ID`; while it does, the status says so. If the browser
+    /// gives up (the stream answered with an error), a new stream starts
+    /// from the first offset this page has not shown, after a growing pause.
     pub async fn follow(
         org: String,
         app: String,
@@ -145,37 +151,68 @@ mod browser {
         let mut retry_ms = 500;
         loop {
             if let Ok(mut source) = EventSource::new(&live_url(&org, &app, next_offset)) {
-                if let Ok(mut events) = source.subscribe("message") {
-                    while let Some(Ok((_, event))) = events.next().await {
-                        let Some(data) = event.data().as_string() else { continue };
-                        let batch: Vec<ServiceRecord> = match serde_json::from_str(&data) {
-                            Ok(batch) => batch,
-                            Err(error) => {
-                                leptos::logging::warn!("skipping an unreadable live event: {error}");
-                                continue;
-                            }
-                        };
-                        status.set(LiveStatus::Live);
-                        retry_ms = 500;
-                        // The browser may replay from Last-Event-ID after a
-                        // reconnect; keep only what is new to this page.
-                        let fresh: Vec<ServiceRecord> =
-                            batch.into_iter().filter(|record| record.offset >= next_offset).collect();
-                        if let Some(last) = fresh.last() {
-                            next_offset = last.offset + 1;
-                            records.update(|shown| {
-                                shown.extend(fresh);
-                                let excess = shown.len().saturating_sub(MAX_LINES_IN_PAGE);
-                                shown.drain(..excess);
-                            });
-                        }
-                    }
+                if let Ok(events) = source.subscribe("message") {
+                    let receive = Box::pin(receive(events, &mut next_offset, records, status, &mut retry_ms));
+                    let watch = Box::pin(watch_connection(source.clone(), status));
+                    futures::future::select(receive, watch).await;
                 }
                 source.close();
             }
-            status.set(LiveStatus::Reconnecting);
+            set_status(status, LiveStatus::Reconnecting);
             sleep(Duration::from_millis(retry_ms)).await;
             retry_ms = (retry_ms * 2).min(10_000);
+        }
+    }
+
+    /// Adds each live batch to the page until the stream ends.
+    async fn receive(
+        mut events: EventSourceSubscription,
+        next_offset: &mut u64,
+        records: RwSignal<Vec<ServiceRecord>>,
+        status: RwSignal<LiveStatus>,
+        retry_ms: &mut u64,
+    ) {
+        while let Some(Ok((_, event))) = events.next().await {
+            let Some(data) = event.data().as_string() else { continue };
+            let batch: Vec<ServiceRecord> = match serde_json::from_str(&data) {
+                Ok(batch) => batch,
+                Err(error) => {
+                    leptos::logging::warn!("skipping an unreadable live event: {error}");
+                    continue;
+                }
+            };
+            set_status(status, LiveStatus::Live);
+            *retry_ms = 500;
+            // A reconnect may send again what the page already has; keep
+            // only what is new to it.
+            let fresh: Vec<ServiceRecord> = batch.into_iter().filter(|record| record.offset >= *next_offset).collect();
+            if let Some(last) = fresh.last() {
+                *next_offset = last.offset + 1;
+                records.update(|shown| {
+                    shown.extend(fresh);
+                    let excess = shown.len().saturating_sub(MAX_LINES_IN_PAGE);
+                    shown.drain(..excess);
+                });
+            }
+        }
+    }
+
+    /// Shows whether the stream is connected, twice a second; returns when
+    /// the browser has given up on it.
+    async fn watch_connection(source: EventSource, status: RwSignal<LiveStatus>) {
+        loop {
+            sleep(Duration::from_millis(500)).await;
+            match source.state() {
+                State::Open => set_status(status, LiveStatus::Live),
+                State::Connecting => set_status(status, LiveStatus::Reconnecting),
+                State::Closed => return,
+            }
+        }
+    }
+
+    fn set_status(status: RwSignal<LiveStatus>, now: LiveStatus) {
+        if status.get_untracked() != now {
+            status.set(now);
         }
     }
 

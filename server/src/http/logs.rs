@@ -79,7 +79,8 @@ pub async fn live_logs(
         ),
         None => query.from,
     };
-    let opened = stream::once(async { Event::default().data("[]") });
+    // `retry` asks the browser to reconnect after 1 s rather than its default 3 s.
+    let opened = stream::once(async { Event::default().retry(Duration::from_secs(1)).data("[]") });
     let records = state.store.tail(&key, from).map(|batch| {
         let last = batch.last().map(|r| r.offset).unwrap_or_default();
         Event::default().id(last.to_string()).data(records_json(&batch))

@@ -26,12 +26,6 @@ pub async fn get_org(org: String) -> Result<Option<OrgSummary>, ServerFnError> {
 }
 
 #[server(prefix = "/bff")]
-pub async fn get_service_log_page(
-    org: String,
-    app: String,
-) -> Result<Option<LogPage>, ServerFnError> {
-    port()?
-        .service_log_page(org, app, FIRST_PAINT_LINES)
-        .await
-        .map_err(ServerFnError::new)
+pub async fn get_service_log_page(org: String, app: String) -> Result<Option<LogPage>, ServerFnError> {
+    port()?.service_log_page(org, app, FIRST_PAINT_LINES).await.map_err(ServerFnError::new)
 }

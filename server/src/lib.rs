@@ -62,9 +62,8 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, StartError> {
     let (stop, stopping) = watch::channel(false);
     let shutdown = ShutdownSignal(stopping);
 
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .map_err(|source| StartError::Listen { addr: config.listen, source })?;
+    let listener =
+        TcpListener::bind(config.listen).await.map_err(|source| StartError::Listen { addr: config.listen, source })?;
     let addr = listener.local_addr().map_err(|source| StartError::Listen { addr: config.listen, source })?;
 
     let leptos_options = LeptosOptions::builder()

@@ -28,7 +28,12 @@ async fn serve() -> TestServer {
     server.catalog.put_org(Org {
         slug: "acme".into(),
         name: "Acme".into(),
-        apps: vec![App { slug: "api".into(), name: "Acme API".into(), kind: AppKind::Application, runtime: "Rust".into() }],
+        apps: vec![App {
+            slug: "api".into(),
+            name: "Acme API".into(),
+            kind: AppKind::Application,
+            runtime: "Rust".into(),
+        }],
     });
     let base = format!("http://{}", server.addr);
     TestServer { server, base, http: reqwest::Client::new(), _data_dir: data_dir }
@@ -97,7 +102,8 @@ async fn bad_lines_are_named_with_their_reason_and_the_valid_ones_are_kept() {
     assert!(reply["error"].as_str().unwrap().contains("1 of 3 lines were rejected"), "{reply}");
 
     let (_, page) = server.get_json(&format!("{LOGS}?from=0")).await;
-    let messages: Vec<&str> = page["records"].as_array().unwrap().iter().map(|r| r["message"].as_str().unwrap()).collect();
+    let messages: Vec<&str> =
+        page["records"].as_array().unwrap().iter().map(|r| r["message"].as_str().unwrap()).collect();
     assert_eq!(messages, ["first", "third"]);
     server.server.stop().await;
 }
@@ -160,13 +166,8 @@ async fn the_live_stream_delivers_new_lines_and_resumes_after_last_event_id() {
     assert_eq!(last_id.as_deref(), Some("2"));
 
     server.post(LOGS, "text/plain", "while away 4\nwhile away 5").await;
-    let resumed = server
-        .http
-        .get(format!("{}{LOGS}/live", server.base))
-        .header("last-event-id", "2")
-        .send()
-        .await
-        .unwrap();
+    let resumed =
+        server.http.get(format!("{}{LOGS}/live", server.base)).header("last-event-id", "2").send().await.unwrap();
     let (messages, last_id) = read_live(resumed, 2).await;
     assert_eq!(messages, ["while away 4", "while away 5"]);
     assert_eq!(last_id.as_deref(), Some("4"));

@@ -46,12 +46,7 @@ pub fn live_url(org: &str, app: &str, from_offset: u64) -> String {
 }
 
 #[component]
-pub fn LiveTail(
-    org: String,
-    app: String,
-    initial: Vec<ServiceRecord>,
-    next_offset: u64,
-) -> impl IntoView {
+pub fn LiveTail(org: String, app: String, initial: Vec<ServiceRecord>, next_offset: u64) -> impl IntoView {
     let records = RwSignal::new(initial);
     let status = RwSignal::new(LiveStatus::Connecting);
     // Whether the view sticks to the newest line; scrolling up lets go.

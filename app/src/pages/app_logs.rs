@@ -15,9 +15,7 @@ use crate::components::{
 #[component]
 pub fn AppLogsPage() -> impl IntoView {
     let params = use_params_map();
-    let target = move || {
-        params.with(|p| (p.get("org").unwrap_or_default(), p.get("app").unwrap_or_default()))
-    };
+    let target = move || params.with(|p| (p.get("org").unwrap_or_default(), p.get("app").unwrap_or_default()));
     let page = Resource::new(target, |(org, app)| get_service_log_page(org, app));
     view! {
         <Suspense fallback=|| view! { <TopBar /><main class="page"><Loading what="logs" /></main> }>

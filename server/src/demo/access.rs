@@ -4,7 +4,7 @@
 use rand::rngs::SmallRng;
 use rand::seq::IndexedRandom;
 use rand::Rng;
-use rand_distr::{Distribution, LogNormal, weighted::WeightedIndex};
+use rand_distr::{weighted::WeightedIndex, Distribution, LogNormal};
 use vigie_app::model::AccessLine;
 
 use super::geo::{CLIENT_RANGES, CLIENT_WEIGHTS};
@@ -38,16 +38,29 @@ pub fn request(rng: &mut SmallRng, app: &str) -> AccessLine {
         .unwrap();
         (method.to_string(), path, "api.acme-demo.example")
     } else {
-        let path = ["/", "/products", "/products/blue-kettle", "/cart", "/checkout", "/static/app.4f2c.js", "/favicon.ico"]
-            .choose(rng)
-            .unwrap()
-            .to_string();
+        let path =
+            ["/", "/products", "/products/blue-kettle", "/cart", "/checkout", "/static/app.4f2c.js", "/favicon.ico"]
+                .choose(rng)
+                .unwrap()
+                .to_string();
         ("GET".to_string(), path, "shop.acme-demo.example")
     };
     let status = *[
-        (200u16, 820u32), (201, 40), (204, 20), (301, 10), (304, 30),
-        (400, 12), (401, 14), (403, 4), (404, 25), (422, 6), (429, 5),
-        (500, 8), (502, 3), (503, 2), (504, 1),
+        (200u16, 820u32),
+        (201, 40),
+        (204, 20),
+        (301, 10),
+        (304, 30),
+        (400, 12),
+        (401, 14),
+        (403, 4),
+        (404, 25),
+        (422, 6),
+        (429, 5),
+        (500, 8),
+        (502, 3),
+        (503, 2),
+        (504, 1),
     ]
     .choose_weighted(rng, |(_, weight)| *weight)
     .map(|(status, _)| status)
@@ -66,7 +79,11 @@ pub fn request(rng: &mut SmallRng, app: &str) -> AccessLine {
         rng.random_range(0..=255),
         rng.random_range(1..=254)
     );
-    let query = if path == "/v1/orders" && method == "GET" { format!("page={}&limit=20", rng.random_range(1..5)) } else { String::new() };
+    let query = if path == "/v1/orders" && method == "GET" {
+        format!("page={}&limit=20", rng.random_range(1..5))
+    } else {
+        String::new()
+    };
     AccessLine {
         instance: format!("{app}-{}", rng.random_range(0..2)),
         method,

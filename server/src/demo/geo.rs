@@ -4,12 +4,12 @@
 
 /// `(ISO country code, first octet, second octets from, to)`.
 pub const CLIENT_RANGES: &[(&str, u8, u8, u8)] = &[
-    ("US", 3, 0, 255),   // Amazon
-    ("US", 73, 0, 255),  // Comcast
-    ("FR", 2, 0, 15),    // Orange
-    ("FR", 90, 0, 127),  // Orange
+    ("US", 3, 0, 255),    // Amazon
+    ("US", 73, 0, 255),   // Comcast
+    ("FR", 2, 0, 15),     // Orange
+    ("FR", 90, 0, 127),   // Orange
     ("DE", 79, 192, 255), // Deutsche Telekom
-    ("DE", 5, 9, 9),     // Hetzner
+    ("DE", 5, 9, 9),      // Hetzner
     ("GB", 86, 128, 191), // BT
     ("GB", 81, 2, 2),
     ("NL", 145, 0, 63),
@@ -32,6 +32,4 @@ pub const CLIENT_RANGES: &[(&str, u8, u8, u8)] = &[
 
 /// Traffic weight of each range, in the order above: most from the US and
 /// Europe, a long tail elsewhere.
-pub const CLIENT_WEIGHTS: &[u32] = &[
-    14, 10, 9, 6, 6, 2, 6, 1, 3, 3, 3, 4, 2, 5, 2, 1, 2, 4, 2, 3, 1, 1, 1, 2,
-];
+pub const CLIENT_WEIGHTS: &[u32] = &[14, 10, 9, 6, 6, 2, 6, 1, 3, 3, 3, 4, 2, 5, 2, 1, 2, 4, 2, 3, 1, 1, 1, 2];

@@ -186,7 +186,14 @@ mod tests {
             let mut rng = SmallRng::seed_from_u64(seed);
             let mut batches = Batches::default();
             for step in 0..50 {
-                produce_tick(&mut rng, &demo_apps(), &config, Duration::from_millis(100), step * 100_000_000, &mut batches);
+                produce_tick(
+                    &mut rng,
+                    &demo_apps(),
+                    &config,
+                    Duration::from_millis(100),
+                    step * 100_000_000,
+                    &mut batches,
+                );
             }
             batches.0
         };

@@ -21,7 +21,8 @@ pub enum Voice {
 }
 
 const ROUTES: &[&str] = &["/v1/orders", "/v1/orders/{id}", "/v1/carts/{id}/items", "/v1/payments", "/v1/users/me"];
-const JOBS: &[&str] = &["send_invoice_email", "charge_subscription", "sync_stripe_events", "generate_pdf_receipt", "expire_carts"];
+const JOBS: &[&str] =
+    &["send_invoice_email", "charge_subscription", "sync_stripe_events", "generate_pdf_receipt", "expire_carts"];
 const TABLES: &[&str] = &["orders", "order_items", "users", "payments", "carts"];
 
 impl Voice {

@@ -96,10 +96,7 @@ pub async fn post_service_logs(
 }
 
 fn line_format(headers: &HeaderMap) -> Result<LineFormat, ApiError> {
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or("text/plain");
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok()).unwrap_or("text/plain");
     let mime = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
     match mime.as_str() {
         "application/x-ndjson" | "application/ndjson" | "application/jsonl" | "application/json" => {

@@ -36,9 +36,8 @@ fn topic_for(state: &AppState, org: &str, app: &str, kind: Option<&str>) -> Resu
     }
     let kind = match kind {
         None => LogKind::Service,
-        Some(text) => LogKind::parse(text).ok_or_else(|| {
-            ApiError::bad_query(format!("unknown kind \"{text}\": use service, access or audit"))
-        })?,
+        Some(text) => LogKind::parse(text)
+            .ok_or_else(|| ApiError::bad_query(format!("unknown kind \"{text}\": use service, access or audit")))?,
     };
     Ok(TopicKey::new(org, app, kind))
 }

@@ -53,7 +53,10 @@ pub fn parse_body(body: &[u8], format: LineFormat, instance: &str, now_ns: i64) 
             continue;
         }
         let result = if raw.len() > MAX_LINE_BYTES {
-            Err(format!("the line is {} bytes; the limit is {MAX_LINE_BYTES}: split it or send it as several lines", raw.len()))
+            Err(format!(
+                "the line is {} bytes; the limit is {MAX_LINE_BYTES}: split it or send it as several lines",
+                raw.len()
+            ))
         } else {
             match std::str::from_utf8(raw) {
                 Err(error) => Err(format!("the line is not valid UTF-8 (invalid byte at {})", error.valid_up_to())),
@@ -72,7 +75,8 @@ pub fn parse_body(body: &[u8], format: LineFormat, instance: &str, now_ns: i64) 
 }
 
 fn parse_json_line(text: &str, instance: &str, now_ns: i64) -> Result<(i64, ServiceLine), String> {
-    let value: Value = serde_json::from_str(text).map_err(|error| format!("invalid JSON at column {}: {error}", error.column()))?;
+    let value: Value =
+        serde_json::from_str(text).map_err(|error| format!("invalid JSON at column {}: {error}", error.column()))?;
     let Value::Object(mut object) = value else {
         return Err("expected a JSON object such as {\"message\": \"...\"}".to_string());
     };
@@ -83,9 +87,8 @@ fn parse_json_line(text: &str, instance: &str, now_ns: i64) -> Result<(i64, Serv
     };
     let level = match take_first(&mut object, &["level", "severity", "lvl"]) {
         None => guess_level(&message).unwrap_or_default(),
-        Some(Value::String(text)) => Level::parse(&text).ok_or_else(|| {
-            format!("unknown level \"{text}\": use trace, debug, info, warn, error or fatal")
-        })?,
+        Some(Value::String(text)) => Level::parse(&text)
+            .ok_or_else(|| format!("unknown level \"{text}\": use trace, debug, info, warn, error or fatal"))?,
         Some(other) => return Err(format!("\"level\" must be a string, not {}", json_type(&other))),
     };
     let instance = match object.remove("instance") {

@@ -186,7 +186,11 @@ impl Store {
     /// holds no buffer of its own: it reads what it has not seen from the
     /// store, then waits for the end to move, so a slow reader costs nothing
     /// and never misses or repeats a record.
-    pub fn tail(&self, key: &TopicKey, from_offset: Option<u64>) -> impl Stream<Item = Vec<StoredRecord>> + Send + 'static {
+    pub fn tail(
+        &self,
+        key: &TopicKey,
+        from_offset: Option<u64>,
+    ) -> impl Stream<Item = Vec<StoredRecord>> + Send + 'static {
         let topic = self.topic(key);
         let watcher = topic.next_offset.subscribe();
         let start = from_offset.unwrap_or_else(|| *watcher.borrow());

@@ -97,6 +97,7 @@ pub fn LiveTail(org: String, app: String, initial: Vec<ServiceRecord>, next_offs
                 <span class="muted line-count">
                     {move || format!("{} lines shown", records.with(Vec::len))}
                 </span>
+                <span class="muted tz">"Times in UTC"</span>
                 <Show when=move || !stick_to_bottom.get()>
                     <button class="jump" on:click=jump_to_now>"Jump to now ↓"</button>
                 </Show>

@@ -19,14 +19,14 @@ impl InProcessConsole {
             .apps
             .into_iter()
             .map(|app| {
-                let stats = self.store.stats(&TopicKey::new(&org.slug, &app.slug, LogKind::Service));
+                let info = self.store.info(&TopicKey::new(&org.slug, &app.slug, LogKind::Service));
                 AppSummary {
                     slug: app.slug,
                     name: app.name,
                     kind: app.kind,
                     runtime: app.runtime,
-                    service_lines: stats.records,
-                    last_log_ns: stats.last_ts_ns,
+                    service_lines: info.as_ref().map_or(0, |info| info.records),
+                    last_log_ns: info.and_then(|info| info.last_ts_ns),
                 }
             })
             .collect();

@@ -2,6 +2,7 @@
 //! ingest endpoints on top of the in-process store. `main.rs` reads the
 //! command line; [`start`] is what it and the integration tests call.
 
+pub mod bench;
 pub mod catalog;
 pub mod console;
 pub mod demo;
@@ -12,6 +13,7 @@ pub mod store;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use leptos::prelude::LeptosOptions;
 use tokio::net::TcpListener;
@@ -36,6 +38,7 @@ pub struct ServeConfig {
     /// the public assets.
     pub site_root: PathBuf,
     pub demo: Option<DemoConfig>,
+    pub store: store::StoreConfig,
 }
 
 /// A started server. Dropping it does not stop it; call [`RunningServer::stop`].
@@ -57,7 +60,7 @@ pub enum StartError {
 
 /// Opens the store, binds the address and serves until [`RunningServer::stop`].
 pub async fn start(config: ServeConfig) -> Result<RunningServer, StartError> {
-    let store = Store::open(&config.data_dir)?;
+    let store = Store::open_with(&config.data_dir, config.store.clone())?;
     let catalog = Catalog::default();
     let (stop, stopping) = watch::channel(false);
     let shutdown = ShutdownSignal(stopping);
@@ -86,6 +89,7 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, StartError> {
             }
         }));
     }
+    tasks.push(tokio::spawn(store_maintenance(store.clone(), shutdown.clone())));
     let server_shutdown = shutdown.clone();
     tasks.push(tokio::spawn(async move {
         let served = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
@@ -100,12 +104,54 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, StartError> {
 }
 
 impl RunningServer {
-    /// Ends live streams and the demo, lets requests in flight finish, and
-    /// returns when everything has stopped.
+    /// Ends live streams and the demo, lets requests in flight finish,
+    /// checkpoints the store, and returns when everything has stopped.
     pub async fn stop(self) {
         let _ = self.stop.send(true);
         for task in self.tasks {
             let _ = task.await;
+        }
+        let store = self.store.clone();
+        match tokio::task::spawn_blocking(move || store.close()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::error!(%error, "could not checkpoint the store; the next start scans more"),
+            Err(error) => tracing::error!(%error, "the store checkpoint task failed"),
+        }
+    }
+}
+
+/// Applies retention every 10 s and, under interval durability, syncs on
+/// that interval; stops with the server.
+async fn store_maintenance(store: Store, shutdown: ShutdownSignal) {
+    let sync_every = match store.config().durability {
+        store::Durability::Interval(every) => every,
+        store::Durability::EveryCommit => Duration::from_secs(10),
+    };
+    let mut ticker = tokio::time::interval(sync_every.min(Duration::from_secs(10)));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_retention = std::time::Instant::now();
+    let stop = shutdown.fired();
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            _ = &mut stop => return,
+            _ = ticker.tick() => {}
+        }
+        let store = store.clone();
+        let run_retention = last_retention.elapsed() >= Duration::from_secs(10);
+        if run_retention {
+            last_retention = std::time::Instant::now();
+        }
+        let done = tokio::task::spawn_blocking(move || {
+            store.sync()?;
+            if run_retention {
+                store.enforce_retention(crate::http::ingest::now_ns())?;
+            }
+            Ok::<_, store::StoreError>(())
+        })
+        .await;
+        if let Ok(Err(error)) = done {
+            tracing::error!(%error, "store maintenance failed; retrying at the next tick");
         }
     }
 }

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
+use vigie_server::bench;
 use vigie_server::demo::DemoConfig;
+use vigie_server::store::{Codec, Durability, StoreConfig};
 use vigie_server::{start, ServeConfig};
 
 #[derive(Parser)]
@@ -21,6 +23,27 @@ struct Cli {
 enum Command {
     /// Serve the console, the Logs API and ingest.
     Serve(ServeArgs),
+    /// Measure a part of Vigie on this machine and print a table.
+    Bench {
+        #[command(subcommand)]
+        what: BenchWhat,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchWhat {
+    /// The topic store: appends, scans, seeks, live latency, size, many topics.
+    Store {
+        /// Where the scratch stores go: a directory on the disk to measure.
+        #[arg(long, default_value = "./data/bench")]
+        dir: PathBuf,
+        /// Records for the single-writer append, the scan and the size check.
+        #[arg(long, default_value_t = 1_000_000)]
+        records: usize,
+        /// Codecs to compare: raw, lz4, zstd (comma-separated).
+        #[arg(long, default_value = "lz4,zstd", value_delimiter = ',')]
+        codecs: Vec<String>,
+    },
 }
 
 #[derive(Args)]
@@ -34,6 +57,14 @@ struct ServeArgs {
     /// The built site (browser bundle, stylesheet, assets).
     #[arg(long, env = "VIGIE_SITE_ROOT", default_value = "target/site")]
     site_root: PathBuf,
+    /// When an append is acknowledged: `fsync` (after it is synced to disk,
+    /// one sync shared by concurrent appends) or a sync interval such as
+    /// `100ms` (faster; a power loss may lose that last interval).
+    #[arg(long, env = "VIGIE_DURABILITY", default_value = "fsync", value_parser = parse_durability)]
+    durability: Durability,
+    /// Compression of stored blocks: zstd, lz4 or raw.
+    #[arg(long, env = "VIGIE_CODEC", default_value = "zstd", value_parser = parse_codec)]
+    codec: Codec,
     /// Create a demo organisation whose apps keep logging.
     #[arg(long)]
     demo: bool,
@@ -56,11 +87,32 @@ async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
         .init();
-    let Command::Serve(args) = Cli::parse().command;
+    let args = match Cli::parse().command {
+        Command::Serve(args) => args,
+        Command::Bench { what: BenchWhat::Store { dir, records, codecs } } => {
+            let mut parsed = Vec::new();
+            for name in &codecs {
+                match Codec::parse(name) {
+                    Some(codec) => parsed.push(codec),
+                    None => {
+                        eprintln!("unknown codec \"{name}\": use raw, lz4 or zstd");
+                        return ExitCode::FAILURE;
+                    }
+                }
+            }
+            return match bench::run(&bench::BenchConfig { dir, records, codecs: parsed }) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("the benchmark failed: {error}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+    };
     if !args.site_root.join("pkg").is_dir() {
         tracing::warn!(
             site_root = %args.site_root.display(),
-            "no built site here: pages will render but not come alive; build it with `make build` or pass --site-root"
+            "no built site here: pages will render but not come alive; build it with `scripts/build-site` or pass --site-root"
         );
     }
     let demo = args.demo.then(|| DemoConfig {
@@ -69,7 +121,8 @@ async fn main() -> ExitCode {
         requests_per_sec: args.demo_requests_per_sec,
         backfill: Duration::from_secs(args.demo_backfill_minutes * 60),
     });
-    let config = ServeConfig { listen: args.listen, data_dir: args.data_dir, site_root: args.site_root, demo };
+    let store = StoreConfig { durability: args.durability, codec: args.codec, ..StoreConfig::default() };
+    let config = ServeConfig { listen: args.listen, data_dir: args.data_dir, site_root: args.site_root, demo, store };
     let server = match start(config).await {
         Ok(server) => server,
         Err(error) => {
@@ -98,4 +151,17 @@ async fn wait_for_stop_signal() {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
+}
+
+fn parse_durability(text: &str) -> Result<Durability, String> {
+    if text == "fsync" {
+        return Ok(Durability::EveryCommit);
+    }
+    let ms = text.strip_suffix("ms").and_then(|n| n.parse::<u64>().ok()).filter(|ms| *ms > 0);
+    ms.map(|ms| Durability::Interval(Duration::from_millis(ms)))
+        .ok_or_else(|| format!("\"{text}\" is not a durability: use fsync or an interval such as 100ms"))
+}
+
+fn parse_codec(text: &str) -> Result<Codec, String> {
+    Codec::parse(text).ok_or_else(|| format!("unknown codec \"{text}\": use zstd, lz4 or raw"))
 }

@@ -23,6 +23,7 @@ async fn serve() -> TestServer {
         data_dir: data_dir.path().to_path_buf(),
         site_root: data_dir.path().join("site"),
         demo: None,
+        store: Default::default(),
     };
     let server = start(config).await.unwrap();
     server.catalog.put_org(Org {

@@ -156,6 +156,24 @@ fn produce_tick(
     }
 }
 
+/// `count` demo records of one kind as stored payloads (JSON), with their
+/// times one millisecond apart: realistic input for benchmarks.
+pub fn sample_payloads(kind: LogKind, count: usize, seed: u64) -> Vec<(i64, String)> {
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let apps = demo_apps();
+    let start = 1_795_525_509_000_000_000;
+    (0..count)
+        .map(|i| {
+            let (app, voice, _) = &apps[i % 2];
+            let payload = match kind {
+                LogKind::Access => serde_json::to_string(&access::request(&mut rng, &app.slug)),
+                _ => serde_json::to_string(&voice.line(&mut rng)),
+            };
+            (start + i as i64 * 1_000_000, payload.expect("demo records serialise"))
+        })
+        .collect()
+}
+
 /// A Poisson-distributed count with mean `mean` (Knuth's method; means here
 /// are small).
 fn poisson(rng: &mut SmallRng, mean: f64) -> u32 {

@@ -4,7 +4,9 @@
 //! Live events carry a JSON array of records; the event id is the offset of
 //! the last one, so a client that reconnects with `Last-Event-ID` resumes
 //! right after it. The first event is an empty array, sent at once, so a
-//! client knows the stream is open.
+//! client knows the stream is open. Records the store can no longer return
+//! (removed by retention, damaged on disk) come as an `event: gap` with
+//! their offsets and the reason, never as silence.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -19,7 +21,7 @@ use vigie_app::model::LogKind;
 
 use super::error::ApiError;
 use super::AppState;
-use crate::store::{StoredRecord, TopicKey, READ_CHUNK};
+use crate::store::{Gap, ReadBatch, StoredRecord, TopicKey, READ_CHUNK};
 
 #[derive(Debug, Deserialize)]
 pub struct LogsQuery {
@@ -52,12 +54,20 @@ pub async fn get_logs(
     if limit == 0 || limit > READ_CHUNK {
         return Err(ApiError::bad_query(format!("limit must be between 1 and {READ_CHUNK}")));
     }
-    let records = match query.from {
+    let batch = match query.from {
         Some(from) => state.store.read(&key, from, limit),
-        None => state.store.latest(&key, limit),
+        None => {
+            let records = state.store.latest(&key, limit);
+            let next_offset = records.last().map_or_else(|| state.store.next_offset(&key), |r| r.offset + 1);
+            ReadBatch { records, next_offset, gaps: Vec::new() }
+        }
     };
-    let next_offset = records.last().map(|r| r.offset + 1).unwrap_or_else(|| state.store.next_offset(&key));
-    let body = format!("{{\"records\":{},\"next_offset\":{next_offset}}}", records_json(&records));
+    let body = format!(
+        "{{\"records\":{},\"next_offset\":{},\"gaps\":{}}}",
+        records_json(&batch.records),
+        batch.next_offset,
+        gaps_json(&batch.gaps)
+    );
     Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
@@ -80,12 +90,33 @@ pub async fn live_logs(
     };
     // `retry` asks the browser to reconnect after 1 s rather than its default 3 s.
     let opened = stream::once(async { Event::default().retry(Duration::from_secs(1)).data("[]") });
-    let records = state.store.tail(&key, from).map(|batch| {
-        let last = batch.last().map(|r| r.offset).unwrap_or_default();
-        Event::default().id(last.to_string()).data(records_json(&batch))
+    let tail = state.store.tail(&key, from).map_err(ApiError::internal)?;
+    let records = tail.flat_map(|batch| {
+        // The id is the last offset the client has been told about, so a
+        // reconnect resumes right after it.
+        let last = batch.next_offset.saturating_sub(1).to_string();
+        let gaps = (!batch.gaps.is_empty())
+            .then(|| Event::default().event("gap").id(last.clone()).data(gaps_json(&batch.gaps)));
+        let records = (!batch.records.is_empty()).then(|| Event::default().id(last).data(records_json(&batch.records)));
+        stream::iter(gaps.into_iter().chain(records))
     });
     let events = opened.chain(records).take_until(state.shutdown.clone().fired()).map(Ok);
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+/// A JSON array of the stretches of offsets a read could not return, and why.
+pub fn gaps_json(gaps: &[Gap]) -> String {
+    let gaps: Vec<serde_json::Value> = gaps
+        .iter()
+        .map(|gap| {
+            serde_json::json!({
+                "from_offset": gap.offsets.start,
+                "to_offset": gap.offsets.end,
+                "reason": gap.reason.as_str(),
+            })
+        })
+        .collect();
+    serde_json::Value::Array(gaps).to_string()
 }
 
 /// A JSON array of records, each its payload object with `offset` and

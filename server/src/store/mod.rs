@@ -1,28 +1,42 @@
-//! The topic store, first version: one append-only file per topic, every
-//! record also held in memory. The full engine (segments, sparse time index,
-//! compression, retention, group commit) replaces the inside of this module
-//! behind the same methods.
+//! The topic store: every log record of every kind goes through it.
 //!
-//! On disk: `DATA_DIR/topics/ORG/APP/KIND.log`, one record per line:
-//! `OFFSET \t TS_NS \t PAYLOAD_JSON \n`. Payloads are single-line JSON
-//! (serde escapes newlines), so a line is a record. Offsets start at 0 and
-//! grow by one per record. An append writes the whole batch, then
-//! `fdatasync`s, then publishes the new end to subscribers: a record a
-//! subscriber or a reader sees is durable.
+//! On disk, one directory per topic, `DATA_DIR/topics/ORG/APP/KIND/`:
+//! segment files `BASE.seg` of frames (see `frame.rs`: a header with the
+//! offsets, time range and CRC32C, then a compressed block of records), the
+//! segment's index `BASE.idx` (see `segment.rs`), and `retention.json`.
 //!
-//! Recovery reads every line; a torn last line (no `\n`, or unparsable) is
-//! cut off and reported, so the file again ends on a whole record.
+//! Invariants recovery relies on:
+//! - Offsets are consecutive inside a segment and across segments; a frame
+//!   is appended at the end of the newest (active) segment only, with one
+//!   positional write, then synced (per commit, or every N ms) before any
+//!   reader, subscriber or appender learns of it.
+//! - So after a crash only the end of the active segment can be torn: on
+//!   open, each segment's index is trusted up to the length it records,
+//!   the bytes after it are scanned frame by frame, and the first frame that
+//!   does not check ends the segment, unless a later frame checks, in which
+//!   case the stretch between is quarantined and reported. No byte sequence
+//!   on disk makes recovery panic.
+//! - Retention deletes whole sealed segments, oldest first, never rewrites.
+
+mod files;
+pub mod frame;
+mod segment;
+mod topic;
 
 use std::collections::HashMap;
-use std::fs::{self, File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::fmt;
+use std::fs;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use futures::Stream;
-use tokio::sync::watch;
 use vigie_app::model::LogKind;
+
+use files::FileCache;
+pub use frame::Codec;
+use topic::Topic;
 
 /// Most records one read or one live batch returns.
 pub const READ_CHUNK: usize = 1_000;
@@ -40,33 +54,137 @@ impl TopicKey {
         TopicKey { org: org.to_string(), app: app.to_string(), kind }
     }
 
-    fn path(&self, dir: &Path) -> PathBuf {
-        dir.join("topics").join(&self.org).join(&self.app).join(format!("{}.log", self.kind.as_str()))
+    fn dir(&self, root: &Path) -> PathBuf {
+        root.join("topics").join(&self.org).join(&self.app).join(self.kind.as_str())
     }
 }
 
-/// A record as stored: its place, its time, and its JSON payload.
+impl fmt::Display for TopicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}/{}", self.org, self.app, self.kind.as_str())
+    }
+}
+
+/// A stored record: its place, its time, and its JSON payload.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StoredRecord {
     pub offset: u64,
     pub ts_ns: i64,
-    /// Single-line JSON; shared, so readers and subscribers never copy it.
+    /// Shared, so readers and subscribers never copy it.
     pub payload: Arc<str>,
 }
 
-/// A glance at a topic, for listings.
+/// When an append is acknowledged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durability {
+    /// After `fdatasync`, once per commit; concurrent appenders to a topic
+    /// share one commit (group commit). Nothing acknowledged is ever lost.
+    EveryCommit,
+    /// After the write reaches the OS; a background task syncs every
+    /// interval. A power loss may lose the last interval of acknowledged
+    /// records (a process crash loses nothing).
+    Interval(Duration),
+}
+
+/// How long a topic keeps its records; `None` keeps forever.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct TopicStats {
+pub struct Retention {
+    pub max_age: Option<Duration>,
+    pub max_bytes: Option<u64>,
+}
+
+#[derive(Clone, Debug)]
+pub struct StoreConfig {
+    pub codec: Codec,
+    pub durability: Durability,
+    /// A segment is sealed and a new one started past this size.
+    pub segment_max_bytes: u64,
+    /// Open segment files, over all topics.
+    pub max_open_files: usize,
+    /// Newest records kept in memory per topic for live subscribers.
+    pub recent_bytes: usize,
+    /// For topics that set none.
+    pub default_retention: Retention,
+}
+
+impl Default for StoreConfig {
+    fn default() -> StoreConfig {
+        StoreConfig {
+            codec: Codec::Zstd { level: 1 },
+            durability: Durability::EveryCommit,
+            segment_max_bytes: 64 << 20,
+            max_open_files: 512,
+            recent_bytes: 32 << 10,
+            default_retention: Retention { max_age: Some(Duration::from_secs(30 * 86_400)), max_bytes: None },
+        }
+    }
+}
+
+/// Records missing from a read, and why: a reader is told, never handed
+/// silently less.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Gap {
+    pub offsets: Range<u64>,
+    pub reason: GapReason,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GapReason {
+    /// Removed by the topic's retention.
+    Retention,
+    /// Lost to damage on disk (reported when found).
+    Damaged,
+    /// The disk refused to read them now; they may come back.
+    Unreadable,
+}
+
+impl GapReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GapReason::Retention => "removed by retention",
+            GapReason::Damaged => "lost to damage on disk",
+            GapReason::Unreadable => "unreadable now",
+        }
+    }
+}
+
+/// What one read returns.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ReadBatch {
+    /// In offset order.
+    pub records: Vec<StoredRecord>,
+    /// Where the next read continues.
+    pub next_offset: u64,
+    pub gaps: Vec<Gap>,
+}
+
+/// Where a replay starts or ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Position {
+    Offset(u64),
+    /// Nanoseconds since the epoch.
+    Time(i64),
+}
+
+/// A glance at a topic, for listings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TopicInfo {
+    pub key: TopicKey,
     pub records: u64,
+    pub bytes: u64,
+    pub first_offset: u64,
+    pub next_offset: u64,
+    pub first_ts_ns: Option<i64>,
     pub last_ts_ns: Option<i64>,
+    pub retention: Retention,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("cannot use the data directory {path}: {source}")]
+    #[error("cannot use {path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
-    #[error("a record payload must be single-line JSON; got a line break at byte {0}")]
-    MultiLinePayload(usize),
+    #[error("the append was not stored: {0} (nothing of it was acknowledged; retry once the cause is fixed)")]
+    Append(String),
 }
 
 /// A handle to the store; cloning it is shallow.
@@ -77,312 +195,303 @@ pub struct Store {
 
 struct StoreInner {
     dir: PathBuf,
-    /// Topics are created on first use and never removed in this version.
+    config: Arc<StoreConfig>,
+    files: Arc<FileCache>,
+    /// Topics are created on first write and opened at start.
     topics: RwLock<HashMap<TopicKey, Arc<Topic>>>,
 }
 
-struct Topic {
-    path: PathBuf,
-    /// A std `Mutex`: no `.await` happens while it is held.
-    state: Mutex<TopicState>,
-    /// The offset the next append will get; subscribers wait on it.
-    next_offset: watch::Sender<u64>,
-}
-
-struct TopicState {
-    /// `records[i].offset == i`.
-    records: Vec<StoredRecord>,
-    /// Opened on first append, so reading a topic never creates a file.
-    file: Option<File>,
-}
-
 impl Store {
-    /// Opens the store in `dir`, creating it if needed, and loads every topic.
+    /// Opens the store in `dir` with the default configuration.
     pub fn open(dir: impl Into<PathBuf>) -> Result<Store, StoreError> {
+        Store::open_with(dir, StoreConfig::default())
+    }
+
+    /// Opens the store in `dir`, creating it if needed, and recovers every
+    /// topic (see the module's invariants).
+    pub fn open_with(dir: impl Into<PathBuf>, config: StoreConfig) -> Result<Store, StoreError> {
         let dir = dir.into();
         let topics_dir = dir.join("topics");
         fs::create_dir_all(&topics_dir).map_err(|source| StoreError::Io { path: topics_dir.clone(), source })?;
+        let config = Arc::new(config);
+        let files = Arc::new(FileCache::new(config.max_open_files));
         let mut topics = HashMap::new();
-        for (key, path) in list_topic_files(&topics_dir)? {
-            let records = load_topic_file(&path)?;
-            topics.insert(key, Arc::new(Topic::new(path, records)));
+        for key in list_topics(&topics_dir)? {
+            let topic = Topic::open(key.clone(), key.dir(&dir), config.clone(), files.clone())?;
+            topics.insert(key, Arc::new(topic));
         }
         tracing::info!(dir = %dir.display(), topics = topics.len(), "store opened");
-        Ok(Store { inner: Arc::new(StoreInner { dir, topics: RwLock::new(topics) }) })
+        Ok(Store { inner: Arc::new(StoreInner { dir, config, files, topics: RwLock::new(topics) }) })
     }
 
-    fn topic(&self, key: &TopicKey) -> Arc<Topic> {
-        if let Some(topic) = self.inner.topics.read().expect("topic map lock").get(key) {
-            return topic.clone();
+    pub fn config(&self) -> &StoreConfig {
+        &self.inner.config
+    }
+
+    fn topic(&self, key: &TopicKey) -> Result<Arc<Topic>, StoreError> {
+        if let Some(topic) = self.existing(key) {
+            return Ok(topic);
         }
         let mut topics = self.inner.topics.write().expect("topic map lock");
-        topics.entry(key.clone()).or_insert_with(|| Arc::new(Topic::new(key.path(&self.inner.dir), Vec::new()))).clone()
+        if let Some(topic) = topics.get(key) {
+            return Ok(topic.clone());
+        }
+        let topic = Arc::new(Topic::open(
+            key.clone(),
+            key.dir(&self.inner.dir),
+            self.inner.config.clone(),
+            self.inner.files.clone(),
+        )?);
+        topics.insert(key.clone(), topic.clone());
+        Ok(topic)
     }
 
-    fn existing_topic(&self, key: &TopicKey) -> Option<Arc<Topic>> {
+    fn existing(&self, key: &TopicKey) -> Option<Arc<Topic>> {
         self.inner.topics.read().expect("topic map lock").get(key).cloned()
     }
 
     /// Appends `(ts_ns, payload)` records in order and returns the offsets
-    /// they got. Returns once the batch is on disk.
+    /// they got, once they are durable (see [`Durability`]). Blocks: call it
+    /// from a blocking thread in async code.
     pub fn append_batch(&self, key: &TopicKey, batch: Vec<(i64, String)>) -> Result<Range<u64>, StoreError> {
-        if let Some(at) = batch.iter().find_map(|(_, payload)| payload.find('\n')) {
-            return Err(StoreError::MultiLinePayload(at));
-        }
-        let topic = self.topic(key);
-        let mut state = topic.state.lock().expect("topic lock");
-        let first = state.records.len() as u64;
-        let mut text = String::with_capacity(batch.iter().map(|(_, p)| p.len() + 32).sum());
-        for (i, (ts_ns, payload)) in batch.iter().enumerate() {
-            use std::fmt::Write as _;
-            let _ = writeln!(text, "{}\t{}\t{}", first + i as u64, ts_ns, payload);
-        }
-        let io_error = |source| StoreError::Io { path: topic.path.clone(), source };
-        if state.file.is_none() {
-            if let Some(parent) = topic.path.parent() {
-                fs::create_dir_all(parent).map_err(io_error)?;
-            }
-            let file = OpenOptions::new().create(true).append(true).open(&topic.path).map_err(io_error)?;
-            state.file = Some(file);
-        }
-        let file = state.file.as_mut().expect("file opened above");
-        file.write_all(text.as_bytes()).map_err(io_error)?;
-        file.sync_data().map_err(io_error)?;
-        for (i, (ts_ns, payload)) in batch.into_iter().enumerate() {
-            state.records.push(StoredRecord { offset: first + i as u64, ts_ns, payload: payload.into() });
-        }
-        let end = state.records.len() as u64;
-        drop(state);
-        topic.next_offset.send_replace(end);
-        Ok(first..end)
+        self.topic(key)?.append(batch)
     }
 
-    /// Up to `max` records from `from_offset` on, oldest first.
-    pub fn read(&self, key: &TopicKey, from_offset: u64, max: usize) -> Vec<StoredRecord> {
-        self.existing_topic(key).map(|topic| topic.read(from_offset, max)).unwrap_or_default()
+    /// Up to `max` records from `from_offset` on, oldest first, and what is
+    /// missing among them.
+    pub fn read(&self, key: &TopicKey, from_offset: u64, max: usize) -> ReadBatch {
+        match self.existing(key) {
+            Some(topic) => topic.read(from_offset, max),
+            None => ReadBatch { next_offset: 0, ..ReadBatch::default() },
+        }
     }
 
     /// The newest `max` records, oldest first.
     pub fn latest(&self, key: &TopicKey, max: usize) -> Vec<StoredRecord> {
-        let Some(topic) = self.existing_topic(key) else { return Vec::new() };
-        let state = topic.state.lock().expect("topic lock");
-        let start = state.records.len().saturating_sub(max);
-        state.records[start..].to_vec()
+        let Some(topic) = self.existing(key) else { return Vec::new() };
+        let (first, next) = {
+            let state = topic.state();
+            (state.first_offset, state.next_offset)
+        };
+        let from = next.saturating_sub(max as u64).max(first);
+        let mut records = Vec::new();
+        let mut at = from;
+        while at < next && records.len() < max {
+            let batch = topic.read(at, max - records.len());
+            if batch.next_offset <= at {
+                break;
+            }
+            at = batch.next_offset;
+            records.extend(batch.records);
+        }
+        records
     }
 
     /// The offset the next record appended to `key` will get.
     pub fn next_offset(&self, key: &TopicKey) -> u64 {
-        self.existing_topic(key).map(|topic| *topic.next_offset.borrow()).unwrap_or(0)
+        self.existing(key).map_or(0, |topic| *topic.next_offset.borrow())
     }
 
-    pub fn stats(&self, key: &TopicKey) -> TopicStats {
-        let Some(topic) = self.existing_topic(key) else { return TopicStats::default() };
-        let state = topic.state.lock().expect("topic lock");
-        TopicStats { records: state.records.len() as u64, last_ts_ns: state.records.last().map(|r| r.ts_ns) }
+    pub fn info(&self, key: &TopicKey) -> Option<TopicInfo> {
+        let topic = self.existing(key)?;
+        let state = topic.state();
+        Some(TopicInfo {
+            key: key.clone(),
+            records: state.records(),
+            bytes: state.bytes(),
+            first_offset: state.first_offset,
+            next_offset: state.next_offset,
+            first_ts_ns: state.first_ts(),
+            last_ts_ns: state.last_ts(),
+            retention: state.retention,
+        })
+    }
+
+    /// Every topic, with its size, record count and time span.
+    pub fn topics(&self) -> Vec<TopicInfo> {
+        let mut keys: Vec<TopicKey> = self.inner.topics.read().expect("topic map lock").keys().cloned().collect();
+        keys.sort();
+        keys.iter().filter_map(|key| self.info(key)).collect()
+    }
+
+    /// Reads forward from `from` to `until` (both included when times; the
+    /// end offset excluded), in chunks of at most [`READ_CHUNK`] records.
+    /// Records out of time order are found: a time bound selects frames by
+    /// their min/max time, then records by their own time.
+    pub fn replay(&self, key: &TopicKey, from: Position, until: Option<Position>) -> Replay {
+        let Some(topic) = self.existing(key) else {
+            return Replay { topic: None, next: 0, end: 0, from_ts: None, until_ts: None, pending_gaps: Vec::new() };
+        };
+        let mut pending_gaps = Vec::new();
+        let (start, from_ts) = match from {
+            Position::Offset(offset) => (offset, None),
+            Position::Time(ts_ns) => {
+                let state = topic.state();
+                let (first_offset, first_ts) = (state.first_offset, state.first_ts());
+                drop(state);
+                // Asked for time that retention has already removed: say so.
+                if first_offset > 0 && first_ts.is_none_or(|first| ts_ns < first) {
+                    pending_gaps.push(Gap { offsets: 0..first_offset, reason: GapReason::Retention });
+                }
+                (topic.offset_at_time(ts_ns).max(first_offset), Some(ts_ns))
+            }
+        };
+        let next_offset = topic.state().next_offset;
+        let (end, until_ts) = match until {
+            None => (next_offset, None),
+            Some(Position::Offset(offset)) => (offset.min(next_offset), None),
+            Some(Position::Time(ts_ns)) => (topic.end_offset_at_time(ts_ns), Some(ts_ns)),
+        };
+        Replay { topic: Some(topic), next: start, end, from_ts, until_ts, pending_gaps }
     }
 
     /// Every record from `from_offset` (or from the end, when `None`) on, as
     /// it is appended, in batches of at most [`READ_CHUNK`]. A subscriber
-    /// holds no buffer of its own: it reads what it has not seen from the
-    /// store, then waits for the end to move, so a slow reader costs nothing
-    /// and never misses or repeats a record.
+    /// holds no buffer of its own: it reads what it has not seen (from
+    /// memory when recent, from disk when it fell behind), then waits for
+    /// the end to move. A slow subscriber costs the store nothing and never
+    /// misses or repeats a record; what retention removed before it read it
+    /// comes as a gap.
     pub fn tail(
         &self,
         key: &TopicKey,
         from_offset: Option<u64>,
-    ) -> impl Stream<Item = Vec<StoredRecord>> + Send + 'static {
-        let topic = self.topic(key);
+    ) -> Result<impl Stream<Item = ReadBatch> + Send + 'static, StoreError> {
+        let topic = self.topic(key)?;
         let watcher = topic.next_offset.subscribe();
         let start = from_offset.unwrap_or_else(|| *watcher.borrow());
-        futures::stream::unfold((topic, watcher, start), |(topic, mut watcher, next)| async move {
+        Ok(futures::stream::unfold((topic, watcher, start), |(topic, mut watcher, next)| async move {
             loop {
-                let batch = topic.read(next, READ_CHUNK);
-                if let Some(last) = batch.last() {
-                    let next = last.offset + 1;
-                    return Some((batch, (topic, watcher, next)));
+                if next < *watcher.borrow_and_update() {
+                    let batch = topic.read(next, READ_CHUNK);
+                    if batch.next_offset > next {
+                        let after = batch.next_offset;
+                        return Some((batch, (topic, watcher, after)));
+                    }
                 }
                 watcher.changed().await.ok()?;
             }
-        })
+        }))
+    }
+
+    /// Calls `visit(offset, ts_ns, payload)` for every record from
+    /// `from_offset` on, without copying records: for searches and
+    /// benchmarks. Returns the uncompressed bytes scanned and what could not
+    /// be read.
+    pub fn scan(&self, key: &TopicKey, from_offset: u64, visit: impl FnMut(u64, i64, &[u8])) -> (u64, Vec<Gap>) {
+        match self.existing(key) {
+            Some(topic) => topic.scan(from_offset, visit),
+            None => (0, Vec::new()),
+        }
+    }
+
+    pub fn set_retention(&self, key: &TopicKey, retention: Retention) -> Result<(), StoreError> {
+        self.topic(key)?.set_retention(retention)
+    }
+
+    /// Applies retention to every topic; returns the bytes freed.
+    pub fn enforce_retention(&self, now_ns: i64) -> Result<u64, StoreError> {
+        let topics: Vec<Arc<Topic>> = self.inner.topics.read().expect("topic map lock").values().cloned().collect();
+        let mut freed = 0;
+        for topic in topics {
+            freed += topic.enforce_retention(now_ns)?;
+        }
+        Ok(freed)
+    }
+
+    /// Syncs what interval durability has not synced yet.
+    pub fn sync(&self) -> Result<(), StoreError> {
+        let topics: Vec<Arc<Topic>> = self.inner.topics.read().expect("topic map lock").values().cloned().collect();
+        topics.iter().try_for_each(|topic| topic.sync_if_dirty())
+    }
+
+    /// Syncs everything and writes the active segments' indexes, so the
+    /// next start scans nothing. The store stays usable.
+    pub fn close(&self) -> Result<(), StoreError> {
+        let topics: Vec<Arc<Topic>> = self.inner.topics.read().expect("topic map lock").values().cloned().collect();
+        topics.iter().try_for_each(|topic| topic.checkpoint())
+    }
+
+    /// Open segment files right now (bounded by `max_open_files`).
+    pub fn open_files(&self) -> usize {
+        self.inner.files.open_count()
     }
 }
 
-impl Topic {
-    fn new(path: PathBuf, records: Vec<StoredRecord>) -> Topic {
-        let (next_offset, _) = watch::channel(records.len() as u64);
-        Topic { path, state: Mutex::new(TopicState { records, file: None }), next_offset }
-    }
+/// A replay in progress: call [`Iterator::next`] for each chunk.
+pub struct Replay {
+    topic: Option<Arc<Topic>>,
+    next: u64,
+    end: u64,
+    from_ts: Option<i64>,
+    until_ts: Option<i64>,
+    pending_gaps: Vec<Gap>,
+}
 
-    fn read(&self, from_offset: u64, max: usize) -> Vec<StoredRecord> {
-        let state = self.state.lock().expect("topic lock");
-        let start = (from_offset as usize).min(state.records.len());
-        let end = start.saturating_add(max).min(state.records.len());
-        state.records[start..end].to_vec()
+impl Iterator for Replay {
+    type Item = ReadBatch;
+
+    fn next(&mut self) -> Option<ReadBatch> {
+        let topic = self.topic.as_ref()?;
+        if self.next >= self.end {
+            if self.pending_gaps.is_empty() {
+                return None;
+            }
+            return Some(ReadBatch {
+                records: Vec::new(),
+                next_offset: self.next,
+                gaps: std::mem::take(&mut self.pending_gaps),
+            });
+        }
+        let want = ((self.end - self.next) as usize).min(READ_CHUNK);
+        let mut batch = topic.read(self.next, want);
+        if batch.next_offset <= self.next {
+            self.next = self.end;
+        } else {
+            self.next = batch.next_offset.min(self.end);
+        }
+        let end = self.end;
+        let (from_ts, until_ts) = (self.from_ts, self.until_ts);
+        batch.records.retain(|r| {
+            r.offset < end
+                && from_ts.is_none_or(|from| r.ts_ns >= from)
+                && until_ts.is_none_or(|until| r.ts_ns <= until)
+        });
+        batch.next_offset = self.next;
+        if !self.pending_gaps.is_empty() {
+            let mut gaps = std::mem::take(&mut self.pending_gaps);
+            gaps.append(&mut batch.gaps);
+            batch.gaps = gaps;
+        }
+        Some(batch)
     }
 }
 
-fn list_topic_files(topics_dir: &Path) -> Result<Vec<(TopicKey, PathBuf)>, StoreError> {
-    let io_error = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| StoreError::Io { path, source }
+fn list_topics(topics_dir: &Path) -> Result<Vec<TopicKey>, StoreError> {
+    let subdirs = |path: &Path| -> Result<Vec<PathBuf>, StoreError> {
+        let io_error = |source| StoreError::Io { path: path.to_path_buf(), source };
+        let mut dirs = Vec::new();
+        for entry in fs::read_dir(path).map_err(io_error)? {
+            let entry = entry.map_err(io_error)?.path();
+            if entry.is_dir() {
+                dirs.push(entry);
+            }
+        }
+        Ok(dirs)
     };
-    let mut found = Vec::new();
-    for org in fs::read_dir(topics_dir).map_err(io_error(topics_dir))? {
-        let org = org.map_err(io_error(topics_dir))?.path();
-        if !org.is_dir() {
-            continue;
-        }
-        for app in fs::read_dir(&org).map_err(io_error(&org))? {
-            let app = app.map_err(io_error(&org))?.path();
-            if !app.is_dir() {
-                continue;
-            }
-            for file in fs::read_dir(&app).map_err(io_error(&app))? {
-                let path = file.map_err(io_error(&app))?.path();
-                let kind = path.file_stem().and_then(|s| s.to_str()).and_then(LogKind::parse);
-                let (Some(kind), Some("log")) = (kind, path.extension().and_then(|e| e.to_str())) else { continue };
-                let name = |p: &Path| p.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
-                found.push((TopicKey { org: name(&org), app: name(&app), kind }, path));
+    let name = |p: &Path| p.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+    let mut keys = Vec::new();
+    for org in subdirs(topics_dir)? {
+        for app in subdirs(&org)? {
+            for kind_dir in subdirs(&app)? {
+                if let Some(kind) = LogKind::parse(&name(&kind_dir)) {
+                    keys.push(TopicKey { org: name(&org), app: name(&app), kind });
+                }
             }
         }
     }
-    Ok(found)
-}
-
-/// Reads a topic file; cuts a torn or unreadable tail so the file ends on
-/// the last whole record.
-fn load_topic_file(path: &Path) -> Result<Vec<StoredRecord>, StoreError> {
-    let io_error = |source| StoreError::Io { path: path.to_path_buf(), source };
-    let mut reader = BufReader::new(File::open(path).map_err(io_error)?);
-    let mut records = Vec::new();
-    let mut good_bytes = 0u64;
-    let mut line = Vec::new();
-    loop {
-        line.clear();
-        let read = reader.read_until(b'\n', &mut line).map_err(io_error)?;
-        if read == 0 {
-            break;
-        }
-        let expected_offset = records.len() as u64;
-        match parse_line(&line).filter(|record| record.offset == expected_offset) {
-            Some(record) => {
-                records.push(record);
-                good_bytes += read as u64;
-            }
-            None => break,
-        }
-    }
-    let file_len = fs::metadata(path).map_err(io_error)?.len();
-    if file_len > good_bytes {
-        tracing::warn!(
-            path = %path.display(),
-            kept_records = records.len(),
-            cut_bytes = file_len - good_bytes,
-            "topic file ended in a torn or unreadable record; cut it off"
-        );
-        OpenOptions::new().write(true).open(path).and_then(|f| f.set_len(good_bytes)).map_err(io_error)?;
-    }
-    Ok(records)
-}
-
-fn parse_line(line: &[u8]) -> Option<StoredRecord> {
-    let line = std::str::from_utf8(line.strip_suffix(b"\n")?).ok()?;
-    let mut parts = line.splitn(3, '\t');
-    let offset = parts.next()?.parse().ok()?;
-    let ts_ns = parts.next()?.parse().ok()?;
-    let payload = parts.next()?;
-    serde_json::from_str::<serde::de::IgnoredAny>(payload).ok()?;
-    Some(StoredRecord { offset, ts_ns, payload: payload.into() })
+    Ok(keys)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use futures::StreamExt;
-
-    fn key() -> TopicKey {
-        TopicKey::new("acme", "api", LogKind::Service)
-    }
-
-    fn payload(n: u32) -> String {
-        format!(r#"{{"message":"line {n}"}}"#)
-    }
-
-    #[test]
-    fn append_returns_consecutive_offsets_and_read_returns_them() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        assert_eq!(store.append_batch(&key(), vec![(1, payload(0)), (2, payload(1))]).unwrap(), 0..2);
-        assert_eq!(store.append_batch(&key(), vec![(3, payload(2))]).unwrap(), 2..3);
-        let read = store.read(&key(), 1, 10);
-        assert_eq!(read.iter().map(|r| r.offset).collect::<Vec<_>>(), vec![1, 2]);
-        assert_eq!(&*read[1].payload, payload(2));
-        assert_eq!(store.latest(&key(), 1)[0].offset, 2);
-        assert_eq!(store.stats(&key()), TopicStats { records: 3, last_ts_ns: Some(3) });
-    }
-
-    #[test]
-    fn reopen_keeps_every_record_and_cuts_a_torn_tail() {
-        let dir = tempfile::tempdir().unwrap();
-        {
-            let store = Store::open(dir.path()).unwrap();
-            store.append_batch(&key(), (0..5).map(|n| (n as i64, payload(n))).collect()).unwrap();
-        }
-        let path = key().path(dir.path());
-        let mut file = OpenOptions::new().append(true).open(&path).unwrap();
-        file.write_all(b"5\t5\t{\"message\":\"torn").unwrap();
-        drop(file);
-
-        let store = Store::open(dir.path()).unwrap();
-        assert_eq!(store.next_offset(&key()), 5);
-        assert_eq!(store.read(&key(), 0, 100).len(), 5);
-        assert_eq!(store.append_batch(&key(), vec![(6, payload(5))]).unwrap(), 5..6);
-        let reopened = Store::open(dir.path()).unwrap();
-        assert_eq!(reopened.read(&key(), 5, 1)[0].payload.as_ref(), payload(5));
-    }
-
-    #[test]
-    fn multi_line_payload_is_refused_before_anything_is_written() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        let error = store.append_batch(&key(), vec![(1, payload(0)), (2, "{\n}".into())]).unwrap_err();
-        assert!(matches!(error, StoreError::MultiLinePayload(1)));
-        assert_eq!(store.next_offset(&key()), 0);
-    }
-
-    #[tokio::test]
-    async fn tail_from_an_offset_sees_history_then_live_records_once_each() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        store.append_batch(&key(), (0..3).map(|n| (n as i64, payload(n))).collect()).unwrap();
-        let mut tail = Box::pin(store.tail(&key(), Some(1)));
-        let writer = store.clone();
-        let appends = tokio::spawn(async move {
-            for n in 3..2_503 {
-                writer.append_batch(&key(), vec![(n as i64, payload(n))]).unwrap();
-                if n % 500 == 0 {
-                    tokio::task::yield_now().await;
-                }
-            }
-        });
-        let mut seen = Vec::new();
-        while seen.len() < 2_502 {
-            let batch = tokio::time::timeout(std::time::Duration::from_secs(10), tail.next()).await.unwrap().unwrap();
-            assert!(batch.len() <= READ_CHUNK);
-            seen.extend(batch.into_iter().map(|r| r.offset));
-        }
-        appends.await.unwrap();
-        assert_eq!(seen, (1..2_503).collect::<Vec<u64>>());
-    }
-
-    #[tokio::test]
-    async fn tail_from_the_end_skips_history() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        store.append_batch(&key(), vec![(0, payload(0))]).unwrap();
-        let mut tail = Box::pin(store.tail(&key(), None));
-        store.append_batch(&key(), vec![(1, payload(1))]).unwrap();
-        let batch = tail.next().await.unwrap();
-        assert_eq!(batch.iter().map(|r| r.offset).collect::<Vec<_>>(), vec![1]);
-    }
-}
+mod tests;

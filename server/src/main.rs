@@ -43,6 +43,9 @@ enum BenchWhat {
         /// Codecs to compare: raw, lz4, zstd (comma-separated).
         #[arg(long, default_value = "lz4,zstd", value_delimiter = ',')]
         codecs: Vec<String>,
+        /// Also build a topic of this many GB of log text and time seeks in it.
+        #[arg(long, default_value_t = 0.0)]
+        seek_topic_gb: f64,
     },
 }
 
@@ -89,18 +92,18 @@ async fn main() -> ExitCode {
         .init();
     let args = match Cli::parse().command {
         Command::Serve(args) => args,
-        Command::Bench { what: BenchWhat::Store { dir, records, codecs } } => {
+        Command::Bench { what: BenchWhat::Store { dir, records, codecs, seek_topic_gb } } => {
             let mut parsed = Vec::new();
             for name in &codecs {
                 match Codec::parse(name) {
                     Some(codec) => parsed.push(codec),
                     None => {
-                        eprintln!("unknown codec \"{name}\": use raw, lz4 or zstd");
+                        eprintln!("unknown codec \"{name}\": use raw, lz4, zstd or zstd:LEVEL (1 to 19)");
                         return ExitCode::FAILURE;
                     }
                 }
             }
-            return match bench::run(&bench::BenchConfig { dir, records, codecs: parsed }) {
+            return match bench::run(&bench::BenchConfig { dir, records, codecs: parsed, seek_topic_gb }) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(error) => {
                     eprintln!("the benchmark failed: {error}");

@@ -14,8 +14,12 @@
 //!     40    1 codec        0 raw, 1 lz4, 2 zstd
 //!     41    3 reserved     zero
 //!     44    4 raw_len      u32 LE, body length once decompressed
-//!     48      body         `count` times: ts_ns i64 LE, len varint, payload
+//!     48      body         `count` times: ts delta, len varint, payload
 //! ```
+//!
+//! A record's time is stored as the zigzag varint of its difference with the
+//! previous record's time (the first one's with `min_ts_ns`): records of a
+//! frame are close in time, so this is one to three bytes instead of eight.
 //!
 //! A frame is valid only if its magic, lengths and CRC all check; anything
 //! else (a torn write, a flipped bit) is refused whole, never half-read.
@@ -52,7 +56,10 @@ impl Codec {
             "raw" | "none" => Some(Codec::Raw),
             "lz4" => Some(Codec::Lz4),
             "zstd" => Some(Codec::Zstd { level: 1 }),
-            _ => None,
+            _ => {
+                let level = text.strip_prefix("zstd:")?.parse().ok()?;
+                (1..=19).contains(&level).then_some(Codec::Zstd { level })
+            }
         }
     }
 }
@@ -88,10 +95,14 @@ pub fn encode(first_offset: u64, records: &[(i64, &str)], codec: Codec, out: &mu
     assert!(!records.is_empty(), "a frame holds at least one record");
     let mut raw = Vec::with_capacity(records.iter().map(|(_, p)| p.len() + 12).sum());
     let (mut min_ts, mut max_ts) = (i64::MAX, i64::MIN);
-    for (ts_ns, payload) in records {
+    for (ts_ns, _) in records {
         min_ts = min_ts.min(*ts_ns);
         max_ts = max_ts.max(*ts_ns);
-        raw.extend_from_slice(&ts_ns.to_le_bytes());
+    }
+    let mut previous = min_ts;
+    for (ts_ns, payload) in records {
+        put_varint(&mut raw, zigzag(ts_ns.wrapping_sub(previous)));
+        previous = *ts_ns;
         put_varint(&mut raw, payload.len() as u64);
         raw.extend_from_slice(payload.as_bytes());
     }
@@ -194,11 +205,11 @@ pub fn decode(frame: &[u8]) -> Result<Vec<StoredRecord>, FrameError> {
             .into(),
     };
     let mut records = Vec::with_capacity(meta.count as usize);
-    let mut at = 0;
+    let (mut at, mut previous) = (0, meta.min_ts_ns);
     for i in 0..meta.count as u64 {
-        let ts_bytes = raw.get(at..at + 8).ok_or(FrameError::Corrupt("body ends early"))?;
-        let ts_ns = i64::from_le_bytes(ts_bytes.try_into().unwrap());
-        at += 8;
+        let delta = get_varint(&raw, &mut at).ok_or(FrameError::Corrupt("bad time"))?;
+        previous = previous.wrapping_add(unzigzag(delta));
+        let ts_ns = previous;
         let len = get_varint(&raw, &mut at).ok_or(FrameError::Corrupt("bad length"))? as usize;
         let payload = raw.get(at..at + len).ok_or(FrameError::Corrupt("body ends early"))?;
         let payload = std::str::from_utf8(payload).map_err(|_| FrameError::Corrupt("payload is not UTF-8"))?;
@@ -222,17 +233,25 @@ pub fn for_each_raw(frame: &[u8], mut visit: impl FnMut(u64, i64, &[u8])) -> Res
             .map_err(|_| FrameError::Corrupt("zstd body does not decompress"))?
             .into(),
     };
-    let mut at = 0;
+    let (mut at, mut previous) = (0, meta.min_ts_ns);
     for i in 0..meta.count as u64 {
-        let ts_bytes = raw.get(at..at + 8).ok_or(FrameError::Corrupt("body ends early"))?;
-        let ts_ns = i64::from_le_bytes(ts_bytes.try_into().unwrap());
-        at += 8;
+        let delta = get_varint(&raw, &mut at).ok_or(FrameError::Corrupt("bad time"))?;
+        previous = previous.wrapping_add(unzigzag(delta));
+        let ts_ns = previous;
         let len = get_varint(&raw, &mut at).ok_or(FrameError::Corrupt("bad length"))? as usize;
         let payload = raw.get(at..at + len).ok_or(FrameError::Corrupt("body ends early"))?;
         at += len;
         visit(meta.first_offset + i, ts_ns, payload);
     }
     Ok(())
+}
+
+fn zigzag(n: i64) -> u64 {
+    ((n << 1) ^ (n >> 63)) as u64
+}
+
+fn unzigzag(n: u64) -> i64 {
+    ((n >> 1) as i64) ^ -((n & 1) as i64)
 }
 
 fn put_varint(out: &mut Vec<u8>, mut n: u64) {

@@ -7,7 +7,7 @@
 //! each appender its offsets (group commit). Readers take a read lock on
 //! the segment list only long enough to copy the frame metas they need.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::fs;
 use std::io;
 use std::ops::Range;
@@ -55,13 +55,46 @@ pub struct TopicState {
     pub retention: Retention,
 }
 
+/// A batch waiting for a commit, and who waits for it.
+type Queued = (Arc<Waiter>, Vec<(i64, String)>);
+type AppendResult = Result<Range<u64>, StoreError>;
+
 #[derive(Default)]
 struct CommitQueue {
-    pending: Vec<(u64, Vec<(i64, String)>)>,
-    results: HashMap<u64, Result<Range<u64>, StoreError>>,
-    next_ticket: u64,
-    /// A leader is writing.
+    /// Batches waiting for the next commit, with who waits for each.
+    pending: Vec<Queued>,
+    /// A leader is writing (or about to: the lead was handed on).
     writing: bool,
+}
+
+/// Where one appender sleeps until its result, or the lead, is handed over.
+#[derive(Default)]
+struct Waiter {
+    handed: Mutex<Option<Handed>>,
+    wake: Condvar,
+}
+
+enum Handed {
+    Result(AppendResult),
+    /// Lead the next commit round.
+    Lead,
+}
+
+impl Waiter {
+    fn hand(&self, handed: Handed) {
+        *self.handed.lock().expect("waiter lock") = Some(handed);
+        self.wake.notify_one();
+    }
+
+    fn wait(&self) -> Handed {
+        let mut handed = self.handed.lock().expect("waiter lock");
+        loop {
+            if let Some(handed) = handed.take() {
+                return handed;
+            }
+            handed = self.wake.wait(handed).expect("waiter lock");
+        }
+    }
 }
 
 /// What a reader copies out of the state before touching the disk.
@@ -139,34 +172,50 @@ impl Topic {
     }
 
     /// Appends a batch and returns its offsets once it is durable under the
-    /// configured policy. Concurrent appenders share one write and one sync.
+    /// configured policy. Concurrent appenders share one write and one sync:
+    /// an appender that finds no commit running leads one for everything
+    /// queued; the others sleep until their own result (or the lead) is
+    /// handed to them, so a commit wakes only the appenders it served.
     pub fn append(&self, batch: Vec<(i64, String)>) -> Result<Range<u64>, StoreError> {
         if batch.is_empty() {
             let next = self.state().next_offset;
             return Ok(next..next);
         }
-        let mut queue = self.queue.lock().expect("commit queue lock");
-        let ticket = queue.next_ticket;
-        queue.next_ticket += 1;
-        queue.pending.push((ticket, batch));
-        loop {
-            if let Some(result) = queue.results.remove(&ticket) {
-                return result;
+        let waiter = Arc::new(Waiter::default());
+        let leads = {
+            let mut queue = self.queue.lock().expect("commit queue lock");
+            queue.pending.push((waiter.clone(), batch));
+            !std::mem::replace(&mut queue.writing, true)
+        };
+        if !leads {
+            match waiter.wait() {
+                Handed::Result(result) => return result,
+                Handed::Lead => {}
             }
-            if queue.writing {
-                queue = self.committed.wait(queue).expect("commit queue lock");
-                continue;
-            }
-            // Lead a commit round for everything queued so far.
-            queue.writing = true;
-            let group = std::mem::take(&mut queue.pending);
-            drop(queue);
-            let results = self.commit(group);
-            queue = self.queue.lock().expect("commit queue lock");
-            queue.results.extend(results);
-            queue.writing = false;
-            self.committed.notify_all();
         }
+        let mut own = None;
+        loop {
+            let group = std::mem::take(&mut self.queue.lock().expect("commit queue lock").pending);
+            for (served, result) in self.commit(group) {
+                if Arc::ptr_eq(&served, &waiter) {
+                    own = Some(result);
+                } else {
+                    served.hand(Handed::Result(result));
+                }
+            }
+            let mut queue = self.queue.lock().expect("commit queue lock");
+            if queue.pending.is_empty() {
+                queue.writing = false;
+                self.committed.notify_all();
+                break;
+            }
+            if own.is_some() {
+                // Others queued meanwhile: the first of them leads the next round.
+                queue.pending[0].0.hand(Handed::Lead);
+                break;
+            }
+        }
+        own.expect("the leader's batch was in a group it committed")
     }
 
     /// Runs `work` as the only writer (used to seal a segment outside a commit).
@@ -178,31 +227,38 @@ impl Topic {
         queue.writing = true;
         drop(queue);
         let result = work();
-        self.queue.lock().expect("commit queue lock").writing = false;
-        self.committed.notify_all();
+        let mut queue = self.queue.lock().expect("commit queue lock");
+        match queue.pending.first() {
+            // Appenders queued while this ran: hand the lead to the first.
+            Some((first, _)) => first.hand(Handed::Lead),
+            None => {
+                queue.writing = false;
+                self.committed.notify_all();
+            }
+        }
         result
     }
 
     /// Writes a group of batches; only the leader calls it.
-    fn commit(&self, group: Vec<(u64, Vec<(i64, String)>)>) -> Vec<(u64, Result<Range<u64>, StoreError>)> {
+    fn commit(&self, group: Vec<Queued>) -> Vec<(Arc<Waiter>, AppendResult)> {
         let first = self.state().next_offset;
         let mut ranges = Vec::with_capacity(group.len());
         let mut next = first;
-        for (ticket, batch) in &group {
-            ranges.push((*ticket, next..next + batch.len() as u64));
+        for (waiter, batch) in &group {
+            ranges.push((waiter.clone(), next..next + batch.len() as u64));
             next += batch.len() as u64;
         }
         match self.write_group(first, &group) {
-            Ok(()) => ranges.into_iter().map(|(ticket, range)| (ticket, Ok(range))).collect(),
+            Ok(()) => ranges.into_iter().map(|(waiter, range)| (waiter, Ok(range))).collect(),
             Err(error) => {
                 let message = error.to_string();
                 tracing::error!(topic = %self.key, %message, "append failed; nothing of it is acknowledged");
-                ranges.into_iter().map(|(ticket, _)| (ticket, Err(StoreError::Append(message.clone())))).collect()
+                ranges.into_iter().map(|(waiter, _)| (waiter, Err(StoreError::Append(message.clone())))).collect()
             }
         }
     }
 
-    fn write_group(&self, first: u64, group: &[(u64, Vec<(i64, String)>)]) -> Result<(), StoreError> {
+    fn write_group(&self, first: u64, group: &[Queued]) -> Result<(), StoreError> {
         // Frames of at most MAX_FRAME_RAW_BYTES each.
         let records: Vec<(i64, &str)> =
             group.iter().flat_map(|(_, batch)| batch.iter().map(|(ts, p)| (*ts, p.as_str()))).collect();

@@ -112,6 +112,33 @@ pub fn run(config: &BenchConfig) -> Result<(), Box<dyn std::error::Error>> {
         });
     }
 
+    // Sealed segments are compacted in the background; small segments here
+    // so nearly all of the data is sealed.
+    let scratch = Scratch::new(&config.dir)?;
+    let store = Store::open_with(&scratch.0, StoreConfig { segment_max_bytes: 4 << 20, ..StoreConfig::default() })?;
+    let access_key = TopicKey::new("bench", "api", LogKind::Access);
+    for chunk in access.chunks(1_000) {
+        store.append_batch(&access_key, chunk.to_vec())?;
+    }
+    let raw: usize = access.iter().map(|(_, p)| p.len() + 1).sum();
+    let started = Instant::now();
+    store.compact()?;
+    let compact_secs = started.elapsed().as_secs_f64();
+    let stored = store.info(&access_key).expect("the topic exists").bytes;
+    rows.push(Row {
+        what: "on-disk size of access logs once sealed segments are compacted (zstd 9, 4 MiB blocks)".into(),
+        figure: format!(
+            "1/{:.1} of raw NDJSON ({} → {} KB; compaction {:.0} MB/s of log text)",
+            raw as f64 / stored as f64,
+            raw >> 10,
+            stored >> 10,
+            raw as f64 / compact_secs / 1e6
+        ),
+        target: "≤ 1/10",
+    });
+    drop(store);
+    drop(scratch);
+
     let scratch = Scratch::new(&config.dir)?;
     let store = Store::open(&scratch.0)?;
     let rate = concurrent_appends(&store, &service, 64, 2_000)?;

@@ -90,6 +90,7 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, StartError> {
         }));
     }
     tasks.push(tokio::spawn(store_maintenance(store.clone(), shutdown.clone())));
+    tasks.push(tokio::spawn(store_compaction(store.clone(), shutdown.clone())));
     let server_shutdown = shutdown.clone();
     tasks.push(tokio::spawn(async move {
         let served = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
@@ -116,6 +117,27 @@ impl RunningServer {
             Ok(Ok(())) => {}
             Ok(Err(error)) => tracing::error!(%error, "could not checkpoint the store; the next start scans more"),
             Err(error) => tracing::error!(%error, "the store checkpoint task failed"),
+        }
+    }
+}
+
+/// Compacts sealed segments once a minute, apart from the other upkeep so
+/// a long compaction never delays a sync.
+async fn store_compaction(store: Store, shutdown: ShutdownSignal) {
+    let mut ticker = tokio::time::interval(Duration::from_secs(60));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let stop = shutdown.fired();
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            _ = &mut stop => return,
+            _ = ticker.tick() => {}
+        }
+        let store = store.clone();
+        match tokio::task::spawn_blocking(move || store.compact()).await {
+            Ok(Ok(saved)) if saved > 0 => tracing::info!(saved_bytes = saved, "compacted sealed segments"),
+            Ok(Err(error)) => tracing::error!(%error, "compaction failed; retrying in a minute"),
+            _ => {}
         }
     }
 }

@@ -17,6 +17,10 @@
 //!   case the stretch between is quarantined and reported. No byte sequence
 //!   on disk makes recovery panic.
 //! - Retention deletes whole sealed segments, oldest first, never rewrites.
+//! - Compaction may replace a sealed segment by one holding the same records
+//!   in fewer, larger frames: written aside, synced, renamed over it after
+//!   its old index is removed, so a crash at any step leaves a segment that
+//!   opens (the index is rebuilt by a scan when missing).
 
 mod files;
 pub mod frame;
@@ -105,6 +109,10 @@ pub struct StoreConfig {
     pub recent_bytes: usize,
     /// For topics that set none.
     pub default_retention: Retention,
+    /// Codec of sealed segments once compacted; `None` leaves them as written.
+    pub sealed_codec: Option<Codec>,
+    /// Uncompressed size of the blocks compaction writes.
+    pub compact_block_bytes: usize,
 }
 
 impl Default for StoreConfig {
@@ -116,6 +124,8 @@ impl Default for StoreConfig {
             max_open_files: 512,
             recent_bytes: 32 << 10,
             default_retention: Retention { max_age: Some(Duration::from_secs(30 * 86_400)), max_bytes: None },
+            sealed_codec: Some(Codec::Zstd { level: 9 }),
+            compact_block_bytes: 4 << 20,
         }
     }
 }
@@ -397,6 +407,17 @@ impl Store {
             freed += topic.enforce_retention(now_ns)?;
         }
         Ok(freed)
+    }
+
+    /// Compacts the sealed segments of every topic (see
+    /// `Topic::compact_sealed`); returns the bytes saved.
+    pub fn compact(&self) -> Result<u64, StoreError> {
+        let topics: Vec<Arc<Topic>> = self.inner.topics.read().expect("topic map lock").values().cloned().collect();
+        let mut saved = 0;
+        for topic in topics {
+            saved += topic.compact_sealed()?;
+        }
+        Ok(saved)
     }
 
     /// Syncs what interval durability has not synced yet.

@@ -36,6 +36,8 @@ pub struct Segment {
     /// so the first frame that can hold a time is found by binary search
     /// even when records arrive out of time order.
     pub prefix_max_ts: Vec<i64>,
+    /// The oldest time in any frame, kept so listings never walk the frames.
+    min_ts: Option<i64>,
     /// Bytes of whole, checked frames; the next frame is written here.
     pub len: u64,
     pub sealed: bool,
@@ -63,6 +65,7 @@ impl Segment {
             path: dir.join(Segment::file_name(base_offset)),
             frames: Vec::new(),
             prefix_max_ts: Vec::new(),
+            min_ts: None,
             len: 0,
             sealed: false,
         }
@@ -78,16 +81,35 @@ impl Segment {
     }
 
     pub fn min_ts(&self) -> Option<i64> {
-        self.frames.iter().map(|f| f.min_ts_ns).min()
+        self.min_ts
     }
 
     pub fn max_ts(&self) -> Option<i64> {
         self.prefix_max_ts.last().copied()
     }
 
+    /// Whether background compaction would merge its frames: sealed, and
+    /// made of frames much smaller than a compacted block.
+    pub fn needs_compaction(&self, block_raw_bytes: usize) -> bool {
+        let raw: u64 = self.frames.iter().map(|f| f.raw_len as u64).sum();
+        self.sealed && self.frames.len() > 1 && raw / (self.frames.len() as u64) < (block_raw_bytes / 4) as u64
+    }
+
+    /// Takes the frames of a rewritten file of `len` bytes.
+    pub fn replace_frames(&mut self, frames: Vec<FrameMeta>, len: u64) {
+        self.frames.clear();
+        self.prefix_max_ts.clear();
+        self.min_ts = None;
+        for meta in frames {
+            self.push(meta);
+        }
+        self.len = len;
+    }
+
     pub fn push(&mut self, meta: FrameMeta) {
         let max = self.prefix_max_ts.last().map_or(meta.max_ts_ns, |m| (*m).max(meta.max_ts_ns));
         self.prefix_max_ts.push(max);
+        self.min_ts = Some(self.min_ts.map_or(meta.min_ts_ns, |min| min.min(meta.min_ts_ns)));
         self.len = meta.end_pos();
         self.frames.push(meta);
     }
@@ -111,6 +133,7 @@ impl Segment {
             path: path.to_path_buf(),
             frames: Vec::new(),
             prefix_max_ts: Vec::new(),
+            min_ts: None,
             len: 0,
             sealed: false,
         };

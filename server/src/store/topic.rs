@@ -13,7 +13,7 @@ use std::io;
 use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 
 use tokio::sync::watch;
@@ -39,6 +39,9 @@ pub struct Topic {
     pub next_offset: watch::Sender<u64>,
     /// Written but not yet synced (interval durability).
     dirty: AtomicBool,
+    /// Bumped when compaction rewrites a segment: a reader whose frame plan
+    /// predates it plans again instead of reporting damage.
+    generation: AtomicU64,
 }
 
 pub struct TopicState {
@@ -116,6 +119,11 @@ impl Topic {
         if dir.is_dir() {
             for entry in fs::read_dir(&dir).map_err(io_error)? {
                 let path = entry.map_err(io_error)?.path();
+                // Leftovers of a compaction or index write cut short.
+                if matches!(path.extension().and_then(|e| e.to_str()), Some("compact" | "tmp")) {
+                    let _ = fs::remove_file(&path);
+                    continue;
+                }
                 if path.extension().and_then(|e| e.to_str()) == Some("seg") {
                     if let Some(base) = path.file_stem().and_then(|s| s.to_str()).and_then(|s| s.parse().ok()) {
                         bases.push(base);
@@ -164,6 +172,7 @@ impl Topic {
             committed: Condvar::new(),
             next_offset,
             dirty: AtomicBool::new(false),
+            generation: AtomicU64::new(0),
         })
     }
 
@@ -369,6 +378,18 @@ impl Topic {
     /// Up to `max` records from `from_offset` on, with what is missing
     /// before or among them.
     pub fn read(&self, from_offset: u64, max: usize) -> ReadBatch {
+        for _ in 0..3 {
+            let generation = self.generation.load(Ordering::Acquire);
+            let batch = self.read_once(from_offset, max);
+            let damaged = batch.gaps.iter().any(|gap| gap.reason != GapReason::Retention);
+            if !damaged || self.generation.load(Ordering::Acquire) == generation {
+                return batch;
+            }
+        }
+        self.read_once(from_offset, max)
+    }
+
+    fn read_once(&self, from_offset: u64, max: usize) -> ReadBatch {
         let mut batch = ReadBatch::default();
         let mut from = from_offset;
         let plans = {
@@ -423,27 +444,132 @@ impl Topic {
     /// path of searches. Returns the uncompressed bytes scanned and the
     /// stretches that could not be read.
     pub fn scan(&self, from_offset: u64, mut visit: impl FnMut(u64, i64, &[u8])) -> (u64, Vec<Gap>) {
-        let plans = self.state().plan(from_offset, usize::MAX);
+        let mut generation = self.generation.load(Ordering::Acquire);
+        let mut plans = self.state().plan(from_offset, usize::MAX).into_iter();
         let mut buffer = Vec::new();
         let (mut scanned, mut gaps) = (0, Vec::new());
-        for plan in plans {
+        // The next offset to visit: a frame checks whole before any of it is
+        // visited, so nothing is visited twice even across a re-plan.
+        let mut next = from_offset;
+        while let Some(plan) = plans.next() {
             buffer.resize(plan.meta.len as usize, 0);
             let read =
                 self.files.get(&plan.path, false).and_then(|file| file.read_exact_at(&mut buffer, plan.meta.pos));
             let visited = read.is_ok()
                 && frame::for_each_raw(&buffer, |offset, ts_ns, payload| {
-                    if offset >= from_offset {
+                    if offset >= next {
                         visit(offset, ts_ns, payload);
+                        next = offset + 1;
                     }
                 })
                 .is_ok();
             if visited {
                 scanned += plan.meta.raw_len as u64;
+            } else if self.generation.load(Ordering::Acquire) != generation {
+                // A compaction rewrote the segment under this plan: plan again.
+                generation = self.generation.load(Ordering::Acquire);
+                let mut fresh = self.state().plan(next, usize::MAX);
+                fresh.retain(|frame| frame.meta.end_offset() > next);
+                plans = fresh.into_iter();
             } else {
                 gaps.push(Gap { offsets: plan.meta.first_offset..plan.meta.end_offset(), reason: GapReason::Damaged });
+                next = next.max(plan.meta.end_offset());
             }
         }
         (scanned, gaps)
+    }
+
+    /// Rewrites each sealed segment made of small frames into blocks of up
+    /// to `compact_block_bytes`, compressed with `sealed_codec`: the append
+    /// path stays fast and old data takes less room. Returns bytes saved.
+    pub fn compact_sealed(&self) -> Result<u64, StoreError> {
+        let Some(codec) = self.config.sealed_codec else { return Ok(0) };
+        let candidates: Vec<(u64, PathBuf, Vec<FrameMeta>, u64)> = self
+            .state()
+            .segments
+            .iter()
+            .filter(|segment| segment.needs_compaction(self.config.compact_block_bytes))
+            .map(|segment| (segment.base_offset, segment.path.clone(), segment.frames.clone(), segment.len))
+            .collect();
+        let mut saved = 0;
+        for (base, path, frames, old_len) in candidates {
+            saved += self.compact_one(base, &path, &frames, old_len, codec)?;
+        }
+        Ok(saved)
+    }
+
+    fn compact_one(
+        &self,
+        base: u64,
+        path: &Path,
+        frames: &[FrameMeta],
+        old_len: u64,
+        codec: frame::Codec,
+    ) -> Result<u64, StoreError> {
+        let io_error = |source| StoreError::Io { path: path.to_path_buf(), source };
+        let tmp = path.with_extension("seg.compact");
+        let mut out = Vec::new();
+        let mut metas = Vec::new();
+        let mut block: Vec<StoredRecord> = Vec::new();
+        let mut block_bytes = 0;
+        let flush = |block: &mut Vec<StoredRecord>, out: &mut Vec<u8>, metas: &mut Vec<FrameMeta>| {
+            if let Some(first) = block.first() {
+                let records: Vec<(i64, &str)> = block.iter().map(|r| (r.ts_ns, &*r.payload)).collect();
+                let at = out.len() as u64;
+                let mut meta = frame::encode(first.offset, &records, codec, out);
+                meta.pos = at;
+                metas.push(meta);
+                block.clear();
+            }
+        };
+        let file = self.files.get(path, false).map_err(io_error)?;
+        for meta in frames {
+            let mut bytes = vec![0; meta.len as usize];
+            file.read_exact_at(&mut bytes, meta.pos).map_err(io_error)?;
+            let Ok(records) = frame::decode(&bytes) else {
+                // Damaged: leave this segment as it is, its damage reported on read.
+                return Ok(0);
+            };
+            let follows = block.last().is_none_or(|last| last.offset + 1 == meta.first_offset);
+            if !follows || block_bytes + meta.raw_len as usize > self.config.compact_block_bytes {
+                flush(&mut block, &mut out, &mut metas);
+                block_bytes = 0;
+            }
+            block_bytes += meta.raw_len as usize;
+            block.extend(records);
+        }
+        flush(&mut block, &mut out, &mut metas);
+        let mut written = fs::File::create(&tmp).map_err(io_error)?;
+        io::Write::write_all(&mut written, &out).and_then(|()| written.sync_data()).map_err(io_error)?;
+        drop(written);
+
+        // Swap under the write lock, unless retention removed it meanwhile.
+        // Order for crashes: old index gone, then the new file renamed in,
+        // then its index: any cut leaves a segment that opens correctly.
+        let mut state = self.state.write().expect("topic state lock");
+        let Some(segment) = state.segments.iter_mut().find(|s| s.base_offset == base && s.len == old_len) else {
+            let _ = fs::remove_file(&tmp);
+            return Ok(0);
+        };
+        match fs::remove_file(segment.index_path()) {
+            Err(error) if error.kind() != io::ErrorKind::NotFound => return Err(io_error(error)),
+            _ => {}
+        }
+        fs::rename(&tmp, path).map_err(io_error)?;
+        self.files.forget(path);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        segment.replace_frames(metas, out.len() as u64);
+        segment.write_index().map_err(io_error)?;
+        drop(state);
+        sync_dir(&self.dir).map_err(io_error)?;
+        tracing::info!(
+            topic = %self.key,
+            segment = base,
+            before_bytes = old_len,
+            after_bytes = out.len(),
+            "compacted a sealed segment"
+        );
+        Ok(old_len.saturating_sub(out.len() as u64))
     }
 
     fn gap_reason(&self, offset: u64) -> GapReason {

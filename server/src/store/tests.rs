@@ -292,6 +292,46 @@ proptest! {
         prop_assert_eq!(&got, &expected);
     }
 
+    /// With retention by size applied at some point, a replay returns a
+    /// retention gap over exactly the removed offsets, then exactly what was
+    /// appended after them, before and after reopening.
+    #[test]
+    fn replay_after_retention_is_a_gap_then_the_rest_of_what_was_appended(
+        batches in prop::collection::vec(prop::collection::vec((0i64..1_000, "[a-z ]{10,60}"), 1..10), 5..40),
+        enforce_after in 1usize..40,
+        max_bytes in 300u64..3_000,
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let config = StoreConfig { segment_max_bytes: 400, ..StoreConfig::default() };
+        let store = Store::open_with(dir.path(), config.clone()).unwrap();
+        store.set_retention(&key(), Retention { max_age: None, max_bytes: Some(max_bytes) }).unwrap();
+        let mut expected = Vec::new();
+        for (i, batch) in batches.iter().enumerate() {
+            store.append_batch(&key(), batch.clone()).unwrap();
+            expected.extend(batch.iter().cloned());
+            if i + 1 == enforce_after {
+                store.enforce_retention(0).unwrap();
+            }
+        }
+        let check = |store: &Store| -> Result<(), TestCaseError> {
+            let first = store.info(&key()).unwrap().first_offset;
+            let batches: Vec<ReadBatch> = store.replay(&key(), Position::Offset(0), None).collect();
+            let gaps: Vec<Gap> = batches.iter().flat_map(|b| b.gaps.clone()).collect();
+            if first > 0 {
+                prop_assert_eq!(gaps, vec![Gap { offsets: 0..first, reason: GapReason::Retention }]);
+            } else {
+                prop_assert!(gaps.is_empty());
+            }
+            let got: Vec<(i64, String)> =
+                batches.into_iter().flat_map(|b| b.records).map(|r| (r.ts_ns, r.payload.to_string())).collect();
+            prop_assert_eq!(&got[..], &expected[first as usize..]);
+            Ok(())
+        };
+        check(&store)?;
+        drop(store);
+        check(&Store::open_with(dir.path(), config).unwrap())?;
+    }
+
     /// No byte sequence in a segment file makes opening or reading panic.
     #[test]
     fn any_bytes_on_disk_open_without_panic(garbage in prop::collection::vec(any::<u8>(), 0..4_000), flips in prop::collection::vec(any::<usize>(), 0..8)) {
@@ -368,4 +408,34 @@ fn reads_during_compaction_never_report_false_damage() {
     };
     store.compact().unwrap();
     reader.join().unwrap();
+}
+
+#[test]
+fn truncated_segment_and_index_files_open_with_every_whole_record_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open_with(dir.path(), small_segments()).unwrap();
+        for n in 0..60 {
+            store.append_batch(&key(), vec![(n as i64, payload(n))]).unwrap();
+        }
+        store.close().unwrap();
+    }
+    let topic_dir = key().dir(dir.path());
+    let mut files: Vec<PathBuf> = fs::read_dir(&topic_dir).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    // Cut every index in half, and the last segment in its middle.
+    for path in files.iter().filter(|p| p.extension().is_some_and(|e| e == "idx")) {
+        let len = fs::metadata(path).unwrap().len();
+        OpenOptions::new().write(true).open(path).unwrap().set_len(len / 2).unwrap();
+    }
+    let last = files.iter().rev().find(|p| p.extension().is_some_and(|e| e == "seg")).unwrap();
+    let len = fs::metadata(last).unwrap().len();
+    OpenOptions::new().write(true).open(last).unwrap().set_len(len / 2).unwrap();
+
+    let store = Store::open_with(dir.path(), small_segments()).unwrap();
+    let records = all(&store, &key());
+    let next = store.next_offset(&key());
+    assert!(next < 60 && next > 40, "only the cut end of the last segment is lost: {next}");
+    assert!(records.iter().enumerate().all(|(i, r)| r.offset == i as u64 && *r.payload == payload(i as u64)));
+    assert_eq!(records.len() as u64, next);
 }

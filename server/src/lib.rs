@@ -4,10 +4,12 @@
 
 pub mod bench;
 pub mod catalog;
+pub mod cli;
 pub mod console;
 pub mod demo;
 pub mod http;
 pub mod ingest;
+pub mod query;
 pub mod store;
 
 use std::net::SocketAddr;

@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 use vigie_server::bench;
+use vigie_server::cli::logs::LogsCommand;
 use vigie_server::demo::DemoConfig;
 use vigie_server::store::{Codec, Durability, StoreConfig};
 use vigie_server::{start, ServeConfig};
@@ -23,11 +24,47 @@ struct Cli {
 enum Command {
     /// Serve the console, the Logs API and ingest.
     Serve(ServeArgs),
+    /// Read an app's logs from a Vigie server: a range, the last lines, or live.
+    Logs(LogsArgs),
     /// Measure a part of Vigie on this machine and print a table.
     Bench {
         #[command(subcommand)]
         what: BenchWhat,
     },
+}
+
+#[derive(Args)]
+struct LogsArgs {
+    /// The Vigie server.
+    #[arg(long, env = "VIGIE_URL", default_value = "http://127.0.0.1:3000")]
+    url: String,
+    /// The organisation (its slug, as in the console's URLs).
+    #[arg(long, env = "VIGIE_ORG")]
+    org: String,
+    /// The app or add-on.
+    #[arg(long)]
+    app: String,
+    /// service, access or audit.
+    #[arg(long, default_value = "service")]
+    kind: String,
+    /// From this time: RFC 3339, or back from now such as 15m, 2h, 7d.
+    #[arg(long)]
+    since: Option<String>,
+    /// Up to this time, same forms.
+    #[arg(long)]
+    until: Option<String>,
+    /// A filter, such as `timeout level>=warn` or `status:5xx path:/api/*` (docs/QUERY.md).
+    #[arg(long, short = 's')]
+    search: Option<String>,
+    /// Keep printing new lines as they arrive.
+    #[arg(long, short = 'f')]
+    follow: bool,
+    /// text (default; coloured on a terminal) or json (one record per line).
+    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+    format: String,
+    /// Lines shown when --since is not given.
+    #[arg(long, short = 'n', default_value_t = 100)]
+    lines: usize,
 }
 
 #[derive(Subcommand)]
@@ -92,6 +129,27 @@ async fn main() -> ExitCode {
         .init();
     let args = match Cli::parse().command {
         Command::Serve(args) => args,
+        Command::Logs(args) => {
+            let command = LogsCommand {
+                url: args.url,
+                org: args.org,
+                app: args.app,
+                kind: args.kind,
+                since: args.since,
+                until: args.until,
+                search: args.search,
+                follow: args.follow,
+                json: args.format == "json",
+                lines: args.lines,
+            };
+            return match vigie_server::cli::logs::run(command).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("vigie logs: {error}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
         Command::Bench { what: BenchWhat::Store { dir, records, codecs, seek_topic_gb } } => {
             let mut parsed = Vec::new();
             for name in &codecs {

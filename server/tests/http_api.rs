@@ -2,66 +2,11 @@
 
 use std::time::Duration;
 
+mod common;
+
+use common::{hundred_lines, serve, LOGS};
 use futures::StreamExt;
 use serde_json::{json, Value};
-use vigie_app::model::AppKind;
-use vigie_server::catalog::{App, Org};
-use vigie_server::{start, RunningServer, ServeConfig};
-
-struct TestServer {
-    server: RunningServer,
-    base: String,
-    http: reqwest::Client,
-    _data_dir: tempfile::TempDir,
-}
-
-/// A server with one org, `acme`, holding the app `api`.
-async fn serve() -> TestServer {
-    let data_dir = tempfile::tempdir().unwrap();
-    let config = ServeConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: data_dir.path().to_path_buf(),
-        site_root: data_dir.path().join("site"),
-        demo: None,
-        store: Default::default(),
-    };
-    let server = start(config).await.unwrap();
-    server.catalog.put_org(Org {
-        slug: "acme".into(),
-        name: "Acme".into(),
-        apps: vec![App {
-            slug: "api".into(),
-            name: "Acme API".into(),
-            kind: AppKind::Application,
-            runtime: "Rust".into(),
-        }],
-    });
-    let base = format!("http://{}", server.addr);
-    TestServer { server, base, http: reqwest::Client::new(), _data_dir: data_dir }
-}
-
-impl TestServer {
-    async fn post(&self, path: &str, content_type: &str, body: &str) -> (u16, Value) {
-        let response = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .header("content-type", content_type)
-            .body(body.to_string())
-            .send()
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap())
-    }
-
-    async fn get_json(&self, path: &str) -> (u16, Value) {
-        let response = self.http.get(format!("{}{path}", self.base)).send().await.unwrap();
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap())
-    }
-}
-
-const LOGS: &str = "/api/v1/orgs/acme/apps/api/logs";
 
 #[tokio::test]
 async fn ndjson_lines_are_stored_in_order_and_read_back_with_their_fields() {
@@ -87,7 +32,7 @@ async fn ndjson_lines_are_stored_in_order_and_read_back_with_their_fields() {
     assert_eq!(records[1]["message"], "pool exhausted");
     assert_eq!(records[1]["level"], "error");
     assert_eq!(records[1]["instance"], "default");
-    assert_eq!(page["next_offset"], 2);
+    assert_eq!(page["next_cursor"], serde_json::Value::Null, "nothing more to read");
     server.server.stop().await;
 }
 
@@ -188,5 +133,77 @@ async fn the_logs_page_is_server_rendered_with_the_latest_lines() {
 
     let missing = server.http.get(format!("{}/orgs/acme/apps/ghost/logs", server.base)).send().await.unwrap();
     assert!(missing.text().await.unwrap().contains("No such app"));
+    server.server.stop().await;
+}
+
+fn messages(page: &Value) -> Vec<String> {
+    page["records"].as_array().unwrap().iter().map(|r| r["message"].as_str().unwrap().to_string()).collect()
+}
+
+#[tokio::test]
+async fn a_query_narrows_by_time_and_filter_and_pages_with_a_cursor() {
+    let server = serve().await;
+    hundred_lines(&server).await;
+
+    let (status, page) = server.get_json(&format!("{LOGS}?since=30s&q=level:error%20timeout")).await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(messages(&page), ["upstream timeout #70", "upstream timeout #80", "upstream timeout #90"]);
+
+    // Newest first, two at a time, following the cursor.
+    let mut seen = Vec::new();
+    let mut path = format!("{LOGS}?q=timeout&limit=2&order=desc");
+    loop {
+        let (status, page) = server.get_json(&path).await;
+        assert_eq!(status, 200, "{page}");
+        seen.extend(messages(&page));
+        match page["next_cursor"].as_str() {
+            Some(cursor) => path = format!("{LOGS}?q=timeout&limit=2&order=desc&cursor={cursor}"),
+            None => break,
+        }
+    }
+    let expected: Vec<String> = (0..10).rev().map(|n| format!("upstream timeout #{}", n * 10)).collect();
+    assert_eq!(seen, expected);
+    server.server.stop().await;
+}
+
+#[tokio::test]
+async fn a_bad_filter_or_time_is_a_400_that_points_at_the_mistake() {
+    let server = serve().await;
+    let (status, reply) = server.get_json(&format!("{LOGS}?q=status%3E%3D%20x")).await;
+    assert_eq!(status, 400);
+    assert_eq!(reply["position"], 8, "{reply}");
+    assert!(reply["error"].as_str().unwrap().starts_with("q: at character 8: expected a value"), "{reply}");
+
+    let (status, reply) = server.get_json(&format!("{LOGS}?since=yesterday")).await;
+    assert_eq!(status, 400);
+    assert!(reply["error"].as_str().unwrap().contains("since: \"yesterday\" is not a time"), "{reply}");
+    server.server.stop().await;
+}
+
+#[tokio::test]
+async fn text_and_ndjson_formats_carry_the_same_records() {
+    let server = serve().await;
+    hundred_lines(&server).await;
+    let text = server.http.get(format!("{}{LOGS}?q=%2399&format=text", server.base)).send().await.unwrap();
+    assert_eq!(text.headers()["content-type"], "text/plain; charset=utf-8");
+    let text = text.text().await.unwrap();
+    assert!(text.ends_with(" default INFO request done #99\n"), "{text}");
+
+    let ndjson = server.http.get(format!("{}{LOGS}?since=3s&format=ndjson", server.base)).send().await.unwrap();
+    let lines: Vec<Value> =
+        ndjson.text().await.unwrap().lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    assert!(!lines.is_empty() && lines.len() <= 4, "{lines:?}");
+    assert_eq!(lines.last().unwrap()["message"], "request done #99");
+    server.server.stop().await;
+}
+
+#[tokio::test]
+async fn follow_since_replays_the_range_then_continues_live_with_the_filter() {
+    let server = serve().await;
+    hundred_lines(&server).await;
+    let live = server.http.get(format!("{}{LOGS}/live?since=25s&q=timeout", server.base)).send().await.unwrap();
+    server.post(LOGS, "text/plain", "ERROR upstream timeout live\nINFO all good").await;
+    let (messages, _) = read_live(live, 3).await;
+    assert_eq!(messages, ["upstream timeout #80", "upstream timeout #90", "ERROR upstream timeout live"]);
     server.server.stop().await;
 }

@@ -9,10 +9,11 @@
 //! their offsets and the reason, never as silence.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
+use axum::http::{header, HeaderMap};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::{stream, Stream, StreamExt};
@@ -20,16 +21,64 @@ use serde::Deserialize;
 use vigie_app::model::LogKind;
 
 use super::error::ApiError;
+use super::ingest::now_ns;
 use super::AppState;
-use crate::store::{Gap, ReadBatch, StoredRecord, TopicKey, READ_CHUNK};
+use crate::query::search::{search, Order, SearchRequest};
+use crate::query::time_bound::parse_time_bound;
+use crate::query::CompiledFilter;
+use crate::store::{Gap, StoredRecord, TopicKey, READ_CHUNK};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 pub struct LogsQuery {
     /// `service` (default), `access` or `audit`.
     pub kind: Option<String>,
-    /// First offset to return; without it, the newest `limit` records.
+    /// Oldest time to return: RFC 3339, `now`, or back from now (`15m`, `2d`).
+    pub since: Option<String>,
+    /// Newest time to return, same forms.
+    pub until: Option<String>,
+    /// A filter in the syntax of `docs/QUERY.md`.
+    pub q: Option<String>,
+    /// `desc` (newest first) or `asc` (oldest first). Default: `asc` when
+    /// `since` or `from` is given, else `desc`.
+    pub order: Option<String>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<u64>,
+    /// First offset to return (oldest first); for the live stream, where it starts.
     pub from: Option<u64>,
     pub limit: Option<usize>,
+    /// `json` (default), `ndjson` or `text`.
+    pub format: Option<String>,
+}
+
+/// A query's parts, checked: each mistake is a 400 that names the parameter.
+struct Checked {
+    key: TopicKey,
+    since_ns: Option<i64>,
+    until_ns: Option<i64>,
+    filter: CompiledFilter,
+}
+
+fn check(state: &AppState, org: &str, app: &str, query: &LogsQuery) -> Result<Checked, ApiError> {
+    let key = topic_for(state, org, app, query.kind.as_deref())?;
+    let now = now_ns();
+    let bound = |name: &str, text: &Option<String>| {
+        text.as_deref()
+            .map(|text| parse_time_bound(text, now).map_err(|error| ApiError::bad_query(format!("{name}: {error}"))))
+            .transpose()
+    };
+    let since_ns = bound("since", &query.since)?;
+    let until_ns = bound("until", &query.until)?;
+    if let (Some(since), Some(until)) = (since_ns, until_ns) {
+        if since > until {
+            return Err(ApiError::bad_query("since is after until: swap them"));
+        }
+    }
+    let filter = CompiledFilter::parse(query.q.as_deref().unwrap_or_default()).map_err(|error| {
+        let mut api = ApiError::bad_query(format!("q: {error}"));
+        api.details = Some(serde_json::json!({ "position": error.position, "expected": error.expected }));
+        api
+    })?;
+    Ok(Checked { key, since_ns, until_ns, filter })
 }
 
 fn topic_for(state: &AppState, org: &str, app: &str, kind: Option<&str>) -> Result<TopicKey, ApiError> {
@@ -49,26 +98,58 @@ pub async fn get_logs(
     Path((org, app)): Path<(String, String)>,
     Query(query): Query<LogsQuery>,
 ) -> Result<Response, ApiError> {
-    let key = topic_for(&state, &org, &app, query.kind.as_deref())?;
+    let checked = check(&state, &org, &app, &query)?;
     let limit = query.limit.unwrap_or(100);
     if limit == 0 || limit > READ_CHUNK {
         return Err(ApiError::bad_query(format!("limit must be between 1 and {READ_CHUNK}")));
     }
-    let batch = match query.from {
-        Some(from) => state.store.read(&key, from, limit),
-        None => {
-            let records = state.store.latest(&key, limit);
-            let next_offset = records.last().map_or_else(|| state.store.next_offset(&key), |r| r.offset + 1);
-            ReadBatch { records, next_offset, gaps: Vec::new() }
-        }
+    let order = match query.order.as_deref() {
+        Some("asc") => Order::OldestFirst,
+        Some("desc") => Order::NewestFirst,
+        None if query.since.is_some() || query.from.is_some() => Order::OldestFirst,
+        None => Order::NewestFirst,
+        Some(other) => return Err(ApiError::bad_query(format!("order \"{other}\": use asc or desc"))),
     };
-    let body = format!(
-        "{{\"records\":{},\"next_offset\":{},\"gaps\":{}}}",
-        records_json(&batch.records),
-        batch.next_offset,
-        gaps_json(&batch.gaps)
-    );
-    Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response())
+    let format = query.format.as_deref().unwrap_or("json");
+    if !matches!(format, "json" | "ndjson" | "text") {
+        return Err(ApiError::bad_query(format!("format \"{format}\": use json, ndjson or text")));
+    }
+    let store = state.store.clone();
+    let cursor = query.cursor.or(query.from);
+    let page = tokio::task::spawn_blocking(move || {
+        let request = SearchRequest {
+            key: &checked.key,
+            since_ns: checked.since_ns,
+            until_ns: checked.until_ns,
+            filter: &checked.filter,
+            order,
+            cursor,
+            limit,
+        };
+        search(&store, &request)
+    })
+    .await
+    .map_err(ApiError::internal)?;
+
+    let cursor_header = page.next_cursor.map(|cursor| cursor.to_string()).unwrap_or_default();
+    let (content_type, body) = match format {
+        "ndjson" => ("application/x-ndjson", page.records.iter().map(|r| record_json(r) + "\n").collect::<String>()),
+        "text" => ("text/plain; charset=utf-8", page.records.iter().map(|r| record_text(r) + "\n").collect::<String>()),
+        _ => (
+            "application/json",
+            format!(
+                "{{\"records\":{},\"next_cursor\":{},\"gaps\":{}}}",
+                records_json(&page.records),
+                page.next_cursor.map_or("null".to_string(), |cursor| format!("\"{cursor}\"")),
+                gaps_json(&page.gaps)
+            ),
+        ),
+    };
+    Ok((
+        [(header::CONTENT_TYPE, content_type), (header::HeaderName::from_static("vigie-next-cursor"), &cursor_header)],
+        body,
+    )
+        .into_response())
 }
 
 pub async fn live_logs(
@@ -77,7 +158,8 @@ pub async fn live_logs(
     Query(query): Query<LogsQuery>,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    let key = topic_for(&state, &org, &app, query.kind.as_deref())?;
+    let checked = check(&state, &org, &app, &query)?;
+    let key = checked.key.clone();
     let last_event_id = headers.get("last-event-id").and_then(|value| value.to_str().ok());
     let from = match last_event_id {
         Some(id) => Some(
@@ -86,22 +168,66 @@ pub async fn live_logs(
                 .map_err(|_| ApiError::bad_query(format!("Last-Event-ID \"{id}\" is not an offset")))?
                 + 1,
         ),
-        None => query.from,
+        // Replay then live: from the first record of `since` on.
+        None => query
+            .from
+            .or_else(|| checked.since_ns.map(|since| state.store.offsets_for_times(&key, Some(since), None).start)),
     };
     // `retry` asks the browser to reconnect after 1 s rather than its default 3 s.
     let opened = stream::once(async { Event::default().retry(Duration::from_secs(1)).data("[]") });
     let tail = state.store.tail(&key, from).map_err(ApiError::internal)?;
-    let records = tail.flat_map(|batch| {
+    let filter = Arc::new(checked.filter);
+    let (since_ns, until_ns) = (checked.since_ns, checked.until_ns);
+    let records = tail.flat_map(move |batch| {
         // The id is the last offset the client has been told about, so a
         // reconnect resumes right after it.
         let last = batch.next_offset.saturating_sub(1).to_string();
+        let kept: Vec<StoredRecord> = batch
+            .records
+            .into_iter()
+            .filter(|r| since_ns.is_none_or(|since| r.ts_ns >= since) && until_ns.is_none_or(|until| r.ts_ns <= until))
+            .filter(|r| filter.matches(r.payload.as_bytes()))
+            .collect();
         let gaps = (!batch.gaps.is_empty())
             .then(|| Event::default().event("gap").id(last.clone()).data(gaps_json(&batch.gaps)));
-        let records = (!batch.records.is_empty()).then(|| Event::default().id(last).data(records_json(&batch.records)));
+        let records = (!kept.is_empty()).then(|| Event::default().id(last).data(records_json(&kept)));
         stream::iter(gaps.into_iter().chain(records))
     });
     let events = opened.chain(records).take_until(state.shutdown.clone().fired()).map(Ok);
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+/// One record as a human reads it: time (UTC), instance, then the level and
+/// message of a service line, or the request of an access line.
+pub fn record_text(record: &StoredRecord) -> String {
+    let time = time::OffsetDateTime::from_unix_timestamp_nanos(record.ts_ns as i128)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_else(|| record.ts_ns.to_string());
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(&record.payload) else {
+        return format!("{time} {}", record.payload);
+    };
+    let text = |key: &str| value.get(key).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+    let instance = text("instance");
+    if value.get("status").is_some() {
+        format!(
+            "{time} {instance} {} {}{} {} {}ms {} {}",
+            text("method"),
+            text("path"),
+            value
+                .get("query")
+                .and_then(|q| q.as_str())
+                .filter(|q| !q.is_empty())
+                .map(|q| format!("?{q}"))
+                .unwrap_or_default(),
+            value["status"],
+            value.get("duration_ms").map(|d| d.to_string()).unwrap_or_default(),
+            text("client_ip"),
+            text("country"),
+        )
+    } else {
+        format!("{time} {instance} {} {}", text("level").to_uppercase(), text("message"))
+    }
 }
 
 /// A JSON array of the stretches of offsets a read could not return, and why.
@@ -134,7 +260,7 @@ pub fn records_json(records: &[StoredRecord]) -> String {
     out
 }
 
-fn record_json(record: &StoredRecord) -> String {
+pub fn record_json(record: &StoredRecord) -> String {
     let head = format!("{{\"offset\":{},\"ts_ns\":{}", record.offset, record.ts_ns);
     let inner = record.payload.trim().strip_prefix('{').and_then(|rest| rest.strip_suffix('}')).map(str::trim);
     match inner {

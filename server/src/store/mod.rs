@@ -388,11 +388,43 @@ impl Store {
     /// `from_offset` on, without copying records: for searches and
     /// benchmarks. Returns the uncompressed bytes scanned and what could not
     /// be read.
-    pub fn scan(&self, key: &TopicKey, from_offset: u64, visit: impl FnMut(u64, i64, &[u8])) -> (u64, Vec<Gap>) {
+    pub fn scan(&self, key: &TopicKey, from_offset: u64, mut visit: impl FnMut(u64, i64, &[u8])) -> (u64, Vec<Gap>) {
+        self.scan_range(key, from_offset..u64::MAX, |offset, ts_ns, payload| {
+            visit(offset, ts_ns, payload);
+            true
+        })
+    }
+
+    /// Like [`Store::scan`] over `offsets`, stopping early when `visit`
+    /// returns false.
+    pub fn scan_range(
+        &self,
+        key: &TopicKey,
+        offsets: Range<u64>,
+        visit: impl FnMut(u64, i64, &[u8]) -> bool,
+    ) -> (u64, Vec<Gap>) {
         match self.existing(key) {
-            Some(topic) => topic.scan(from_offset, visit),
+            Some(topic) => topic.scan(offsets, visit),
             None => (0, Vec::new()),
         }
+    }
+
+    /// The first offset that may hold a record at or after `ts_ns`, and one
+    /// past the last that may hold one at or before `until_ns`.
+    pub fn offsets_for_times(&self, key: &TopicKey, since_ns: Option<i64>, until_ns: Option<i64>) -> Range<u64> {
+        let Some(topic) = self.existing(key) else { return 0..0 };
+        let (first, next) = {
+            let state = topic.state();
+            (state.first_offset, state.next_offset)
+        };
+        let start = since_ns.map_or(first, |since| topic.offset_at_time(since).max(first));
+        let end = until_ns.map_or(next, |until| topic.end_offset_at_time(until));
+        start..end.max(start)
+    }
+
+    /// The oldest offset still kept (older ones were removed by retention).
+    pub fn first_offset(&self, key: &TopicKey) -> u64 {
+        self.existing(key).map_or(0, |topic| topic.state().first_offset)
     }
 
     pub fn set_retention(&self, key: &TopicKey, retention: Retention) -> Result<(), StoreError> {

@@ -443,7 +443,8 @@ impl Topic {
     /// Visits every record from `from_offset` on without copying it: the
     /// path of searches. Returns the uncompressed bytes scanned and the
     /// stretches that could not be read.
-    pub fn scan(&self, from_offset: u64, mut visit: impl FnMut(u64, i64, &[u8])) -> (u64, Vec<Gap>) {
+    pub fn scan(&self, offsets: Range<u64>, mut visit: impl FnMut(u64, i64, &[u8]) -> bool) -> (u64, Vec<Gap>) {
+        let (from_offset, end) = (offsets.start, offsets.end);
         let mut generation = self.generation.load(Ordering::Acquire);
         let mut plans = self.state().plan(from_offset, usize::MAX).into_iter();
         let mut buffer = Vec::new();
@@ -451,14 +452,18 @@ impl Topic {
         // The next offset to visit: a frame checks whole before any of it is
         // visited, so nothing is visited twice even across a re-plan.
         let mut next = from_offset;
+        let mut stopped = false;
         while let Some(plan) = plans.next() {
+            if stopped || plan.meta.first_offset >= end {
+                break;
+            }
             buffer.resize(plan.meta.len as usize, 0);
             let read =
                 self.files.get(&plan.path, false).and_then(|file| file.read_exact_at(&mut buffer, plan.meta.pos));
             let visited = read.is_ok()
                 && frame::for_each_raw(&buffer, |offset, ts_ns, payload| {
-                    if offset >= next {
-                        visit(offset, ts_ns, payload);
+                    if offset >= next && offset < end && !stopped {
+                        stopped = !visit(offset, ts_ns, payload);
                         next = offset + 1;
                     }
                 })

@@ -1,0 +1,255 @@
+//! `vigie logs`: reads an app's logs from a Vigie server over its Logs API,
+//! like `tail`, `grep` and `tail -f` in one. Works against any Vigie: the
+//! URL comes from `--url` or `VIGIE_URL`.
+
+use std::io::{IsTerminal, Write};
+use std::time::Duration;
+
+use futures::StreamExt;
+use serde_json::Value;
+
+use crate::http::logs::record_text;
+use crate::store::StoredRecord;
+
+#[derive(Debug, Clone)]
+pub struct LogsCommand {
+    pub url: String,
+    pub org: String,
+    pub app: String,
+    pub kind: String,
+    pub since: Option<String>,
+    pub until: Option<String>,
+    pub search: Option<String>,
+    pub follow: bool,
+    pub json: bool,
+    /// Lines shown when no `--since` is given.
+    pub lines: usize,
+}
+
+/// Why the command failed, said so the user knows what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("cannot reach Vigie at {url}: {source} (is it running? set --url or VIGIE_URL)")]
+    Unreachable { url: String, source: reqwest::Error },
+    #[error("{status}: {message}")]
+    Refused { status: u16, message: String },
+    #[error("the server sent something unreadable: {0}")]
+    Unreadable(String),
+    #[error("cannot write the output: {0}")]
+    Output(#[from] std::io::Error),
+}
+
+pub async fn run(command: LogsCommand) -> Result<(), CliError> {
+    let client = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|source| CliError::Unreachable { url: command.url.clone(), source })?;
+    let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let mut out = Printer { json: command.json, colour, stdout: std::io::stdout().lock() };
+    let base = format!(
+        "{}/api/v1/orgs/{}/apps/{}/logs",
+        command.url.trim_end_matches('/'),
+        encode(&command.org),
+        encode(&command.app)
+    );
+    let mut params = vec![("kind", command.kind.clone())];
+    params.extend(command.until.clone().map(|until| ("until", until)));
+    params.extend(command.search.clone().map(|q| ("q", q)));
+
+    // History first: the range asked for, or the last lines.
+    let mut next_offset = None;
+    match &command.since {
+        Some(since) => {
+            let mut cursor: Option<String> = None;
+            loop {
+                let mut query = params.clone();
+                query.extend([("since", since.clone()), ("order", "asc".into()), ("limit", "1000".into())]);
+                query.extend(cursor.clone().map(|c| ("cursor", c)));
+                let page = get_page(&client, &command.url, &base, &query).await?;
+                for record in &page.records {
+                    out.print(record)?;
+                    next_offset = Some(record.offset + 1);
+                }
+                match page.next_cursor {
+                    Some(next) => cursor = Some(next),
+                    None => break,
+                }
+            }
+        }
+        None => {
+            let mut query = params.clone();
+            query.extend([("order", "desc".into()), ("limit", command.lines.clamp(1, 1_000).to_string())]);
+            let page = get_page(&client, &command.url, &base, &query).await?;
+            for record in page.records.iter().rev() {
+                out.print(record)?;
+            }
+            next_offset = page.records.first().map(|r| r.offset + 1);
+        }
+    }
+    if !command.follow {
+        return Ok(());
+    }
+
+    // Then live, resuming after the last offset seen whenever the stream drops.
+    let mut last_id: Option<u64> = next_offset.map(|next| next.saturating_sub(1));
+    let mut retry = Duration::from_millis(500);
+    loop {
+        let mut request = client.get(format!("{base}/live")).query(&params);
+        if let Some(since) = &command.since {
+            if last_id.is_none() {
+                request = request.query(&[("since", since)]);
+            }
+        }
+        if let Some(id) = last_id {
+            request = request.header("last-event-id", id.to_string());
+        }
+        match request.send().await {
+            Ok(response) if response.status().is_success() => {
+                retry = Duration::from_millis(500);
+                let mut body = response.bytes_stream();
+                let mut buffer = String::new();
+                while let Some(Ok(chunk)) = body.next().await {
+                    buffer.push_str(&String::from_utf8_lossy(&chunk));
+                    while let Some(end) = buffer.find("\n\n") {
+                        let event: String = buffer.drain(..end + 2).collect();
+                        if let Some(id) = handle_event(&event, &mut out)? {
+                            last_id = Some(id);
+                        }
+                    }
+                }
+            }
+            Ok(response) => return Err(refused(response).await),
+            Err(source) if last_id.is_none() => {
+                return Err(CliError::Unreachable { url: command.url.clone(), source });
+            }
+            Err(_) => {}
+        }
+        eprintln!("(the live stream dropped; reconnecting)");
+        tokio::time::sleep(retry).await;
+        retry = (retry * 2).min(Duration::from_secs(10));
+    }
+}
+
+/// Prints the records of one Server-Sent Event; returns its id.
+fn handle_event(event: &str, out: &mut Printer) -> Result<Option<u64>, CliError> {
+    let (mut id, mut data, mut kind) = (None, String::new(), "message");
+    for line in event.lines() {
+        if let Some(value) = line.strip_prefix("id:") {
+            id = value.trim().parse().ok();
+        } else if let Some(value) = line.strip_prefix("data:") {
+            data.push_str(value.trim_start());
+        } else if let Some(value) = line.strip_prefix("event:") {
+            kind = if value.trim() == "gap" { "gap" } else { "message" };
+        }
+    }
+    if data.is_empty() {
+        return Ok(id);
+    }
+    let items: Vec<Value> = serde_json::from_str(&data).map_err(|error| CliError::Unreadable(error.to_string()))?;
+    for item in items {
+        if kind == "gap" {
+            eprintln!(
+                "(offsets {} to {} are missing: {})",
+                item["from_offset"],
+                item["to_offset"],
+                item["reason"].as_str().unwrap_or("unknown")
+            );
+        } else {
+            out.print(&to_record(&item)?)?;
+        }
+    }
+    Ok(id)
+}
+
+struct Page {
+    records: Vec<StoredRecord>,
+    next_cursor: Option<String>,
+}
+
+async fn get_page(client: &reqwest::Client, url: &str, base: &str, query: &[(&str, String)]) -> Result<Page, CliError> {
+    let response = client
+        .get(base)
+        .query(query)
+        .send()
+        .await
+        .map_err(|source| CliError::Unreachable { url: url.to_string(), source })?;
+    if !response.status().is_success() {
+        return Err(refused(response).await);
+    }
+    let body: Value = response.json().await.map_err(|error| CliError::Unreadable(error.to_string()))?;
+    for gap in body["gaps"].as_array().into_iter().flatten() {
+        eprintln!(
+            "(offsets {} to {} are missing: {})",
+            gap["from_offset"],
+            gap["to_offset"],
+            gap["reason"].as_str().unwrap_or("unknown")
+        );
+    }
+    let records = body["records"].as_array().into_iter().flatten().map(to_record).collect::<Result<_, _>>()?;
+    Ok(Page { records, next_cursor: body["next_cursor"].as_str().map(str::to_string) })
+}
+
+async fn refused(response: reqwest::Response) -> CliError {
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap_or_default();
+    let message = serde_json::from_str::<Value>(&text)
+        .ok()
+        .and_then(|body| body["error"].as_str().map(str::to_string))
+        .unwrap_or(text);
+    CliError::Refused { status, message }
+}
+
+/// A record of the API (offset and time beside the payload's fields) back
+/// into a stored record.
+fn to_record(item: &Value) -> Result<StoredRecord, CliError> {
+    let mut fields =
+        item.as_object().cloned().ok_or_else(|| CliError::Unreadable("a record is not an object".into()))?;
+    let offset = fields.remove("offset").and_then(|v| v.as_u64());
+    let ts_ns = fields.remove("ts_ns").and_then(|v| v.as_i64());
+    let (Some(offset), Some(ts_ns)) = (offset, ts_ns) else {
+        return Err(CliError::Unreadable("a record has no offset or ts_ns".into()));
+    };
+    Ok(StoredRecord { offset, ts_ns, payload: Value::Object(fields).to_string().into() })
+}
+
+struct Printer {
+    json: bool,
+    colour: bool,
+    stdout: std::io::StdoutLock<'static>,
+}
+
+impl Printer {
+    fn print(&mut self, record: &StoredRecord) -> Result<(), CliError> {
+        if self.json {
+            writeln!(self.stdout, "{}", crate::http::logs::record_json(record))?;
+            return Ok(());
+        }
+        let line = record_text(record);
+        if !self.colour {
+            writeln!(self.stdout, "{line}")?;
+            return Ok(());
+        }
+        let fields: Value = serde_json::from_str(&record.payload).unwrap_or_default();
+        let status = fields["status"].as_u64().unwrap_or_default();
+        let colour = match (fields["level"].as_str(), status) {
+            (Some("error" | "fatal"), _) | (_, 500..) => "\x1b[31m",
+            (Some("warn"), _) | (_, 400..=499) => "\x1b[33m",
+            (Some("debug" | "trace"), _) => "\x1b[2m",
+            _ => "",
+        };
+        let (time, rest) = line.split_once(' ').unwrap_or((&line, ""));
+        writeln!(self.stdout, "\x1b[2m{time}\x1b[0m {colour}{rest}\x1b[0m")?;
+        Ok(())
+    }
+}
+
+/// Percent-encodes a path segment.
+fn encode(segment: &str) -> String {
+    segment
+        .bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}

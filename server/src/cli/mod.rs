@@ -1,0 +1,3 @@
+//! Commands of the `vigie` binary that are clients of a Vigie server.
+
+pub mod logs;

@@ -144,6 +144,12 @@ async fn main() -> ExitCode {
             };
             return match vigie_server::cli::logs::run(command).await {
                 Ok(()) => ExitCode::SUCCESS,
+                // The reader went away (`vigie logs ... | head`): nothing to say.
+                Err(vigie_server::cli::logs::CliError::Output(error))
+                    if error.kind() == std::io::ErrorKind::BrokenPipe =>
+                {
+                    ExitCode::SUCCESS
+                }
                 Err(error) => {
                     eprintln!("vigie logs: {error}");
                     ExitCode::FAILURE

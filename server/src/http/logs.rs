@@ -200,9 +200,11 @@ pub async fn live_logs(
 /// One record as a human reads it: time (UTC), instance, then the level and
 /// message of a service line, or the request of an access line.
 pub fn record_text(record: &StoredRecord) -> String {
+    let format =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
     let time = time::OffsetDateTime::from_unix_timestamp_nanos(record.ts_ns as i128)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| t.format(&format).ok())
         .unwrap_or_else(|| record.ts_ns.to_string());
     let Ok(value) = serde_json::from_str::<serde_json::Value>(&record.payload) else {
         return format!("{time} {}", record.payload);

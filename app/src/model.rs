@@ -174,9 +174,30 @@ pub fn clock_utc(ts_ns: i64) -> String {
     format!("{h:02}:{m:02}:{s:02}.{ms:03}")
 }
 
+/// `12345678` → `12,345,678`.
+pub fn group_thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn group_thousands_puts_a_comma_every_three_digits() {
+        assert_eq!(group_thousands(0), "0");
+        assert_eq!(group_thousands(999), "999");
+        assert_eq!(group_thousands(1_000), "1,000");
+        assert_eq!(group_thousands(12_345_678), "12,345,678");
+    }
 
     #[test]
     fn clock_utc_shows_milliseconds_of_the_day() {

@@ -57,11 +57,7 @@ pub fn run(config: &BenchConfig) -> Result<(), Box<dyn std::error::Error>> {
         let store = Store::open_with(&scratch.0, StoreConfig { codec: *codec, ..StoreConfig::default() })?;
         let key = TopicKey::new("bench", "api", LogKind::Service);
 
-        let started = Instant::now();
-        for chunk in service.chunks(1_000) {
-            store.append_batch(&key, chunk.to_vec())?;
-        }
-        let rate = service.len() as f64 / started.elapsed().as_secs_f64();
+        let rate = append_rate(&store, &key, &service)?;
         rows.push(Row {
             what: format!("durable append of service logs, batches of 1,000, one writer ({name})"),
             figure: format!("{} records/s", group(rate)),
@@ -93,11 +89,7 @@ pub fn run(config: &BenchConfig) -> Result<(), Box<dyn std::error::Error>> {
         });
 
         let access_key = TopicKey::new("bench", "api", LogKind::Access);
-        let started = Instant::now();
-        for chunk in access.chunks(1_000) {
-            store.append_batch(&access_key, chunk.to_vec())?;
-        }
-        let rate = access.len() as f64 / started.elapsed().as_secs_f64();
+        let rate = append_rate(&store, &access_key, &access)?;
         rows.push(Row {
             what: format!("durable append of access logs, batches of 1,000, one writer ({name})"),
             figure: format!("{} records/s", group(rate)),
@@ -160,18 +152,8 @@ pub fn run(config: &BenchConfig) -> Result<(), Box<dyn std::error::Error>> {
         let scratch = Scratch::new(&config.dir)?;
         let store = Store::open(&scratch.0)?;
         let key = TopicKey::new("bench", "search", LogKind::Service);
-        let lines = 10_000_000usize;
-        let span = service.last().map_or(1, |r| r.0) - service.first().map_or(0, |r| r.0) + 1;
-        let mut written = 0;
-        let mut round = 0;
-        while written < lines {
-            for chunk in service.chunks(1_000).take((lines - written).div_ceil(1_000)) {
-                let batch: Vec<(i64, String)> = chunk.iter().map(|(ts, p)| (ts + round * span, p.clone())).collect();
-                written += batch.len();
-                store.append_batch(&key, batch)?;
-            }
-            round += 1;
-        }
+        fill_topic(&store, &key, &service, |records, _| records >= 10_000_000)?;
+        let written = store.info(&key).expect("the topic exists").records;
         let filter = crate::query::CompiledFilter::parse("zanzibar")?;
         let mut samples = Vec::new();
         for _ in 0..5 {
@@ -202,17 +184,7 @@ pub fn run(config: &BenchConfig) -> Result<(), Box<dyn std::error::Error>> {
         let store = Store::open(&scratch.0)?;
         let key = TopicKey::new("bench", "big", LogKind::Service);
         let target_bytes = (config.seek_topic_gb * 1e9) as u64;
-        let (mut raw, mut round, mut last_ts) = (0u64, 0i64, 0i64);
-        let span = service.last().map_or(1, |r| r.0) - service.first().map_or(0, |r| r.0) + 1;
-        while raw < target_bytes {
-            for chunk in service.chunks(1_000) {
-                let batch: Vec<(i64, String)> = chunk.iter().map(|(ts, p)| (ts + round * span, p.clone())).collect();
-                raw += batch.iter().map(|(_, p)| p.len() as u64).sum::<u64>();
-                last_ts = batch.last().map_or(last_ts, |r| r.0);
-                store.append_batch(&key, batch)?;
-            }
-            round += 1;
-        }
+        let (last_ts, raw) = fill_topic(&store, &key, &service, |_, bytes| bytes >= target_bytes)?;
         let first_ts = service.first().map_or(0, |r| r.0);
         let seek_ns = time_seeks(&store, &key, first_ts, last_ts);
         let info = store.info(&key).expect("the topic exists");
@@ -373,13 +345,40 @@ impl Drop for Scratch {
 
 /// `1234567.8` → `1,234,568`.
 fn group(n: f64) -> String {
-    let digits = format!("{:.0}", n);
-    let mut out = String::new();
-    for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(digit);
+    vigie_app::model::group_thousands(n.round().max(0.0) as u64)
+}
+
+/// Appends `records` in batches of 1,000; returns records per second.
+fn append_rate(store: &Store, key: &TopicKey, records: &[(i64, String)]) -> Result<f64, crate::store::StoreError> {
+    let started = Instant::now();
+    for chunk in records.chunks(1_000) {
+        store.append_batch(key, chunk.to_vec())?;
     }
-    out
+    Ok(records.len() as f64 / started.elapsed().as_secs_f64())
+}
+
+/// Appends `sample` over and over, shifted in time so times keep growing,
+/// until `enough(records, log_text_bytes)`; returns the last time written
+/// and the bytes of log text.
+fn fill_topic(
+    store: &Store,
+    key: &TopicKey,
+    sample: &[(i64, String)],
+    enough: impl Fn(usize, u64) -> bool,
+) -> Result<(i64, u64), crate::store::StoreError> {
+    let span = sample.last().map_or(1, |r| r.0) - sample.first().map_or(0, |r| r.0) + 1;
+    let (mut records, mut bytes, mut last_ts) = (0usize, 0u64, 0i64);
+    for round in 0.. {
+        for chunk in sample.chunks(1_000) {
+            if enough(records, bytes) {
+                return Ok((last_ts, bytes));
+            }
+            let batch: Vec<(i64, String)> = chunk.iter().map(|(ts, p)| (ts + round * span, p.clone())).collect();
+            records += batch.len();
+            bytes += batch.iter().map(|(_, p)| p.len() as u64).sum::<u64>();
+            last_ts = batch.last().map_or(last_ts, |r| r.0);
+            store.append_batch(key, batch)?;
+        }
+    }
+    unreachable!("the rounds go on until enough")
 }

@@ -91,8 +91,7 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, StartError> {
             }
         }));
     }
-    tasks.push(tokio::spawn(store_maintenance(store.clone(), shutdown.clone())));
-    tasks.push(tokio::spawn(store_compaction(store.clone(), shutdown.clone())));
+    tasks.extend(store_upkeep(&store, &shutdown));
     let server_shutdown = shutdown.clone();
     tasks.push(tokio::spawn(async move {
         let served = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
@@ -123,10 +122,17 @@ impl RunningServer {
     }
 }
 
-/// Compacts sealed segments once a minute, apart from the other upkeep so
-/// a long compaction never delays a sync.
-async fn store_compaction(store: Store, shutdown: ShutdownSignal) {
-    let mut ticker = tokio::time::interval(Duration::from_secs(60));
+/// Runs `job` on a blocking thread every `period` until shutdown; a failure
+/// is logged and the job runs again at the next tick.
+async fn every<T>(
+    period: Duration,
+    shutdown: ShutdownSignal,
+    what: &'static str,
+    job: impl Fn() -> Result<T, store::StoreError> + Send + Sync + Clone + 'static,
+) where
+    T: Send + 'static,
+{
+    let mut ticker = tokio::time::interval(period);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let stop = shutdown.fired();
     tokio::pin!(stop);
@@ -135,47 +141,28 @@ async fn store_compaction(store: Store, shutdown: ShutdownSignal) {
             _ = &mut stop => return,
             _ = ticker.tick() => {}
         }
-        let store = store.clone();
-        match tokio::task::spawn_blocking(move || store.compact()).await {
-            Ok(Ok(saved)) if saved > 0 => tracing::info!(saved_bytes = saved, "compacted sealed segments"),
-            Ok(Err(error)) => tracing::error!(%error, "compaction failed; retrying in a minute"),
-            _ => {}
+        if let Ok(Err(error)) = tokio::task::spawn_blocking(job.clone()).await {
+            tracing::error!(%error, "store {what} failed; retrying at the next tick");
         }
     }
 }
 
-/// Applies retention every 10 s and, under interval durability, syncs on
-/// that interval; stops with the server.
-async fn store_maintenance(store: Store, shutdown: ShutdownSignal) {
-    let sync_every = match store.config().durability {
-        store::Durability::Interval(every) => every,
-        store::Durability::EveryCommit => Duration::from_secs(10),
-    };
-    let mut ticker = tokio::time::interval(sync_every.min(Duration::from_secs(10)));
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut last_retention = std::time::Instant::now();
-    let stop = shutdown.fired();
-    tokio::pin!(stop);
-    loop {
-        tokio::select! {
-            _ = &mut stop => return,
-            _ = ticker.tick() => {}
-        }
-        let store = store.clone();
-        let run_retention = last_retention.elapsed() >= Duration::from_secs(10);
-        if run_retention {
-            last_retention = std::time::Instant::now();
-        }
-        let done = tokio::task::spawn_blocking(move || {
-            store.sync()?;
-            if run_retention {
-                store.enforce_retention(crate::http::ingest::now_ns())?;
-            }
-            Ok::<_, store::StoreError>(())
-        })
-        .await;
-        if let Ok(Err(error)) = done {
-            tracing::error!(%error, "store maintenance failed; retrying at the next tick");
-        }
+/// The store's upkeep, each on its own clock so a long compaction never
+/// delays a sync: interval durability's syncs, retention every 10 s,
+/// compaction of sealed segments every minute.
+fn store_upkeep(store: &Store, shutdown: &ShutdownSignal) -> Vec<JoinHandle<()>> {
+    let mut tasks = Vec::new();
+    if let store::Durability::Interval(sync_every) = store.config().durability {
+        let syncing = store.clone();
+        tasks.push(tokio::spawn(every(sync_every, shutdown.clone(), "sync", move || syncing.sync())));
     }
+    let retaining = store.clone();
+    tasks.push(tokio::spawn(every(Duration::from_secs(10), shutdown.clone(), "retention", move || {
+        retaining.enforce_retention(crate::http::ingest::now_ns())
+    })));
+    let compacting = store.clone();
+    tasks.push(tokio::spawn(every(Duration::from_secs(60), shutdown.clone(), "compaction", move || {
+        compacting.compact()
+    })));
+    tasks
 }

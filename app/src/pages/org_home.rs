@@ -9,7 +9,7 @@ use crate::components::{
     states::{Failure, Loading, Missing},
     top_bar::{Crumb, TopBar},
 };
-use crate::model::{clock_utc, AppKind, AppSummary};
+use crate::model::{clock_utc, group_thousands, AppKind, AppSummary};
 
 #[component]
 pub fn OrgHomePage() -> impl IntoView {
@@ -83,31 +83,5 @@ fn AppSection(title: &'static str, org: String, apps: Vec<AppSummary>) -> impl I
                 }).collect_view()}
             </ul>
         </section>
-    }
-}
-
-/// `12345678` → `12,345,678`.
-fn group_thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(digit);
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::group_thousands;
-
-    #[test]
-    fn group_thousands_puts_a_comma_every_three_digits() {
-        assert_eq!(group_thousands(0), "0");
-        assert_eq!(group_thousands(999), "999");
-        assert_eq!(group_thousands(1_000), "1,000");
-        assert_eq!(group_thousands(12_345_678), "12,345,678");
     }
 }

@@ -192,29 +192,14 @@ pub fn check(frame: &[u8]) -> Result<FrameMeta, FrameError> {
 
 /// Decodes a checked frame into its records.
 pub fn decode(frame: &[u8]) -> Result<Vec<StoredRecord>, FrameError> {
-    let meta = check(frame)?;
-    let codec = frame[40];
-    let body = &frame[HEADER_LEN..meta.len as usize];
-    let raw = match codec {
-        0 => std::borrow::Cow::Borrowed(body),
-        1 => lz4_flex::block::decompress(body, meta.raw_len as usize)
-            .map_err(|_| FrameError::Corrupt("lz4 body does not decompress"))?
-            .into(),
-        _ => zstd::bulk::decompress(body, meta.raw_len as usize)
-            .map_err(|_| FrameError::Corrupt("zstd body does not decompress"))?
-            .into(),
-    };
-    let mut records = Vec::with_capacity(meta.count as usize);
-    let (mut at, mut previous) = (0, meta.min_ts_ns);
-    for i in 0..meta.count as u64 {
-        let delta = get_varint(&raw, &mut at).ok_or(FrameError::Corrupt("bad time"))?;
-        previous = previous.wrapping_add(unzigzag(delta));
-        let ts_ns = previous;
-        let len = get_varint(&raw, &mut at).ok_or(FrameError::Corrupt("bad length"))? as usize;
-        let payload = raw.get(at..at + len).ok_or(FrameError::Corrupt("body ends early"))?;
-        let payload = std::str::from_utf8(payload).map_err(|_| FrameError::Corrupt("payload is not UTF-8"))?;
-        at += len;
-        records.push(StoredRecord { offset: meta.first_offset + i, ts_ns, payload: Arc::from(payload) });
+    let mut records = Vec::new();
+    let mut valid_utf8 = true;
+    for_each_raw(frame, |offset, ts_ns, payload| match std::str::from_utf8(payload) {
+        Ok(payload) => records.push(StoredRecord { offset, ts_ns, payload: Arc::from(payload) }),
+        Err(_) => valid_utf8 = false,
+    })?;
+    if !valid_utf8 {
+        return Err(FrameError::Corrupt("payload is not UTF-8"));
     }
     Ok(records)
 }

@@ -317,7 +317,19 @@ impl Topic {
         }
         let end = first + records.len() as u64;
         state.next_offset = end;
-        for (i, (ts_ns, payload)) in records.iter().enumerate() {
+        // Only the newest records that fit the ring are copied into it.
+        let mut kept_bytes = 0;
+        let newest = records
+            .iter()
+            .rposition(|(_, payload)| {
+                kept_bytes += payload.len();
+                kept_bytes > self.config.recent_bytes
+            })
+            .map_or(0, |i| (i + 1).min(records.len() - 1));
+        if newest > 0 {
+            state.forget_recent();
+        }
+        for (i, (ts_ns, payload)) in records.iter().enumerate().skip(newest) {
             state.remember(
                 StoredRecord { offset: first + i as u64, ts_ns: *ts_ns, payload: Arc::from(*payload) },
                 self.config.recent_bytes,
@@ -729,6 +741,11 @@ impl Topic {
 }
 
 impl TopicState {
+    fn forget_recent(&mut self) {
+        self.recent.clear();
+        self.recent_bytes = 0;
+    }
+
     fn remember(&mut self, record: StoredRecord, max_bytes: usize) {
         self.recent_bytes += record.payload.len();
         self.recent.push_back(record);

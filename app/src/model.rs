@@ -99,9 +99,34 @@ pub struct AccessLine {
     pub bytes_sent: u64,
     pub duration_ms: f64,
     pub client_ip: String,
+    /// The client's ISO 3166 country code, from a GeoIP lookup at ingest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub country: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub city: Option<String>,
+    /// The client's approximate coordinates, in degrees.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lat: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lon: Option<f64>,
     pub user_agent: String,
+}
+
+/// One admin action, as the org's audit log keeps it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AuditLine {
+    /// Who did it: a token (`token 3 "deploy"`) or a user.
+    pub actor: String,
+    /// What, as `thing.verb`: `token.created`, `retention.changed`, ...
+    pub action: String,
+    /// What it was done to (`app api`, `token 4`, `member ada`).
+    pub target: String,
+    /// The address the request came from.
+    pub ip: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<serde_json::Value>,
 }
 
 /// A stored record as the Logs API returns it: where it is in its topic,

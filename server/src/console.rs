@@ -33,9 +33,10 @@ impl InProcessConsole {
         OrgSummary { slug: org.slug, name: org.name, apps }
     }
 
-    fn log_page(&self, org: &str, app: &str, limit: usize) -> Option<LogPage> {
-        let org = self.summarise(self.catalog.org(org)?);
-        let app = org.apps.iter().find(|known| known.slug == app)?.clone();
+    fn log_page(&self, org: &str, app: &str, limit: usize) -> Result<Option<LogPage>, PortError> {
+        let Some(org) = self.catalog.org(org).map_err(port_error)? else { return Ok(None) };
+        let org = self.summarise(org);
+        let Some(app) = org.apps.iter().find(|known| known.slug == app).cloned() else { return Ok(None) };
         let key = TopicKey::new(&org.slug, &app.slug, LogKind::Service);
         let stored = self.store.latest(&key, limit);
         let next_offset = stored.last().map(|r| r.offset + 1).unwrap_or_else(|| self.store.next_offset(&key));
@@ -49,19 +50,23 @@ impl InProcessConsole {
                 }
             })
             .collect();
-        Some(LogPage { org, app, records, next_offset })
+        Ok(Some(LogPage { org, app, records, next_offset }))
     }
 }
 
 impl ConsolePort for InProcessConsole {
     fn orgs(&self) -> BoxFuture<'_, Result<Vec<OrgSummary>, PortError>> {
-        let orgs = self.catalog.orgs().into_iter().map(|org| self.summarise(org)).collect();
-        async move { Ok(orgs) }.boxed()
+        let orgs = self
+            .catalog
+            .orgs()
+            .map(|orgs| orgs.into_iter().map(|org| self.summarise(org)).collect())
+            .map_err(port_error);
+        async move { orgs }.boxed()
     }
 
     fn org(&self, org: String) -> BoxFuture<'_, Result<Option<OrgSummary>, PortError>> {
-        let found = self.catalog.org(&org).map(|org| self.summarise(org));
-        async move { Ok(found) }.boxed()
+        let found = self.catalog.org(&org).map(|found| found.map(|org| self.summarise(org))).map_err(port_error);
+        async move { found }.boxed()
     }
 
     fn service_log_page(
@@ -71,6 +76,11 @@ impl ConsolePort for InProcessConsole {
         limit: usize,
     ) -> BoxFuture<'_, Result<Option<LogPage>, PortError>> {
         let page = self.log_page(&org, &app, limit);
-        async move { Ok(page) }.boxed()
+        async move { page }.boxed()
     }
+}
+
+fn port_error(error: crate::catalog::CatalogError) -> PortError {
+    tracing::error!(%error, "the console could not read the catalog");
+    PortError(error.to_string())
 }

@@ -2,7 +2,9 @@
 //! ingest endpoints on top of the in-process store. `main.rs` reads the
 //! command line; [`start`] is what it and the integration tests call.
 
+pub mod audit;
 pub mod bench;
+pub mod bootstrap;
 pub mod catalog;
 pub mod cli;
 pub mod console;
@@ -22,10 +24,14 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::catalog::Catalog;
+use crate::bootstrap::Credentials;
+use crate::catalog::{Catalog, CatalogError};
 use crate::console::InProcessConsole;
 use crate::demo::DemoConfig;
+use crate::http::ingest::IngestState;
 use crate::http::{AppState, ShutdownSignal};
+use crate::ingest::geoip::GeoIp;
+use crate::ingest::limits::IngestLimits;
 use crate::store::Store;
 
 /// The name of the browser bundle (`pkg/vigie.js`, `pkg/vigie.wasm`); the
@@ -41,6 +47,29 @@ pub struct ServeConfig {
     pub site_root: PathBuf,
     pub demo: Option<DemoConfig>,
     pub store: store::StoreConfig,
+    pub geoip: GeoIpSource,
+    pub ingest: IngestLimits,
+}
+
+/// Where client locations of access logs come from.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum GeoIpSource {
+    /// No lookups: access logs carry no location.
+    #[default]
+    None,
+    /// The small database built from the demo's table (see `ingest::geoip`).
+    Demo,
+    /// A MaxMind DB file such as GeoLite2-City.mmdb.
+    File(PathBuf),
+}
+
+/// The accounts made at this start, to print once.
+#[derive(Clone, Debug, Default)]
+pub struct Welcome {
+    /// The first administrator, made on the first start.
+    pub admin: Option<Credentials>,
+    /// The demo user and a fresh demo token, with `--demo`.
+    pub demo: Option<Credentials>,
 }
 
 /// A started server. Dropping it does not stop it; call [`RunningServer::stop`].
@@ -48,6 +77,7 @@ pub struct RunningServer {
     pub addr: SocketAddr,
     pub store: Store,
     pub catalog: Catalog,
+    pub welcome: Welcome,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -56,6 +86,10 @@ pub struct RunningServer {
 pub enum StartError {
     #[error(transparent)]
     Store(#[from] store::StoreError),
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error("{0} (pass another with --geoip-db, or none)")]
+    GeoIp(String),
     #[error("cannot listen on {addr}: {source} (is another Vigie running? pick another with --listen)")]
     Listen { addr: SocketAddr, source: std::io::Error },
 }
@@ -63,7 +97,19 @@ pub enum StartError {
 /// Opens the store, binds the address and serves until [`RunningServer::stop`].
 pub async fn start(config: ServeConfig) -> Result<RunningServer, StartError> {
     let store = Store::open_with(&config.data_dir, config.store.clone())?;
-    let catalog = Catalog::default();
+    let catalog = Catalog::open(&config.data_dir)?;
+    let welcome = Welcome {
+        admin: bootstrap::first_start(&catalog)?,
+        demo: config.demo.as_ref().map(|_| bootstrap::demo(&catalog)).transpose()?,
+    };
+    let geoip = match &config.geoip {
+        GeoIpSource::None => None,
+        GeoIpSource::Demo => Some(Arc::new(GeoIp::demo())),
+        GeoIpSource::File(path) => Some(Arc::new(GeoIp::open(path).map_err(StartError::GeoIp)?)),
+    };
+    if geoip.is_none() {
+        tracing::info!("no GeoIP database: access logs get no client location (see --geoip-db)");
+    }
     let (stop, stopping) = watch::channel(false);
     let shutdown = ShutdownSignal(stopping);
 
@@ -77,13 +123,18 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, StartError> {
         .site_pkg_dir("pkg")
         .site_addr(addr)
         .build();
-    let state = AppState { leptos_options, store: store.clone(), catalog: catalog.clone(), shutdown: shutdown.clone() };
+    let state = AppState {
+        leptos_options,
+        store: store.clone(),
+        catalog: catalog.clone(),
+        ingest: IngestState::new(config.ingest, geoip),
+        shutdown: shutdown.clone(),
+    };
     let console = Arc::new(InProcessConsole { catalog: catalog.clone(), store: store.clone() });
     let router = http::router(state, console);
 
     let mut tasks = Vec::new();
     if let Some(demo_config) = config.demo {
-        demo::install_org(&catalog);
         let (store, shutdown) = (store.clone(), shutdown.clone());
         tasks.push(tokio::spawn(async move {
             if let Err(error) = demo::run(store, demo_config, shutdown).await {
@@ -102,7 +153,7 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, StartError> {
         }
     }));
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "Vigie is serving");
-    Ok(RunningServer { addr, store, catalog, stop, tasks })
+    Ok(RunningServer { addr, store, catalog, welcome, stop, tasks })
 }
 
 impl RunningServer {

@@ -9,9 +9,12 @@ use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 use vigie_server::bench;
 use vigie_server::cli::logs::LogsCommand;
+use vigie_server::cli::remote::RemoteArgs;
+use vigie_server::cli::tokens::TokensCommand;
 use vigie_server::demo::DemoConfig;
+use vigie_server::ingest::limits::IngestLimits;
 use vigie_server::store::{Codec, Durability, StoreConfig};
-use vigie_server::{start, ServeConfig};
+use vigie_server::{start, GeoIpSource, ServeConfig, Welcome};
 
 #[derive(Parser)]
 #[command(name = "vigie", version, about = "Vigie: logs and metrics of your apps, live.")]
@@ -26,6 +29,13 @@ enum Command {
     Serve(ServeArgs),
     /// Read an app's logs from a Vigie server: a range, the last lines, or live.
     Logs(LogsArgs),
+    /// Create, list or revoke an organisation's API tokens (needs an admin token).
+    Tokens {
+        #[command(flatten)]
+        remote: RemoteArgs,
+        #[command(subcommand)]
+        action: TokensAction,
+    },
     /// Measure a part of Vigie on this machine and print a table.
     Bench {
         #[command(subcommand)]
@@ -33,14 +43,27 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum TokensAction {
+    /// Create a token; its secret is printed once.
+    Create {
+        /// What it is for, such as "ci deploys".
+        #[arg(long)]
+        name: String,
+        /// read, ingest, admin, or several comma-separated.
+        #[arg(long, default_value = "read")]
+        permissions: String,
+    },
+    /// List the org's tokens (never their secrets).
+    List,
+    /// Revoke a token by its id (see `list`).
+    Revoke { id: i64 },
+}
+
 #[derive(Args)]
 struct LogsArgs {
-    /// The Vigie server.
-    #[arg(long, env = "VIGIE_URL", default_value = "http://127.0.0.1:3000")]
-    url: String,
-    /// The organisation (its slug, as in the console's URLs).
-    #[arg(long, env = "VIGIE_ORG")]
-    org: String,
+    #[command(flatten)]
+    remote: RemoteArgs,
     /// The app or add-on.
     #[arg(long)]
     app: String,
@@ -120,6 +143,17 @@ struct ServeArgs {
     /// Minutes of demo history written at start (when the store is empty).
     #[arg(long, default_value_t = 10, requires = "demo")]
     demo_backfill_minutes: u64,
+    /// A MaxMind DB City file (such as GeoLite2-City.mmdb) to locate
+    /// access-log clients. With --demo and none given, a small demo database
+    /// built by Vigie is used.
+    #[arg(long, env = "VIGIE_GEOIP_DB")]
+    geoip_db: Option<PathBuf>,
+    /// Log lines per second each app may send (over all ingest paths).
+    #[arg(long, env = "VIGIE_INGEST_LINES_PER_SEC", default_value_t = IngestLimits::default().lines_per_sec)]
+    ingest_lines_per_sec: f64,
+    /// Lines one ingest request may carry.
+    #[arg(long, env = "VIGIE_INGEST_BATCH_LINES", default_value_t = IngestLimits::default().batch_lines)]
+    ingest_batch_lines: usize,
 }
 
 #[tokio::main]
@@ -130,9 +164,15 @@ async fn main() -> ExitCode {
     let args = match Cli::parse().command {
         Command::Serve(args) => args,
         Command::Logs(args) => {
+            let remote = match args.remote.resolve() {
+                Ok(remote) => remote,
+                Err(error) => {
+                    eprintln!("vigie logs: {error}");
+                    return ExitCode::FAILURE;
+                }
+            };
             let command = LogsCommand {
-                url: args.url,
-                org: args.org,
+                remote,
                 app: args.app,
                 kind: args.kind,
                 since: args.since,
@@ -145,13 +185,29 @@ async fn main() -> ExitCode {
             return match vigie_server::cli::logs::run(command).await {
                 Ok(()) => ExitCode::SUCCESS,
                 // The reader went away (`vigie logs ... | head`): nothing to say.
-                Err(vigie_server::cli::logs::CliError::Output(error))
-                    if error.kind() == std::io::ErrorKind::BrokenPipe =>
-                {
+                Err(vigie_server::cli::CliError::Output(error)) if error.kind() == std::io::ErrorKind::BrokenPipe => {
                     ExitCode::SUCCESS
                 }
                 Err(error) => {
                     eprintln!("vigie logs: {error}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        Command::Tokens { remote, action } => {
+            let command = match action {
+                TokensAction::Create { name, permissions } => TokensCommand::Create { name, permissions },
+                TokensAction::List => TokensCommand::List,
+                TokensAction::Revoke { id } => TokensCommand::Revoke { id },
+            };
+            let result = match remote.resolve() {
+                Ok(remote) => vigie_server::cli::tokens::run(remote, command).await,
+                Err(error) => Err(error),
+            };
+            return match result {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("vigie tokens: {error}");
                     ExitCode::FAILURE
                 }
             };
@@ -189,7 +245,20 @@ async fn main() -> ExitCode {
         backfill: Duration::from_secs(args.demo_backfill_minutes * 60),
     });
     let store = StoreConfig { durability: args.durability, codec: args.codec, ..StoreConfig::default() };
-    let config = ServeConfig { listen: args.listen, data_dir: args.data_dir, site_root: args.site_root, demo, store };
+    let geoip = match (args.geoip_db, args.demo) {
+        (Some(path), _) => GeoIpSource::File(path),
+        (None, true) => GeoIpSource::Demo,
+        (None, false) => GeoIpSource::None,
+    };
+    let config = ServeConfig {
+        listen: args.listen,
+        data_dir: args.data_dir,
+        site_root: args.site_root,
+        demo,
+        store,
+        geoip,
+        ingest: IngestLimits { lines_per_sec: args.ingest_lines_per_sec, batch_lines: args.ingest_batch_lines },
+    };
     let server = match start(config).await {
         Ok(server) => server,
         Err(error) => {
@@ -198,11 +267,32 @@ async fn main() -> ExitCode {
         }
     };
     println!("Vigie console: http://{}/", server.addr);
+    print_welcome(&server.welcome, server.addr);
     wait_for_stop_signal().await;
     tracing::info!("stopping: finishing requests in flight");
     server.stop().await;
     tracing::info!("stopped");
     ExitCode::SUCCESS
+}
+
+/// Prints the accounts made at this start: their secrets are shown here once.
+fn print_welcome(welcome: &Welcome, addr: SocketAddr) {
+    if let Some(admin) = &welcome.admin {
+        println!(
+            "First start: sign in as \"{}\" with password {} (shown once).\n\
+             Admin token of organisation \"{}\" (shown once): {}\n\
+             Try: vigie tokens list --url http://{addr} --org {} --token {}",
+            admin.login, admin.password, admin.org, admin.token, admin.org, admin.token
+        );
+    }
+    if let Some(demo) = &welcome.demo {
+        println!(
+            "Demo: sign in as \"{}\" with password \"{}\".\n\
+             Demo token (admin of \"{}\", new at each start): {}\n\
+             Try: vigie logs --url http://{addr} --org {} --app api --token {} --follow",
+            demo.login, demo.password, demo.org, demo.token, demo.org, demo.token
+        );
+    }
 }
 
 async fn wait_for_stop_signal() {

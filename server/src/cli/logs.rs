@@ -1,6 +1,7 @@
 //! `vigie logs`: reads an app's logs from a Vigie server over its Logs API,
 //! like `tail`, `grep` and `tail -f` in one. Works against any Vigie: the
-//! URL comes from `--url` or `VIGIE_URL`.
+//! URL and token come from flags, the environment or the config file (see
+//! [`super::remote`]).
 
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
@@ -8,13 +9,14 @@ use std::time::Duration;
 use futures::StreamExt;
 use serde_json::Value;
 
+use super::remote::{encode, Remote};
+use super::{refused, CliError};
 use crate::http::logs::record_text;
 use crate::store::StoredRecord;
 
 #[derive(Debug, Clone)]
 pub struct LogsCommand {
-    pub url: String,
-    pub org: String,
+    pub remote: Remote,
     pub app: String,
     pub kind: String,
     pub since: Option<String>,
@@ -26,32 +28,12 @@ pub struct LogsCommand {
     pub lines: usize,
 }
 
-/// Why the command failed, said so the user knows what to do.
-#[derive(Debug, thiserror::Error)]
-pub enum CliError {
-    #[error("cannot reach Vigie at {url}: {source} (is it running? set --url or VIGIE_URL)")]
-    Unreachable { url: String, source: reqwest::Error },
-    #[error("{status}: {message}")]
-    Refused { status: u16, message: String },
-    #[error("the server sent something unreadable: {0}")]
-    Unreadable(String),
-    #[error("cannot write the output: {0}")]
-    Output(#[from] std::io::Error),
-}
-
 pub async fn run(command: LogsCommand) -> Result<(), CliError> {
-    let client = reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(10))
-        .build()
-        .map_err(|source| CliError::Unreachable { url: command.url.clone(), source })?;
+    let client = command.remote.client()?;
     let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let mut out = Printer { json: command.json, colour, stdout: std::io::stdout().lock() };
-    let base = format!(
-        "{}/api/v1/orgs/{}/apps/{}/logs",
-        command.url.trim_end_matches('/'),
-        encode(&command.org),
-        encode(&command.app)
-    );
+    let base = command.remote.org_url(&format!("/apps/{}/logs", encode(&command.app)));
+    let url = &command.remote.url;
     let mut params = vec![("kind", command.kind.clone())];
     params.extend(command.until.clone().map(|until| ("until", until)));
     params.extend(command.search.clone().map(|q| ("q", q)));
@@ -65,7 +47,7 @@ pub async fn run(command: LogsCommand) -> Result<(), CliError> {
                 let mut query = params.clone();
                 query.extend([("since", since.clone()), ("order", "asc".into()), ("limit", "1000".into())]);
                 query.extend(cursor.clone().map(|c| ("cursor", c)));
-                let page = get_page(&client, &command.url, &base, &query).await?;
+                let page = get_page(&client, url, &base, &query).await?;
                 for record in &page.records {
                     out.print(record)?;
                     next_offset = Some(record.offset + 1);
@@ -79,7 +61,7 @@ pub async fn run(command: LogsCommand) -> Result<(), CliError> {
         None => {
             let mut query = params.clone();
             query.extend([("order", "desc".into()), ("limit", command.lines.clamp(1, 1_000).to_string())]);
-            let page = get_page(&client, &command.url, &base, &query).await?;
+            let page = get_page(&client, url, &base, &query).await?;
             for record in page.records.iter().rev() {
                 out.print(record)?;
             }
@@ -120,7 +102,7 @@ pub async fn run(command: LogsCommand) -> Result<(), CliError> {
             }
             Ok(response) => return Err(refused(response).await),
             Err(source) if last_id.is_none() => {
-                return Err(CliError::Unreachable { url: command.url.clone(), source });
+                return Err(CliError::Unreachable { url: url.clone(), source });
             }
             Err(_) => {}
         }
@@ -189,16 +171,6 @@ async fn get_page(client: &reqwest::Client, url: &str, base: &str, query: &[(&st
     Ok(Page { records, next_cursor: body["next_cursor"].as_str().map(str::to_string) })
 }
 
-async fn refused(response: reqwest::Response) -> CliError {
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap_or_default();
-    let message = serde_json::from_str::<Value>(&text)
-        .ok()
-        .and_then(|body| body["error"].as_str().map(str::to_string))
-        .unwrap_or(text);
-    CliError::Refused { status, message }
-}
-
 /// A record of the API (offset and time beside the payload's fields) back
 /// into a stored record.
 fn to_record(item: &Value) -> Result<StoredRecord, CliError> {
@@ -241,15 +213,4 @@ impl Printer {
         writeln!(self.stdout, "\x1b[2m{time}\x1b[0m {colour}{rest}\x1b[0m")?;
         Ok(())
     }
-}
-
-/// Percent-encodes a path segment.
-fn encode(segment: &str) -> String {
-    segment
-        .bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            other => format!("%{other:02X}"),
-        })
-        .collect()
 }

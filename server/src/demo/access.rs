@@ -1,6 +1,8 @@
 //! Demo HTTP requests: realistic paths, a status mix with some 4xx and 5xx,
 //! latencies with a long tail, clients from many countries.
 
+use std::sync::LazyLock;
+
 use rand::rngs::SmallRng;
 use rand::seq::IndexedRandom;
 use rand::Rng;
@@ -8,6 +10,8 @@ use rand_distr::{weighted::WeightedIndex, Distribution, LogNormal};
 use vigie_app::model::AccessLine;
 
 use super::geo::{CLIENT_RANGES, CLIENT_WEIGHTS};
+use crate::ingest::access::locate;
+use crate::ingest::geoip::GeoIp;
 
 const USER_AGENTS: &[&str] = &[
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
@@ -72,7 +76,7 @@ pub fn request(rng: &mut SmallRng, app: &str) -> AccessLine {
     }
     let bytes_sent = if status == 204 || status == 304 { 0 } else { rng.random_range(120..48_000) };
     let range = WeightedIndex::new(CLIENT_WEIGHTS).unwrap().sample(rng);
-    let (country, first, second_from, second_to) = CLIENT_RANGES[range];
+    let (_, first, second_from, second_to) = CLIENT_RANGES[range];
     let client_ip = format!(
         "{first}.{}.{}.{}",
         rng.random_range(second_from..=second_to),
@@ -84,7 +88,7 @@ pub fn request(rng: &mut SmallRng, app: &str) -> AccessLine {
     } else {
         String::new()
     };
-    AccessLine {
+    let mut line = AccessLine {
         instance: format!("{app}-{}", rng.random_range(0..2)),
         method,
         host: host.to_string(),
@@ -94,7 +98,15 @@ pub fn request(rng: &mut SmallRng, app: &str) -> AccessLine {
         bytes_sent,
         duration_ms: (duration_ms * 1000.0).round() / 1000.0,
         client_ip,
-        country: Some(country.to_string()),
+        country: None,
+        city: None,
+        lat: None,
+        lon: None,
         user_agent: USER_AGENTS.choose(rng).unwrap().to_string(),
-    }
+    };
+    // Placed as ingest places any client: by a GeoIP lookup.
+    locate(&mut line, Some(&DEMO_GEOIP));
+    line
 }
+
+static DEMO_GEOIP: LazyLock<GeoIp> = LazyLock::new(GeoIp::demo);

@@ -5,7 +5,7 @@
 //! countries. The same seed gives the same sequence of lines.
 
 mod access;
-mod geo;
+pub mod geo;
 mod service;
 
 use std::time::Duration;
@@ -14,7 +14,7 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use vigie_app::model::{AppKind, LogKind};
 
-use crate::catalog::{App, Catalog, Org};
+use crate::catalog::{App, Catalog, CatalogError, Org};
 use crate::http::ingest::now_ns;
 use crate::http::ShutdownSignal;
 use crate::store::{Store, StoreError, TopicKey};
@@ -56,12 +56,12 @@ fn demo_apps() -> Vec<(App, service::Voice, bool)> {
 }
 
 /// Registers the demo org in the catalog.
-pub fn install_org(catalog: &Catalog) {
-    catalog.put_org(Org {
+pub fn install_org(catalog: &Catalog) -> Result<(), CatalogError> {
+    catalog.put_org(&Org {
         slug: DEMO_ORG.into(),
         name: "Acme Demo".into(),
         apps: demo_apps().into_iter().map(|(app, _, _)| app).collect(),
-    });
+    })
 }
 
 /// Writes the backfill, then keeps producing traffic until shutdown.

@@ -22,7 +22,16 @@ impl ApiError {
     pub fn no_such_app(org: &str, app: &str) -> ApiError {
         ApiError::new(
             StatusCode::NOT_FOUND,
-            format!("no app \"{app}\" in organisation \"{org}\": check the names in the URL"),
+            format!(
+                "no app \"{app}\" in organisation \"{org}\" for this token: check the names in the URL and the token"
+            ),
+        )
+    }
+
+    pub fn no_such_org(org: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("no organisation \"{org}\" for this token: check the name in the URL and the token"),
         )
     }
 

@@ -1,30 +1,62 @@
-//! `POST /api/v1/orgs/{org}/apps/{app}/logs`: service log lines, as NDJSON
-//! (`content-type: application/x-ndjson`) or plain text (`text/plain`).
+//! `POST /api/v1/orgs/{org}/apps/{app}/logs`: log lines of an app.
+//!
+//! `kind=service` (the default): NDJSON (`content-type:
+//! application/x-ndjson`) or plain text (`text/plain`). `kind=access`: NDJSON
+//! or the Combined Log Format as `text/plain`. Bodies may be gzipped
+//! (`content-encoding: gzip`).
 //!
 //! The valid lines of a batch are always stored. When some lines are bad the
 //! answer is `422` and lists them by number with the reason; the others are
-//! stored and must not be sent again.
+//! stored and must not be sent again. A batch over the app's rate is refused
+//! whole with `429` and `retry-after`: send it again then.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::body::{to_bytes, Body};
-use axum::extract::{Path, Query, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use vigie_app::model::LogKind;
 
+use super::auth::authorize;
 use super::error::ApiError;
+use super::logs::app_topic;
 use super::AppState;
+use crate::catalog::Permission;
+use crate::ingest::access::{parse_access_body, Defaults};
+use crate::ingest::geoip::GeoIp;
+use crate::ingest::limits::{IngestLimits, RateLimiter};
 use crate::ingest::lines::{parse_body, LineFormat, RejectedLine};
-use crate::store::TopicKey;
 
-/// Largest request body accepted, in bytes.
+/// Largest request body accepted (once unzipped), in bytes.
 pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+
+/// What ingest needs besides the store.
+#[derive(Clone)]
+pub struct IngestState {
+    pub limits: IngestLimits,
+    pub rate: Arc<RateLimiter>,
+    pub geoip: Option<Arc<GeoIp>>,
+}
+
+impl IngestState {
+    pub fn new(limits: IngestLimits, geoip: Option<Arc<GeoIp>>) -> IngestState {
+        IngestState { limits, rate: Arc::new(RateLimiter::new(limits.lines_per_sec)), geoip }
+    }
+}
 
 #[derive(Debug, Deserialize)]
 pub struct IngestQuery {
+    /// `service` (default) or `access`.
+    pub kind: Option<String>,
     /// Instance to record for lines that name none.
     pub instance: Option<String>,
+    /// Access logs: the host to record for lines that name none.
+    pub host: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -38,36 +70,57 @@ pub struct IngestReply {
     pub rejected: Vec<RejectedLine>,
 }
 
-pub async fn post_service_logs(
+pub async fn post_logs(
     State(state): State<AppState>,
     Path((org, app)): Path<(String, String)>,
     Query(query): Query<IngestQuery>,
     headers: HeaderMap,
+    peer: ConnectInfo<SocketAddr>,
     body: Body,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    if state.catalog.app(&org, &app).is_none() {
-        return Err(ApiError::no_such_app(&org, &app));
-    }
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers, &peer, &org, Some(&app), Permission::Ingest)?;
+    let key = app_topic(&org, &app, query.kind.as_deref())?;
     let format = line_format(&headers)?;
     let body = to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            format!("the body is over {} MiB: send the lines in smaller batches", MAX_BODY_BYTES >> 20),
+            format!("the body is over {} MiB (once unzipped): send the lines in smaller batches", MAX_BODY_BYTES >> 20),
         )
     })?;
-    let instance = query.instance.as_deref().unwrap_or("default");
-    let parsed = parse_body(&body, format, instance, now_ns());
+    let lines = memchr::memchr_iter(b'\n', &body).count() + usize::from(!body.is_empty() && !body.ends_with(b"\n"));
+    let limits = state.ingest.limits;
+    if lines > limits.batch_lines {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the batch has {lines} lines; the limit is {}: send smaller batches", limits.batch_lines),
+        ));
+    }
+    if let Err(wait) = state.ingest.rate.take(&org, &app, lines) {
+        let seconds = wait.as_secs() + 1;
+        let error = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "app \"{app}\" is over its {} lines per second: nothing of this batch was stored; send it again in {seconds} s",
+                limits.lines_per_sec
+            ),
+        );
+        return Ok(([(header::RETRY_AFTER, seconds.to_string())], error).into_response());
+    }
 
-    let payloads = parsed
-        .accepted
-        .iter()
-        .map(|(ts_ns, line)| serde_json::to_string(line).map(|payload| (*ts_ns, payload)))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(ApiError::internal)?;
+    let instance = query.instance.as_deref().unwrap_or("default");
+    let now = now_ns();
+    let (payloads, rejected) = if key.kind == LogKind::Access {
+        let defaults = Defaults { instance, host: query.host.as_deref().unwrap_or_default(), now_ns: now };
+        let parsed = parse_access_body(&body, format, &defaults, state.ingest.geoip.as_deref());
+        (serialise(&parsed.accepted)?, parsed.rejected)
+    } else {
+        let parsed = parse_body(&body, format, instance, now);
+        (serialise(&parsed.accepted)?, parsed.rejected)
+    };
+    let accepted = payloads.len();
     let offsets = if payloads.is_empty() {
         None
     } else {
-        let key = TopicKey::new(&org, &app, LogKind::Service);
         let store = state.store.clone();
         let range = tokio::task::spawn_blocking(move || store.append_batch(&key, payloads))
             .await
@@ -77,13 +130,13 @@ pub async fn post_service_logs(
     };
 
     let reply = IngestReply {
-        accepted: parsed.accepted.len(),
+        accepted,
         first_offset: offsets.as_ref().map(|range| range.start),
         last_offset: offsets.as_ref().map(|range| range.end - 1),
-        rejected: parsed.rejected,
+        rejected,
     };
     if reply.rejected.is_empty() {
-        return Ok((StatusCode::OK, Json(json!(reply))));
+        return Ok((StatusCode::OK, Json(json!(reply))).into_response());
     }
     let mut body = json!(reply);
     body["error"] = json!(format!(
@@ -92,7 +145,15 @@ pub async fn post_service_logs(
         reply.rejected.len() + reply.accepted,
         reply.accepted
     ));
-    Ok((StatusCode::UNPROCESSABLE_ENTITY, Json(body)))
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response())
+}
+
+fn serialise<T: Serialize>(lines: &[(i64, T)]) -> Result<Vec<(i64, String)>, ApiError> {
+    lines
+        .iter()
+        .map(|(ts_ns, line)| serde_json::to_string(line).map(|payload| (*ts_ns, payload)))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(ApiError::internal)
 }
 
 fn line_format(headers: &HeaderMap) -> Result<LineFormat, ApiError> {

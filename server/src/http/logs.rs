@@ -9,10 +9,11 @@
 //! their offsets and the reason, never as silence.
 
 use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{header, HeaderMap};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -20,9 +21,12 @@ use futures::{stream, Stream, StreamExt};
 use serde::Deserialize;
 use vigie_app::model::LogKind;
 
+use super::auth::authorize;
 use super::error::ApiError;
 use super::ingest::now_ns;
 use super::AppState;
+use crate::audit;
+use crate::catalog::Permission;
 use crate::query::search::{search, Order, SearchRequest};
 use crate::query::time_bound::parse_time_bound;
 use crate::query::CompiledFilter;
@@ -58,8 +62,7 @@ struct Checked {
     filter: CompiledFilter,
 }
 
-fn check(state: &AppState, org: &str, app: &str, query: &LogsQuery) -> Result<Checked, ApiError> {
-    let key = topic_for(state, org, app, query.kind.as_deref())?;
+fn check(key: TopicKey, query: &LogsQuery) -> Result<Checked, ApiError> {
     let now = now_ns();
     let bound = |name: &str, text: &Option<String>| {
         text.as_deref()
@@ -81,24 +84,75 @@ fn check(state: &AppState, org: &str, app: &str, query: &LogsQuery) -> Result<Ch
     Ok(Checked { key, since_ns, until_ns, filter })
 }
 
-fn topic_for(state: &AppState, org: &str, app: &str, kind: Option<&str>) -> Result<TopicKey, ApiError> {
-    if state.catalog.app(org, app).is_none() {
-        return Err(ApiError::no_such_app(org, app));
-    }
+/// The topic of an app's logs of the asked kind. Audit records belong to
+/// the org, not to an app.
+pub fn app_topic(org: &str, app: &str, kind: Option<&str>) -> Result<TopicKey, ApiError> {
     let kind = match kind {
         None => LogKind::Service,
         Some(text) => LogKind::parse(text)
-            .ok_or_else(|| ApiError::bad_query(format!("unknown kind \"{text}\": use service, access or audit")))?,
+            .ok_or_else(|| ApiError::bad_query(format!("unknown kind \"{text}\": use service or access")))?,
     };
+    if kind == LogKind::Audit {
+        return Err(ApiError::bad_query(format!(
+            "audit logs belong to the organisation: read them at /api/v1/orgs/{org}/audit"
+        )));
+    }
     Ok(TopicKey::new(org, app, kind))
 }
 
+/// `GET /api/v1/orgs/{org}/apps/{app}/logs`: a page of records.
 pub async fn get_logs(
     State(state): State<AppState>,
     Path((org, app)): Path<(String, String)>,
     Query(query): Query<LogsQuery>,
+    headers: HeaderMap,
+    peer: ConnectInfo<SocketAddr>,
 ) -> Result<Response, ApiError> {
-    let checked = check(&state, &org, &app, &query)?;
+    authorize(&state, &headers, &peer, &org, Some(&app), Permission::Read)?;
+    page(&state, app_topic(&org, &app, query.kind.as_deref())?, query).await
+}
+
+/// `GET /api/v1/orgs/{org}/audit`: the org's audit records, read like logs.
+pub async fn get_audit(
+    State(state): State<AppState>,
+    Path(org): Path<String>,
+    Query(query): Query<LogsQuery>,
+    headers: HeaderMap,
+    peer: ConnectInfo<SocketAddr>,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers, &peer, &org, None, Permission::Admin)?;
+    page(&state, audit::topic(&org), query).await
+}
+
+/// `GET /api/v1/orgs/{org}/apps/{app}/logs/live`: Server-Sent Events.
+pub async fn live_logs(
+    State(state): State<AppState>,
+    Path((org, app)): Path<(String, String)>,
+    Query(query): Query<LogsQuery>,
+    headers: HeaderMap,
+    peer: ConnectInfo<SocketAddr>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    authorize(&state, &headers, &peer, &org, Some(&app), Permission::Read)?;
+    live(&state, app_topic(&org, &app, query.kind.as_deref())?, query, &headers)
+}
+
+/// The console's live stream, `GET /bff/orgs/{org}/apps/{app}/live`: the
+/// browser's EventSource cannot send a token; the console's sign-in will
+/// guard this route with its session.
+pub async fn console_live_logs(
+    State(state): State<AppState>,
+    Path((org, app)): Path<(String, String)>,
+    Query(query): Query<LogsQuery>,
+    headers: HeaderMap,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    if state.catalog.app(&org, &app).map_err(ApiError::internal)?.is_none() {
+        return Err(ApiError::no_such_app(&org, &app));
+    }
+    live(&state, app_topic(&org, &app, query.kind.as_deref())?, query, &headers)
+}
+
+async fn page(state: &AppState, key: TopicKey, query: LogsQuery) -> Result<Response, ApiError> {
+    let checked = check(key, &query)?;
     let limit = query.limit.unwrap_or(100);
     if limit == 0 || limit > READ_CHUNK {
         return Err(ApiError::bad_query(format!("limit must be between 1 and {READ_CHUNK}")));
@@ -152,13 +206,13 @@ pub async fn get_logs(
         .into_response())
 }
 
-pub async fn live_logs(
-    State(state): State<AppState>,
-    Path((org, app)): Path<(String, String)>,
-    Query(query): Query<LogsQuery>,
-    headers: HeaderMap,
-) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    let checked = check(&state, &org, &app, &query)?;
+fn live(
+    state: &AppState,
+    key: TopicKey,
+    query: LogsQuery,
+    headers: &HeaderMap,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>> + use<>>, ApiError> {
+    let checked = check(key, &query)?;
     let key = checked.key.clone();
     let last_event_id = headers.get("last-event-id").and_then(|value| value.to_str().ok());
     let from = match last_event_id {

@@ -29,10 +29,10 @@ pub struct RejectedLine {
 }
 
 /// What a request body turned into.
-#[derive(Debug, Default, PartialEq)]
-pub struct ParsedLines {
+#[derive(Debug, PartialEq)]
+pub struct ParsedLines<T> {
     /// `(ts_ns, line)` in the order they were sent.
-    pub accepted: Vec<(i64, ServiceLine)>,
+    pub accepted: Vec<(i64, T)>,
     pub rejected: Vec<RejectedLine>,
 }
 
@@ -43,10 +43,11 @@ pub enum LineFormat {
     Text,
 }
 
-/// Splits `body` into lines and parses each; `instance` is used where a
-/// line names none, `now_ns` where it carries no time.
-pub fn parse_body(body: &[u8], format: LineFormat, instance: &str, now_ns: i64) -> ParsedLines {
-    let mut parsed = ParsedLines::default();
+/// Splits `body` into lines and parses each with `parse`, which gets the
+/// line's text and returns its time and record or what was wrong. Blank
+/// lines are skipped; an oversized or non-UTF-8 line is rejected alone.
+pub fn parse_lines<T>(body: &[u8], mut parse: impl FnMut(&str) -> Result<(i64, T), String>) -> ParsedLines<T> {
+    let mut parsed = ParsedLines { accepted: Vec::new(), rejected: Vec::new() };
     for (index, raw) in body.split(|&b| b == b'\n').enumerate() {
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
         if raw.iter().all(u8::is_ascii_whitespace) {
@@ -60,10 +61,7 @@ pub fn parse_body(body: &[u8], format: LineFormat, instance: &str, now_ns: i64) 
         } else {
             match std::str::from_utf8(raw) {
                 Err(error) => Err(format!("the line is not valid UTF-8 (invalid byte at {})", error.valid_up_to())),
-                Ok(text) => match format {
-                    LineFormat::Ndjson => parse_json_line(text, instance, now_ns),
-                    LineFormat::Text => Ok((now_ns, parse_text_line(text, instance))),
-                },
+                Ok(text) => parse(text),
             }
         };
         match result {
@@ -72,6 +70,15 @@ pub fn parse_body(body: &[u8], format: LineFormat, instance: &str, now_ns: i64) 
         }
     }
     parsed
+}
+
+/// Service log lines: `instance` is used where a line names none, `now_ns`
+/// where it carries no time.
+pub fn parse_body(body: &[u8], format: LineFormat, instance: &str, now_ns: i64) -> ParsedLines<ServiceLine> {
+    parse_lines(body, |text| match format {
+        LineFormat::Ndjson => parse_json_line(text, instance, now_ns),
+        LineFormat::Text => Ok((now_ns, parse_text_line(text, instance))),
+    })
 }
 
 fn parse_json_line(text: &str, instance: &str, now_ns: i64) -> Result<(i64, ServiceLine), String> {
@@ -122,11 +129,11 @@ fn guess_level(message: &str) -> Option<Level> {
     Level::parse(word)
 }
 
-fn take_first(object: &mut Map<String, Value>, keys: &[&str]) -> Option<Value> {
+pub(crate) fn take_first(object: &mut Map<String, Value>, keys: &[&str]) -> Option<Value> {
     keys.iter().find_map(|key| object.remove(*key))
 }
 
-fn parse_time(value: &Value) -> Result<i64, String> {
+pub(crate) fn parse_time(value: &Value) -> Result<i64, String> {
     match value {
         Value::String(text) => OffsetDateTime::parse(text, &Rfc3339)
             .map(|time| time.unix_timestamp_nanos() as i64)
@@ -147,7 +154,7 @@ fn parse_time(value: &Value) -> Result<i64, String> {
     }
 }
 
-fn json_type(value: &Value) -> &'static str {
+pub(crate) fn json_type(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

@@ -3,4 +3,7 @@
 //! gets back the lines it may store and, for the others, which line was
 //! wrong and why. A bad line never costs its neighbours.
 
+pub mod access;
+pub mod geoip;
+pub mod limits;
 pub mod lines;

@@ -5,19 +5,23 @@
 
 use serde_json::Value;
 use vigie_app::model::AppKind;
-use vigie_server::catalog::{App, Org};
-use vigie_server::{start, RunningServer, ServeConfig};
+use vigie_server::catalog::{App, Org, Permissions};
+use vigie_server::{start, GeoIpSource, RunningServer, ServeConfig};
 
 pub const LOGS: &str = "/api/v1/orgs/acme/apps/api/logs";
 
 pub struct TestServer {
     pub server: RunningServer,
     pub base: String,
+    /// An admin token of `acme`.
+    pub token: String,
+    /// A client that sends `token`.
     pub http: reqwest::Client,
     _data_dir: tempfile::TempDir,
 }
 
-/// A server with one org, `acme`, holding the app `api`.
+/// A server with one org, `acme`, holding the app `api`, and an admin
+/// token of it that [`TestServer::http`] sends.
 pub async fn serve() -> TestServer {
     let data_dir = tempfile::tempdir().unwrap();
     let config = ServeConfig {
@@ -26,20 +30,33 @@ pub async fn serve() -> TestServer {
         site_root: data_dir.path().join("site"),
         demo: None,
         store: Default::default(),
+        geoip: GeoIpSource::Demo,
+        ingest: Default::default(),
     };
     let server = start(config).await.unwrap();
-    server.catalog.put_org(Org {
-        slug: "acme".into(),
-        name: "Acme".into(),
-        apps: vec![App {
-            slug: "api".into(),
-            name: "Acme API".into(),
-            kind: AppKind::Application,
-            runtime: "Rust".into(),
-        }],
-    });
+    server
+        .catalog
+        .put_org(&Org {
+            slug: "acme".into(),
+            name: "Acme".into(),
+            apps: vec![App {
+                slug: "api".into(),
+                name: "Acme API".into(),
+                kind: AppKind::Application,
+                runtime: "Rust".into(),
+            }],
+        })
+        .unwrap();
+    let (_, token) = server.catalog.create_token("acme", "tests", Permissions::ALL, "tests").unwrap();
     let base = format!("http://{}", server.addr);
-    TestServer { server, base, http: reqwest::Client::new(), _data_dir: data_dir }
+    TestServer { server, base, http: client_with(&token), token, _data_dir: data_dir }
+}
+
+/// A client that sends `token` with every request.
+pub fn client_with(token: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {token}").parse().unwrap());
+    reqwest::Client::builder().default_headers(headers).build().unwrap()
 }
 
 impl TestServer {

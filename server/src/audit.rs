@@ -1,0 +1,49 @@
+//! The audit log: every admin action (a token created or revoked, a
+//! retention changed, a member or an app added) becomes one record in the
+//! org's audit topic, saying who, what, when, from where, before and after.
+//! It is read like any log (`GET /api/v1/orgs/{org}/audit`), and kept by
+//! the store like any topic.
+
+use serde_json::Value;
+use vigie_app::model::{AuditLine, LogKind};
+
+use crate::http::auth::Caller;
+use crate::http::error::ApiError;
+use crate::http::ingest::now_ns;
+use crate::store::{Store, TopicKey};
+
+/// The app part of an org's own topics. App slugs cannot start with `_`,
+/// so it never meets an app's.
+pub const ORG_TOPICS: &str = "_org";
+
+pub fn topic(org: &str) -> TopicKey {
+    TopicKey::new(org, ORG_TOPICS, LogKind::Audit)
+}
+
+/// Appends one audit record and waits until it is stored: an admin action
+/// is answered only once its record is kept.
+pub async fn record(
+    store: &Store,
+    caller: &Caller,
+    action: &str,
+    target: String,
+    before: Option<Value>,
+    after: Option<Value>,
+) -> Result<(), ApiError> {
+    let line = AuditLine {
+        actor: caller.actor(),
+        action: action.to_string(),
+        target,
+        ip: caller.ip.to_string(),
+        before,
+        after,
+    };
+    let payload = serde_json::to_string(&line).map_err(ApiError::internal)?;
+    let (store, key) = (store.clone(), topic(&caller.token.org));
+    tokio::task::spawn_blocking(move || store.append_batch(&key, vec![(now_ns(), payload)]))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
+    tracing::info!(org = %caller.token.org, actor = %line.actor, action, target = %line.target, "audited");
+    Ok(())
+}

@@ -1,0 +1,61 @@
+//! The catalog's schema, one migration per change, applied in order on
+//! start (SQLite's `user_version` records how far a database is). Never edit
+//! a migration that has shipped: add the next one.
+
+use rusqlite_migration::{Migrations, M};
+
+pub fn migrations() -> Migrations<'static> {
+    Migrations::new(vec![M::up(
+        "CREATE TABLE orgs (
+            id INTEGER PRIMARY KEY,
+            slug TEXT NOT NULL UNIQUE,
+            name TEXT NOT NULL,
+            created_at INTEGER NOT NULL
+        );
+        CREATE TABLE users (
+            id INTEGER PRIMARY KEY,
+            login TEXT NOT NULL UNIQUE,
+            name TEXT NOT NULL,
+            password_hash TEXT NOT NULL,
+            created_at INTEGER NOT NULL
+        );
+        CREATE TABLE members (
+            org_id INTEGER NOT NULL REFERENCES orgs (id) ON DELETE CASCADE,
+            user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+            role TEXT NOT NULL CHECK (role IN ('admin', 'member')),
+            PRIMARY KEY (org_id, user_id)
+        );
+        CREATE TABLE apps (
+            id INTEGER PRIMARY KEY,
+            org_id INTEGER NOT NULL REFERENCES orgs (id) ON DELETE CASCADE,
+            slug TEXT NOT NULL,
+            name TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('application', 'addon')),
+            runtime TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            UNIQUE (org_id, slug)
+        );
+        CREATE TABLE tokens (
+            id INTEGER PRIMARY KEY,
+            org_id INTEGER NOT NULL REFERENCES orgs (id) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            hint TEXT NOT NULL,
+            secret_hash BLOB NOT NULL UNIQUE,
+            can_read INTEGER NOT NULL,
+            can_ingest INTEGER NOT NULL,
+            can_admin INTEGER NOT NULL,
+            created_by TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            revoked_at INTEGER
+        );
+        CREATE INDEX tokens_by_org ON tokens (org_id);",
+    )])
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn migrations_are_valid() {
+        super::migrations().validate().unwrap();
+    }
+}

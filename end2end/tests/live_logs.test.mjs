@@ -53,7 +53,7 @@ test('a line sent over HTTP appears in the open logs page within 2 seconds, with
 
   const marker = `checkout failed for order ${Date.now()}: card declined`;
   const sentAt = Date.now();
-  await ingestText(vigie.url, 'demo', 'api', `ERROR ${marker}`);
+  await ingestText(vigie, 'demo', 'api', `ERROR ${marker}`);
   const row = page.locator('.log-row', { hasText: marker });
   await row.waitFor({ timeout: 2_000 });
   const elapsedMs = Date.now() - sentAt;
@@ -80,7 +80,7 @@ test('after the server restarts, the live view resumes where it stopped, losing 
   await status.filter({ hasText: 'Live' }).waitFor({ timeout: 15_000 });
 
   const marker = `after restart ${Date.now()}`;
-  await ingestText(vigie.url, 'demo', 'worker', marker);
+  await ingestText(vigie, 'demo', 'worker', marker);
   await page.locator('.log-row', { hasText: marker }).waitFor({ timeout: 2_000 });
   const offsets = await shownOffsets(page);
   const expected = Array.from({ length: offsets.length }, (_, i) => offsets[0] + i);

@@ -20,7 +20,8 @@ export function scratchDataDir() {
 }
 
 /**
- * Starts `vigie serve` and resolves once it prints its address.
+ * Starts `vigie serve` and resolves once it prints its address (and, with
+ * `--demo`, the demo token it prints at each start).
  * `listen` defaults to a free port; pass the same one to restart in place.
  */
 export async function startVigie({ dataDir, listen = '127.0.0.1:0', args = [] }) {
@@ -33,15 +34,17 @@ export async function startVigie({ dataDir, listen = '127.0.0.1:0', args = [] })
   );
   let stderr = '';
   child.stderr.on('data', (chunk) => { stderr += chunk; });
-  const url = await new Promise((resolve, reject) => {
+  const demo = args.includes('--demo');
+  const { url, token } = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`vigie did not start in 20 s:\n${stderr}`)), 20_000);
     let stdout = '';
     child.stdout.on('data', (chunk) => {
       stdout += chunk;
       const found = stdout.match(/Vigie console: (http:\/\/\S+?)\/?\s/);
-      if (found) {
+      const demoToken = stdout.match(/Demo token [^:]*: (vgt_\w+)/);
+      if (found && (!demo || demoToken)) {
         clearTimeout(timer);
-        resolve(found[1]);
+        resolve({ url: found[1], token: demoToken?.[1] });
       }
     });
     child.on('exit', (code) => {
@@ -51,6 +54,8 @@ export async function startVigie({ dataDir, listen = '127.0.0.1:0', args = [] })
   });
   return {
     url,
+    /** With `--demo`: an admin token of the demo org. */
+    token,
     listen: new URL(url).host,
     /** Sends SIGTERM and resolves with the exit code once it has stopped. */
     stop: () => new Promise((resolve) => {
@@ -79,10 +84,10 @@ export function launchChromium() {
 }
 
 /** POSTs plain-text service log lines to an app, as a shipper would. */
-export async function ingestText(baseUrl, org, app, text) {
-  const response = await fetch(`${baseUrl}/api/v1/orgs/${org}/apps/${app}/logs?instance=e2e-0`, {
+export async function ingestText(vigie, org, app, text) {
+  const response = await fetch(`${vigie.url}/api/v1/orgs/${org}/apps/${app}/logs?instance=e2e-0`, {
     method: 'POST',
-    headers: { 'content-type': 'text/plain' },
+    headers: { 'content-type': 'text/plain', authorization: `Bearer ${vigie.token}` },
     body: text,
   });
   if (!response.ok) throw new Error(`ingest answered ${response.status}: ${await response.text()}`);

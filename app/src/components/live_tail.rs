@@ -42,7 +42,7 @@ impl LiveStatus {
 
 /// The URL of an app's live service-log stream, starting at `from_offset`.
 pub fn live_url(org: &str, app: &str, from_offset: u64) -> String {
-    format!("/api/v1/orgs/{org}/apps/{app}/logs/live?kind=service&from={from_offset}")
+    format!("/bff/orgs/{org}/apps/{app}/live?kind=service&from={from_offset}")
 }
 
 #[component]

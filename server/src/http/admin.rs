@@ -34,21 +34,23 @@ impl From<CatalogError> for ApiError {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct NewToken {
     pub name: String,
     /// `read`, `ingest`, `admin`, or several comma-separated.
     pub permissions: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CreatedToken {
     pub token: TokenInfo,
     /// The secret: shown here once, never stored.
     pub secret: String,
 }
 
-/// `GET /api/v1/orgs/{org}/tokens`
+/// The org's tokens, never their secrets. Needs `admin`.
+#[utoipa::path(get, path = "/api/v1/orgs/{org}/tokens", tag = "admin", params(("org" = String, Path)),
+    responses((status = 200, body = Vec<TokenInfo>), (status = 401, description = "No token, or an unknown or revoked one"), (status = 403, description = "The token is not `admin`"), (status = 404, description = "Not the token's org")), security(("token" = [])))]
 pub async fn list_tokens(
     State(state): State<AppState>,
     Path(org): Path<String>,
@@ -59,7 +61,10 @@ pub async fn list_tokens(
     Ok(Json(state.catalog.tokens(&org)?))
 }
 
-/// `POST /api/v1/orgs/{org}/tokens`
+/// Create a token; its secret is in this answer only. Needs `admin`; audited.
+#[utoipa::path(post, path = "/api/v1/orgs/{org}/tokens", tag = "admin", params(("org" = String, Path)),
+    request_body = NewToken,
+    responses((status = 201, description = "The token and its secret, shown once", body = CreatedToken), (status = 400, description = "A bad name or permission"), (status = 401, description = "No token, or an unknown or revoked one"), (status = 403, description = "The token is not `admin`"), (status = 404, description = "Not the token's org")), security(("token" = [])))]
 pub async fn create_token(
     State(state): State<AppState>,
     Path(org): Path<String>,
@@ -75,7 +80,9 @@ pub async fn create_token(
     Ok((StatusCode::CREATED, Json(CreatedToken { token, secret })))
 }
 
-/// `DELETE /api/v1/orgs/{org}/tokens/{id}`
+/// Revoke a token: it stops working at once. Needs `admin`; audited.
+#[utoipa::path(delete, path = "/api/v1/orgs/{org}/tokens/{id}", tag = "admin", params(("org" = String, Path), ("id" = i64, Path)),
+    responses((status = 200, description = "The token, revoked", body = TokenInfo), (status = 401, description = "No token, or an unknown or revoked one"), (status = 403, description = "The token is not `admin`"), (status = 404, description = "No such token in the token's org")), security(("token" = [])))]
 pub async fn revoke_token(
     State(state): State<AppState>,
     Path((org, id)): Path<(String, i64)>,
@@ -101,12 +108,13 @@ pub async fn revoke_token(
     Ok(Json(after))
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AppBody {
     pub slug: String,
     pub name: String,
     /// `application` (default) or `addon`.
     #[serde(default)]
+    #[schema(value_type = Option<String>, example = "application")]
     pub kind: Option<AppKind>,
     /// The runtime or the add-on's type: `Rust`, `PostgreSQL 16`, ...
     #[serde(default)]
@@ -119,7 +127,9 @@ impl From<App> for AppBody {
     }
 }
 
-/// `GET /api/v1/orgs/{org}/apps`
+/// The org's apps and add-ons.
+#[utoipa::path(get, path = "/api/v1/orgs/{org}/apps", tag = "admin", params(("org" = String, Path)),
+    responses((status = 200, body = Vec<AppBody>), (status = 401, description = "No token, or an unknown or revoked one"), (status = 404, description = "Not the token's org")), security(("token" = [])))]
 pub async fn list_apps(
     State(state): State<AppState>,
     Path(org): Path<String>,
@@ -131,7 +141,10 @@ pub async fn list_apps(
     Ok(Json(apps.into_iter().map(AppBody::from).collect()))
 }
 
-/// `POST /api/v1/orgs/{org}/apps`
+/// Add an app or add-on. Needs `admin`; audited.
+#[utoipa::path(post, path = "/api/v1/orgs/{org}/apps", tag = "admin", params(("org" = String, Path)),
+    request_body = AppBody,
+    responses((status = 201, body = AppBody), (status = 400, description = "A bad slug"), (status = 401, description = "No token, or an unknown or revoked one"), (status = 403, description = "The token is not `admin`"), (status = 404, description = "Not the token's org"), (status = 409, description = "The slug is taken")), security(("token" = [])))]
 pub async fn create_app(
     State(state): State<AppState>,
     Path(org): Path<String>,
@@ -153,7 +166,7 @@ pub async fn create_app(
     Ok((StatusCode::CREATED, Json(created)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct NewMember {
     pub login: String,
     /// For a user who does not exist yet; the login otherwise.
@@ -167,7 +180,7 @@ fn member_role() -> Role {
     Role::Member
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AddedMember {
     pub member: Member,
     /// When the user was created by this call: their first password, shown once.
@@ -175,7 +188,9 @@ pub struct AddedMember {
     pub password: Option<String>,
 }
 
-/// `GET /api/v1/orgs/{org}/members`
+/// The org's members. Needs `admin`.
+#[utoipa::path(get, path = "/api/v1/orgs/{org}/members", tag = "admin", params(("org" = String, Path)),
+    responses((status = 200, body = Vec<Member>), (status = 401, description = "No token, or an unknown or revoked one"), (status = 403, description = "The token is not `admin`"), (status = 404, description = "Not the token's org")), security(("token" = [])))]
 pub async fn list_members(
     State(state): State<AppState>,
     Path(org): Path<String>,
@@ -186,8 +201,11 @@ pub async fn list_members(
     Ok(Json(state.catalog.members(&org)?))
 }
 
-/// `POST /api/v1/orgs/{org}/members`: adds a user to the org, creating the
-/// user (with a generated password) when the login is new.
+/// Add a member, creating the user (with a first password, returned once) when the login is new.
+/// Needs `admin`; audited.
+#[utoipa::path(post, path = "/api/v1/orgs/{org}/members", tag = "admin", params(("org" = String, Path)),
+    request_body = NewMember,
+    responses((status = 201, body = AddedMember), (status = 401, description = "No token, or an unknown or revoked one"), (status = 403, description = "The token is not `admin`"), (status = 404, description = "Not the token's org")), security(("token" = [])))]
 pub async fn add_member(
     State(state): State<AppState>,
     Path(org): Path<String>,
@@ -223,7 +241,7 @@ pub async fn add_member(
 }
 
 /// A topic's retention as the API shows and takes it.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RetentionBody {
     /// Records older than this many seconds are removed; `null` keeps them.
     pub max_age_secs: Option<u64>,
@@ -237,10 +255,12 @@ impl From<Retention> for RetentionBody {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct KindRetention {
+    #[schema(value_type = String, example = "service")]
     pub kind: LogKind,
     #[serde(flatten)]
+    #[schema(inline)]
     pub retention: RetentionBody,
     /// What the kind's logs take on disk now.
     pub stored_bytes: u64,
@@ -257,7 +277,9 @@ fn kind_retention(state: &AppState, org: &str, app: &str, kind: LogKind) -> Kind
     }
 }
 
-/// `GET /api/v1/orgs/{org}/apps/{app}/retention`: per kind.
+/// How long each kind of the app's logs is kept, and what it takes now.
+#[utoipa::path(get, path = "/api/v1/orgs/{org}/apps/{app}/retention", tag = "admin", params(("org" = String, Path), ("app" = String, Path)),
+    responses((status = 200, description = "Per kind: the retention and what is stored now", body = Vec<KindRetention>), (status = 401, description = "No token, or an unknown or revoked one"), (status = 404, description = "No such app in the token's org")), security(("token" = [])))]
 pub async fn get_retention(
     State(state): State<AppState>,
     Path((org, app)): Path<(String, String)>,
@@ -268,15 +290,20 @@ pub async fn get_retention(
     Ok(Json([LogKind::Service, LogKind::Access].map(|kind| kind_retention(&state, &org, &app, kind)).into()))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct RetentionChange {
     /// `service` or `access`.
+    #[schema(value_type = String, example = "access")]
     pub kind: LogKind,
     #[serde(flatten)]
+    #[schema(inline)]
     pub retention: RetentionBody,
 }
 
-/// `PUT /api/v1/orgs/{org}/apps/{app}/retention`: one kind's retention.
+/// Set one kind's retention. Needs `admin`; audited with before and after.
+#[utoipa::path(put, path = "/api/v1/orgs/{org}/apps/{app}/retention", tag = "admin", params(("org" = String, Path), ("app" = String, Path)),
+    request_body = RetentionChange,
+    responses((status = 200, body = KindRetention), (status = 400, description = "A bad kind or limit"), (status = 401, description = "No token, or an unknown or revoked one"), (status = 403, description = "The token is not `admin`"), (status = 404, description = "No such app in the token's org")), security(("token" = [])))]
 pub async fn set_retention(
     State(state): State<AppState>,
     Path((org, app)): Path<(String, String)>,

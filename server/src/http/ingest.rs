@@ -49,7 +49,8 @@ impl IngestState {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct IngestQuery {
     /// `service` (default) or `access`.
     pub kind: Option<String>,
@@ -59,7 +60,7 @@ pub struct IngestQuery {
     pub host: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct IngestReply {
     pub accepted: usize,
     /// Offsets given to the accepted lines, in order (absent when none).
@@ -70,6 +71,21 @@ pub struct IngestReply {
     pub rejected: Vec<RejectedLine>,
 }
 
+/// Send log lines: service logs as NDJSON or text, access logs as NDJSON or Combined Log Format.
+#[utoipa::path(post, path = "/api/v1/orgs/{org}/apps/{app}/logs", tag = "ingest",
+    params(("org" = String, Path), ("app" = String, Path), IngestQuery),
+    request_body(content = String, description = "Lines, one per line; gzip accepted", content_type = "application/x-ndjson"),
+    responses(
+        (status = 200, description = "All lines stored", body = IngestReply),
+        (status = 401, description = "No token, or an unknown or revoked one"),
+        (status = 403, description = "The token may not ingest"),
+        (status = 404, description = "No such app in the token's org"),
+        (status = 413, description = "Over the body or batch limit; nothing stored"),
+        (status = 415, description = "A content type other than NDJSON or text"),
+        (status = 422, description = "Some lines rejected (listed); the others stored", body = IngestReply),
+        (status = 429, description = "Over the app's rate; nothing stored; retry after `retry-after`"),
+    ),
+    security(("token" = [])))]
 pub async fn post_logs(
     State(state): State<AppState>,
     Path((org, app)): Path<(String, String)>,

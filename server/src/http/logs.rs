@@ -32,7 +32,8 @@ use crate::query::time_bound::parse_time_bound;
 use crate::query::CompiledFilter;
 use crate::store::{Gap, StoredRecord, TopicKey, READ_CHUNK};
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LogsQuery {
     /// `service` (default), `access` or `audit`.
     pub kind: Option<String>,
@@ -100,7 +101,16 @@ pub fn app_topic(org: &str, app: &str, kind: Option<&str>) -> Result<TopicKey, A
     Ok(TopicKey::new(org, app, kind))
 }
 
-/// `GET /api/v1/orgs/{org}/apps/{app}/logs`: a page of records.
+/// A page of an app's records, with the cursor of the next page.
+#[utoipa::path(get, path = "/api/v1/orgs/{org}/apps/{app}/logs", tag = "logs",
+    params(("org" = String, Path), ("app" = String, Path), LogsQuery),
+    responses(
+        (status = 200, description = "`{records, next_cursor, gaps}` as JSON; or NDJSON or text by `format`", content_type = "application/json"),
+        (status = 400, description = "A bad parameter, named in `error`"),
+        (status = 401, description = "No token, or an unknown or revoked one"),
+        (status = 404, description = "No such app in the token's org"),
+    ),
+    security(("token" = [])))]
 pub async fn get_logs(
     State(state): State<AppState>,
     Path((org, app)): Path<(String, String)>,
@@ -112,7 +122,16 @@ pub async fn get_logs(
     page(&state, app_topic(&org, &app, query.kind.as_deref())?, query).await
 }
 
-/// `GET /api/v1/orgs/{org}/audit`: the org's audit records, read like logs.
+/// The org's audit records (who did what, when, from where), read like logs. Needs `admin`.
+#[utoipa::path(get, path = "/api/v1/orgs/{org}/audit", tag = "admin",
+    params(("org" = String, Path), LogsQuery),
+    responses(
+        (status = 200, description = "`{records, next_cursor, gaps}`", content_type = "application/json"),
+        (status = 401, description = "No token, or an unknown or revoked one"),
+        (status = 403, description = "The token is not `admin`"),
+        (status = 404, description = "Not the token's org"),
+    ),
+    security(("token" = [])))]
 pub async fn get_audit(
     State(state): State<AppState>,
     Path(org): Path<String>,
@@ -124,7 +143,16 @@ pub async fn get_audit(
     page(&state, audit::topic(&org), query).await
 }
 
-/// `GET /api/v1/orgs/{org}/apps/{app}/logs/live`: Server-Sent Events.
+/// Follow an app's logs as Server-Sent Events: `since` replays a range first; `Last-Event-ID` resumes.
+#[utoipa::path(get, path = "/api/v1/orgs/{org}/apps/{app}/logs/live", tag = "logs",
+    params(("org" = String, Path), ("app" = String, Path), LogsQuery,
+        ("Last-Event-ID" = Option<String>, Header, description = "Resume right after this offset")),
+    responses(
+        (status = 200, description = "Events whose data is a JSON array of records; `event: gap` for missing offsets", content_type = "text/event-stream"),
+        (status = 401, description = "No token, or an unknown or revoked one"),
+        (status = 404, description = "No such app in the token's org"),
+    ),
+    security(("token" = [])))]
 pub async fn live_logs(
     State(state): State<AppState>,
     Path((org, app)): Path<(String, String)>,
@@ -251,8 +279,9 @@ fn live(
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 
-/// One record as a human reads it: time (UTC), instance, then the level and
-/// message of a service line, or the request of an access line.
+/// One record as a human reads it: time (UTC), then the instance with the
+/// level and message of a service line or the request of an access line,
+/// or who did what of an audit record.
 pub fn record_text(record: &StoredRecord) -> String {
     let format =
         time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
@@ -265,6 +294,9 @@ pub fn record_text(record: &StoredRecord) -> String {
     };
     let text = |key: &str| value.get(key).and_then(|v| v.as_str()).unwrap_or_default().to_string();
     let instance = text("instance");
+    if value.get("action").is_some() {
+        return format!("{time} {} {} {} from {}", text("actor"), text("action"), text("target"), text("ip"));
+    }
     if value.get("status").is_some() {
         format!(
             "{time} {instance} {} {}{} {} {}ms {} {}",

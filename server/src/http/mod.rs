@@ -7,9 +7,10 @@ pub mod auth;
 pub mod error;
 pub mod ingest;
 pub mod logs;
+pub mod openapi;
 
 use axum::extract::FromRef;
-use axum::routing::{delete, get, post};
+use axum::routing::get;
 use axum::Router;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -50,7 +51,7 @@ pub fn router(state: AppState, console: SharedConsolePort) -> Router {
     let routes = generate_route_list(App);
     let options = state.leptos_options.clone();
     Router::new()
-        .merge(api_routes())
+        .merge(openapi::api().0.layer(tower_http::decompression::RequestDecompressionLayer::new()))
         .route("/bff/orgs/{org}/apps/{app}/live", get(logs::console_live_logs))
         .route("/healthz", get(|| async { "ok" }))
         .leptos_routes_with_context(
@@ -62,20 +63,4 @@ pub fn router(state: AppState, console: SharedConsolePort) -> Router {
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
-}
-
-/// The public API; every route checks the caller's token (see [`auth`]).
-fn api_routes() -> Router<AppState> {
-    let ingest = Router::new()
-        .route("/api/v1/orgs/{org}/apps/{app}/logs", post(ingest::post_logs).get(logs::get_logs))
-        .layer(tower_http::decompression::RequestDecompressionLayer::new());
-    Router::new()
-        .merge(ingest)
-        .route("/api/v1/orgs/{org}/apps/{app}/logs/live", get(logs::live_logs))
-        .route("/api/v1/orgs/{org}/apps/{app}/retention", get(admin::get_retention).put(admin::set_retention))
-        .route("/api/v1/orgs/{org}/apps", get(admin::list_apps).post(admin::create_app))
-        .route("/api/v1/orgs/{org}/audit", get(logs::get_audit))
-        .route("/api/v1/orgs/{org}/tokens", get(admin::list_tokens).post(admin::create_token))
-        .route("/api/v1/orgs/{org}/tokens/{id}", delete(admin::revoke_token))
-        .route("/api/v1/orgs/{org}/members", get(admin::list_members).post(admin::add_member))
 }

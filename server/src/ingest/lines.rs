@@ -21,7 +21,7 @@ use vigie_app::model::{Level, ServiceLine};
 pub const MAX_LINE_BYTES: usize = 64 * 1024;
 
 /// A line that was not stored, and why.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct RejectedLine {
     /// 1-based line number in the request body.
     pub line: usize,

@@ -23,8 +23,13 @@ pub struct TestServer {
 /// A server with one org, `acme`, holding the app `api`, and an admin
 /// token of it that [`TestServer::http`] sends.
 pub async fn serve() -> TestServer {
+    serve_with(|_| {}).await
+}
+
+/// [`serve`], with the config changed by `adjust` first.
+pub async fn serve_with(adjust: impl FnOnce(&mut ServeConfig)) -> TestServer {
     let data_dir = tempfile::tempdir().unwrap();
-    let config = ServeConfig {
+    let mut config = ServeConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         data_dir: data_dir.path().to_path_buf(),
         site_root: data_dir.path().join("site"),
@@ -33,6 +38,7 @@ pub async fn serve() -> TestServer {
         geoip: GeoIpSource::Demo,
         ingest: Default::default(),
     };
+    adjust(&mut config);
     let server = start(config).await.unwrap();
     server
         .catalog

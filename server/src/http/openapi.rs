@@ -1,0 +1,69 @@
+//! The public API's routes and its OpenAPI 3 document, made from the same
+//! handler annotations, so no route can be served without being described.
+//! The document is at `GET /api/v1/openapi.json`.
+
+use axum::routing::get;
+use axum::{Json, Router};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::OpenApi as Document;
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::{admin, ingest, logs, AppState};
+
+/// Where the document is served.
+pub const DOCUMENT_PATH: &str = "/api/v1/openapi.json";
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Vigie Logs API",
+        description = "Logs of your apps: ingest, search, follow live, and the org's tokens, apps, members, \
+                       retention and audit log. Every route takes `Authorization: Bearer <token>`; a token \
+                       belongs to one org and may read, ingest or administer it. Filter syntax: docs/QUERY.md."
+    ),
+    modifiers(&BearerToken),
+    tags(
+        (name = "ingest", description = "Sending log lines"),
+        (name = "logs", description = "Searching and following logs"),
+        (name = "admin", description = "An org's tokens, apps, members, retention and audit log"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerToken;
+
+impl Modify for BearerToken {
+    fn modify(&self, document: &mut Document) {
+        let components = document.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("vgt_…")
+                    .description(Some("An API token; create one with `vigie tokens create`"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The API's routes and their document.
+pub fn api() -> (Router<AppState>, Document) {
+    let (router, mut document) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(ingest::post_logs, logs::get_logs))
+        .routes(routes!(logs::live_logs))
+        .routes(routes!(admin::get_retention, admin::set_retention))
+        .routes(routes!(admin::list_apps, admin::create_app))
+        .routes(routes!(logs::get_audit))
+        .routes(routes!(admin::list_tokens, admin::create_token))
+        .routes(routes!(admin::revoke_token))
+        .routes(routes!(admin::list_members, admin::add_member))
+        .split_for_parts();
+    document.info.version = env!("CARGO_PKG_VERSION").to_string();
+    let served = document.clone();
+    let router = router.route(DOCUMENT_PATH, get(move || async move { Json(served) }));
+    (router, document)
+}

@@ -32,6 +32,7 @@ use crate::http::ingest::IngestState;
 use crate::http::{AppState, ShutdownSignal};
 use crate::ingest::geoip::GeoIp;
 use crate::ingest::limits::IngestLimits;
+use crate::ingest::syslog::{self, SyslogCounters, SyslogIngest};
 use crate::store::Store;
 
 /// The name of the browser bundle (`pkg/vigie.js`, `pkg/vigie.wasm`); the
@@ -49,6 +50,10 @@ pub struct ServeConfig {
     pub store: store::StoreConfig,
     pub geoip: GeoIpSource,
     pub ingest: IngestLimits,
+    /// Syslog over TCP (octet-counted or newline-framed), if any.
+    pub syslog_tcp: Option<SocketAddr>,
+    /// Syslog over UDP, if any.
+    pub syslog_udp: Option<SocketAddr>,
 }
 
 /// Where client locations of access logs come from.
@@ -75,6 +80,9 @@ pub struct Welcome {
 /// A started server. Dropping it does not stop it; call [`RunningServer::stop`].
 pub struct RunningServer {
     pub addr: SocketAddr,
+    /// Where syslog is received, once bound (port 0 becomes a real port).
+    pub syslog_tcp: Option<SocketAddr>,
+    pub syslog_udp: Option<SocketAddr>,
     pub store: Store,
     pub catalog: Catalog,
     pub welcome: Welcome,
@@ -123,11 +131,14 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, StartError> {
         .site_pkg_dir("pkg")
         .site_addr(addr)
         .build();
+    let ingest = IngestState::new(config.ingest, geoip);
+    let syslog_counters = Arc::new(SyslogCounters::default());
     let state = AppState {
         leptos_options,
         store: store.clone(),
         catalog: catalog.clone(),
-        ingest: IngestState::new(config.ingest, geoip),
+        ingest: ingest.clone(),
+        syslog_counters: syslog_counters.clone(),
         shutdown: shutdown.clone(),
     };
     let console = Arc::new(InProcessConsole { catalog: catalog.clone(), store: store.clone() });
@@ -143,6 +154,20 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, StartError> {
         }));
     }
     tasks.extend(store_upkeep(&store, &shutdown));
+    let syslog = Arc::new(SyslogIngest::new(store.clone(), catalog.clone(), ingest, syslog_counters));
+    let mut syslog_tcp = None;
+    if let Some(wanted) = config.syslog_tcp {
+        let listener = TcpListener::bind(wanted).await.map_err(|source| StartError::Listen { addr: wanted, source })?;
+        syslog_tcp = Some(listener.local_addr().map_err(|source| StartError::Listen { addr: wanted, source })?);
+        tasks.push(syslog::listener::serve_tcp(listener, syslog.clone(), shutdown.clone()));
+    }
+    let mut syslog_udp = None;
+    if let Some(wanted) = config.syslog_udp {
+        let socket =
+            syslog::listener::bind_udp(wanted).map_err(|source| StartError::Listen { addr: wanted, source })?;
+        syslog_udp = Some(socket.local_addr().map_err(|source| StartError::Listen { addr: wanted, source })?);
+        tasks.push(syslog::listener::serve_udp(socket, syslog, shutdown.clone()));
+    }
     let server_shutdown = shutdown.clone();
     tasks.push(tokio::spawn(async move {
         let served = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
@@ -152,8 +177,8 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, StartError> {
             tracing::error!(%error, "HTTP server stopped");
         }
     }));
-    tracing::info!(%addr, data_dir = %config.data_dir.display(), "Vigie is serving");
-    Ok(RunningServer { addr, store, catalog, welcome, stop, tasks })
+    tracing::info!(%addr, ?syslog_tcp, ?syslog_udp, data_dir = %config.data_dir.display(), "Vigie is serving");
+    Ok(RunningServer { addr, syslog_tcp, syslog_udp, store, catalog, welcome, stop, tasks })
 }
 
 impl RunningServer {

@@ -107,6 +107,27 @@ enum BenchWhat {
         #[arg(long, default_value_t = 0.0)]
         seek_topic_gb: f64,
     },
+    /// The Logs API end to end against a `vigie serve` child process on
+    /// loopback: HTTP and syslog ingest rates, SSE followers' latency.
+    Api {
+        /// Where the server's scratch data directory goes.
+        #[arg(long, default_value = "./data/bench")]
+        dir: PathBuf,
+        #[arg(long, default_value_t = 2_000_000)]
+        http_lines: usize,
+        #[arg(long, default_value_t = 4)]
+        http_senders: usize,
+        #[arg(long, default_value_t = 2_000_000)]
+        syslog_lines: usize,
+        #[arg(long, default_value_t = 4)]
+        syslog_connections: usize,
+        #[arg(long, default_value_t = 1_000)]
+        followers: usize,
+        #[arg(long, default_value_t = 10_000)]
+        follow_lines_per_sec: usize,
+        #[arg(long, default_value_t = 20)]
+        follow_secs: u64,
+    },
 }
 
 #[derive(Args)]
@@ -154,6 +175,26 @@ struct ServeArgs {
     /// Lines one ingest request may carry.
     #[arg(long, env = "VIGIE_INGEST_BATCH_LINES", default_value_t = IngestLimits::default().batch_lines)]
     ingest_batch_lines: usize,
+    /// Receive syslog over TCP here (RFC 5424 or 3164, octet-counted or
+    /// one per line); `off` for none. See docs/INGEST.md.
+    #[arg(long, env = "VIGIE_SYSLOG_TCP", default_value = "127.0.0.1:5140", value_parser = parse_optional_addr)]
+    syslog_tcp: OptionalAddr,
+    /// Receive syslog over UDP here; `off` for none.
+    #[arg(long, env = "VIGIE_SYSLOG_UDP", default_value = "127.0.0.1:5140", value_parser = parse_optional_addr)]
+    syslog_udp: OptionalAddr,
+}
+
+/// An address, or `off`.
+#[derive(Clone, Copy, Debug)]
+struct OptionalAddr(Option<SocketAddr>);
+
+fn parse_optional_addr(text: &str) -> Result<OptionalAddr, String> {
+    if text == "off" {
+        return Ok(OptionalAddr(None));
+    }
+    text.parse()
+        .map(|addr| OptionalAddr(Some(addr)))
+        .map_err(|_| format!("\"{text}\" is not an address such as 127.0.0.1:5140, nor off"))
 }
 
 #[tokio::main]
@@ -231,6 +272,37 @@ async fn main() -> ExitCode {
                 }
             };
         }
+        Command::Bench {
+            what:
+                BenchWhat::Api {
+                    dir,
+                    http_lines,
+                    http_senders,
+                    syslog_lines,
+                    syslog_connections,
+                    followers,
+                    follow_lines_per_sec,
+                    follow_secs,
+                },
+        } => {
+            let config = bench::api::ApiBenchConfig {
+                dir,
+                http_lines,
+                http_senders,
+                syslog_lines,
+                syslog_connections,
+                followers,
+                follow_lines_per_sec,
+                follow_secs,
+            };
+            return match bench::api::run(config).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("the benchmark failed: {error}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
     };
     if !args.site_root.join("pkg").is_dir() {
         tracing::warn!(
@@ -258,6 +330,8 @@ async fn main() -> ExitCode {
         store,
         geoip,
         ingest: IngestLimits { lines_per_sec: args.ingest_lines_per_sec, batch_lines: args.ingest_batch_lines },
+        syslog_tcp: args.syslog_tcp.0,
+        syslog_udp: args.syslog_udp.0,
     };
     let server = match start(config).await {
         Ok(server) => server,
@@ -267,6 +341,12 @@ async fn main() -> ExitCode {
         }
     };
     println!("Vigie console: http://{}/", server.addr);
+    if let Some(addr) = server.syslog_tcp {
+        println!("Syslog TCP: {addr}");
+    }
+    if let Some(addr) = server.syslog_udp {
+        println!("Syslog UDP: {addr}");
+    }
     print_welcome(&server.welcome, server.addr);
     wait_for_stop_signal().await;
     tracing::info!("stopping: finishing requests in flight");

@@ -207,3 +207,57 @@ async fn follow_since_replays_the_range_then_continues_live_with_the_filter() {
     assert_eq!(messages, ["upstream timeout #80", "upstream timeout #90", "ERROR upstream timeout live"]);
     server.server.stop().await;
 }
+
+/// Reads WebSocket messages until `count` records came; returns their
+/// messages and the last `last_offset`.
+async fn read_ws<S>(socket: &mut S, count: usize) -> (Vec<String>, u64)
+where
+    S: futures::Stream<Item = Result<tokio_tungstenite::tungstenite::Message, tokio_tungstenite::tungstenite::Error>>
+        + Unpin,
+{
+    let (mut messages, mut last_offset) = (Vec::new(), 0);
+    while messages.len() < count {
+        let message = tokio::time::timeout(Duration::from_secs(5), socket.next()).await.expect("a message in 5 s");
+        let text = message.unwrap().unwrap().into_text().unwrap();
+        let value: Value = serde_json::from_str(&text).unwrap();
+        if value["type"] == "records" {
+            last_offset = value["last_offset"].as_u64().unwrap();
+            messages
+                .extend(value["data"].as_array().unwrap().iter().map(|r| r["message"].as_str().unwrap().to_string()));
+        }
+    }
+    (messages, last_offset)
+}
+
+#[tokio::test]
+async fn the_websocket_follows_live_and_resumes_from_the_next_offset() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let server = serve().await;
+    server.post(LOGS, "text/plain", "before 1").await;
+    let url = |query: &str| {
+        let mut request = format!("ws://{}{LOGS}/ws{query}", server.server.addr).into_client_request().unwrap();
+        request.headers_mut().insert("authorization", format!("Bearer {}", server.token).parse().unwrap());
+        request
+    };
+    let (mut socket, _) = tokio_tungstenite::connect_async(url("")).await.unwrap();
+    let opened: Value = serde_json::from_str(&socket.next().await.unwrap().unwrap().into_text().unwrap()).unwrap();
+    assert_eq!(opened, json!({"type": "open", "next_offset": 1}));
+    server.post(LOGS, "text/plain", "live 2").await;
+    let (messages, last_offset) = read_ws(&mut socket, 1).await;
+    assert_eq!((messages, last_offset), (vec!["live 2".to_string()], 1));
+    drop(socket);
+
+    server.post(LOGS, "text/plain", "while away 3\nwhile away 4").await;
+    let (mut resumed, _) = tokio_tungstenite::connect_async(url(&format!("?from={}", last_offset + 1))).await.unwrap();
+    let (messages, last_offset) = read_ws(&mut resumed, 2).await;
+    assert_eq!(messages, ["while away 3", "while away 4"]);
+    assert_eq!(last_offset, 3);
+
+    // Without a token there is no upgrade, only the usual 401.
+    let refused = tokio_tungstenite::connect_async(format!("ws://{}{LOGS}/ws", server.server.addr)).await;
+    match refused {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => assert_eq!(response.status(), 401),
+        other => panic!("expected a 401, got {other:?}"),
+    }
+    server.server.stop().await;
+}

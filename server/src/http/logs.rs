@@ -1,5 +1,6 @@
-//! Reading logs: `GET .../logs` (a page of records as JSON) and
-//! `GET .../logs/live` (Server-Sent Events).
+//! Reading logs: `GET .../logs` (a page of records as JSON),
+//! `GET .../logs/live` (Server-Sent Events) and `GET .../logs/ws` (the same
+//! live stream over a WebSocket).
 //!
 //! Live events carry a JSON array of records; the event id is the offset of
 //! the last one, so a client that reconnects with `Last-Event-ID` resumes
@@ -13,6 +14,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{header, HeaderMap};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -234,12 +236,24 @@ async fn page(state: &AppState, key: TopicKey, query: LogsQuery) -> Result<Respo
         .into_response())
 }
 
-fn live(
+/// What a live stream sends, whatever carries it (SSE or WebSocket).
+pub enum LiveItem {
+    /// Records, as a JSON array; `last_offset` is the last offset the
+    /// client has now been told about (records the filter left out count).
+    Records { last_offset: u64, json: String },
+    /// Offsets the store could not return, as a JSON array with reasons.
+    Gap { last_offset: u64, json: String },
+}
+
+/// Checks the query and opens the topic's tail where the client asked:
+/// right after `Last-Event-ID` (or the WebSocket's `from`), at `since`
+/// (replay then live), or at the end.
+fn live_items(
     state: &AppState,
     key: TopicKey,
     query: LogsQuery,
     headers: &HeaderMap,
-) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>> + use<>>, ApiError> {
+) -> Result<impl Stream<Item = LiveItem> + Send + use<>, ApiError> {
     let checked = check(key, &query)?;
     let key = checked.key.clone();
     let last_event_id = headers.get("last-event-id").and_then(|value| value.to_str().ok());
@@ -255,28 +269,101 @@ fn live(
             .from
             .or_else(|| checked.since_ns.map(|since| state.store.offsets_for_times(&key, Some(since), None).start)),
     };
-    // `retry` asks the browser to reconnect after 1 s rather than its default 3 s.
-    let opened = stream::once(async { Event::default().retry(Duration::from_secs(1)).data("[]") });
     let tail = state.store.tail(&key, from).map_err(ApiError::internal)?;
     let filter = Arc::new(checked.filter);
     let (since_ns, until_ns) = (checked.since_ns, checked.until_ns);
-    let records = tail.flat_map(move |batch| {
-        // The id is the last offset the client has been told about, so a
-        // reconnect resumes right after it.
-        let last = batch.next_offset.saturating_sub(1).to_string();
+    let items = tail.flat_map(move |batch| {
+        let last_offset = batch.next_offset.saturating_sub(1);
         let kept: Vec<StoredRecord> = batch
             .records
             .into_iter()
             .filter(|r| since_ns.is_none_or(|since| r.ts_ns >= since) && until_ns.is_none_or(|until| r.ts_ns <= until))
             .filter(|r| filter.matches(r.payload.as_bytes()))
             .collect();
-        let gaps = (!batch.gaps.is_empty())
-            .then(|| Event::default().event("gap").id(last.clone()).data(gaps_json(&batch.gaps)));
-        let records = (!kept.is_empty()).then(|| Event::default().id(last).data(records_json(&kept)));
+        let gaps = (!batch.gaps.is_empty()).then(|| LiveItem::Gap { last_offset, json: gaps_json(&batch.gaps) });
+        let records = (!kept.is_empty()).then(|| LiveItem::Records { last_offset, json: records_json(&kept) });
         stream::iter(gaps.into_iter().chain(records))
     });
-    let events = opened.chain(records).take_until(state.shutdown.clone().fired()).map(Ok);
-    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+    Ok(items.take_until(state.shutdown.clone().fired()))
+}
+
+fn live(
+    state: &AppState,
+    key: TopicKey,
+    query: LogsQuery,
+    headers: &HeaderMap,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>> + use<>>, ApiError> {
+    let items = live_items(state, key, query, headers)?;
+    // `retry` asks the browser to reconnect after 1 s rather than its default 3 s.
+    let opened = stream::once(async { Event::default().retry(Duration::from_secs(1)).data("[]") });
+    // The id is the last offset the client has been told about, so a
+    // reconnect resumes right after it.
+    let events = opened.chain(items.map(|item| match item {
+        LiveItem::Records { last_offset, json } => Event::default().id(last_offset.to_string()).data(json),
+        LiveItem::Gap { last_offset, json } => Event::default().event("gap").id(last_offset.to_string()).data(json),
+    }));
+    Ok(Sse::new(events.map(Ok)).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+/// Follow an app's logs over a WebSocket: text messages `{"type":"records"|"gap","last_offset":N,"data":[...]}`.
+///
+/// The first message is `{"type":"open","next_offset":N}`. To resume after
+/// a disconnect, reconnect with `from` = the last `last_offset` + 1.
+#[utoipa::path(get, path = "/api/v1/orgs/{org}/apps/{app}/logs/ws", tag = "logs",
+    params(("org" = String, Path), ("app" = String, Path), LogsQuery),
+    responses(
+        (status = 101, description = "Switching to the WebSocket protocol"),
+        (status = 400, description = "A bad parameter, or not a WebSocket upgrade"),
+        (status = 401, description = "No token, or an unknown or revoked one"),
+        (status = 404, description = "No such app in the token's org"),
+    ),
+    security(("token" = [])))]
+pub async fn live_logs_ws(
+    State(state): State<AppState>,
+    Path((org, app)): Path<(String, String)>,
+    Query(query): Query<LogsQuery>,
+    headers: HeaderMap,
+    peer: ConnectInfo<SocketAddr>,
+    upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers, &peer, &org, Some(&app), Permission::Read)?;
+    let key = app_topic(&org, &app, query.kind.as_deref())?;
+    let upgrade = upgrade.map_err(|rejection| {
+        ApiError::bad_query(format!("{rejection}: open it as a WebSocket, or read .../logs/live as Server-Sent Events"))
+    })?;
+    let next_offset = state.store.next_offset(&key);
+    let items = live_items(&state, key, query, &headers)?;
+    Ok(upgrade.on_upgrade(move |socket| follow_over_websocket(socket, items, next_offset)))
+}
+
+async fn follow_over_websocket(mut socket: WebSocket, items: impl Stream<Item = LiveItem> + Send, next_offset: u64) {
+    let opened = format!("{{\"type\":\"open\",\"next_offset\":{next_offset}}}");
+    if socket.send(Message::Text(opened.into())).await.is_err() {
+        return;
+    }
+    let mut items = std::pin::pin!(items);
+    loop {
+        tokio::select! {
+            item = items.next() => {
+                let Some(item) = item else { break };
+                let (kind, last_offset, json) = match item {
+                    LiveItem::Records { last_offset, json } => ("records", last_offset, json),
+                    LiveItem::Gap { last_offset, json } => ("gap", last_offset, json),
+                };
+                let text = format!("{{\"type\":\"{kind}\",\"last_offset\":{last_offset},\"data\":{json}}}");
+                if socket.send(Message::Text(text.into())).await.is_err() {
+                    return;
+                }
+            }
+            incoming = socket.recv() => match incoming {
+                // The client closed, or the connection dropped.
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                // Pings are answered by axum; anything else is ignored.
+                Some(Ok(_)) => {}
+            },
+        }
+    }
+    let _ = socket.send(Message::Close(None)).await;
 }
 
 /// One record as a human reads it: time (UTC), then the instance with the

@@ -17,7 +17,10 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio::sync::watch;
 use vigie_app::{port::SharedConsolePort, shell, App};
 
+use std::sync::Arc;
+
 use crate::catalog::Catalog;
+use crate::ingest::syslog::SyslogCounters;
 use crate::store::Store;
 
 /// What every handler can reach; cloning it is shallow.
@@ -27,6 +30,7 @@ pub struct AppState {
     pub store: Store,
     pub catalog: Catalog,
     pub ingest: ingest::IngestState,
+    pub syslog_counters: Arc<SyslogCounters>,
     pub shutdown: ShutdownSignal,
 }
 
@@ -54,6 +58,7 @@ pub fn router(state: AppState, console: SharedConsolePort) -> Router {
         .merge(openapi::api().0.layer(tower_http::decompression::RequestDecompressionLayer::new()))
         .route("/bff/orgs/{org}/apps/{app}/live", get(logs::console_live_logs))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(own_metrics))
         .leptos_routes_with_context(
             &state,
             routes,
@@ -63,4 +68,12 @@ pub fn router(state: AppState, console: SharedConsolePort) -> Router {
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Vigie's own counters in the Prometheus text format: what ingest dropped
+/// and why. Only totals over all orgs, nothing of any org's data.
+async fn own_metrics(axum::extract::State(state): axum::extract::State<AppState>) -> impl axum::response::IntoResponse {
+    let mut out = String::new();
+    state.syslog_counters.render(&mut out);
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
 }

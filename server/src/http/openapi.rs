@@ -55,6 +55,7 @@ pub fn api() -> (Router<AppState>, Document) {
     let (router, mut document) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(ingest::post_logs, logs::get_logs))
         .routes(routes!(logs::live_logs))
+        .routes(routes!(logs::live_logs_ws))
         .routes(routes!(admin::get_retention, admin::set_retention))
         .routes(routes!(admin::list_apps, admin::create_app))
         .routes(routes!(logs::get_audit))

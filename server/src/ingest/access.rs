@@ -61,7 +61,7 @@ pub fn locate(line: &mut AccessLine, geoip: Option<&GeoIp>) {
     }
 }
 
-fn parse_json_access(text: &str, defaults: &Defaults<'_>) -> Result<(i64, AccessLine), String> {
+pub(crate) fn parse_json_access(text: &str, defaults: &Defaults<'_>) -> Result<(i64, AccessLine), String> {
     let value: Value =
         serde_json::from_str(text).map_err(|error| format!("invalid JSON at column {}: {error}", error.column()))?;
     let Value::Object(mut object) = value else {
@@ -141,7 +141,7 @@ fn split_target(target: &str, query: Option<String>) -> (String, String) {
 }
 
 /// One Combined Log Format line (or Common, without referer and agent).
-fn parse_combined(text: &str, defaults: &Defaults<'_>) -> Result<(i64, AccessLine), String> {
+pub(crate) fn parse_combined(text: &str, defaults: &Defaults<'_>) -> Result<(i64, AccessLine), String> {
     const EXAMPLE: &str = "expected the Combined Log Format: IP - USER [TIME] \"METHOD PATH PROTOCOL\" STATUS BYTES \"REFERER\" \"AGENT\"";
     let mut rest = text.trim();
     let word = |rest: &mut &str| -> Option<String> {

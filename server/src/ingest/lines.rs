@@ -76,12 +76,19 @@ pub fn parse_lines<T>(body: &[u8], mut parse: impl FnMut(&str) -> Result<(i64, T
 /// where it carries no time.
 pub fn parse_body(body: &[u8], format: LineFormat, instance: &str, now_ns: i64) -> ParsedLines<ServiceLine> {
     parse_lines(body, |text| match format {
-        LineFormat::Ndjson => parse_json_line(text, instance, now_ns),
+        LineFormat::Ndjson => parse_json_line(text, instance, now_ns, None),
         LineFormat::Text => Ok((now_ns, parse_text_line(text, instance))),
     })
 }
 
-fn parse_json_line(text: &str, instance: &str, now_ns: i64) -> Result<(i64, ServiceLine), String> {
+/// One NDJSON service line; `level` is used when the object names none
+/// (else the level is guessed from the message).
+pub(crate) fn parse_json_line(
+    text: &str,
+    instance: &str,
+    now_ns: i64,
+    level: Option<Level>,
+) -> Result<(i64, ServiceLine), String> {
     let value: Value =
         serde_json::from_str(text).map_err(|error| format!("invalid JSON at column {}: {error}", error.column()))?;
     let Value::Object(mut object) = value else {
@@ -93,7 +100,7 @@ fn parse_json_line(text: &str, instance: &str, now_ns: i64) -> Result<(i64, Serv
         None => return Err("the object has no \"message\" (or \"msg\") string".to_string()),
     };
     let level = match take_first(&mut object, &["level", "severity", "lvl"]) {
-        None => guess_level(&message).unwrap_or_default(),
+        None => level.or_else(|| guess_level(&message)).unwrap_or_default(),
         Some(Value::String(text)) => Level::parse(&text)
             .ok_or_else(|| format!("unknown level \"{text}\": use trace, debug, info, warn, error or fatal"))?,
         Some(other) => return Err(format!("\"level\" must be a string, not {}", json_type(&other))),
@@ -111,7 +118,7 @@ fn parse_json_line(text: &str, instance: &str, now_ns: i64) -> Result<(i64, Serv
     Ok((ts_ns, ServiceLine { instance, level, message, fields }))
 }
 
-fn parse_text_line(text: &str, instance: &str) -> ServiceLine {
+pub(crate) fn parse_text_line(text: &str, instance: &str) -> ServiceLine {
     ServiceLine {
         instance: instance.to_string(),
         level: guess_level(text).unwrap_or_default(),

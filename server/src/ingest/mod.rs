@@ -1,5 +1,5 @@
 //! Turning what producers send into service log records. Each listener
-//! (HTTP today; syslog and others later) reads its wire format here and
+//! (HTTP, syslog) reads its wire format here and
 //! gets back the lines it may store and, for the others, which line was
 //! wrong and why. A bad line never costs its neighbours.
 
@@ -7,3 +7,4 @@ pub mod access;
 pub mod geoip;
 pub mod limits;
 pub mod lines;
+pub mod syslog;

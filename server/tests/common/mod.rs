@@ -37,6 +37,8 @@ pub async fn serve_with(adjust: impl FnOnce(&mut ServeConfig)) -> TestServer {
         store: Default::default(),
         geoip: GeoIpSource::Demo,
         ingest: Default::default(),
+        syslog_tcp: Some("127.0.0.1:0".parse().unwrap()),
+        syslog_udp: Some("127.0.0.1:0".parse().unwrap()),
     };
     adjust(&mut config);
     let server = start(config).await.unwrap();

@@ -3,6 +3,8 @@
 //! uses the demo's realistic records (service lines and access logs) and a
 //! fresh store in a scratch directory that is removed afterwards.
 
+pub mod api;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -24,10 +26,10 @@ pub struct BenchConfig {
 }
 
 /// One row of the table.
-struct Row {
-    what: String,
-    figure: String,
-    target: &'static str,
+pub(crate) struct Row {
+    pub what: String,
+    pub figure: String,
+    pub target: &'static str,
 }
 
 pub fn run(config: &BenchConfig) -> Result<(), Box<dyn std::error::Error>> {
@@ -200,13 +202,18 @@ pub fn run(config: &BenchConfig) -> Result<(), Box<dyn std::error::Error>> {
         });
     }
 
+    print_table(&rows);
+    Ok(())
+}
+
+/// Prints the rows as the Markdown table PERFORMANCE.md quotes.
+pub(crate) fn print_table(rows: &[Row]) {
     println!();
     println!("| what | measured | target |");
     println!("| --- | --- | --- |");
     for row in rows {
         println!("| {} | {} | {} |", row.what, row.figure, row.target);
     }
-    Ok(())
 }
 
 fn codec_name(codec: Codec) -> String {
@@ -326,10 +333,10 @@ fn many_topics(
 }
 
 /// A directory removed when the case ends.
-struct Scratch(PathBuf);
+pub(crate) struct Scratch(pub PathBuf);
 
 impl Scratch {
-    fn new(parent: &Path) -> std::io::Result<Scratch> {
+    pub(crate) fn new(parent: &Path) -> std::io::Result<Scratch> {
         std::fs::create_dir_all(parent)?;
         let dir = parent.join(format!("vigie-bench-{}-{}", std::process::id(), rand::random::<u32>()));
         std::fs::create_dir_all(&dir)?;
@@ -344,7 +351,7 @@ impl Drop for Scratch {
 }
 
 /// `1234567.8` → `1,234,568`.
-fn group(n: f64) -> String {
+pub(crate) fn group(n: f64) -> String {
     vigie_app::model::group_thousands(n.round().max(0.0) as u64)
 }
 

@@ -1,0 +1,464 @@
+//! `vigie bench api`: the Logs API end to end, as clients see it. It starts
+//! `vigie serve` as a child process on loopback (fresh data directory,
+//! default durability: acknowledged after fsync) and measures from this
+//! process, over real sockets:
+//!
+//! - HTTP NDJSON ingest: concurrent senders POSTing batches of 1,000 demo
+//!   lines, until the last batch is acknowledged;
+//! - syslog TCP ingest: connections writing RFC 5424 frames, until the
+//!   last line can be read back through the API;
+//! - followers: SSE clients of one app while a producer sends timestamped
+//!   lines at a steady rate; the latency of a line is the time from its
+//!   send (its `ts`) to its arrival at a client, and the server's RSS is
+//!   sampled from `/proc` all along.
+//!
+//! The clients share the machine's cores with the server, as they would
+//! on a one-machine set-up; the figures are for the pair.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, Command};
+use vigie_app::model::{LogKind, ServiceLine};
+
+use super::{group, print_table, Row, Scratch};
+use crate::demo::sample_payloads;
+use crate::http::ingest::now_ns;
+
+pub struct ApiBenchConfig {
+    /// Where the server's scratch data directory goes.
+    pub dir: PathBuf,
+    /// Lines sent over HTTP.
+    pub http_lines: usize,
+    /// Concurrent HTTP senders.
+    pub http_senders: usize,
+    /// Lines sent over syslog TCP.
+    pub syslog_lines: usize,
+    /// Concurrent syslog connections.
+    pub syslog_connections: usize,
+    /// SSE clients following one app.
+    pub followers: usize,
+    /// Lines per second the producer sends while they follow.
+    pub follow_lines_per_sec: usize,
+    /// How long the producer sends.
+    pub follow_secs: u64,
+}
+
+type BenchResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+pub async fn run(config: ApiBenchConfig) -> BenchResult<()> {
+    let scratch = Scratch::new(&config.dir).map_err(|error| format!("{}: {error}", config.dir.display()))?;
+    let server = Server::start(&scratch.0).await?;
+    println!("vigie serve (pid {}) at {}, syslog TCP at {}", server.pid, server.base, server.syslog_tcp);
+    for app in ["http", "syslog", "follow"] {
+        server.create_app(app).await?;
+    }
+    let mut rows = Vec::new();
+
+    let (rate, elapsed) = http_ingest(&server, config.http_lines, config.http_senders).await?;
+    rows.push(Row {
+        what: format!(
+            "HTTP NDJSON ingest, batches of 1,000, {} senders, {} lines in {elapsed:.2} s",
+            config.http_senders,
+            group(config.http_lines as f64)
+        ),
+        figure: format!("{} lines/s", group(rate)),
+        target: "≥ 500,000 lines/s",
+    });
+
+    let (rate, elapsed) = syslog_ingest(&server, config.syslog_lines, config.syslog_connections).await?;
+    rows.push(Row {
+        what: format!(
+            "syslog TCP ingest (RFC 5424, newline framing), {} connections, {} lines in {elapsed:.2} s",
+            config.syslog_connections,
+            group(config.syslog_lines as f64)
+        ),
+        figure: format!("{} lines/s", group(rate)),
+        target: "≥ 300,000 lines/s",
+    });
+
+    let followed = follow(&server, &config).await?;
+    rows.push(Row {
+        what: format!(
+            "{} SSE followers of one app, {} lines/s for {} s: ingest → client latency",
+            config.followers,
+            group(config.follow_lines_per_sec as f64),
+            config.follow_secs
+        ),
+        figure: format!(
+            "p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; {} of {} lines delivered",
+            followed.p50_ms,
+            followed.p99_ms,
+            followed.max_ms,
+            group(followed.delivered as f64),
+            group(followed.expected as f64)
+        ),
+        target: "p99 < 50 ms",
+    });
+    rows.push(Row {
+        what: format!("server RSS while {} followers read", config.followers),
+        figure: format!(
+            "{} MB before they connect, {} MB peak, {} MB at the end",
+            followed.rss_before_mb, followed.rss_peak_mb, followed.rss_after_mb
+        ),
+        target: "bounded",
+    });
+    print_table(&rows);
+    server.stop().await;
+    Ok(())
+}
+
+/// The server under test, a child process.
+struct Server {
+    child: Child,
+    pid: u32,
+    base: String,
+    syslog_tcp: String,
+    org: String,
+    token: String,
+    http: reqwest::Client,
+}
+
+impl Server {
+    async fn start(data_dir: &std::path::Path) -> BenchResult<Server> {
+        let mut child = Command::new(std::env::current_exe()?)
+            .args(["serve", "--listen", "127.0.0.1:0", "--syslog-tcp", "127.0.0.1:0", "--syslog-udp", "off"])
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(["--ingest-lines-per-sec", "100000000", "--ingest-batch-lines", "10000"])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()?;
+        let pid = child.id().ok_or("the server exited at once")?;
+        let mut lines = BufReader::new(child.stdout.take().ok_or("no stdout")?).lines();
+        let (mut base, mut syslog_tcp, mut org, mut token) = (None, None, None, None);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while base.is_none() || syslog_tcp.is_none() || token.is_none() {
+            let line = tokio::time::timeout_at(deadline.into(), lines.next_line())
+                .await
+                .map_err(|_| "the server did not start in 30 s")??
+                .ok_or("the server stopped before printing its address")?;
+            if let Some(url) = line.strip_prefix("Vigie console: ") {
+                base = Some(url.trim_end_matches('/').to_string());
+            } else if let Some(addr) = line.strip_prefix("Syslog TCP: ") {
+                syslog_tcp = Some(addr.trim().to_string());
+            } else if let Some(rest) = line.strip_prefix("Admin token of organisation \"") {
+                let (name, secret) = rest.split_once("\" (shown once): ").ok_or("unexpected welcome line")?;
+                org = Some(name.to_string());
+                token = Some(secret.trim().to_string());
+            }
+        }
+        // Keep reading its stdout so the pipe never fills.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let token = token.unwrap_or_default();
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {token}").parse()?);
+        let http = reqwest::Client::builder().default_headers(headers).build()?;
+        Ok(Server {
+            child,
+            pid,
+            base: base.unwrap_or_default(),
+            syslog_tcp: syslog_tcp.unwrap_or_default(),
+            org: org.unwrap_or_default(),
+            token,
+            http,
+        })
+    }
+
+    async fn create_app(&self, slug: &str) -> BenchResult<()> {
+        let response = self
+            .http
+            .post(format!("{}/api/v1/orgs/{}/apps", self.base, self.org))
+            .json(&json!({"slug": slug, "name": slug, "runtime": "bench"}))
+            .send()
+            .await?;
+        if !response.status().is_success() {
+            return Err(format!("creating app {slug}: {}", response.text().await?).into());
+        }
+        Ok(())
+    }
+
+    fn logs_url(&self, app: &str) -> String {
+        format!("{}/api/v1/orgs/{}/apps/{app}/logs", self.base, self.org)
+    }
+
+    /// The number of records in the app's service topic.
+    async fn records(&self, app: &str) -> BenchResult<u64> {
+        let page: Value =
+            self.http.get(format!("{}?order=desc&limit=1", self.logs_url(app))).send().await?.json().await?;
+        Ok(page["records"][0]["offset"].as_u64().map_or(0, |last| last + 1))
+    }
+
+    fn rss_mb(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|kb| kb.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map_or(0, |kb| kb / 1024)
+    }
+
+    async fn stop(mut self) {
+        // SIGTERM, so it checkpoints and exits as in production.
+        let _ = Command::new("kill").arg(self.pid.to_string()).status().await;
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await;
+        let _ = self.child.kill().await;
+    }
+}
+
+/// Demo service lines as NDJSON bodies of 1,000 lines.
+fn ndjson_bodies(count: usize) -> Vec<String> {
+    let lines = sample_payloads(LogKind::Service, count.min(100_000), 7);
+    lines
+        .chunks(1_000)
+        .map(|chunk| {
+            let mut body = String::new();
+            for (_, payload) in chunk {
+                let line: ServiceLine = serde_json::from_str(payload).expect("demo lines are service lines");
+                let mut object = json!({"message": line.message, "level": line.level, "instance": line.instance});
+                for (key, value) in line.fields {
+                    object[key] = value;
+                }
+                body.push_str(&object.to_string());
+                body.push('\n');
+            }
+            body
+        })
+        .collect()
+}
+
+async fn http_ingest(server: &Server, lines: usize, senders: usize) -> BenchResult<(f64, f64)> {
+    let bodies = Arc::new(ndjson_bodies(100_000));
+    let batches = lines.div_ceil(1_000);
+    let next = Arc::new(AtomicUsize::new(0));
+    let url = server.logs_url("http");
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..senders {
+        let (bodies, next, url, http) = (bodies.clone(), next.clone(), url.clone(), server.http.clone());
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let batch = next.fetch_add(1, Ordering::Relaxed);
+                if batch >= batches {
+                    return Ok::<(), String>(());
+                }
+                let body = bodies[batch % bodies.len()].clone();
+                let response = http
+                    .post(&url)
+                    .header("content-type", "application/x-ndjson")
+                    .body(body)
+                    .send()
+                    .await
+                    .map_err(|error| error.to_string())?;
+                if !response.status().is_success() {
+                    return Err(format!("ingest answered {}", response.status()));
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let stored = server.records("http").await?;
+    if stored != (batches * 1_000) as u64 {
+        return Err(format!("sent {} lines over HTTP, {stored} stored", batches * 1_000).into());
+    }
+    Ok((stored as f64 / elapsed, elapsed))
+}
+
+async fn syslog_ingest(server: &Server, lines: usize, connections: usize) -> BenchResult<(f64, f64)> {
+    let sample = sample_payloads(LogKind::Service, 100_000, 11);
+    let mut frames = Vec::new();
+    for (i, (_, payload)) in sample.iter().enumerate() {
+        let line: ServiceLine = serde_json::from_str(payload)?;
+        frames.push(format!(
+            "<14>1 2026-11-24T13:05:{:02}.{:03}Z {} syslog {} - [vigie@53595 token=\"{}\"] {}\n",
+            i % 60,
+            i % 1000,
+            line.instance,
+            1000 + i % 50,
+            server.token,
+            line.message.replace('\n', " ")
+        ));
+    }
+    let per_connection = lines / connections;
+    let total = per_connection * connections;
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..connections {
+        let mut stream = tokio::net::TcpStream::connect(&server.syslog_tcp).await?;
+        // Each connection writes its share as large buffers of whole frames.
+        let mut buffers = Vec::new();
+        let mut buffer = String::new();
+        for n in 0..per_connection {
+            buffer.push_str(&frames[(c * per_connection + n) % frames.len()]);
+            if buffer.len() > 1 << 20 {
+                buffers.push(std::mem::take(&mut buffer));
+            }
+        }
+        buffers.push(buffer);
+        tasks.push(tokio::spawn(async move {
+            for buffer in buffers {
+                stream.write_all(buffer.as_bytes()).await?;
+            }
+            stream.shutdown().await
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let stored = server.records("syslog").await?;
+        if stored >= total as u64 {
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err(format!("sent {total} syslog lines, {stored} stored after 2 minutes").into());
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    Ok((total as f64 / elapsed, elapsed))
+}
+
+struct Followed {
+    p50_ms: f64,
+    p99_ms: f64,
+    max_ms: f64,
+    delivered: u64,
+    expected: u64,
+    rss_before_mb: u64,
+    rss_peak_mb: u64,
+    rss_after_mb: u64,
+}
+
+async fn follow(server: &Server, config: &ApiBenchConfig) -> BenchResult<Followed> {
+    let rss_before_mb = server.rss_mb();
+    let url = format!("{}/live", server.logs_url("follow"));
+    let latencies_us = Arc::new(Mutex::new(Vec::<u32>::new()));
+    let delivered = Arc::new(AtomicU64::new(0));
+    let connected = Arc::new(AtomicUsize::new(0));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut clients = Vec::new();
+    for _ in 0..config.followers {
+        let (url, http) = (url.clone(), server.http.clone());
+        let (latencies_us, delivered, connected, mut stop) =
+            (latencies_us.clone(), delivered.clone(), connected.clone(), stop_rx.clone());
+        clients.push(tokio::spawn(async move {
+            let response = http.get(&url).send().await.map_err(|error| error.to_string())?;
+            let mut body = response.bytes_stream();
+            let mut buffer: Vec<u8> = Vec::new();
+            let mut mine = Vec::new();
+            let mut opened = false;
+            let record_start = memchr::memmem::Finder::new(b"{\"offset\":");
+            let ts_field = memchr::memmem::Finder::new(b"\"ts_ns\":");
+            loop {
+                let chunk = tokio::select! {
+                    chunk = body.next() => chunk,
+                    _ = stop.wait_for(|stopped| *stopped) => None,
+                };
+                let Some(chunk) = chunk else { break };
+                let chunk = chunk.map_err(|error| error.to_string())?;
+                let arrived_ns = now_ns();
+                buffer.extend_from_slice(&chunk);
+                let Some(end) = memchr::memmem::rfind(&buffer, b"\n\n") else { continue };
+                let events = &buffer[..end + 2];
+                if !opened {
+                    opened = true;
+                    connected.fetch_add(1, Ordering::Relaxed);
+                }
+                delivered.fetch_add(record_start.find_iter(events).count() as u64, Ordering::Relaxed);
+                // One sample per event: its first record is its oldest.
+                for event in memchr::memmem::find_iter(events, b"data: [{").map(|at| &events[at..]) {
+                    if let Some(at) = ts_field.find(event) {
+                        let digits: Vec<u8> =
+                            event[at + 8..].iter().take_while(|b| b.is_ascii_digit()).copied().collect();
+                        if let Some(ts_ns) = std::str::from_utf8(&digits).ok().and_then(|d| d.parse::<i64>().ok()) {
+                            mine.push(((arrived_ns - ts_ns).max(0) / 1_000).min(u32::MAX as i64) as u32);
+                        }
+                    }
+                }
+                buffer.drain(..end + 2);
+            }
+            latencies_us.lock().unwrap_or_else(|p| p.into_inner()).extend(mine);
+            Ok::<(), String>(())
+        }));
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while connected.load(Ordering::Relaxed) < config.followers {
+        if Instant::now() > deadline {
+            return Err(format!(
+                "{} of {} followers connected in 60 s",
+                connected.load(Ordering::Relaxed),
+                config.followers
+            )
+            .into());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // The producer: a batch every 10 ms, each line stamped with its send time.
+    let batches_per_sec = 100;
+    let per_batch = config.follow_lines_per_sec.div_ceil(batches_per_sec);
+    let mut ticker = tokio::time::interval(Duration::from_millis(1000 / batches_per_sec as u64));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let words = sample_payloads(LogKind::Service, per_batch, 5);
+    let started = Instant::now();
+    let mut sent = 0u64;
+    let mut rss_peak_mb = rss_before_mb;
+    let mut last_rss = Instant::now();
+    let url = server.logs_url("follow");
+    while started.elapsed() < Duration::from_secs(config.follow_secs) {
+        ticker.tick().await;
+        let ts = now_ns();
+        let mut body = String::with_capacity(per_batch * 160);
+        for (_, payload) in &words {
+            let line: ServiceLine = serde_json::from_str(payload)?;
+            body.push_str(&json!({"ts": ts, "message": line.message, "level": line.level}).to_string());
+            body.push('\n');
+        }
+        let response = server.http.post(&url).header("content-type", "application/x-ndjson").body(body).send().await?;
+        if !response.status().is_success() {
+            return Err(format!("the producer's batch got {}", response.status()).into());
+        }
+        sent += per_batch as u64;
+        if last_rss.elapsed() > Duration::from_millis(500) {
+            rss_peak_mb = rss_peak_mb.max(server.rss_mb());
+            last_rss = Instant::now();
+        }
+    }
+    // Let the last lines arrive.
+    let expected = sent * config.followers as u64;
+    let drain_deadline = Instant::now() + Duration::from_secs(10);
+    while delivered.load(Ordering::Relaxed) < expected && Instant::now() < drain_deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    rss_peak_mb = rss_peak_mb.max(server.rss_mb());
+    let _ = stop_tx.send(true);
+    for client in clients {
+        client.await??;
+    }
+    let rss_after_mb = server.rss_mb();
+    let mut latencies = std::mem::take(&mut *latencies_us.lock().unwrap_or_else(|p| p.into_inner()));
+    latencies.sort_unstable();
+    let at = |q: f64| latencies.get(((latencies.len() as f64 - 1.0) * q) as usize).map_or(0.0, |us| *us as f64 / 1e3);
+    Ok(Followed {
+        p50_ms: at(0.5),
+        p99_ms: at(0.99),
+        max_ms: at(1.0),
+        delivered: delivered.load(Ordering::Relaxed),
+        expected,
+        rss_before_mb,
+        rss_peak_mb,
+        rss_after_mb,
+    })
+}

@@ -1,0 +1,296 @@
+//! Syslog ingest, for platforms that ship app output by syslog: TCP
+//! (RFC 6587: octet-counted `LEN SP MSG` or one message per line, told
+//! apart per message) and UDP (RFC 5426: one message per datagram),
+//! carrying RFC 5424 or RFC 3164 messages.
+//!
+//! `parse.rs` says how a message names its app and token. Here: which
+//! messages are stored and what becomes of the others. Syslog has no
+//! answer channel, so a message that cannot be stored (unparsable, no app,
+//! no or a bad token, an app the token's org does not have, over the size
+//! limit, over the app's rate on UDP) is dropped, counted by reason in
+//! [`SyslogCounters`] (served at `/metrics`) and logged at most every few
+//! seconds; it never costs the valid messages around it. Over TCP an app
+//! over its rate is slowed down (the connection is read later), not
+//! dropped. `listener.rs` owns the sockets.
+
+mod framing;
+pub mod listener;
+pub mod parse;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use self::parse::{parse_message, SyslogRecord};
+use crate::catalog::{Authentication, Catalog};
+use crate::http::ingest::IngestState;
+use crate::ingest::access::locate;
+use crate::store::{Store, StoreError, TopicKey};
+
+/// Longest message accepted, in bytes, framing excluded.
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+
+/// How long a token's verdict for an app is believed before the catalog
+/// is asked again: a revoked token stops working within this time.
+const ROUTE_TTL: Duration = Duration::from_secs(5);
+
+/// Why a message was not stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DropReason {
+    Unparsable,
+    NotUtf8,
+    TooLong,
+    NoApp,
+    BadKind,
+    BadAccessLine,
+    NoToken,
+    BadToken,
+    NotAllowed,
+    UnknownApp,
+    RateLimited,
+}
+
+impl DropReason {
+    pub const ALL: [DropReason; 11] = [
+        DropReason::Unparsable,
+        DropReason::NotUtf8,
+        DropReason::TooLong,
+        DropReason::NoApp,
+        DropReason::BadKind,
+        DropReason::BadAccessLine,
+        DropReason::NoToken,
+        DropReason::BadToken,
+        DropReason::NotAllowed,
+        DropReason::UnknownApp,
+        DropReason::RateLimited,
+    ];
+
+    /// The label in `/metrics`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DropReason::Unparsable => "unparsable",
+            DropReason::NotUtf8 => "not_utf8",
+            DropReason::TooLong => "too_long",
+            DropReason::NoApp => "no_app_name",
+            DropReason::BadKind => "bad_kind",
+            DropReason::BadAccessLine => "bad_access_line",
+            DropReason::NoToken => "no_token",
+            DropReason::BadToken => "unknown_or_revoked_token",
+            DropReason::NotAllowed => "token_may_not_ingest",
+            DropReason::UnknownApp => "unknown_app",
+            DropReason::RateLimited => "rate_limited",
+        }
+    }
+
+    /// What the sender should do, for the server's log.
+    fn advice(self) -> &'static str {
+        match self {
+            DropReason::Unparsable => "send RFC 5424 or RFC 3164 messages, starting with <PRI>",
+            DropReason::NotUtf8 => "send messages in UTF-8",
+            DropReason::TooLong => "keep messages under 64 KiB",
+            DropReason::NoApp => "set APP-NAME (RFC 5424) or TAG (RFC 3164) to the app's slug",
+            DropReason::BadKind => "set kind=\"service\" or kind=\"access\" in the [vigie] element",
+            DropReason::BadAccessLine => "send access logs as Combined Log Format or JSON",
+            DropReason::NoToken => "put an ingest token in [vigie token=\"vgt_…\"] or as the message's first word",
+            DropReason::BadToken => "the token is unknown or revoked: create one with `vigie tokens create`",
+            DropReason::NotAllowed => "use a token with the ingest permission",
+            DropReason::UnknownApp => "the token's org has no app by that APP-NAME",
+            DropReason::RateLimited => "the app is over its lines per second; UDP cannot wait, TCP would",
+        }
+    }
+}
+
+/// Messages stored and dropped since start, by reason.
+#[derive(Debug, Default)]
+pub struct SyslogCounters {
+    pub stored: AtomicU64,
+    dropped: [AtomicU64; DropReason::ALL.len()],
+    /// When a drop was last written to the server's log, to write at most
+    /// one every few seconds however many there are.
+    last_warned: Mutex<Option<Instant>>,
+}
+
+impl SyslogCounters {
+    pub fn dropped(&self, reason: DropReason) -> u64 {
+        self.dropped[reason as usize].load(Ordering::Relaxed)
+    }
+
+    pub fn count_drop(&self, reason: DropReason, peer: SocketAddr) {
+        self.count_drops(reason, 1, peer);
+    }
+
+    pub fn count_drops(&self, reason: DropReason, count: u64, peer: SocketAddr) {
+        let total = self.dropped[reason as usize].fetch_add(count, Ordering::Relaxed) + count;
+        let mut last = self.last_warned.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if last.is_none_or(|at| at.elapsed() > Duration::from_secs(5)) {
+            *last = Some(Instant::now());
+            tracing::warn!(%peer, reason = reason.as_str(), total, "syslog message dropped: {}", reason.advice());
+        }
+    }
+
+    /// Prometheus text exposition of these counters.
+    pub fn render(&self, out: &mut String) {
+        use std::fmt::Write;
+        let _ = writeln!(out, "# HELP vigie_syslog_messages_total Syslog messages received, by outcome.");
+        let _ = writeln!(out, "# TYPE vigie_syslog_messages_total counter");
+        let _ =
+            writeln!(out, "vigie_syslog_messages_total{{outcome=\"stored\"}} {}", self.stored.load(Ordering::Relaxed));
+        for reason in DropReason::ALL {
+            let _ = writeln!(
+                out,
+                "vigie_syslog_messages_total{{outcome=\"dropped\",reason=\"{}\"}} {}",
+                reason.as_str(),
+                self.dropped(reason)
+            );
+        }
+    }
+}
+
+/// Where a token may store an app's lines: its org, or why not.
+type Verdict = Result<String, DropReason>;
+
+/// Messages of one read, grouped by topic and ready to append.
+#[derive(Debug, Default)]
+pub struct PreparedBatch {
+    pub topics: Vec<(TopicKey, Vec<(i64, String)>)>,
+}
+
+impl PreparedBatch {
+    pub fn lines(&self) -> usize {
+        self.topics.iter().map(|(_, lines)| lines.len()).sum()
+    }
+}
+
+/// A batch being filled, message by message: parsed, its token checked
+/// and grouped by topic at once, so the bytes it came from can be reused.
+pub struct Preparing<'a> {
+    ingest: &'a SyslogIngest,
+    now_ns: i64,
+    peer: SocketAddr,
+    /// Most reads carry one app's lines: the last verdicts are kept here so
+    /// the shared cache is asked once per read, not once per line.
+    recent: Vec<(String, String, Verdict)>,
+    batch: PreparedBatch,
+}
+
+impl Preparing<'_> {
+    /// Adds one frame (or counts why it is dropped).
+    pub fn add(&mut self, frame: Result<&[u8], DropReason>) {
+        if let Err(reason) = self.add_one(frame) {
+            self.ingest.counters.count_drop(reason, self.peer);
+        }
+    }
+
+    pub fn finish(self) -> PreparedBatch {
+        self.batch
+    }
+
+    fn add_one(&mut self, frame: Result<&[u8], DropReason>) -> Result<(), DropReason> {
+        let text = std::str::from_utf8(frame?).map_err(|_| DropReason::NotUtf8)?;
+        let message = parse_message(text, self.now_ns)?;
+        let token = message.token.as_deref().ok_or(DropReason::NoToken)?;
+        let org = match self.recent.iter().find(|(t, a, _)| t == token && a == message.app) {
+            Some((_, _, verdict)) => verdict.clone()?,
+            None => {
+                let verdict = self.ingest.route(token, message.app);
+                self.recent.push((token.to_string(), message.app.to_string(), verdict.clone()));
+                verdict?
+            }
+        };
+        let kind = message.record.kind();
+        let (ts_ns, payload) = match message.record {
+            SyslogRecord::Service(ts_ns, line) => (ts_ns, serde_json::to_string(&line)),
+            SyslogRecord::Access(ts_ns, mut line) => {
+                locate(&mut line, self.ingest.ingest.geoip.as_deref());
+                (ts_ns, serde_json::to_string(&line))
+            }
+        };
+        let payload = payload.map_err(|_| DropReason::Unparsable)?;
+        let topics = &mut self.batch.topics;
+        let index =
+            match topics.iter().position(|(key, _)| key.kind == kind && key.app == message.app && key.org == org) {
+                Some(index) => index,
+                None => {
+                    topics.push((TopicKey::new(&org, message.app, kind), Vec::new()));
+                    topics.len() - 1
+                }
+            };
+        topics[index].1.push((ts_ns, payload));
+        Ok(())
+    }
+}
+
+/// Shared by every syslog socket: checks tokens (with a short cache),
+/// groups messages by topic, and stores them.
+pub struct SyslogIngest {
+    pub store: Store,
+    pub catalog: Catalog,
+    pub ingest: IngestState,
+    pub counters: Arc<SyslogCounters>,
+    /// (token, app) → the org to store into, or why not; a std `Mutex`
+    /// because it is held for a lookup only, never across an `.await`.
+    routes: Mutex<HashMap<(String, String), (Verdict, Instant)>>,
+}
+
+impl SyslogIngest {
+    pub fn new(store: Store, catalog: Catalog, ingest: IngestState, counters: Arc<SyslogCounters>) -> SyslogIngest {
+        SyslogIngest { store, catalog, ingest, counters, routes: Mutex::new(HashMap::new()) }
+    }
+
+    /// Starts a batch of messages that arrived at `now_ns` from `peer`.
+    pub fn batch(&self, now_ns: i64, peer: SocketAddr) -> Preparing<'_> {
+        Preparing { ingest: self, now_ns, peer, recent: Vec::new(), batch: PreparedBatch::default() }
+    }
+
+    /// The org a token may send `app`'s lines to, from the cache or the catalog.
+    fn route(&self, token: &str, app: &str) -> Verdict {
+        let key = (token.to_string(), app.to_string());
+        {
+            let routes = self.routes.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            if let Some((verdict, at)) = routes.get(&key) {
+                if at.elapsed() < ROUTE_TTL {
+                    return verdict.clone();
+                }
+            }
+        }
+        let verdict = self.route_uncached(token, app);
+        let mut routes = self.routes.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if routes.len() >= 10_000 {
+            // Bounded: forgetting costs a catalog lookup, never a line.
+            routes.clear();
+        }
+        routes.insert(key, (verdict.clone(), Instant::now()));
+        verdict
+    }
+
+    fn route_uncached(&self, token: &str, app: &str) -> Verdict {
+        let token = match self.catalog.authenticate(token) {
+            Ok(Authentication::Valid(token)) => token,
+            Ok(_) => return Err(DropReason::BadToken),
+            Err(error) => {
+                tracing::error!(%error, "syslog: could not check a token");
+                return Err(DropReason::BadToken);
+            }
+        };
+        if !token.permissions.ingest {
+            return Err(DropReason::NotAllowed);
+        }
+        match self.catalog.app(&token.org, app) {
+            Ok(Some(_)) => Ok(token.org),
+            _ => Err(DropReason::UnknownApp),
+        }
+    }
+
+    /// Appends a prepared batch, topic by topic (blocking: run it off the
+    /// async threads).
+    pub fn append(&self, batch: PreparedBatch) -> Result<(), StoreError> {
+        for (key, lines) in batch.topics {
+            let count = lines.len() as u64;
+            self.store.append_batch(&key, lines)?;
+            self.counters.stored.fetch_add(count, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+}

@@ -139,6 +139,7 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, StartError> {
         catalog: catalog.clone(),
         ingest: ingest.clone(),
         syslog_counters: syslog_counters.clone(),
+        live_batches: Default::default(),
         shutdown: shutdown.clone(),
     };
     let console = Arc::new(InProcessConsole { catalog: catalog.clone(), store: store.clone() });

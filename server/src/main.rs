@@ -127,6 +127,9 @@ enum BenchWhat {
         follow_lines_per_sec: usize,
         #[arg(long, default_value_t = 20)]
         follow_secs: u64,
+        /// Batches per second the followed lines are sent in.
+        #[arg(long, default_value_t = 100)]
+        follow_batches_per_sec: usize,
     },
 }
 
@@ -283,6 +286,7 @@ async fn main() -> ExitCode {
                     followers,
                     follow_lines_per_sec,
                     follow_secs,
+                    follow_batches_per_sec,
                 },
         } => {
             let config = bench::api::ApiBenchConfig {
@@ -294,6 +298,7 @@ async fn main() -> ExitCode {
                 followers,
                 follow_lines_per_sec,
                 follow_secs,
+                follow_batches_per_sec,
             };
             return match bench::api::run(config).await {
                 Ok(()) => ExitCode::SUCCESS,

@@ -21,9 +21,8 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 use vigie_app::model::{LogKind, ServiceLine};
 
@@ -48,6 +47,8 @@ pub struct ApiBenchConfig {
     pub follow_lines_per_sec: usize,
     /// How long the producer sends.
     pub follow_secs: u64,
+    /// Batches per second the producer splits its lines into.
+    pub follow_batches_per_sec: usize,
 }
 
 type BenchResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
@@ -86,9 +87,11 @@ pub async fn run(config: ApiBenchConfig) -> BenchResult<()> {
     let followed = follow(&server, &config).await?;
     rows.push(Row {
         what: format!(
-            "{} SSE followers of one app, {} lines/s for {} s: ingest → client latency",
+            "{} SSE followers of one app, {} lines/s asked ({} reached) in {} batches/s for {} s: ingest → client latency",
             config.followers,
             group(config.follow_lines_per_sec as f64),
+            group(followed.lines_per_sec),
+            config.follow_batches_per_sec,
             config.follow_secs
         ),
         figure: format!(
@@ -104,8 +107,12 @@ pub async fn run(config: ApiBenchConfig) -> BenchResult<()> {
     rows.push(Row {
         what: format!("server RSS while {} followers read", config.followers),
         figure: format!(
-            "{} MB before they connect, {} MB peak, {} MB at the end",
-            followed.rss_before_mb, followed.rss_peak_mb, followed.rss_after_mb
+            "{} MB before they connect, {} MB peak, {} MB at the end; CPU: server {:.2} cores, clients {:.2} cores",
+            followed.rss_before_mb,
+            followed.rss_peak_mb,
+            followed.rss_after_mb,
+            followed.server_cores,
+            followed.client_cores
         ),
         target: "bounded",
     });
@@ -194,6 +201,11 @@ impl Server {
         let page: Value =
             self.http.get(format!("{}?order=desc&limit=1", self.logs_url(app))).send().await?.json().await?;
         Ok(page["records"][0]["offset"].as_u64().map_or(0, |last| last + 1))
+    }
+
+    /// CPU seconds the server has used so far.
+    fn cpu_secs(&self) -> f64 {
+        cpu_secs(&format!("/proc/{}/stat", self.pid))
     }
 
     fn rss_mb(&self) -> u64 {
@@ -331,6 +343,12 @@ async fn syslog_ingest(server: &Server, lines: usize, connections: usize) -> Ben
 }
 
 struct Followed {
+    /// The rate the producer reached.
+    lines_per_sec: f64,
+    /// Cores busy on average while the producer sent: the server's, and
+    /// this process's (the followers and the producer).
+    server_cores: f64,
+    client_cores: f64,
     p50_ms: f64,
     p99_ms: f64,
     max_ms: f64,
@@ -344,50 +362,72 @@ struct Followed {
 async fn follow(server: &Server, config: &ApiBenchConfig) -> BenchResult<Followed> {
     let rss_before_mb = server.rss_mb();
     let url = format!("{}/live", server.logs_url("follow"));
+    let addr = server.base.trim_start_matches("http://").to_string();
+    let path = url.trim_start_matches("http://").trim_start_matches(addr.as_str()).to_string();
     let latencies_us = Arc::new(Mutex::new(Vec::<u32>::new()));
     let delivered = Arc::new(AtomicU64::new(0));
     let connected = Arc::new(AtomicUsize::new(0));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut clients = Vec::new();
     for _ in 0..config.followers {
-        let (url, http) = (url.clone(), server.http.clone());
+        let (addr, path, token, http) = (addr.clone(), path.clone(), server.token.clone(), server.http.clone());
         let (latencies_us, delivered, connected, mut stop) =
             (latencies_us.clone(), delivered.clone(), connected.clone(), stop_rx.clone());
         clients.push(tokio::spawn(async move {
-            let response = http.get(&url).send().await.map_err(|error| error.to_string())?;
-            let mut body = response.bytes_stream();
-            let mut buffer: Vec<u8> = Vec::new();
+            // A plain HTTP/1.1 client on a raw socket, as light as curl:
+            // events are found in the bytes as they come (the chunked
+            // encoding's size lines fall between events and are skipped).
+            let _ = &http;
+            let mut socket = tokio::net::TcpStream::connect(&addr).await.map_err(|error| error.to_string())?;
+            socket
+                .write_all(
+                    format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nAccept: text/event-stream\r\n\r\n")
+                        .as_bytes(),
+                )
+                .await
+                .map_err(|error| error.to_string())?;
+            let mut buffer: Vec<u8> = Vec::with_capacity(256 * 1024);
             let mut mine = Vec::new();
             let mut opened = false;
-            let record_start = memchr::memmem::Finder::new(b"{\"offset\":");
-            let ts_field = memchr::memmem::Finder::new(b"\"ts_ns\":");
+            // The last offset seen: each event must start right after it.
+            let mut last: Option<u64> = None;
             loop {
-                let chunk = tokio::select! {
-                    chunk = body.next() => chunk,
-                    _ = stop.wait_for(|stopped| *stopped) => None,
+                buffer.reserve(64 * 1024);
+                let read = tokio::select! {
+                    read = socket.read_buf(&mut buffer) => read.map_err(|error| error.to_string())?,
+                    _ = stop.wait_for(|stopped| *stopped) => 0,
                 };
-                let Some(chunk) = chunk else { break };
-                let chunk = chunk.map_err(|error| error.to_string())?;
-                let arrived_ns = now_ns();
-                buffer.extend_from_slice(&chunk);
-                let Some(end) = memchr::memmem::rfind(&buffer, b"\n\n") else { continue };
-                let events = &buffer[..end + 2];
-                if !opened {
-                    opened = true;
-                    connected.fetch_add(1, Ordering::Relaxed);
+                if read == 0 {
+                    break;
                 }
-                delivered.fetch_add(record_start.find_iter(events).count() as u64, Ordering::Relaxed);
-                // One sample per event: its first record is its oldest.
-                for event in memchr::memmem::find_iter(events, b"data: [{").map(|at| &events[at..]) {
-                    if let Some(at) = ts_field.find(event) {
-                        let digits: Vec<u8> =
-                            event[at + 8..].iter().take_while(|b| b.is_ascii_digit()).copied().collect();
-                        if let Some(ts_ns) = std::str::from_utf8(&digits).ok().and_then(|d| d.parse::<i64>().ok()) {
-                            mine.push(((arrived_ns - ts_ns).max(0) / 1_000).min(u32::MAX as i64) as u32);
-                        }
+                if !opened && !buffer.starts_with(b"HTTP/1.1 200") {
+                    return Err(format!("the live stream answered {}", String::from_utf8_lossy(&buffer[..buffer.len().min(80)])));
+                }
+                let arrived_ns = now_ns();
+                let mut consumed = 0;
+                while let Some(end) = memchr::memmem::find(&buffer[consumed..], b"\n\n") {
+                    let event = &buffer[consumed..consumed + end];
+                    consumed += end + 2;
+                    if !opened {
+                        opened = true;
+                        connected.fetch_add(1, Ordering::Relaxed);
+                    }
+                    let (Some(id), Some(first)) =
+                        (number_after(event, b"id: "), number_after(event, b"data: [{\"offset\":"))
+                    else {
+                        continue;
+                    };
+                    if last.is_some_and(|last| first != last + 1) {
+                        return Err(format!("an event starts at offset {first} after {last:?}: lost or repeated lines"));
+                    }
+                    delivered.fetch_add(id + 1 - first, Ordering::Relaxed);
+                    last = Some(id);
+                    // One sample per event: its first record is its oldest.
+                    if let Some(ts_ns) = number_after(event, b"\"ts_ns\":") {
+                        mine.push(((arrived_ns - ts_ns as i64).max(0) / 1_000).min(u32::MAX as i64) as u32);
                     }
                 }
-                buffer.drain(..end + 2);
+                buffer.drain(..consumed);
             }
             latencies_us.lock().unwrap_or_else(|p| p.into_inner()).extend(mine);
             Ok::<(), String>(())
@@ -406,17 +446,22 @@ async fn follow(server: &Server, config: &ApiBenchConfig) -> BenchResult<Followe
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 
-    // The producer: a batch every 10 ms, each line stamped with its send time.
-    let batches_per_sec = 100;
+    // The producer: evenly spaced batches, each line stamped with its send time.
+    let batches_per_sec = config.follow_batches_per_sec.clamp(1, 1_000);
     let per_batch = config.follow_lines_per_sec.div_ceil(batches_per_sec);
     let mut ticker = tokio::time::interval(Duration::from_millis(1000 / batches_per_sec as u64));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let words = sample_payloads(LogKind::Service, per_batch, 5);
     let started = Instant::now();
+    let (server_cpu_before, client_cpu_before) = (server.cpu_secs(), cpu_secs("/proc/self/stat"));
     let mut sent = 0u64;
     let mut rss_peak_mb = rss_before_mb;
     let mut last_rss = Instant::now();
     let url = server.logs_url("follow");
+    // Batches go out concurrently (at most 16 in flight), so a slow answer
+    // never delays the next batch's send time.
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(16));
+    let mut posts = Vec::new();
     while started.elapsed() < Duration::from_secs(config.follow_secs) {
         ticker.tick().await;
         let ts = now_ns();
@@ -426,15 +471,28 @@ async fn follow(server: &Server, config: &ApiBenchConfig) -> BenchResult<Followe
             body.push_str(&json!({"ts": ts, "message": line.message, "level": line.level}).to_string());
             body.push('\n');
         }
-        let response = server.http.post(&url).header("content-type", "application/x-ndjson").body(body).send().await?;
-        if !response.status().is_success() {
-            return Err(format!("the producer's batch got {}", response.status()).into());
-        }
+        let permit = in_flight.clone().acquire_owned().await?;
+        let (http, url) = (server.http.clone(), url.clone());
+        posts.push(tokio::spawn(async move {
+            let response = http.post(&url).header("content-type", "application/x-ndjson").body(body).send().await;
+            drop(permit);
+            match response {
+                Ok(response) if response.status().is_success() => Ok(()),
+                Ok(response) => Err(format!("the producer's batch got {}", response.status())),
+                Err(error) => Err(error.to_string()),
+            }
+        }));
         sent += per_batch as u64;
         if last_rss.elapsed() > Duration::from_millis(500) {
             rss_peak_mb = rss_peak_mb.max(server.rss_mb());
             last_rss = Instant::now();
         }
+    }
+    let produced_secs = started.elapsed().as_secs_f64();
+    let server_cores = (server.cpu_secs() - server_cpu_before) / produced_secs;
+    let client_cores = (cpu_secs("/proc/self/stat") - client_cpu_before) / produced_secs;
+    for post in posts {
+        post.await??;
     }
     // Let the last lines arrive.
     let expected = sent * config.followers as u64;
@@ -452,6 +510,9 @@ async fn follow(server: &Server, config: &ApiBenchConfig) -> BenchResult<Followe
     latencies.sort_unstable();
     let at = |q: f64| latencies.get(((latencies.len() as f64 - 1.0) * q) as usize).map_or(0.0, |us| *us as f64 / 1e3);
     Ok(Followed {
+        lines_per_sec: sent as f64 / produced_secs,
+        server_cores,
+        client_cores,
         p50_ms: at(0.5),
         p99_ms: at(0.99),
         max_ms: at(1.0),
@@ -461,4 +522,21 @@ async fn follow(server: &Server, config: &ApiBenchConfig) -> BenchResult<Followe
         rss_peak_mb,
         rss_after_mb,
     })
+}
+
+/// The number written right after the first `prefix` in `bytes`.
+fn number_after(bytes: &[u8], prefix: &[u8]) -> Option<u64> {
+    let at = memchr::memmem::find(bytes, prefix)? + prefix.len();
+    let digits = bytes[at..].iter().take_while(|b| b.is_ascii_digit()).count();
+    std::str::from_utf8(&bytes[at..at + digits]).ok()?.parse().ok()
+}
+
+/// User plus system CPU seconds of a process, from its `/proc/PID/stat`.
+fn cpu_secs(stat_path: &str) -> f64 {
+    let stat = std::fs::read_to_string(stat_path).unwrap_or_default();
+    // Fields after the command name (which is in parentheses): utime and stime are the 12th and 13th.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
 }

@@ -11,13 +11,12 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
+use axum::body::{Body, Bytes};
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{header, HeaderMap};
-use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::{stream, Stream, StreamExt};
 use serde::Deserialize;
@@ -26,6 +25,7 @@ use vigie_app::model::LogKind;
 use super::auth::authorize;
 use super::error::ApiError;
 use super::ingest::now_ns;
+use super::live::{self, LiveItem, LiveSelection};
 use super::AppState;
 use crate::audit;
 use crate::catalog::Permission;
@@ -161,7 +161,7 @@ pub async fn live_logs(
     Query(query): Query<LogsQuery>,
     headers: HeaderMap,
     peer: ConnectInfo<SocketAddr>,
-) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+) -> Result<Response, ApiError> {
     authorize(&state, &headers, &peer, &org, Some(&app), Permission::Read)?;
     live(&state, app_topic(&org, &app, query.kind.as_deref())?, query, &headers)
 }
@@ -174,7 +174,7 @@ pub async fn console_live_logs(
     Path((org, app)): Path<(String, String)>,
     Query(query): Query<LogsQuery>,
     headers: HeaderMap,
-) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+) -> Result<Response, ApiError> {
     if state.catalog.app(&org, &app).map_err(ApiError::internal)?.is_none() {
         return Err(ApiError::no_such_app(&org, &app));
     }
@@ -236,15 +236,6 @@ async fn page(state: &AppState, key: TopicKey, query: LogsQuery) -> Result<Respo
         .into_response())
 }
 
-/// What a live stream sends, whatever carries it (SSE or WebSocket).
-pub enum LiveItem {
-    /// Records, as a JSON array; `last_offset` is the last offset the
-    /// client has now been told about (records the filter left out count).
-    Records { last_offset: u64, json: String },
-    /// Offsets the store could not return, as a JSON array with reasons.
-    Gap { last_offset: u64, json: String },
-}
-
 /// Checks the query and opens the topic's tail where the client asked:
 /// right after `Last-Event-ID` (or the WebSocket's `from`), at `since`
 /// (replay then live), or at the end.
@@ -269,40 +260,35 @@ fn live_items(
             .from
             .or_else(|| checked.since_ns.map(|since| state.store.offsets_for_times(&key, Some(since), None).start)),
     };
-    let tail = state.store.tail(&key, from).map_err(ApiError::internal)?;
-    let filter = Arc::new(checked.filter);
-    let (since_ns, until_ns) = (checked.since_ns, checked.until_ns);
-    let items = tail.flat_map(move |batch| {
-        let last_offset = batch.next_offset.saturating_sub(1);
-        let kept: Vec<StoredRecord> = batch
-            .records
-            .into_iter()
-            .filter(|r| since_ns.is_none_or(|since| r.ts_ns >= since) && until_ns.is_none_or(|until| r.ts_ns <= until))
-            .filter(|r| filter.matches(r.payload.as_bytes()))
-            .collect();
-        let gaps = (!batch.gaps.is_empty()).then(|| LiveItem::Gap { last_offset, json: gaps_json(&batch.gaps) });
-        let records = (!kept.is_empty()).then(|| LiveItem::Records { last_offset, json: records_json(&kept) });
-        stream::iter(gaps.into_iter().chain(records))
-    });
+    let selection = LiveSelection { filter: checked.filter, since_ns: checked.since_ns, until_ns: checked.until_ns };
+    let items = live::follow(state.store.clone(), state.live_batches.clone(), key, from, selection)
+        .map_err(ApiError::internal)?;
     Ok(items.take_until(state.shutdown.clone().fired()))
 }
 
-fn live(
-    state: &AppState,
-    key: TopicKey,
-    query: LogsQuery,
-    headers: &HeaderMap,
-) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>> + use<>>, ApiError> {
+/// The live stream as Server-Sent Events. Each batch goes out as the
+/// bytes [`LiveItem`] encoded once (shared by every follower of the same
+/// batch), so the body is written without axum's `Sse`, which re-encodes
+/// every event for every client.
+fn live(state: &AppState, key: TopicKey, query: LogsQuery, headers: &HeaderMap) -> Result<Response, ApiError> {
     let items = live_items(state, key, query, headers)?;
-    // `retry` asks the browser to reconnect after 1 s rather than its default 3 s.
-    let opened = stream::once(async { Event::default().retry(Duration::from_secs(1)).data("[]") });
+    // `retry` asks the browser to reconnect after 1 s rather than its
+    // default 3 s; the empty array tells the client the stream is open.
+    let opened = stream::once(async { Some(Bytes::from_static(b"retry: 1000\ndata: []\n\n")) });
     // The id is the last offset the client has been told about, so a
-    // reconnect resumes right after it.
-    let events = opened.chain(items.map(|item| match item {
-        LiveItem::Records { last_offset, json } => Event::default().id(last_offset.to_string()).data(json),
-        LiveItem::Gap { last_offset, json } => Event::default().event("gap").id(last_offset.to_string()).data(json),
-    }));
-    Ok(Sse::new(events.map(Ok)).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+    // reconnect resumes right after it. `None` marks the end.
+    let events = opened.chain(items.map(|item| Some(item.sse))).chain(stream::once(async { None }));
+    // A comment every 15 s keeps proxies from closing an idle stream.
+    let keep_alive = tokio_stream::wrappers::IntervalStream::new(tokio::time::interval_at(
+        tokio::time::Instant::now() + Duration::from_secs(15),
+        Duration::from_secs(15),
+    ))
+    .map(|_| Some(Bytes::from_static(b":\n\n")));
+    let body = stream::select(events, keep_alive)
+        .take_while(|chunk| std::future::ready(chunk.is_some()))
+        .map(|chunk| Ok::<_, Infallible>(chunk.unwrap_or_default()));
+    Ok(([(header::CONTENT_TYPE, "text/event-stream"), (header::CACHE_CONTROL, "no-cache")], Body::from_stream(body))
+        .into_response())
 }
 
 /// Follow an app's logs over a WebSocket: text messages `{"type":"records"|"gap","last_offset":N,"data":[...]}`.
@@ -346,11 +332,12 @@ async fn follow_over_websocket(mut socket: WebSocket, items: impl Stream<Item = 
         tokio::select! {
             item = items.next() => {
                 let Some(item) = item else { break };
-                let (kind, last_offset, json) = match item {
-                    LiveItem::Records { last_offset, json } => ("records", last_offset, json),
-                    LiveItem::Gap { last_offset, json } => ("gap", last_offset, json),
-                };
-                let text = format!("{{\"type\":\"{kind}\",\"last_offset\":{last_offset},\"data\":{json}}}");
+                let kind = if item.gap { "gap" } else { "records" };
+                let text = format!(
+                    "{{\"type\":\"{kind}\",\"last_offset\":{},\"data\":{}}}",
+                    item.last_offset,
+                    item.json()
+                );
                 if socket.send(Message::Text(text.into())).await.is_err() {
                     return;
                 }

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod auth;
 pub mod error;
 pub mod ingest;
+pub mod live;
 pub mod logs;
 pub mod openapi;
 
@@ -31,6 +32,8 @@ pub struct AppState {
     pub catalog: Catalog,
     pub ingest: ingest::IngestState,
     pub syslog_counters: Arc<SyslogCounters>,
+    /// Encoded live batches shared by followers of a topic.
+    pub live_batches: Arc<live::SharedBatches>,
     pub shutdown: ShutdownSignal,
 }
 

@@ -75,6 +75,11 @@ impl TextNeedle {
 type Prefilter = TextNeedle;
 
 impl CompiledFilter {
+    /// True when it keeps every record (an empty query).
+    pub fn keeps_all(&self) -> bool {
+        self.terms.is_empty()
+    }
+
     /// Compiles a parsed filter; a regular expression that does not compile
     /// is reported at its term's position.
     pub fn compile(filter: &Filter) -> Result<CompiledFilter, FilterError> {

@@ -355,6 +355,12 @@ impl Store {
         Replay { topic: Some(topic), next: start, end, from_ts, until_ts, pending_gaps }
     }
 
+    /// The topic's end (its next offset), watched: it changes after every
+    /// append. For readers that follow a topic with their own reads.
+    pub fn watch_end(&self, key: &TopicKey) -> Result<tokio::sync::watch::Receiver<u64>, StoreError> {
+        Ok(self.topic(key)?.next_offset.subscribe())
+    }
+
     /// Every record from `from_offset` (or from the end, when `None`) on, as
     /// it is appended, in batches of at most [`READ_CHUNK`]. A subscriber
     /// holds no buffer of its own: it reads what it has not seen (from

@@ -30,7 +30,7 @@ use crate::catalog::Permission;
 use crate::ingest::access::{parse_access_body, Defaults};
 use crate::ingest::geoip::GeoIp;
 use crate::ingest::limits::{IngestLimits, RateLimiter};
-use crate::ingest::lines::{parse_body, LineFormat, RejectedLine};
+use crate::ingest::lines::{parse_body_stored, LineFormat, RejectedLine};
 
 /// Largest request body accepted (once unzipped), in bytes.
 pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
@@ -130,8 +130,8 @@ pub async fn post_logs(
         let parsed = parse_access_body(&body, format, &defaults, state.ingest.geoip.as_deref());
         (serialise(&parsed.accepted)?, parsed.rejected)
     } else {
-        let parsed = parse_body(&body, format, instance, now);
-        (serialise(&parsed.accepted)?, parsed.rejected)
+        let parsed = parse_body_stored(&body, format, instance, now);
+        (parsed.accepted, parsed.rejected)
     };
     let accepted = payloads.len();
     let offsets = if payloads.is_empty() {

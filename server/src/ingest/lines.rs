@@ -81,6 +81,20 @@ pub fn parse_body(body: &[u8], format: LineFormat, instance: &str, now_ns: i64) 
     })
 }
 
+/// Service lines in their stored form, the JSON text of a `ServiceLine`:
+/// what ingest appends. NDJSON lines take the direct path of
+/// `stored_json` when they can.
+pub fn parse_body_stored(body: &[u8], format: LineFormat, instance: &str, now_ns: i64) -> ParsedLines<String> {
+    let stored = |(ts_ns, line): (i64, ServiceLine)| (ts_ns, serde_json::to_string(&line).expect("a line serialises"));
+    parse_lines(body, |text| match format {
+        LineFormat::Ndjson => match super::stored_json::service_payload(text, instance, now_ns, None) {
+            Some(direct) => Ok(direct),
+            None => parse_json_line(text, instance, now_ns, None).map(stored),
+        },
+        LineFormat::Text => Ok(stored((now_ns, parse_text_line(text, instance)))),
+    })
+}
+
 /// One NDJSON service line; `level` is used when the object names none
 /// (else the level is guessed from the message).
 pub(crate) fn parse_json_line(
@@ -129,7 +143,7 @@ pub(crate) fn parse_text_line(text: &str, instance: &str) -> ServiceLine {
 
 /// Reads a level from the first word of a message: `ERROR ...`,
 /// `[warn] ...`, `level=info ...`, `E0312 ...` is not one.
-fn guess_level(message: &str) -> Option<Level> {
+pub(crate) fn guess_level(message: &str) -> Option<Level> {
     let first = message.split_whitespace().next()?;
     let word = first.strip_prefix("level=").unwrap_or(first);
     let word = word.trim_matches(|c: char| matches!(c, '[' | ']' | '(' | ')' | ':' | '<' | '>'));

@@ -7,4 +7,5 @@ pub mod access;
 pub mod geoip;
 pub mod limits;
 pub mod lines;
+pub mod stored_json;
 pub mod syslog;

@@ -109,28 +109,7 @@ enum BenchWhat {
     },
     /// The Logs API end to end against a `vigie serve` child process on
     /// loopback: HTTP and syslog ingest rates, SSE followers' latency.
-    Api {
-        /// Where the server's scratch data directory goes.
-        #[arg(long, default_value = "./data/bench")]
-        dir: PathBuf,
-        #[arg(long, default_value_t = 2_000_000)]
-        http_lines: usize,
-        #[arg(long, default_value_t = 4)]
-        http_senders: usize,
-        #[arg(long, default_value_t = 2_000_000)]
-        syslog_lines: usize,
-        #[arg(long, default_value_t = 4)]
-        syslog_connections: usize,
-        #[arg(long, default_value_t = 1_000)]
-        followers: usize,
-        #[arg(long, default_value_t = 10_000)]
-        follow_lines_per_sec: usize,
-        #[arg(long, default_value_t = 20)]
-        follow_secs: u64,
-        /// Batches per second the followed lines are sent in.
-        #[arg(long, default_value_t = 100)]
-        follow_batches_per_sec: usize,
-    },
+    Api(bench::api::ApiBenchConfig),
 }
 
 #[derive(Args)]
@@ -275,31 +254,7 @@ async fn main() -> ExitCode {
                 }
             };
         }
-        Command::Bench {
-            what:
-                BenchWhat::Api {
-                    dir,
-                    http_lines,
-                    http_senders,
-                    syslog_lines,
-                    syslog_connections,
-                    followers,
-                    follow_lines_per_sec,
-                    follow_secs,
-                    follow_batches_per_sec,
-                },
-        } => {
-            let config = bench::api::ApiBenchConfig {
-                dir,
-                http_lines,
-                http_senders,
-                syslog_lines,
-                syslog_connections,
-                followers,
-                follow_lines_per_sec,
-                follow_secs,
-                follow_batches_per_sec,
-            };
+        Command::Bench { what: BenchWhat::Api(config) } => {
             return match bench::api::run(config).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(error) => {

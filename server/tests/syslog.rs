@@ -14,9 +14,15 @@ use vigie_app::model::{AppKind, LogKind};
 use vigie_server::catalog::{App, Org, Permissions};
 use vigie_server::store::TopicKey;
 
-/// Sends one message with `logger`, which must succeed.
-fn logger(args: &[&str]) {
-    let output = Command::new("logger").args(args).output().expect("util-linux `logger` is installed");
+/// Sends one message with `logger` to 127.0.0.1:`port`, with the options
+/// in `options` (space-separated) and then `args`; it must succeed.
+fn logger(port: u16, options: &str, args: &[&str]) {
+    let output = Command::new("logger")
+        .args(["--server", "127.0.0.1", "--port", &port.to_string()])
+        .args(options.split_whitespace())
+        .args(args)
+        .output()
+        .expect("util-linux `logger` is installed");
     assert!(output.status.success(), "logger {args:?}: {}", String::from_utf8_lossy(&output.stderr));
 }
 
@@ -48,32 +54,18 @@ async fn metric(server: &TestServer, outcome: &str) -> u64 {
 #[tokio::test]
 async fn logger_sends_rfc5424_over_tcp_with_the_token_in_structured_data() {
     let server = serve().await;
-    let port = server.server.syslog_tcp.unwrap().port().to_string();
+    let port = server.server.syslog_tcp.unwrap().port();
     let token_param = format!("token=\"{}\"", server.token);
     // Two runs of logger are two connections: wait for each line so their order is known.
     for (sent, (priority, text)) in
         [("user.err", "payment refused for order 42"), ("user.info", "order 43 paid")].into_iter().enumerate()
     {
-        logger(&[
-            "--server",
-            "127.0.0.1",
-            "--port",
-            &port,
-            "--tcp",
-            "--rfc5424",
-            "--tag",
-            "api",
-            "--id=4242",
-            "--priority",
-            priority,
-            "--sd-id",
-            "vigie@53595",
-            "--sd-param",
-            &token_param,
-            "--sd-param",
-            "instance=\"api-7\"",
-            text,
-        ]);
+        let priority = format!("--priority={priority}");
+        logger(
+            port,
+            "--tcp --rfc5424 --tag api --id=4242 --sd-id vigie@53595",
+            &["--sd-param", &token_param, "--sd-param", "instance=\"api-7\"", &priority, text],
+        );
         assert_eq!(records_when(&server, "", sent + 1).await.len(), sent + 1);
     }
     let records = records_when(&server, "", 2).await;
@@ -89,21 +81,9 @@ async fn logger_sends_rfc5424_over_tcp_with_the_token_in_structured_data() {
 #[tokio::test]
 async fn logger_sends_rfc3164_over_udp_with_the_token_as_first_word() {
     let server = serve().await;
-    let port = server.server.syslog_udp.unwrap().port().to_string();
+    let port = server.server.syslog_udp.unwrap().port();
     let text = format!("{} disk almost full", server.token);
-    logger(&[
-        "--server",
-        "127.0.0.1",
-        "--port",
-        &port,
-        "--udp",
-        "--rfc3164",
-        "--tag",
-        "api",
-        "--priority",
-        "daemon.warning",
-        &text,
-    ]);
+    logger(port, "--udp --rfc3164 --tag api --priority daemon.warning", &[&text]);
     let records = records_when(&server, "", 1).await;
     assert_eq!(records.len(), 1);
     assert_eq!(records[0]["message"], "disk almost full");
@@ -114,26 +94,13 @@ async fn logger_sends_rfc3164_over_udp_with_the_token_as_first_word() {
 #[tokio::test]
 async fn logger_octet_counting_keeps_multi_line_messages_whole() {
     let server = serve().await;
-    let port = server.server.syslog_tcp.unwrap().port().to_string();
+    let port = server.server.syslog_tcp.unwrap().port();
     let token_param = format!("token=\"{}\"", server.token);
-    logger(&[
-        "--server",
-        "127.0.0.1",
-        "--port",
-        &port,
-        "--tcp",
-        "--octet-count",
-        "--rfc5424",
-        "--tag",
-        "api",
-        "--sd-id",
-        "vigie@53595",
-        "--sd-param",
-        &token_param,
-        "--priority",
-        "user.crit",
-        "first line",
-    ]);
+    logger(
+        port,
+        "--tcp --octet-count --rfc5424 --tag api --sd-id vigie@53595 --priority user.crit",
+        &["--sd-param", &token_param, "first line"],
+    );
     let records = records_when(&server, "", 1).await;
     assert_eq!(records[0]["message"], "first line");
     assert_eq!(records[0]["level"], "fatal");

@@ -30,24 +30,35 @@ use super::{group, print_table, Row, Scratch};
 use crate::demo::sample_payloads;
 use crate::http::ingest::now_ns;
 
+/// What `vigie bench api` runs; each field is a flag of the same name.
+#[derive(clap::Args, Debug)]
 pub struct ApiBenchConfig {
     /// Where the server's scratch data directory goes.
+    #[arg(long, default_value = "./data/bench")]
     pub dir: PathBuf,
     /// Lines sent over HTTP.
+    #[arg(long, default_value_t = 2_000_000)]
     pub http_lines: usize,
     /// Concurrent HTTP senders.
+    #[arg(long, default_value_t = 4)]
     pub http_senders: usize,
     /// Lines sent over syslog TCP.
+    #[arg(long, default_value_t = 2_000_000)]
     pub syslog_lines: usize,
     /// Concurrent syslog connections.
+    #[arg(long, default_value_t = 4)]
     pub syslog_connections: usize,
     /// SSE clients following one app.
+    #[arg(long, default_value_t = 1_000)]
     pub followers: usize,
     /// Lines per second the producer sends while they follow.
+    #[arg(long, default_value_t = 10_000)]
     pub follow_lines_per_sec: usize,
-    /// How long the producer sends.
+    /// How long the producer sends, in seconds.
+    #[arg(long, default_value_t = 20)]
     pub follow_secs: u64,
-    /// Batches per second the producer splits its lines into.
+    /// Batches per second the followed lines are sent in.
+    #[arg(long, default_value_t = 100)]
     pub follow_batches_per_sec: usize,
 }
 

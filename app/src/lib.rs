@@ -19,7 +19,7 @@ use leptos_router::{
     path,
 };
 
-use pages::{app_logs::AppLogsPage, not_found::NotFound, org_home::OrgHomePage, orgs::OrgsPage};
+use pages::{app_logs::AppLogsPage, not_found::NotFound, org_home::OrgHomePage, orgs::OrgsPage, sign_in::SignInPage};
 
 /// The HTML document around every server-rendered page.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -52,6 +52,7 @@ pub fn App() -> impl IntoView {
         } />
         <Router>
             <Routes fallback=NotFound>
+                <Route path=path!("/signin") view=SignInPage />
                 <Route path=path!("/") view=OrgsPage />
                 <Route path=path!("/orgs/:org") view=OrgHomePage />
                 <Route path=path!("/orgs/:org/apps/:app/logs") view=AppLogsPage />

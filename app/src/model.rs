@@ -261,3 +261,17 @@ mod tests {
         assert_eq!(back, record);
     }
 }
+
+/// Who is signed in to the console, and the orgs (slugs) they may see.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Viewer {
+    pub login: String,
+    pub name: String,
+    pub orgs: Vec<String>,
+}
+
+impl Viewer {
+    pub fn may_see(&self, org: &str) -> bool {
+        self.orgs.iter().any(|slug| slug == org)
+    }
+}

@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { artifacts, scratchDataDir, startVigie, launchChromium, ingestText } from './vigie.mjs';
+import { artifacts, scratchDataDir, startVigie, launchChromium, ingestText, signedInPage } from './vigie.mjs';
 
 let vigie;
 let browser;
@@ -27,7 +27,7 @@ function shownOffsets(page) {
 }
 
 test('the org home lists the demo apps and add-ons and leads to their logs', async () => {
-  const page = await browser.newPage();
+  const page = await signedInPage(browser, vigie);
   await page.goto(`${vigie.url}/`);
   await page.getByRole('link', { name: /Acme Demo/ }).click();
   await page.waitForURL('**/orgs/demo');
@@ -43,7 +43,7 @@ test('the org home lists the demo apps and add-ons and leads to their logs', asy
 });
 
 test('a line sent over HTTP appears in the open logs page within 2 seconds, without a reload', async () => {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  const page = await signedInPage(browser, vigie, { viewport: { width: 1280, height: 800 } });
   let reloads = 0;
   page.on('framenavigated', (frame) => { if (frame === page.mainFrame()) reloads += 1; });
   await page.goto(`${vigie.url}/orgs/demo/apps/api/logs`);
@@ -68,7 +68,7 @@ test('a line sent over HTTP appears in the open logs page within 2 seconds, with
 });
 
 test('after the server restarts, the live view resumes where it stopped, losing and doubling nothing', async () => {
-  const page = await browser.newPage();
+  const page = await signedInPage(browser, vigie);
   await page.goto(`${vigie.url}/orgs/demo/apps/worker/logs`);
   const status = page.getByTestId('live-status');
   await status.filter({ hasText: 'Live' }).waitFor({ timeout: 10_000 });

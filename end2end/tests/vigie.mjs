@@ -35,7 +35,7 @@ export async function startVigie({ dataDir, listen = '127.0.0.1:0', args = [] })
   let stderr = '';
   child.stderr.on('data', (chunk) => { stderr += chunk; });
   const demo = args.includes('--demo');
-  const { url, token } = await new Promise((resolve, reject) => {
+  const { url, token, admin } = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`vigie did not start in 20 s:\n${stderr}`)), 20_000);
     let stdout = '';
     child.stdout.on('data', (chunk) => {
@@ -44,7 +44,9 @@ export async function startVigie({ dataDir, listen = '127.0.0.1:0', args = [] })
       const demoToken = stdout.match(/Demo token [^:]*: (vgt_\w+)/);
       if (found && (!demo || demoToken)) {
         clearTimeout(timer);
-        resolve({ url: found[1], token: demoToken?.[1] });
+        // Printed before the demo's lines, on a first start only.
+        const admin = stdout.match(/First start: sign in as "(\w+)" with password (\S+) /);
+        resolve({ url: found[1], token: demoToken?.[1], admin: admin && { login: admin[1], password: admin[2] } });
       }
     });
     child.on('exit', (code) => {
@@ -56,6 +58,8 @@ export async function startVigie({ dataDir, listen = '127.0.0.1:0', args = [] })
     url,
     /** With `--demo`: an admin token of the demo org. */
     token,
+    /** On a first start: the first administrator (member of org "main" only). */
+    admin,
     listen: new URL(url).host,
     /** Sends SIGTERM and resolves with the exit code once it has stopped. */
     stop: () => new Promise((resolve) => {
@@ -92,4 +96,23 @@ export async function ingestText(vigie, org, app, text) {
   });
   if (!response.ok) throw new Error(`ingest answered ${response.status}: ${await response.text()}`);
   return response.json();
+}
+
+/** The demo's user, made by `--demo`. */
+export const DEMO_USER = { login: 'demo', password: 'demo' };
+
+/**
+ * A new page in a fresh browser context, signed in through the sign-in
+ * form as `user` (the demo user by default).
+ */
+export async function signedInPage(browser, vigie, { user = DEMO_USER, ...contextOptions } = {}) {
+  const context = await browser.newContext(contextOptions);
+  const page = await context.newPage();
+  await page.goto(`${vigie.url}/signin`);
+  await page.getByLabel('Login').fill(user.login);
+  await page.getByLabel('Password').fill(user.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL((url) => !url.pathname.startsWith('/signin'));
+  page.once('close', () => context.close());
+  return page;
 }

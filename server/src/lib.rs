@@ -140,6 +140,7 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, StartError> {
         ingest: ingest.clone(),
         syslog_counters: syslog_counters.clone(),
         live_batches: Default::default(),
+        sign_in_attempts: Default::default(),
         shutdown: shutdown.clone(),
     };
     let console = Arc::new(InProcessConsole { catalog: catalog.clone(), store: store.clone() });

@@ -120,22 +120,6 @@ async fn the_live_stream_delivers_new_lines_and_resumes_after_last_event_id() {
     server.server.stop().await;
 }
 
-#[tokio::test]
-async fn the_logs_page_is_server_rendered_with_the_latest_lines() {
-    let server = serve().await;
-    server.post(LOGS, "text/plain", "WARN disk 91% full").await;
-    let html = server.http.get(format!("{}/orgs/acme/apps/api/logs", server.base)).send().await.unwrap();
-    assert_eq!(html.status(), 200);
-    let html = html.text().await.unwrap();
-    assert!(html.contains("Acme API"), "the app's name is on the page");
-    assert!(html.contains("disk 91% full"), "the line is in the first paint");
-    assert!(html.contains("level-warn"));
-
-    let missing = server.http.get(format!("{}/orgs/acme/apps/ghost/logs", server.base)).send().await.unwrap();
-    assert!(missing.text().await.unwrap().contains("No such app"));
-    server.server.stop().await;
-}
-
 fn messages(page: &Value) -> Vec<String> {
     page["records"].as_array().unwrap().iter().map(|r| r["message"].as_str().unwrap().to_string()).collect()
 }

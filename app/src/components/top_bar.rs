@@ -1,6 +1,9 @@
-//! The bar at the top of every page: the product mark and where you are.
+//! The bar at the top of every page: the product mark, where you are, and
+//! who is signed in (with the way out).
 
 use leptos::prelude::*;
+
+use crate::api::who_am_i;
 
 /// One step of the breadcrumb: a label, and a link unless it is the page itself.
 #[derive(Clone, Debug, PartialEq)]
@@ -21,6 +24,7 @@ impl Crumb {
 
 #[component]
 pub fn TopBar(#[prop(optional)] crumbs: Vec<Crumb>) -> impl IntoView {
+    let viewer = Resource::new(|| (), |_| who_am_i());
     view! {
         <header class="top-bar">
             <a class="brand" href="/" aria-label="Vigie home">
@@ -42,6 +46,16 @@ pub fn TopBar(#[prop(optional)] crumbs: Vec<Crumb>) -> impl IntoView {
                     })
                     .collect_view()}
             </nav>
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    viewer.await.ok().flatten().map(|viewer| view! {
+                        <form class="viewer" method="post" action="/signout">
+                            <span class="viewer-name" title=viewer.login.clone()>{viewer.name}</span>
+                            <button type="submit" class="link-button">"Sign out"</button>
+                        </form>
+                    })
+                })}
+            </Suspense>
         </header>
     }
 }

@@ -4,3 +4,4 @@ pub mod app_logs;
 pub mod not_found;
 pub mod org_home;
 pub mod orgs;
+pub mod sign_in;

@@ -8,6 +8,9 @@
 
 mod schema;
 pub mod secrets;
+mod sessions;
+
+pub use sessions::SESSION_TTL;
 
 use std::fmt;
 use std::path::Path;
@@ -486,7 +489,7 @@ pub fn check_slug(what: &str, slug: &str) -> Result<(), CatalogError> {
     }
 }
 
-fn now_ns() -> i64 {
+pub(crate) fn now_ns() -> i64 {
     crate::http::ingest::now_ns()
 }
 

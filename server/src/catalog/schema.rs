@@ -5,8 +5,9 @@
 use rusqlite_migration::{Migrations, M};
 
 pub fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(
-        "CREATE TABLE orgs (
+    Migrations::new(vec![
+        M::up(
+            "CREATE TABLE orgs (
             id INTEGER PRIMARY KEY,
             slug TEXT NOT NULL UNIQUE,
             name TEXT NOT NULL,
@@ -49,7 +50,18 @@ pub fn migrations() -> Migrations<'static> {
             revoked_at INTEGER
         );
         CREATE INDEX tokens_by_org ON tokens (org_id);",
-    )])
+        ),
+        // Console sign-in: a session per browser, its secret stored as a digest.
+        M::up(
+            "CREATE TABLE sessions (
+            id INTEGER PRIMARY KEY,
+            secret_hash BLOB NOT NULL UNIQUE,
+            user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+            created_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL
+        );",
+        ),
+    ])
 }
 
 #[cfg(test)]

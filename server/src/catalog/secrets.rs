@@ -17,6 +17,11 @@ pub fn new_token_secret() -> String {
     format!("{TOKEN_PREFIX}{}", Alphanumeric.sample_string(&mut rand::rng(), TOKEN_RANDOM_CHARS))
 }
 
+/// A fresh console session secret: `vgs_` and 40 random letters and digits.
+pub fn new_session_secret() -> String {
+    format!("vgs_{}", Alphanumeric.sample_string(&mut rand::rng(), TOKEN_RANDOM_CHARS))
+}
+
 /// A fresh password for a generated account.
 pub fn new_password() -> String {
     Alphanumeric.sample_string(&mut rand::rng(), 20)

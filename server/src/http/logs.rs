@@ -20,7 +20,7 @@ use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use futures::{stream, Stream, StreamExt};
 use serde::Deserialize;
-use vigie_app::model::LogKind;
+use vigie_app::model::{LogKind, Viewer};
 
 use super::auth::authorize;
 use super::error::ApiError;
@@ -167,15 +167,23 @@ pub async fn live_logs(
 }
 
 /// The console's live stream, `GET /bff/orgs/{org}/apps/{app}/live`: the
-/// browser's EventSource cannot send a token; the console's sign-in will
-/// guard this route with its session.
+/// browser's EventSource cannot send a token, so the console's session
+/// stands for it; an org the viewer is not a member of is a 404, as a
+/// missing one.
 pub async fn console_live_logs(
     State(state): State<AppState>,
     Path((org, app)): Path<(String, String)>,
     Query(query): Query<LogsQuery>,
+    viewer: Option<axum::Extension<Viewer>>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    if state.catalog.app(&org, &app).map_err(ApiError::internal)?.is_none() {
+    let Some(axum::Extension(viewer)) = viewer else {
+        return Err(ApiError::new(
+            axum::http::StatusCode::UNAUTHORIZED,
+            "your console session has ended: sign in again at /signin",
+        ));
+    };
+    if !viewer.may_see(&org) || state.catalog.app(&org, &app).map_err(ApiError::internal)?.is_none() {
         return Err(ApiError::no_such_app(&org, &app));
     }
     live(&state, app_topic(&org, &app, query.kind.as_deref())?, query, &headers)

@@ -9,6 +9,7 @@ pub mod ingest;
 pub mod live;
 pub mod logs;
 pub mod openapi;
+pub mod session;
 
 use axum::extract::FromRef;
 use axum::routing::get;
@@ -34,6 +35,8 @@ pub struct AppState {
     pub syslog_counters: Arc<SyslogCounters>,
     /// Encoded live batches shared by followers of a topic.
     pub live_batches: Arc<live::SharedBatches>,
+    /// Failed console sign-ins per client address.
+    pub sign_in_attempts: Arc<session::SignInAttempts>,
     pub shutdown: ShutdownSignal,
 }
 
@@ -60,6 +63,8 @@ pub fn router(state: AppState, console: SharedConsolePort) -> Router {
     Router::new()
         .merge(openapi::api().0.layer(tower_http::decompression::RequestDecompressionLayer::new()))
         .route("/bff/orgs/{org}/apps/{app}/live", get(logs::console_live_logs))
+        .route("/signin", axum::routing::post(session::sign_in))
+        .route("/signout", axum::routing::post(session::sign_out))
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(own_metrics))
         .leptos_routes_with_context(
@@ -69,6 +74,7 @@ pub fn router(state: AppState, console: SharedConsolePort) -> Router {
             move || shell(options.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), session::resolve_session))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }

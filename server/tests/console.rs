@@ -1,0 +1,163 @@
+//! The console as a browser sees it over HTTP: sign-in, the session
+//! cookie, and that a signed-in user sees their own orgs and nothing of
+//! the others. (The same in a real browser: end2end/.)
+
+mod common;
+
+use common::{serve, TestServer, LOGS};
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use reqwest::redirect::Policy;
+use reqwest::{Client, Response};
+use vigie_app::model::AppKind;
+use vigie_server::catalog::{App, Org, Role};
+
+const PASSWORD: &str = "ana's long password";
+
+/// The test server, with `ana` a member of `acme` and an org `rival` she
+/// does not belong to.
+async fn console() -> TestServer {
+    let server = serve().await;
+    let catalog = &server.server.catalog;
+    catalog.create_user("ana", "Ana Lima", PASSWORD).unwrap();
+    catalog.add_member("acme", "ana", Role::Member).unwrap();
+    let web = App { slug: "web".into(), name: "Rival web".into(), kind: AppKind::Application, runtime: "Go".into() };
+    catalog.put_org(&Org { slug: "rival".into(), name: "Rival Corp".into(), apps: vec![web] }).unwrap();
+    server
+}
+
+/// A browser that does not follow redirects, so each answer can be read.
+fn browser() -> Client {
+    Client::builder().redirect(Policy::none()).build().unwrap()
+}
+
+async fn sign_in(server: &TestServer, password: &str, next: &str) -> Response {
+    browser()
+        .post(format!("{}/signin", server.base))
+        .form(&[("login", "ana"), ("password", password), ("next", next)])
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Signs in as ana and returns the `Cookie` header to send.
+async fn session_cookie(server: &TestServer) -> String {
+    let response = sign_in(server, PASSWORD, "/").await;
+    assert_eq!(response.status(), 303);
+    let set_cookie = response.headers()[SET_COOKIE].to_str().unwrap();
+    set_cookie.split(';').next().unwrap().to_string()
+}
+
+async fn page(server: &TestServer, path: &str, cookie: Option<&str>) -> Response {
+    let mut request = browser().get(format!("{}{path}", server.base));
+    if let Some(cookie) = cookie {
+        request = request.header(COOKIE, cookie);
+    }
+    request.send().await.unwrap()
+}
+
+fn location(response: &Response) -> &str {
+    response.headers()[LOCATION].to_str().unwrap()
+}
+
+#[tokio::test]
+async fn a_page_without_a_session_sends_the_browser_to_sign_in_and_back_to_it() {
+    let server = console().await;
+    server.post(LOGS, "text/plain", "WARN disk 91% full").await;
+    let wanted = "/orgs/acme/apps/api/logs";
+    let refused = page(&server, wanted, None).await;
+    assert_eq!(refused.status(), 303);
+    assert_eq!(location(&refused), "/signin?next=%2Forgs%2Facme%2Fapps%2Fapi%2Flogs");
+
+    let form = page(&server, location(&refused), None).await.text().await.unwrap();
+    assert!(form.contains(r#"action="/signin""#) && form.contains(r#"value="/orgs/acme/apps/api/logs""#), "{form}");
+
+    let signed_in = sign_in(&server, PASSWORD, wanted).await;
+    assert_eq!(signed_in.status(), 303);
+    assert_eq!(location(&signed_in), wanted);
+    let cookie = signed_in.headers()[SET_COOKIE].to_str().unwrap().to_string();
+    for attribute in ["vigie_session=vgs_", "HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=43200"] {
+        assert!(cookie.contains(attribute), "{attribute} in {cookie}");
+    }
+    assert!(!cookie.contains("Secure"), "plain HTTP: a Secure cookie would never come back");
+
+    let session = cookie.split(';').next().unwrap();
+    let html = page(&server, wanted, Some(session)).await;
+    assert_eq!(html.status(), 200);
+    let html = html.text().await.unwrap();
+    assert!(html.contains("Acme API") && html.contains("disk 91% full") && html.contains("level-warn"));
+    assert!(html.contains("Ana Lima") && html.contains("Sign out"), "the top bar names who is signed in");
+    server.server.stop().await;
+}
+
+#[tokio::test]
+async fn a_wrong_password_says_so_and_five_failures_hold_the_client_back() {
+    let server = console().await;
+    let wrong = sign_in(&server, "guess", "/orgs/acme").await;
+    assert_eq!(wrong.status(), 303);
+    assert!(wrong.headers().get(SET_COOKIE).is_none());
+    assert!(location(&wrong).starts_with("/signin?error=wrong&next=%2Forgs%2Facme"), "{}", location(&wrong));
+    let html = page(&server, location(&wrong), None).await.text().await.unwrap();
+    assert!(html.contains("Wrong login or password."));
+    assert!(html.contains(r#"value="ana""#), "the login is kept in the form");
+
+    for _ in 1..5 {
+        assert!(location(&sign_in(&server, "guess", "/").await).contains("error=wrong"));
+    }
+    let held = sign_in(&server, PASSWORD, "/").await;
+    assert!(location(&held).contains("error=too_many"), "even the right password waits: {}", location(&held));
+    assert!(held.headers().get(SET_COOKIE).is_none());
+    let html = page(&server, location(&held), None).await.text().await.unwrap();
+    assert!(html.contains("Too many failed attempts"), "{html}");
+    server.server.stop().await;
+}
+
+#[tokio::test]
+async fn a_member_sees_only_their_orgs_and_another_orgs_pages_and_stream_are_missing() {
+    let server = console().await;
+    let cookie = session_cookie(&server).await;
+    let home = page(&server, "/", Some(&cookie)).await.text().await.unwrap();
+    assert!(home.contains("Acme") && !home.contains("Rival Corp"), "{home}");
+
+    let other_org = page(&server, "/orgs/rival", Some(&cookie)).await.text().await.unwrap();
+    assert!(!other_org.contains("Rival web") && other_org.contains("No such"), "{other_org}");
+    let other_app = page(&server, "/orgs/rival/apps/web/logs", Some(&cookie)).await.text().await.unwrap();
+    assert!(other_app.contains("No such app") && !other_app.contains("Rival web"));
+
+    let live = |path: &'static str| page(&server, path, Some(&cookie));
+    assert_eq!(live("/bff/orgs/rival/apps/web/live").await.status(), 404, "the same 404 as a missing app");
+    assert_eq!(live("/bff/orgs/acme/apps/ghost/live").await.status(), 404);
+    let own = live("/bff/orgs/acme/apps/api/live").await;
+    assert_eq!(own.status(), 200);
+    assert_eq!(own.headers()["content-type"], "text/event-stream");
+    let signed_out = page(&server, "/bff/orgs/acme/apps/api/live", None).await;
+    assert_eq!(signed_out.status(), 401);
+    server.server.stop().await;
+}
+
+#[tokio::test]
+async fn signing_out_ends_the_session_for_good() {
+    let server = console().await;
+    let cookie = session_cookie(&server).await;
+    let out = browser().post(format!("{}/signout", server.base)).header(COOKIE, &cookie).send().await.unwrap();
+    assert_eq!(out.status(), 303);
+    assert_eq!(location(&out), "/signin?signed_out=1");
+    assert!(out.headers()[SET_COOKIE].to_str().unwrap().contains("Max-Age=0"));
+    let after = page(&server, "/", Some(&cookie)).await;
+    assert_eq!(after.status(), 303, "the old cookie no longer opens pages");
+    assert!(page(&server, "/signin?signed_out=1", None).await.text().await.unwrap().contains("You are signed out."));
+    server.server.stop().await;
+}
+
+#[tokio::test]
+async fn behind_a_tls_proxy_on_this_machine_the_cookie_is_secure() {
+    let server = console().await;
+    let response = browser()
+        .post(format!("{}/signin", server.base))
+        .header("x-forwarded-proto", "https")
+        .form(&[("login", "ana"), ("password", PASSWORD), ("next", "/")])
+        .send()
+        .await
+        .unwrap();
+    assert!(response.headers()[SET_COOKIE].to_str().unwrap().contains("; Secure"));
+    server.server.stop().await;
+}

@@ -7,10 +7,13 @@
 
 use leptos::prelude::*;
 
-use crate::model::{LogPage, OrgSummary, Viewer};
+use crate::model::{LogPage, LogView, OrgSummary, Viewer};
 
 /// How many lines the logs page renders on first paint.
 pub const FIRST_PAINT_LINES: usize = 200;
+
+/// How many lines of a replayed range the page loads at once.
+pub const REPLAY_LINES: usize = 5_000;
 
 #[cfg(feature = "ssr")]
 fn port() -> Result<crate::port::SharedConsolePort, ServerFnError> {
@@ -50,9 +53,10 @@ pub async fn get_org(org: String) -> Result<Option<OrgSummary>, ServerFnError> {
 }
 
 #[server(prefix = "/bff")]
-pub async fn get_service_log_page(org: String, app: String) -> Result<Option<LogPage>, ServerFnError> {
+pub async fn get_service_log_page(org: String, app: String, view: LogView) -> Result<Option<LogPage>, ServerFnError> {
     if !viewer().await?.may_see(&org) {
         return Ok(None);
     }
-    port()?.service_log_page(org, app, FIRST_PAINT_LINES).await.map_err(ServerFnError::new)
+    let limit = if view.is_replay() { REPLAY_LINES } else { FIRST_PAINT_LINES };
+    port()?.service_log_page(org, app, view, limit).await.map_err(ServerFnError::new)
 }

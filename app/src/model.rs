@@ -188,6 +188,66 @@ pub struct LogPage {
     pub records: Vec<ServiceRecord>,
     /// The offset the live tail starts from: one past the newest record shown.
     pub next_offset: u64,
+    /// A replay whose range holds more lines than the page shows.
+    pub more_in_range: bool,
+    /// What is wrong with the view's URL, if anything (then no records).
+    pub problem: Option<ViewProblem>,
+}
+
+/// What the logs page shows, as its URL says (`?q=…&since=…&until=…`), so
+/// a reload or a shared link restores exactly that view.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct LogView {
+    /// The filter as typed (docs/QUERY.md).
+    pub q: String,
+    /// Replay from this time, as typed (`1h`, `2026-11-25T10:00:00Z`, or a
+    /// date-time picker's `2026-11-25T10:00`, read as UTC); live when empty.
+    pub since: String,
+    /// Replay up to this time; up to now when empty.
+    pub until: String,
+}
+
+impl LogView {
+    pub fn is_replay(&self) -> bool {
+        !self.since.trim().is_empty()
+    }
+
+    /// This view's query string (`?q=…`), empty for the plain live view.
+    pub fn to_query(&self) -> String {
+        let pairs: Vec<String> = [("q", &self.q), ("since", &self.since), ("until", &self.until)]
+            .into_iter()
+            .filter(|(_, value)| !value.trim().is_empty())
+            .map(|(name, value)| format!("{name}={}", url_encode(value.trim())))
+            .collect();
+        if pairs.is_empty() {
+            String::new()
+        } else {
+            format!("?{}", pairs.join("&"))
+        }
+    }
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters.
+pub fn url_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// A mistake in a view's parameters: which one, what is wrong, and for the
+/// filter the character it was found at.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ViewProblem {
+    /// `q`, `since` or `until`.
+    pub param: String,
+    pub message: String,
+    pub position: Option<usize>,
 }
 
 /// Formats nanoseconds since the epoch as `HH:MM:SS.mmm` in UTC.
@@ -273,5 +333,18 @@ pub struct Viewer {
 impl Viewer {
     pub fn may_see(&self, org: &str) -> bool {
         self.orgs.iter().any(|slug| slug == org)
+    }
+}
+
+#[cfg(test)]
+mod view_tests {
+    use super::*;
+
+    #[test]
+    fn a_view_writes_only_its_set_parameters_encoded() {
+        assert_eq!(LogView::default().to_query(), "");
+        let view = LogView { q: "level>=warn \"db down\"".into(), since: "1h".into(), until: String::new() };
+        assert_eq!(view.to_query(), "?q=level%3E%3Dwarn%20%22db%20down%22&since=1h");
+        assert!(view.is_replay());
     }
 }

@@ -8,7 +8,7 @@
 use futures::future::BoxFuture;
 use std::sync::Arc;
 
-use crate::model::{LogPage, OrgSummary};
+use crate::model::{LogPage, LogView, OrgSummary};
 
 /// Why the port could not answer. Shown to the user, so it says what failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,12 +29,16 @@ pub trait ConsolePort: Send + Sync + 'static {
     /// One organisation and its apps; `None` when there is no such org.
     fn org(&self, org: String) -> BoxFuture<'_, Result<Option<OrgSummary>, PortError>>;
 
-    /// The newest `limit` service log lines of an app, oldest first, and the
-    /// offset live tailing continues from; `None` when there is no such app.
+    /// An app's service log lines for a view, oldest first: the newest
+    /// `limit` that match its filter (live), or the first `limit` of its
+    /// range (replay); and the offset live tailing continues from. `None`
+    /// when there is no such app. A bad filter or time is not an error but
+    /// the page's `problem`.
     fn service_log_page(
         &self,
         org: String,
         app: String,
+        view: LogView,
         limit: usize,
     ) -> BoxFuture<'_, Result<Option<LogPage>, PortError>>;
 }

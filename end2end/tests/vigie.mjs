@@ -116,3 +116,14 @@ export async function signedInPage(browser, vigie, { user = DEMO_USER, ...contex
   page.once('close', () => context.close());
   return page;
 }
+
+/** POSTs NDJSON service log lines (objects) to an app. */
+export async function ingestNdjson(vigie, org, app, lines) {
+  const response = await fetch(`${vigie.url}/api/v1/orgs/${org}/apps/${app}/logs?instance=e2e-0`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-ndjson', authorization: `Bearer ${vigie.token}` },
+    body: lines.map((line) => JSON.stringify(line)).join('\n'),
+  });
+  if (!response.ok) throw new Error(`ingest answered ${response.status}: ${await response.text()}`);
+  return response.json();
+}

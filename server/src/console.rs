@@ -2,10 +2,13 @@
 
 use futures::future::BoxFuture;
 use futures::FutureExt;
-use vigie_app::model::{AppSummary, LogKind, LogPage, LogRecord, OrgSummary, ServiceLine, ServiceRecord};
+use vigie_app::model::{AppSummary, LogKind, LogPage, LogRecord, LogView, OrgSummary, ServiceLine, ViewProblem};
 use vigie_app::port::{ConsolePort, PortError};
 
 use crate::catalog::{Catalog, Org};
+use crate::query::search::{search, Order, SearchRequest};
+use crate::query::time_bound::parse_time_bound;
+use crate::query::CompiledFilter;
 use crate::store::{Store, TopicKey};
 
 pub struct InProcessConsole {
@@ -33,14 +36,62 @@ impl InProcessConsole {
         OrgSummary { slug: org.slug, name: org.name, apps }
     }
 
-    fn log_page(&self, org: &str, app: &str, limit: usize) -> Result<Option<LogPage>, PortError> {
+    fn log_page(&self, org: &str, app: &str, view: &LogView, limit: usize) -> Result<Option<LogPage>, PortError> {
         let Some(org) = self.catalog.org(org).map_err(port_error)? else { return Ok(None) };
         let org = self.summarise(org);
         let Some(app) = org.apps.iter().find(|known| known.slug == app).cloned() else { return Ok(None) };
         let key = TopicKey::new(&org.slug, &app.slug, LogKind::Service);
-        let stored = self.store.latest(&key, limit);
-        let next_offset = stored.last().map(|r| r.offset + 1).unwrap_or_else(|| self.store.next_offset(&key));
-        let records: Vec<ServiceRecord> = stored
+        let mut page = LogPage { org, app, records: Vec::new(), next_offset: 0, more_in_range: false, problem: None };
+        let query = match ViewQuery::check(view, crate::http::ingest::now_ns()) {
+            Ok(query) => query,
+            Err(problem) => {
+                page.next_offset = self.store.next_offset(&key);
+                page.problem = Some(problem);
+                return Ok(Some(page));
+            }
+        };
+        let stored = if view.is_replay() {
+            let found = search(
+                &self.store,
+                &SearchRequest {
+                    key: &key,
+                    since_ns: query.since_ns,
+                    until_ns: query.until_ns,
+                    filter: &query.filter,
+                    order: Order::OldestFirst,
+                    cursor: None,
+                    limit,
+                },
+            );
+            page.more_in_range = found.next_cursor.is_some();
+            page.next_offset = found.records.last().map_or_else(
+                || self.store.offsets_for_times(&key, query.since_ns, query.until_ns).end,
+                |last| last.offset + 1,
+            );
+            found.records
+        } else {
+            // The end first: the live tail starts there, so a line that
+            // arrives while this page is read is streamed, not lost.
+            let end = self.store.next_offset(&key);
+            page.next_offset = end;
+            let mut found = if query.filter.keeps_all() {
+                self.store.latest(&key, limit).into_iter().filter(|r| r.offset < end).collect()
+            } else {
+                let request = SearchRequest {
+                    key: &key,
+                    since_ns: None,
+                    until_ns: None,
+                    filter: &query.filter,
+                    order: Order::NewestFirst,
+                    cursor: Some(end),
+                    limit,
+                };
+                search(&self.store, &request).records
+            };
+            found.sort_by_key(|record| record.offset);
+            found
+        };
+        page.records = stored
             .into_iter()
             .filter_map(|record| match serde_json::from_str::<ServiceLine>(&record.payload) {
                 Ok(line) => Some(LogRecord { offset: record.offset, ts_ns: record.ts_ns, line }),
@@ -50,7 +101,59 @@ impl InProcessConsole {
                 }
             })
             .collect();
-        Ok(Some(LogPage { org, app, records, next_offset }))
+        Ok(Some(page))
+    }
+}
+
+/// A view's parameters, checked: each mistake names its parameter.
+struct ViewQuery {
+    filter: CompiledFilter,
+    since_ns: Option<i64>,
+    until_ns: Option<i64>,
+}
+
+impl ViewQuery {
+    fn check(view: &LogView, now_ns: i64) -> Result<ViewQuery, ViewProblem> {
+        let filter = CompiledFilter::parse(&view.q).map_err(|error| ViewProblem {
+            param: "q".into(),
+            message: format!("expected {}", error.expected),
+            position: Some(error.position),
+        })?;
+        let bound = |param: &str, text: &str| -> Result<Option<i64>, ViewProblem> {
+            let text = text.trim();
+            if text.is_empty() {
+                return Ok(None);
+            }
+            parse_time_bound(&picker_time_as_utc(text), now_ns).map(Some).map_err(|message| ViewProblem {
+                param: param.into(),
+                message,
+                position: None,
+            })
+        };
+        let since_ns = bound("since", &view.since)?;
+        let until_ns = bound("until", &view.until)?;
+        if let (Some(since), Some(until)) = (since_ns, until_ns) {
+            if since > until {
+                return Err(ViewProblem {
+                    param: "until".into(),
+                    message: "the end of the range is before its start: swap them".into(),
+                    position: None,
+                });
+            }
+        }
+        Ok(ViewQuery { filter, since_ns, until_ns })
+    }
+}
+
+/// A date-time picker sends `2026-11-25T10:00` (no seconds, no zone): read
+/// it as UTC, as the console shows times.
+fn picker_time_as_utc(text: &str) -> std::borrow::Cow<'_, str> {
+    let bytes = text.as_bytes();
+    let picker = bytes.len() == 16 && bytes[10] == b'T' && bytes[13] == b':' && !text.ends_with('Z');
+    if picker {
+        format!("{text}:00Z").into()
+    } else {
+        text.into()
     }
 }
 
@@ -73,9 +176,10 @@ impl ConsolePort for InProcessConsole {
         &self,
         org: String,
         app: String,
+        view: LogView,
         limit: usize,
     ) -> BoxFuture<'_, Result<Option<LogPage>, PortError>> {
-        let page = self.log_page(&org, &app, limit);
+        let page = self.log_page(&org, &app, &view, limit);
         async move { page }.boxed()
     }
 }

@@ -8,8 +8,8 @@
 use leptos::html::Div;
 use leptos::prelude::*;
 
-use crate::components::log_row::LogRow;
-use crate::model::ServiceRecord;
+use crate::components::log_row::{needles_of, LogRow};
+use crate::model::{group_thousands, url_encode, ServiceRecord};
 
 /// Lines kept in the page; older ones leave from the top.
 pub const MAX_LINES_IN_PAGE: usize = 5_000;
@@ -20,6 +20,8 @@ pub enum LiveStatus {
     Connecting,
     Live,
     Reconnecting,
+    /// A replayed range, not following.
+    Replay,
 }
 
 impl LiveStatus {
@@ -28,6 +30,7 @@ impl LiveStatus {
             LiveStatus::Connecting => "Connecting…",
             LiveStatus::Live => "Live",
             LiveStatus::Reconnecting => "Reconnecting…",
+            LiveStatus::Replay => "Replay",
         }
     }
 
@@ -36,54 +39,123 @@ impl LiveStatus {
             LiveStatus::Connecting => "live-status connecting",
             LiveStatus::Live => "live-status live",
             LiveStatus::Reconnecting => "live-status reconnecting",
+            LiveStatus::Replay => "live-status replay",
         }
     }
 }
 
-/// The URL of an app's live service-log stream, starting at `from_offset`.
-pub fn live_url(org: &str, app: &str, from_offset: u64) -> String {
-    format!("/bff/orgs/{org}/apps/{app}/live?kind=service&from={from_offset}")
+/// The URL of an app's live service-log stream, starting at `from_offset`,
+/// keeping only lines that match `q`.
+pub fn live_url(org: &str, app: &str, q: &str, from_offset: u64) -> String {
+    let filter = if q.trim().is_empty() { String::new() } else { format!("&q={}", url_encode(q.trim())) };
+    format!("/bff/orgs/{org}/apps/{app}/live?kind=service&from={from_offset}{filter}")
+}
+
+/// Appends `more` to `lines`, dropping the oldest beyond the page's bound.
+fn append_bounded(lines: &mut Vec<ServiceRecord>, more: impl IntoIterator<Item = ServiceRecord>) {
+    lines.extend(more);
+    let excess = lines.len().saturating_sub(MAX_LINES_IN_PAGE);
+    lines.drain(..excess);
 }
 
 #[component]
-pub fn LiveTail(org: String, app: String, initial: Vec<ServiceRecord>, next_offset: u64) -> impl IntoView {
+pub fn LiveTail(
+    org: String,
+    app: String,
+    /// The filter, as typed: the stream keeps only matching lines, and
+    /// matches are marked.
+    #[prop(optional)]
+    q: String,
+    /// The lines are a replayed range: the list follows live only once
+    /// asked to ("Continue live"), from the range's end.
+    #[prop(optional)]
+    replay: bool,
+    initial: Vec<ServiceRecord>,
+    next_offset: u64,
+) -> impl IntoView {
     let records = RwSignal::new(initial);
-    let status = RwSignal::new(LiveStatus::Connecting);
+    // Lines that arrived while paused, shown on resume, in order.
+    let pending = RwSignal::new(Vec::<ServiceRecord>::new());
+    let paused = RwSignal::new(false);
+    let following = RwSignal::new(!replay);
+    let status = RwSignal::new(if replay { LiveStatus::Replay } else { LiveStatus::Connecting });
     // Whether the view sticks to the newest line; scrolling up lets go.
-    let stick_to_bottom = RwSignal::new(true);
+    let stick_to_bottom = RwSignal::new(!replay);
     let scroller = NodeRef::<Div>::new();
+    let needles = needles_of(&q);
+    let filtering = !q.trim().is_empty();
+
+    let scroll_to_end = move || {
+        if let Some(element) = scroller.get() {
+            element.set_scroll_top(element.scroll_height());
+        }
+    };
+    let resume = move || {
+        let arrived = pending.try_update(std::mem::take).unwrap_or_default();
+        records.update(|shown| append_bounded(shown, arrived));
+        paused.set(false);
+    };
+    let toggle_pause = move || {
+        if paused.get_untracked() {
+            resume();
+        } else {
+            paused.set(true);
+        }
+    };
+    let jump_to_now = move || {
+        if paused.get_untracked() {
+            resume();
+        }
+        stick_to_bottom.set(true);
+        scroll_to_end();
+    };
 
     #[cfg(feature = "hydrate")]
     {
         let (abort, registration) = futures::future::AbortHandle::new_pair();
-        leptos::task::spawn_local(async move {
-            let follow = browser::follow(org, app, next_offset, records, status);
-            let _ = futures::future::Abortable::new(follow, registration).await;
+        let registration = StoredValue::new(Some(registration));
+        let inbox = browser::Inbox { records, pending, paused, status };
+        Effect::new(move |_| {
+            if !following.get() {
+                return;
+            }
+            let Some(registration) = registration.try_update_value(Option::take).flatten() else { return };
+            status.set(LiveStatus::Connecting);
+            let follow = browser::follow(org.clone(), app.clone(), q.clone(), next_offset, inbox);
+            leptos::task::spawn_local(async move {
+                let _ = futures::future::Abortable::new(follow, registration).await;
+            });
         });
         on_cleanup(move || abort.abort());
 
         Effect::new(move |_| {
             records.track();
             if stick_to_bottom.get_untracked() {
-                if let Some(element) = scroller.get() {
-                    element.set_scroll_top(element.scroll_height());
-                }
+                scroll_to_end();
             }
         });
+
+        let keys = browser::on_keys(move |key| match key {
+            "/" => browser::focus("filter"),
+            " " if following.get_untracked() => {
+                toggle_pause();
+                true
+            }
+            "g" if following.get_untracked() => {
+                jump_to_now();
+                true
+            }
+            _ => false,
+        });
+        on_cleanup(move || keys.remove());
     }
     #[cfg(not(feature = "hydrate"))]
-    let _ = (org, app, next_offset);
+    let _ = (org, app, next_offset, toggle_pause);
 
     let on_scroll = move |_| {
         if let Some(element) = scroller.get() {
             let distance = element.scroll_height() - element.scroll_top() - element.client_height();
             stick_to_bottom.set(distance < 40);
-        }
-    };
-    let jump_to_now = move |_| {
-        stick_to_bottom.set(true);
-        if let Some(element) = scroller.get() {
-            element.set_scroll_top(element.scroll_height());
         }
     };
 
@@ -94,30 +166,69 @@ pub fn LiveTail(org: String, app: String, initial: Vec<ServiceRecord>, next_offs
                     <span class="dot" aria-hidden="true"></span>
                     {move || status.get().label()}
                 </span>
-                <span class="muted line-count">
-                    {move || format!("{} lines shown", records.with(Vec::len))}
+                <span class="muted line-count" data-testid="line-count">
+                    {move || format!("{} lines shown", group_thousands(records.with(Vec::len) as u64))}
                 </span>
                 <span class="muted tz">"Times in UTC"</span>
-                <Show when=move || !stick_to_bottom.get()>
-                    <button class="jump" on:click=jump_to_now>"Jump to now ↓"</button>
-                </Show>
+                <span class="live-actions">
+                    <Show when=move || !following.get()>
+                        <button class="action" on:click=move |_| {
+                            following.set(true);
+                            stick_to_bottom.set(true);
+                        }>"Continue live ▸"</button>
+                    </Show>
+                    <Show when=move || following.get()>
+                        <button
+                            class="action"
+                            data-testid="pause"
+                            aria-pressed=move || paused.get().to_string()
+                            title="Space"
+                            on:click=move |_| toggle_pause()
+                        >
+                            {move || if paused.get() { "Resume" } else { "Pause" }}
+                        </button>
+                    </Show>
+                    <Show when=move || !pending.with(Vec::is_empty)>
+                        <button class="new-lines" data-testid="new-lines" on:click=move |_| jump_to_now()>
+                            {move || {
+                                let count = pending.with(Vec::len);
+                                format!("{} new line{}", group_thousands(count as u64), if count == 1 { "" } else { "s" })
+                            }}
+                        </button>
+                    </Show>
+                    <Show when=move || following.get() && !stick_to_bottom.get() && pending.with(Vec::is_empty)>
+                        <button class="jump" title="g" on:click=move |_| jump_to_now()>"Jump to now ↓"</button>
+                    </Show>
+                </span>
             </div>
             <div class="log-scroll" node_ref=scroller on:scroll=on_scroll data-testid="log-lines">
                 <Show when=move || records.with(Vec::is_empty)>
-                    <div class="state state-missing">
-                        <h2>"This app has not logged yet"</h2>
-                        <p>"New lines appear here as soon as they arrive. To send one by hand:"</p>
-                        <pre class="hint">{"curl -X POST -H 'content-type: text/plain' --data 'hello from curl' \\\n  http://HOST/api/v1/orgs/ORG/apps/APP/logs"}</pre>
-                    </div>
+                    {if replay || filtering {
+                        view! {
+                            <div class="state state-missing">
+                                <h2>{if replay { "No logs in this range" } else { "No line matches this filter yet" }}</h2>
+                                <p>"Widen the range or loosen the filter; new matching lines appear here when following live."</p>
+                            </div>
+                        }.into_any()
+                    } else {
+                        view! {
+                            <div class="state state-missing">
+                                <h2>"This app has not logged yet"</h2>
+                                <p>"New lines appear here as soon as they arrive. To send one by hand:"</p>
+                                <pre class="hint">{"curl -X POST -H \"authorization: Bearer $TOKEN\" -H 'content-type: text/plain' \\\n  --data 'hello from curl' http://HOST/api/v1/orgs/ORG/apps/APP/logs"}</pre>
+                            </div>
+                        }.into_any()
+                    }}
                 </Show>
                 <For
                     each=move || records.get()
                     key=|record| record.offset
-                    children=move |record| view! { <LogRow record /> }
+                    children=move |record| view! { <LogRow record needles=needles.clone() /> }
                 />
             </div>
         </div>
     }
+    .into_any()
 }
 
 #[cfg(feature = "hydrate")]
@@ -127,9 +238,19 @@ mod browser {
     use gloo_net::eventsource::State;
     use leptos::prelude::*;
     use std::time::Duration;
+    use wasm_bindgen::JsCast;
 
-    use super::{live_url, LiveStatus, MAX_LINES_IN_PAGE};
+    use super::{append_bounded, live_url, LiveStatus};
     use crate::model::ServiceRecord;
+
+    /// Where live lines go: onto the page, or aside while paused.
+    #[derive(Clone, Copy)]
+    pub struct Inbox {
+        pub records: RwSignal<Vec<ServiceRecord>>,
+        pub pending: RwSignal<Vec<ServiceRecord>>,
+        pub paused: RwSignal<bool>,
+        pub status: RwSignal<LiveStatus>,
+    }
 
     /// Follows the live stream for as long as the page shows it.
     ///
@@ -137,37 +258,26 @@ mod browser {
     /// `Last-Event-ID`; while it does, the status says so. If the browser
     /// gives up (the stream answered with an error), a new stream starts
     /// from the first offset this page has not shown, after a growing pause.
-    pub async fn follow(
-        org: String,
-        app: String,
-        mut next_offset: u64,
-        records: RwSignal<Vec<ServiceRecord>>,
-        status: RwSignal<LiveStatus>,
-    ) {
+    pub async fn follow(org: String, app: String, q: String, mut next_offset: u64, inbox: Inbox) {
         let mut retry_ms = 500;
         loop {
-            if let Ok(mut source) = EventSource::new(&live_url(&org, &app, next_offset)) {
+            if let Ok(mut source) = EventSource::new(&live_url(&org, &app, &q, next_offset)) {
                 if let Ok(events) = source.subscribe("message") {
-                    let receive = Box::pin(receive(events, &mut next_offset, records, status, &mut retry_ms));
-                    let watch = Box::pin(watch_connection(source.clone(), status));
+                    let receive = Box::pin(receive(events, &mut next_offset, inbox, &mut retry_ms));
+                    let watch = Box::pin(watch_connection(source.clone(), inbox.status));
                     futures::future::select(receive, watch).await;
                 }
                 source.close();
             }
-            set_status(status, LiveStatus::Reconnecting);
+            set_status(inbox.status, LiveStatus::Reconnecting);
             sleep(Duration::from_millis(retry_ms)).await;
             retry_ms = (retry_ms * 2).min(10_000);
         }
     }
 
-    /// Adds each live batch to the page until the stream ends.
-    async fn receive(
-        mut events: EventSourceSubscription,
-        next_offset: &mut u64,
-        records: RwSignal<Vec<ServiceRecord>>,
-        status: RwSignal<LiveStatus>,
-        retry_ms: &mut u64,
-    ) {
+    /// Adds each live batch to the page (or aside, while paused) until the
+    /// stream ends.
+    async fn receive(mut events: EventSourceSubscription, next_offset: &mut u64, inbox: Inbox, retry_ms: &mut u64) {
         while let Some(Ok((_, event))) = events.next().await {
             let Some(data) = event.data().as_string() else { continue };
             let batch: Vec<ServiceRecord> = match serde_json::from_str(&data) {
@@ -177,18 +287,15 @@ mod browser {
                     continue;
                 }
             };
-            set_status(status, LiveStatus::Live);
+            set_status(inbox.status, LiveStatus::Live);
             *retry_ms = 500;
             // A reconnect may send again what the page already has; keep
             // only what is new to it.
             let fresh: Vec<ServiceRecord> = batch.into_iter().filter(|record| record.offset >= *next_offset).collect();
             if let Some(last) = fresh.last() {
                 *next_offset = last.offset + 1;
-                records.update(|shown| {
-                    shown.extend(fresh);
-                    let excess = shown.len().saturating_sub(MAX_LINES_IN_PAGE);
-                    shown.drain(..excess);
-                });
+                let target = if inbox.paused.get_untracked() { inbox.pending } else { inbox.records };
+                target.update(|lines| append_bounded(lines, fresh));
             }
         }
     }
@@ -210,6 +317,31 @@ mod browser {
         if status.get_untracked() != now {
             status.set(now);
         }
+    }
+
+    /// Calls `handle` with the key of each key press outside a text field;
+    /// when it returns true the key's default action is prevented.
+    pub fn on_keys(handle: impl Fn(&str) -> bool + 'static) -> WindowListenerHandle {
+        window_event_listener(leptos::ev::keydown, move |event| {
+            if event.ctrl_key() || event.meta_key() || event.alt_key() {
+                return;
+            }
+            let in_field =
+                event.target().and_then(|target| target.dyn_into::<web_sys::Element>().ok()).is_some_and(|element| {
+                    matches!(element.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT" | "BUTTON")
+                });
+            if !in_field && handle(&event.key()) {
+                event.prevent_default();
+            }
+        })
+    }
+
+    /// Moves the keyboard focus to the element with this id; true when found.
+    pub fn focus(id: &str) -> bool {
+        document()
+            .get_element_by_id(id)
+            .and_then(|element| element.dyn_into::<web_sys::HtmlElement>().ok())
+            .is_some_and(|element| element.focus().is_ok())
     }
 
     async fn sleep(duration: Duration) {

@@ -4,3 +4,4 @@ pub mod live_tail;
 pub mod log_row;
 pub mod states;
 pub mod top_bar;
+pub mod view_bar;

@@ -1,22 +1,34 @@
 //! `/orgs/:org/apps/:app/logs`: an app's service logs, newest at the bottom,
-//! following live.
+//! following live or replaying a range, narrowed by a filter. The query
+//! string holds the view (`?q=…&since=…&until=…`, see [`LogView`]).
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::get_service_log_page;
 use crate::components::{
     live_tail::LiveTail,
     states::{Failure, Loading, Missing},
     top_bar::{Crumb, TopBar},
+    view_bar::ViewBar,
 };
+use crate::model::LogView;
 
 #[component]
 pub fn AppLogsPage() -> impl IntoView {
     let params = use_params_map();
-    let target = move || params.with(|p| (p.get("org").unwrap_or_default(), p.get("app").unwrap_or_default()));
-    let page = Resource::new(target, |(org, app)| get_service_log_page(org, app));
+    let query = use_query_map();
+    let target = move || {
+        let (org, app) = params.with(|p| (p.get("org").unwrap_or_default(), p.get("app").unwrap_or_default()));
+        let view = query.with(|q| LogView {
+            q: q.get("q").unwrap_or_default(),
+            since: q.get("since").unwrap_or_default(),
+            until: q.get("until").unwrap_or_default(),
+        });
+        (org, app, view)
+    };
+    let page = Resource::new(target, |(org, app, view)| get_service_log_page(org, app, view));
     view! {
         <Suspense fallback=|| view! { <TopBar /><main class="page"><Loading what="logs" /></main> }>
             {move || Suspend::new(async move {
@@ -35,6 +47,10 @@ pub fn AppLogsPage() -> impl IntoView {
                         </main>
                     }.into_any(),
                     Ok(Some(page)) => {
+                        let (_, _, view) = target();
+                        let base = format!("/orgs/{}/apps/{}/logs", page.org.slug, page.app.slug);
+                        let replay = view.is_replay();
+                        let more_in_range = page.more_in_range;
                         let crumbs = vec![
                             Crumb::link(page.org.name.clone(), format!("/orgs/{}", page.org.slug)),
                             Crumb::here(page.app.name.clone()),
@@ -50,12 +66,32 @@ pub fn AppLogsPage() -> impl IntoView {
                                         <a class="tab active" aria-current="page" href="">"Service logs"</a>
                                     </nav>
                                 </div>
-                                <LiveTail
-                                    org=page.org.slug
-                                    app=page.app.slug
-                                    initial=page.records
-                                    next_offset=page.next_offset
-                                />
+                                <ViewBar base view=view.clone() problem=page.problem.clone() />
+                                {more_in_range.then(|| view! {
+                                    <p class="range-note muted">
+                                        "Showing the first 5,000 lines of this range: narrow the range or the filter to see the rest."
+                                    </p>
+                                })}
+                                {match page.problem {
+                                    // Nothing to show or follow until the view makes sense.
+                                    Some(_) => view! {
+                                        <div class="live-tail">
+                                            <Missing title="Fix the view to see lines">
+                                                <p>"The filter or the range above has a mistake: it is marked in red."</p>
+                                            </Missing>
+                                        </div>
+                                    }.into_any(),
+                                    None => view! {
+                                        <LiveTail
+                                            org=page.org.slug
+                                            app=page.app.slug
+                                            q=view.q
+                                            replay
+                                            initial=page.records
+                                            next_offset=page.next_offset
+                                        />
+                                    }.into_any(),
+                                }}
                             </main>
                         }.into_any()
                     }

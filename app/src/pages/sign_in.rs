@@ -24,6 +24,8 @@ pub fn SignInPage() -> impl IntoView {
         _ => None,
     };
     let signed_out = get("signed_out") == "1";
+    // After a wrong password the login is kept: type the password again.
+    let retry = !get("login").is_empty();
     view! {
         <Title text="Sign in" />
         <TopBar />
@@ -33,9 +35,9 @@ pub fn SignInPage() -> impl IntoView {
                 {signed_out.then(|| view! { <p class="notice" role="status">"You are signed out."</p> })}
                 {message.map(|message| view! { <p class="form-error" role="alert">{message}</p> })}
                 <label for="login">"Login"</label>
-                <input id="login" name="login" type="text" autocomplete="username" required autofocus value=get("login") />
+                <input id="login" name="login" type="text" autocomplete="username" required autofocus=!retry value=get("login") />
                 <label for="password">"Password"</label>
-                <input id="password" name="password" type="password" autocomplete="current-password" required />
+                <input id="password" name="password" type="password" autocomplete="current-password" required autofocus=retry />
                 <input type="hidden" name="next" value=get("next") />
                 <button type="submit" class="primary">"Sign in"</button>
             </form>

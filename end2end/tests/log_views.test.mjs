@@ -1,0 +1,119 @@
+// The logs page's views in a real browser: a filter that narrows and marks,
+// a replayed time range, pause and resume, and a URL that restores all of
+// it when reloaded or shared.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import {
+  artifacts, scratchDataDir, startVigie, launchChromium, ingestText, ingestNdjson, signedInPage,
+} from './vigie.mjs';
+
+let vigie;
+let browser;
+
+before(async () => {
+  vigie = await startVigie({ dataDir: scratchDataDir(), args: ['--demo'] });
+  browser = await launchChromium();
+});
+
+after(async () => {
+  await browser?.close();
+  await vigie?.stop();
+});
+
+const logs = (query = '') => `${vigie.url}/orgs/demo/apps/worker/logs${query}`;
+const rowTexts = (page) => page.$$eval('[data-testid=log-lines] .log-row .log-msg', (rows) => rows.map((r) => r.innerText));
+const shownOffsets = (page) =>
+  page.$$eval('[data-testid=log-lines] .log-row', (rows) => rows.map((row) => Number(row.dataset.offset)));
+
+test('a filter typed after pressing / narrows the lines, marks the matches, and lives in the URL', async () => {
+  const word = `zebra${Date.now()}`;
+  await ingestText(vigie, 'demo', 'worker', `ERROR payment ${word} refused\nINFO nothing to see\nWARN ${word.toUpperCase()} again`);
+  const page = await signedInPage(browser, vigie, { viewport: { width: 1280, height: 800 } });
+  await page.goto(logs());
+  await page.getByTestId('live-status').filter({ hasText: 'Live' }).waitFor({ timeout: 10_000 });
+  await page.keyboard.press('/');
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'filter', '/ focuses the filter');
+  await page.keyboard.type(word);
+  await page.keyboard.press('Enter');
+  await page.waitForURL(`**/logs?q=${word}`);
+  await page.locator('.log-row', { hasText: 'again' }).waitFor();
+  assert.deepEqual(await rowTexts(page), [`ERROR payment ${word} refused`, `WARN ${word.toUpperCase()} again`]);
+  assert.deepEqual(await page.$$eval('.log-msg mark', (marks) => marks.map((m) => m.innerText.toLowerCase())), [word, word]);
+
+  // Live lines are filtered too.
+  await page.getByTestId('live-status').filter({ hasText: 'Live' }).waitFor({ timeout: 10_000 });
+  await ingestText(vigie, 'demo', 'worker', `INFO unrelated\nERROR third ${word}`);
+  await page.locator('.log-row', { hasText: 'third' }).waitFor({ timeout: 2_000 });
+  assert.equal((await rowTexts(page)).length, 3, 'the unrelated live line is not shown');
+  await page.screenshot({ path: join(artifacts, 'logs-filtered.png') });
+
+  // The same URL, reloaded or opened elsewhere, shows the same view.
+  const shared = page.url();
+  await page.reload();
+  assert.equal(await page.locator('#filter').inputValue(), word);
+  assert.equal((await rowTexts(page)).length, 3);
+  const other = await signedInPage(browser, vigie);
+  await other.goto(shared);
+  assert.equal((await rowTexts(other)).length, 3, 'a shared link restores the view');
+  await other.close();
+  await page.close();
+});
+
+test('a bad filter points at the character where it went wrong', async () => {
+  const page = await signedInPage(browser, vigie);
+  await page.goto(logs(`?q=${encodeURIComponent('status>=abc level>=loud')}`));
+  const problem = page.getByTestId('filter-problem');
+  await problem.waitFor();
+  assert.match(await problem.innerText(), /At character \d+: expected .+/);
+  assert.equal(await page.locator('#filter').getAttribute('aria-invalid'), 'true');
+  await page.getByRole('heading', { name: 'Fix the view to see lines' }).waitFor();
+  assert.equal(await page.getByTestId('live-status').count(), 0, 'nothing is followed with a broken filter');
+  await page.screenshot({ path: join(artifacts, 'logs-bad-filter.png') });
+  await page.close();
+});
+
+test('pause keeps receiving and counts new lines; resume shows them in order', async () => {
+  const word = `pause${Date.now()}`;
+  const page = await signedInPage(browser, vigie, { viewport: { width: 1280, height: 800 } });
+  await page.goto(logs(`?q=${word}`));
+  await page.getByTestId('live-status').filter({ hasText: 'Live' }).waitFor({ timeout: 10_000 });
+  await page.locator('body').press(' ');
+  assert.equal(await page.getByTestId('pause').getAttribute('aria-pressed'), 'true', 'space pauses');
+  await ingestText(vigie, 'demo', 'worker', [1, 2, 3].map((n) => `INFO ${word} #${n}`).join('\n'));
+  await page.getByTestId('new-lines').filter({ hasText: '3 new lines' }).waitFor({ timeout: 2_000 });
+  assert.equal((await rowTexts(page)).length, 0, 'the view did not move while paused');
+  await page.screenshot({ path: join(artifacts, 'logs-paused.png') });
+  await page.getByTestId('pause').click();
+  await page.locator('.log-row', { hasText: `${word} #3` }).waitFor();
+  assert.deepEqual(await rowTexts(page), [1, 2, 3].map((n) => `INFO ${word} #${n}`));
+  const offsets = await shownOffsets(page);
+  assert.deepEqual(offsets, [...offsets].sort((a, b) => a - b));
+  await page.close();
+});
+
+test('a replayed range shows exactly its lines, then can continue live', async () => {
+  const word = `range${Date.now()}`;
+  const minute = 60_000;
+  const now = Date.now();
+  await ingestNdjson(vigie, 'demo', 'worker', [50, 40, 30, 20, 10].map((ago) => ({
+    ts: new Date(now - ago * minute).toISOString(),
+    message: `${word} ${ago} minutes ago`,
+  })));
+  const since = new Date(now - 45 * minute).toISOString();
+  const until = new Date(now - 15 * minute).toISOString();
+  const page = await signedInPage(browser, vigie, { viewport: { width: 1280, height: 800 } });
+  await page.goto(logs(`?q=${word}&since=${since}&until=${until}`));
+  await page.getByTestId('live-status').filter({ hasText: 'Replay' }).waitFor();
+  assert.deepEqual(await rowTexts(page), [40, 30, 20].map((ago) => `${word} ${ago} minutes ago`));
+  await page.screenshot({ path: join(artifacts, 'logs-replay.png') });
+
+  await page.getByRole('button', { name: /Continue live/ }).click();
+  await page.getByTestId('live-status').filter({ hasText: 'Live' }).waitFor({ timeout: 10_000 });
+  await ingestText(vigie, 'demo', 'worker', `INFO ${word} now`);
+  await page.locator('.log-row', { hasText: `${word} now` }).waitFor({ timeout: 2_000 });
+  // From the range's end on: the line of 10 minutes ago comes too, once.
+  assert.deepEqual(await rowTexts(page), [40, 30, 20, 10].map((ago) => `${word} ${ago} minutes ago`).concat(`INFO ${word} now`));
+  await page.close();
+});

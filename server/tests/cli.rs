@@ -36,7 +36,7 @@ async fn logs_prints_a_filtered_range_the_last_lines_and_json() {
     let server = serve().await;
     hundred_lines(&server).await;
 
-    let output = tokio::task::block_in_place(|| vigie_logs(&server, &["--since", "30s", "--search", "level:error"]));
+    let output = tokio::task::block_in_place(|| vigie_logs(&server, &["--since", "35s", "--search", "level:error"]));
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let stdout = String::from_utf8(output.stdout).unwrap();
     let lines: Vec<&str> = stdout.lines().collect();

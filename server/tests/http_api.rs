@@ -129,7 +129,7 @@ async fn a_query_narrows_by_time_and_filter_and_pages_with_a_cursor() {
     let server = serve().await;
     hundred_lines(&server).await;
 
-    let (status, page) = server.get_json(&format!("{LOGS}?since=30s&q=level:error%20timeout")).await;
+    let (status, page) = server.get_json(&format!("{LOGS}?since=35s&q=level:error%20timeout")).await;
     assert_eq!(status, 200, "{page}");
     assert_eq!(messages(&page), ["upstream timeout #70", "upstream timeout #80", "upstream timeout #90"]);
 

@@ -5,6 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import {
   artifacts, scratchDataDir, startVigie, launchChromium, ingestText, ingestNdjson, signedInPage,
 } from './vigie.mjs';
@@ -58,6 +59,12 @@ test('a filter typed after pressing / narrows the lines, marks the matches, and 
   await other.goto(shared);
   assert.equal((await rowTexts(other)).length, 3, 'a shared link restores the view');
   await other.close();
+
+  // Download gives the same lines, as NDJSON.
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('download-ndjson').click()]);
+  assert.match(download.suggestedFilename(), /^demo-worker-service-\d+\.ndjson$/);
+  const lines = (await readFile(await download.path(), 'utf8')).trim().split('\n').map((line) => JSON.parse(line));
+  assert.deepEqual(lines.map((line) => line.message), [`ERROR payment ${word} refused`, `WARN ${word.toUpperCase()} again`, `ERROR third ${word}`]);
   await page.close();
 });
 

@@ -161,3 +161,35 @@ async fn behind_a_tls_proxy_on_this_machine_the_cookie_is_secure() {
     assert!(response.headers()[SET_COOKIE].to_str().unwrap().contains("; Secure"));
     server.server.stop().await;
 }
+
+#[tokio::test]
+async fn the_download_streams_the_views_lines_to_members_only() {
+    let server = console().await;
+    let body: String =
+        (0..2_500).map(|n| format!("{} line {n}\n", if n % 2 == 0 { "ERROR" } else { "INFO" })).collect();
+    let (status, _) = server.post(LOGS, "text/plain", &body).await;
+    assert_eq!(status, 200);
+    let cookie = session_cookie(&server).await;
+
+    let download = page(&server, "/bff/orgs/acme/apps/api/download?q=level:error&format=ndjson", Some(&cookie)).await;
+    assert_eq!(download.status(), 200);
+    assert_eq!(download.headers()["content-type"], "application/x-ndjson");
+    let disposition = download.headers()["content-disposition"].to_str().unwrap().to_string();
+    assert!(disposition.starts_with("attachment; filename=\"acme-api-service-") && disposition.ends_with(".ndjson\""));
+    let text = download.text().await.unwrap();
+    let lines: Vec<serde_json::Value> = text.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    assert_eq!(lines.len(), 1_250, "every matching line, across pages of the store");
+    assert_eq!(lines[0]["message"], "ERROR line 0");
+    assert_eq!(lines[1_249]["message"], "ERROR line 2498");
+
+    let as_text =
+        page(&server, "/bff/orgs/acme/apps/api/download?q=%22line%202499%22&format=text", Some(&cookie)).await;
+    let as_text = as_text.text().await.unwrap();
+    assert!(as_text.ends_with(" default INFO INFO line 2499\n") && as_text.lines().count() == 1, "{as_text}");
+
+    assert_eq!(page(&server, "/bff/orgs/rival/apps/web/download", Some(&cookie)).await.status(), 404);
+    assert_eq!(page(&server, "/bff/orgs/acme/apps/api/download", None).await.status(), 401);
+    let bad = page(&server, "/bff/orgs/acme/apps/api/download?q=status>=abc", Some(&cookie)).await;
+    assert_eq!(bad.status(), 400);
+    server.server.stop().await;
+}

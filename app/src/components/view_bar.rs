@@ -36,6 +36,9 @@ pub fn ViewBar(
         })
         .collect_view();
     let custom = view.is_replay() && !PRESETS.iter().any(|(_, since)| view.since == *since && view.until.is_empty());
+    // The download route sits beside the page's: `/bff/orgs/ORG/apps/APP/download?…`.
+    let download = format!("/bff{}{}", base.trim_end_matches("/logs"), "/download") + &view.to_query();
+    let query_joiner = if view.to_query().is_empty() { "?" } else { "&" };
     let filter_problem = problem.clone().filter(|problem| problem.param == "q");
     let time_problem = problem.filter(|problem| problem.param != "q");
     view! {
@@ -73,6 +76,12 @@ pub fn ViewBar(
                     </a>
                     {presets}
                 </nav>
+                <span class="downloads">
+                    "Download: "
+                    <a href=format!("{download}{}format=ndjson", query_joiner) download="" data-testid="download-ndjson">"NDJSON"</a>
+                    " · "
+                    <a href=format!("{download}{}format=text", query_joiner) download="">"text"</a>
+                </span>
                 <details class="range-custom" open=custom>
                     <summary>"Custom range"</summary>
                     <form method="get" action=base>

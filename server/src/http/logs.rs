@@ -58,14 +58,14 @@ pub struct LogsQuery {
 }
 
 /// A query's parts, checked: each mistake is a 400 that names the parameter.
-struct Checked {
-    key: TopicKey,
-    since_ns: Option<i64>,
-    until_ns: Option<i64>,
-    filter: CompiledFilter,
+pub(crate) struct Checked {
+    pub key: TopicKey,
+    pub since_ns: Option<i64>,
+    pub until_ns: Option<i64>,
+    pub filter: CompiledFilter,
 }
 
-fn check(key: TopicKey, query: &LogsQuery) -> Result<Checked, ApiError> {
+pub(crate) fn check(key: TopicKey, query: &LogsQuery) -> Result<Checked, ApiError> {
     let now = now_ns();
     let bound = |name: &str, text: &Option<String>| {
         text.as_deref()

@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod download;
 pub mod error;
 pub mod ingest;
 pub mod live;
@@ -63,6 +64,7 @@ pub fn router(state: AppState, console: SharedConsolePort) -> Router {
     Router::new()
         .merge(openapi::api().0.layer(tower_http::decompression::RequestDecompressionLayer::new()))
         .route("/bff/orgs/{org}/apps/{app}/live", get(logs::console_live_logs))
+        .route("/bff/orgs/{org}/apps/{app}/download", get(download::download))
         .route("/signin", axum::routing::post(session::sign_in))
         .route("/signout", axum::routing::post(session::sign_out))
         .route("/healthz", get(|| async { "ok" }))

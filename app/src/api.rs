@@ -53,10 +53,10 @@ pub async fn get_org(org: String) -> Result<Option<OrgSummary>, ServerFnError> {
 }
 
 #[server(prefix = "/bff")]
-pub async fn get_service_log_page(org: String, app: String, view: LogView) -> Result<Option<LogPage>, ServerFnError> {
+pub async fn get_log_page(org: String, app: String, view: LogView) -> Result<Option<LogPage>, ServerFnError> {
     if !viewer().await?.may_see(&org) {
         return Ok(None);
     }
     let limit = if view.is_replay() { REPLAY_LINES } else { FIRST_PAINT_LINES };
-    port()?.service_log_page(org, app, view, limit).await.map_err(ServerFnError::new)
+    port()?.log_page(org, app, view, limit).await.map_err(ServerFnError::new)
 }

@@ -145,6 +145,31 @@ pub struct LogRecord<T> {
 pub type ServiceRecord = LogRecord<ServiceLine>;
 pub type AccessRecord = LogRecord<AccessLine>;
 
+/// A service or access log line, told apart by its fields, so one list and
+/// one live stream carry either kind.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum LogLine {
+    /// First: an access line has fields a service line lacks.
+    Access(AccessLine),
+    Service(ServiceLine),
+}
+
+impl From<ServiceLine> for LogLine {
+    fn from(line: ServiceLine) -> LogLine {
+        LogLine::Service(line)
+    }
+}
+
+impl From<AccessLine> for LogLine {
+    fn from(line: AccessLine) -> LogLine {
+        LogLine::Access(line)
+    }
+}
+
+/// A stored line of either kind, as the logs page shows it.
+pub type ShownRecord = LogRecord<LogLine>;
+
 /// What an app is, as the org home lists it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -185,7 +210,7 @@ pub struct LogPage {
     pub org: OrgSummary,
     pub app: AppSummary,
     /// Oldest first.
-    pub records: Vec<ServiceRecord>,
+    pub records: Vec<ShownRecord>,
     /// The offset the live tail starts from: one past the newest record shown.
     pub next_offset: u64,
     /// A replay whose range holds more lines than the page shows.
@@ -198,6 +223,8 @@ pub struct LogPage {
 /// a reload or a shared link restores exactly that view.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct LogView {
+    /// Service logs (the default) or access logs (`kind=access`).
+    pub kind: ViewKind,
     /// The filter as typed (docs/QUERY.md).
     pub q: String,
     /// Replay from this time, as typed (`1h`, `2026-11-25T10:00:00Z`, or a
@@ -214,7 +241,11 @@ impl LogView {
 
     /// This view's query string (`?q=…`), empty for the plain live view.
     pub fn to_query(&self) -> String {
-        let pairs: Vec<String> = [("q", &self.q), ("since", &self.since), ("until", &self.until)]
+        let kind = match self.kind {
+            ViewKind::Service => String::new(),
+            ViewKind::Access => "access".to_string(),
+        };
+        let pairs: Vec<String> = [("kind", &kind), ("q", &self.q), ("since", &self.since), ("until", &self.until)]
             .into_iter()
             .filter(|(_, value)| !value.trim().is_empty())
             .map(|(name, value)| format!("{name}={}", url_encode(value.trim())))
@@ -223,6 +254,33 @@ impl LogView {
             String::new()
         } else {
             format!("?{}", pairs.join("&"))
+        }
+    }
+}
+
+/// Which of an app's logs the page shows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ViewKind {
+    #[default]
+    Service,
+    Access,
+}
+
+impl ViewKind {
+    /// `access` → Access; anything else is the default, service logs.
+    pub fn from_param(text: &str) -> ViewKind {
+        if text == "access" {
+            ViewKind::Access
+        } else {
+            ViewKind::Service
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ViewKind::Service => "service",
+            ViewKind::Access => "access",
         }
     }
 }
@@ -343,8 +401,32 @@ mod view_tests {
     #[test]
     fn a_view_writes_only_its_set_parameters_encoded() {
         assert_eq!(LogView::default().to_query(), "");
-        let view = LogView { q: "level>=warn \"db down\"".into(), since: "1h".into(), until: String::new() };
+        let view = LogView {
+            q: "level>=warn \"db down\"".into(),
+            since: "1h".into(),
+            until: String::new(),
+            ..LogView::default()
+        };
         assert_eq!(view.to_query(), "?q=level%3E%3Dwarn%20%22db%20down%22&since=1h");
+        let access = LogView { kind: ViewKind::Access, q: "status:5xx".into(), ..LogView::default() };
+        assert_eq!(access.to_query(), "?kind=access&q=status%3A5xx");
         assert!(view.is_replay());
+    }
+}
+
+#[cfg(test)]
+mod line_tests {
+    use super::*;
+
+    #[test]
+    fn a_record_of_either_kind_reads_back_as_its_own_kind() {
+        let access = serde_json::json!({"offset": 1, "ts_ns": 2, "instance": "web-1", "method": "GET", "host": "h",
+            "path": "/", "status": 503, "bytes_sent": 10, "duration_ms": 1.5, "client_ip": "192.0.2.1", "user_agent": "curl"});
+        let service =
+            serde_json::json!({"offset": 3, "ts_ns": 4, "instance": "web-1", "level": "warn", "message": "hi"});
+        let access: ShownRecord = serde_json::from_value(access).unwrap();
+        let service: ShownRecord = serde_json::from_value(service).unwrap();
+        assert!(matches!(access.line, LogLine::Access(ref line) if line.status == 503));
+        assert!(matches!(service.line, LogLine::Service(ref line) if line.message == "hi"));
     }
 }

@@ -29,12 +29,12 @@ pub trait ConsolePort: Send + Sync + 'static {
     /// One organisation and its apps; `None` when there is no such org.
     fn org(&self, org: String) -> BoxFuture<'_, Result<Option<OrgSummary>, PortError>>;
 
-    /// An app's service log lines for a view, oldest first: the newest
+    /// An app's service or access log lines for a view, oldest first: the newest
     /// `limit` that match its filter (live), or the first `limit` of its
     /// range (replay); and the offset live tailing continues from. `None`
     /// when there is no such app. A bad filter or time is not an error but
     /// the page's `problem`.
-    fn service_log_page(
+    fn log_page(
         &self,
         org: String,
         app: String,

@@ -124,3 +124,25 @@ test('a replayed range shows exactly its lines, then can continue live', async (
   assert.deepEqual(await rowTexts(page), [40, 30, 20, 10].map((ago) => `${word} ${ago} minutes ago`).concat(`INFO ${word} now`));
   await page.close();
 });
+
+test('access logs are a table whose 5xx status, once clicked, filters to server errors', async () => {
+  const page = await signedInPage(browser, vigie, { viewport: { width: 1280, height: 800 } });
+  await page.goto(`${vigie.url}/orgs/demo/apps/web/logs`);
+  await page.getByRole('link', { name: 'Access logs' }).click();
+  await page.waitForURL('**/logs?kind=access');
+  await page.getByRole('columnheader', { name: 'Status' }).waitFor();
+  const rows = page.locator('[data-testid=log-lines] .access-row:not(.access-head)');
+  await rows.first().waitFor();
+  // The demo serves some 5xx; wait for one if none is on the page yet.
+  const fiveHundred = page.locator('.access-status.status-badge-5xx a').first();
+  await fiveHundred.waitFor({ timeout: 20_000 });
+  await page.screenshot({ path: join(artifacts, 'access-logs.png') });
+  await fiveHundred.click();
+  await page.waitForURL('**/logs?kind=access&q=status%3A5xx');
+  await rows.first().waitFor();
+  const statuses = await page.$$eval('[data-testid=log-lines] .access-row:not(.access-head) .access-status', (cells) =>
+    cells.map((cell) => Number(cell.innerText)));
+  assert.ok(statuses.length > 0 && statuses.every((status) => status >= 500 && status < 600), `${statuses}`);
+  assert.equal(await page.locator('#filter').inputValue(), 'status:5xx');
+  await page.close();
+});

@@ -113,7 +113,8 @@ export async function signedInPage(browser, vigie, { user = DEMO_USER, ...contex
   await page.getByLabel('Password').fill(user.password);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.waitForURL((url) => !url.pathname.startsWith('/signin'));
-  page.once('close', () => context.close());
+  // The context goes with its page; the browser may be closing already.
+  page.once('close', () => context.close().catch(() => {}));
   return page;
 }
 

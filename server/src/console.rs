@@ -2,7 +2,10 @@
 
 use futures::future::BoxFuture;
 use futures::FutureExt;
-use vigie_app::model::{AppSummary, LogKind, LogPage, LogRecord, LogView, OrgSummary, ServiceLine, ViewProblem};
+use vigie_app::model::{
+    AccessLine, AppSummary, LogKind, LogLine, LogPage, LogRecord, LogView, OrgSummary, ServiceLine, ViewKind,
+    ViewProblem,
+};
 use vigie_app::port::{ConsolePort, PortError};
 
 use crate::catalog::{Catalog, Org};
@@ -36,11 +39,15 @@ impl InProcessConsole {
         OrgSummary { slug: org.slug, name: org.name, apps }
     }
 
-    fn log_page(&self, org: &str, app: &str, view: &LogView, limit: usize) -> Result<Option<LogPage>, PortError> {
+    fn read_log_page(&self, org: &str, app: &str, view: &LogView, limit: usize) -> Result<Option<LogPage>, PortError> {
         let Some(org) = self.catalog.org(org).map_err(port_error)? else { return Ok(None) };
         let org = self.summarise(org);
         let Some(app) = org.apps.iter().find(|known| known.slug == app).cloned() else { return Ok(None) };
-        let key = TopicKey::new(&org.slug, &app.slug, LogKind::Service);
+        let kind = match view.kind {
+            ViewKind::Service => LogKind::Service,
+            ViewKind::Access => LogKind::Access,
+        };
+        let key = TopicKey::new(&org.slug, &app.slug, kind);
         let mut page = LogPage { org, app, records: Vec::new(), next_offset: 0, more_in_range: false, problem: None };
         let query = match ViewQuery::check(view, crate::http::ingest::now_ns()) {
             Ok(query) => query,
@@ -93,11 +100,17 @@ impl InProcessConsole {
         };
         page.records = stored
             .into_iter()
-            .filter_map(|record| match serde_json::from_str::<ServiceLine>(&record.payload) {
-                Ok(line) => Some(LogRecord { offset: record.offset, ts_ns: record.ts_ns, line }),
-                Err(error) => {
-                    tracing::warn!(offset = record.offset, %error, "skipping an unreadable service record");
-                    None
+            .filter_map(|record| {
+                let line = match kind {
+                    LogKind::Access => serde_json::from_str::<AccessLine>(&record.payload).map(LogLine::from),
+                    _ => serde_json::from_str::<ServiceLine>(&record.payload).map(LogLine::from),
+                };
+                match line {
+                    Ok(line) => Some(LogRecord { offset: record.offset, ts_ns: record.ts_ns, line }),
+                    Err(error) => {
+                        tracing::warn!(offset = record.offset, %error, "skipping an unreadable {} record", kind.as_str());
+                        None
+                    }
                 }
             })
             .collect();
@@ -172,14 +185,14 @@ impl ConsolePort for InProcessConsole {
         async move { found }.boxed()
     }
 
-    fn service_log_page(
+    fn log_page(
         &self,
         org: String,
         app: String,
         view: LogView,
         limit: usize,
     ) -> BoxFuture<'_, Result<Option<LogPage>, PortError>> {
-        let page = self.log_page(&org, &app, &view, limit);
+        let page = self.read_log_page(&org, &app, &view, limit);
         async move { page }.boxed()
     }
 }

@@ -8,8 +8,8 @@
 use leptos::html::Div;
 use leptos::prelude::*;
 
-use crate::components::log_row::{needles_of, LogRow};
-use crate::model::{group_thousands, url_encode, ServiceRecord};
+use crate::components::log_row::{needles_of, AccessHeader, LogRow};
+use crate::model::{group_thousands, url_encode, ShownRecord, ViewKind};
 
 /// Lines kept in the page; older ones leave from the top.
 pub const MAX_LINES_IN_PAGE: usize = 5_000;
@@ -46,13 +46,13 @@ impl LiveStatus {
 
 /// The URL of an app's live service-log stream, starting at `from_offset`,
 /// keeping only lines that match `q`.
-pub fn live_url(org: &str, app: &str, q: &str, from_offset: u64) -> String {
+pub fn live_url(org: &str, app: &str, kind: ViewKind, q: &str, from_offset: u64) -> String {
     let filter = if q.trim().is_empty() { String::new() } else { format!("&q={}", url_encode(q.trim())) };
-    format!("/bff/orgs/{org}/apps/{app}/live?kind=service&from={from_offset}{filter}")
+    format!("/bff/orgs/{org}/apps/{app}/live?kind={}&from={from_offset}{filter}", kind.as_str())
 }
 
 /// Appends `more` to `lines`, dropping the oldest beyond the page's bound.
-fn append_bounded(lines: &mut Vec<ServiceRecord>, more: impl IntoIterator<Item = ServiceRecord>) {
+fn append_bounded(lines: &mut Vec<ShownRecord>, more: impl IntoIterator<Item = ShownRecord>) {
     lines.extend(more);
     let excess = lines.len().saturating_sub(MAX_LINES_IN_PAGE);
     lines.drain(..excess);
@@ -62,6 +62,9 @@ fn append_bounded(lines: &mut Vec<ServiceRecord>, more: impl IntoIterator<Item =
 pub fn LiveTail(
     org: String,
     app: String,
+    /// Service or access logs.
+    #[prop(optional)]
+    kind: ViewKind,
     /// The filter, as typed: the stream keeps only matching lines, and
     /// matches are marked.
     #[prop(optional)]
@@ -70,12 +73,12 @@ pub fn LiveTail(
     /// asked to ("Continue live"), from the range's end.
     #[prop(optional)]
     replay: bool,
-    initial: Vec<ServiceRecord>,
+    initial: Vec<ShownRecord>,
     next_offset: u64,
 ) -> impl IntoView {
     let records = RwSignal::new(initial);
     // Lines that arrived while paused, shown on resume, in order.
-    let pending = RwSignal::new(Vec::<ServiceRecord>::new());
+    let pending = RwSignal::new(Vec::<ShownRecord>::new());
     let paused = RwSignal::new(false);
     let following = RwSignal::new(!replay);
     let status = RwSignal::new(if replay { LiveStatus::Replay } else { LiveStatus::Connecting });
@@ -121,7 +124,7 @@ pub fn LiveTail(
             }
             let Some(registration) = registration.try_update_value(Option::take).flatten() else { return };
             status.set(LiveStatus::Connecting);
-            let follow = browser::follow(org.clone(), app.clone(), q.clone(), next_offset, inbox);
+            let follow = browser::follow(org.clone(), app.clone(), kind, q.clone(), next_offset, inbox);
             leptos::task::spawn_local(async move {
                 let _ = futures::future::Abortable::new(follow, registration).await;
             });
@@ -131,7 +134,9 @@ pub fn LiveTail(
         Effect::new(move |_| {
             records.track();
             if stick_to_bottom.get_untracked() {
-                scroll_to_end();
+                // After the new rows are laid out, also on the first paint of
+                // a page reached by a client-side link.
+                request_animation_frame(scroll_to_end);
             }
         });
 
@@ -151,6 +156,7 @@ pub fn LiveTail(
     }
     #[cfg(not(feature = "hydrate"))]
     let _ = (org, app, next_offset, toggle_pause);
+    let access = kind == ViewKind::Access;
 
     let on_scroll = move |_| {
         if let Some(element) = scroller.get() {
@@ -201,12 +207,17 @@ pub fn LiveTail(
                     </Show>
                 </span>
             </div>
-            <div class="log-scroll" node_ref=scroller on:scroll=on_scroll data-testid="log-lines">
+            <div class="log-scroll" class:access=access node_ref=scroller on:scroll=on_scroll data-testid="log-lines">
+                {access.then(|| view! { <AccessHeader /> })}
                 <Show when=move || records.with(Vec::is_empty)>
-                    {if replay || filtering {
+                    {if replay || filtering || access {
                         view! {
                             <div class="state state-missing">
-                                <h2>{if replay { "No logs in this range" } else { "No line matches this filter yet" }}</h2>
+                                <h2>{match (replay, filtering) {
+                                    (true, _) => "No logs in this range",
+                                    (false, true) => "No line matches this filter yet",
+                                    (false, false) => "No request has reached this app yet",
+                                }}</h2>
                                 <p>"Widen the range or loosen the filter; new matching lines appear here when following live."</p>
                             </div>
                         }.into_any()
@@ -241,13 +252,13 @@ mod browser {
     use wasm_bindgen::JsCast;
 
     use super::{append_bounded, live_url, LiveStatus};
-    use crate::model::ServiceRecord;
+    use crate::model::{ShownRecord, ViewKind};
 
     /// Where live lines go: onto the page, or aside while paused.
     #[derive(Clone, Copy)]
     pub struct Inbox {
-        pub records: RwSignal<Vec<ServiceRecord>>,
-        pub pending: RwSignal<Vec<ServiceRecord>>,
+        pub records: RwSignal<Vec<ShownRecord>>,
+        pub pending: RwSignal<Vec<ShownRecord>>,
         pub paused: RwSignal<bool>,
         pub status: RwSignal<LiveStatus>,
     }
@@ -258,10 +269,10 @@ mod browser {
     /// `Last-Event-ID`; while it does, the status says so. If the browser
     /// gives up (the stream answered with an error), a new stream starts
     /// from the first offset this page has not shown, after a growing pause.
-    pub async fn follow(org: String, app: String, q: String, mut next_offset: u64, inbox: Inbox) {
+    pub async fn follow(org: String, app: String, kind: ViewKind, q: String, mut next_offset: u64, inbox: Inbox) {
         let mut retry_ms = 500;
         loop {
-            if let Ok(mut source) = EventSource::new(&live_url(&org, &app, &q, next_offset)) {
+            if let Ok(mut source) = EventSource::new(&live_url(&org, &app, kind, &q, next_offset)) {
                 if let Ok(events) = source.subscribe("message") {
                     let receive = Box::pin(receive(events, &mut next_offset, inbox, &mut retry_ms));
                     let watch = Box::pin(watch_connection(source.clone(), inbox.status));
@@ -280,7 +291,7 @@ mod browser {
     async fn receive(mut events: EventSourceSubscription, next_offset: &mut u64, inbox: Inbox, retry_ms: &mut u64) {
         while let Some(Ok((_, event))) = events.next().await {
             let Some(data) = event.data().as_string() else { continue };
-            let batch: Vec<ServiceRecord> = match serde_json::from_str(&data) {
+            let batch: Vec<ShownRecord> = match serde_json::from_str(&data) {
                 Ok(batch) => batch,
                 Err(error) => {
                     leptos::logging::warn!("skipping an unreadable live event: {error}");
@@ -291,7 +302,7 @@ mod browser {
             *retry_ms = 500;
             // A reconnect may send again what the page already has; keep
             // only what is new to it.
-            let fresh: Vec<ServiceRecord> = batch.into_iter().filter(|record| record.offset >= *next_offset).collect();
+            let fresh: Vec<ShownRecord> = batch.into_iter().filter(|record| record.offset >= *next_offset).collect();
             if let Some(last) = fresh.last() {
                 *next_offset = last.offset + 1;
                 let target = if inbox.paused.get_untracked() { inbox.pending } else { inbox.records };

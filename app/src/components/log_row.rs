@@ -1,9 +1,12 @@
-//! One service log line: time, instance, level, message. A multi-line
-//! message (a stack trace) shows its first line with an expander.
+//! One log line as a row. A service line: time, instance, level, message,
+//! a multi-line message (a stack trace) folded under its first line. An
+//! access line: time, method, path, status (coloured by class), duration,
+//! bytes, client and country; the status and the country link to the same
+//! view filtered by them.
 
 use leptos::prelude::*;
 
-use crate::model::{clock_utc, ServiceRecord};
+use crate::model::{clock_utc, AccessLine, LogLine, LogView, ServiceLine, ShownRecord};
 
 /// The texts a filter looks for, lower-cased, to mark in the lines shown.
 pub type Needles = std::sync::Arc<Vec<String>>;
@@ -57,9 +60,109 @@ fn marked(text: &str, needles: &[String]) -> impl IntoView {
         .collect_view()
 }
 
+/// One line of either kind.
 #[component]
-pub fn LogRow(record: ServiceRecord, #[prop(optional)] needles: Needles) -> impl IntoView {
-    let line = record.line;
+pub fn LogRow(record: ShownRecord, #[prop(optional)] needles: Needles) -> impl IntoView {
+    let (offset, ts_ns) = (record.offset, record.ts_ns);
+    match record.line {
+        LogLine::Service(line) => service_row(offset, ts_ns, line, &needles).into_any(),
+        LogLine::Access(line) => access_row(offset, ts_ns, line, &needles).into_any(),
+    }
+}
+
+/// The base and view of the logs page, so a row can link to the same view
+/// narrowed by one of its values (a status class, a country).
+#[derive(Clone, Debug)]
+pub struct FilterLinks {
+    pub base: String,
+    pub view: LogView,
+}
+
+impl FilterLinks {
+    /// The page's view with `term` added to its filter.
+    pub fn adding(&self, term: &str) -> String {
+        let q = if self.view.q.trim().is_empty() { term.to_string() } else { format!("{} {term}", self.view.q.trim()) };
+        format!("{}{}", self.base, LogView { q, ..self.view.clone() }.to_query())
+    }
+}
+
+/// The column heads of the access-log table.
+#[component]
+pub fn AccessHeader() -> impl IntoView {
+    view! {
+        <div class="log-row access-row access-head" role="row">
+            <span role="columnheader">"Time"</span>
+            <span role="columnheader">"Method"</span>
+            <span role="columnheader">"Path"</span>
+            <span role="columnheader">"Status"</span>
+            <span role="columnheader" class="num">"Duration"</span>
+            <span role="columnheader" class="num">"Bytes"</span>
+            <span role="columnheader">"Client"</span>
+        </div>
+    }
+}
+
+fn access_row(offset: u64, ts_ns: i64, line: AccessLine, needles: &Needles) -> impl IntoView {
+    let links = use_context::<FilterLinks>();
+    let class = format!("{}xx", line.status / 100);
+    let status_link = links.as_ref().map(|links| links.adding(&format!("status:{class}")));
+    let country_link =
+        line.country.as_ref().zip(links.as_ref()).map(|(country, links)| links.adding(&format!("country:{country}")));
+    let path = if line.query.is_empty() { line.path } else { format!("{}?{}", line.path, line.query) };
+    let status = line.status.to_string();
+    let title = format!(
+        "{} · {}{}",
+        line.user_agent,
+        line.host,
+        line.city.as_ref().map(|c| format!(" · {c}")).unwrap_or_default()
+    );
+    view! {
+        <div class=format!("log-row access-row status-{class}") data-offset=offset role="row" title=title>
+            <time class="log-time">{clock_utc(ts_ns)}</time>
+            <span class="access-method">{line.method}</span>
+            <span class="log-msg access-path">{marked(&path, needles)}</span>
+            <span class=format!("access-status status-badge-{class}")>
+                {match status_link {
+                    Some(href) => view! { <a href=href title=format!("Only {class} responses")>{status}</a> }.into_any(),
+                    None => status.into_any(),
+                }}
+            </span>
+            <span class="num">{format_duration_ms(line.duration_ms)}</span>
+            <span class="num">{format_bytes(line.bytes_sent)}</span>
+            <span class="access-client">
+                {line.client_ip}
+                {match (line.country, country_link) {
+                    (Some(country), Some(href)) => view! {
+                        " " <a class="country" href=href title=format!("Only clients in {country}")>{country.clone()}</a>
+                    }.into_any(),
+                    _ => ().into_any(),
+                }}
+            </span>
+        </div>
+    }
+}
+
+/// `0.4 ms`, `12 ms`, `1.25 s`.
+fn format_duration_ms(ms: f64) -> String {
+    if ms < 10.0 {
+        format!("{ms:.1} ms")
+    } else if ms < 1_000.0 {
+        format!("{ms:.0} ms")
+    } else {
+        format!("{:.2} s", ms / 1_000.0)
+    }
+}
+
+/// `512 B`, `12.3 kB`, `4.5 MB`.
+fn format_bytes(bytes: u64) -> String {
+    match bytes {
+        0..1_000 => format!("{bytes} B"),
+        1_000..1_000_000 => format!("{:.1} kB", bytes as f64 / 1e3),
+        _ => format!("{:.1} MB", bytes as f64 / 1e6),
+    }
+}
+
+fn service_row(offset: u64, ts_ns: i64, line: ServiceLine, needles: &Needles) -> impl IntoView {
     let level = line.level.as_str();
     let mut message_lines = line.message.lines();
     let first = message_lines.next().unwrap_or_default().to_string();
@@ -74,21 +177,21 @@ pub fn LogRow(record: ServiceRecord, #[prop(optional)] needles: Needles) -> impl
         .collect::<Vec<_>>()
         .join(" ");
     let message = if rest.is_empty() {
-        view! { <span class="msg-text">{marked(&first, &needles)}</span> }.into_any()
+        view! { <span class="msg-text">{marked(&first, needles)}</span> }.into_any()
     } else {
         let more = format!("+{} lines", rest.len());
         let body = rest.join("\n");
         view! {
             <details class="msg-fold">
-                <summary><span class="msg-text">{marked(&first, &needles)}</span>" "<span class="fold-count">{more}</span></summary>
-                <pre class="msg-more">{marked(&body, &needles)}</pre>
+                <summary><span class="msg-text">{marked(&first, needles)}</span>" "<span class="fold-count">{more}</span></summary>
+                <pre class="msg-more">{marked(&body, needles)}</pre>
             </details>
         }
         .into_any()
     };
     view! {
-        <div class=format!("log-row level-{level}") data-offset=record.offset>
-            <time class="log-time">{clock_utc(record.ts_ns)}</time>
+        <div class=format!("log-row level-{level}") data-offset=offset>
+            <time class="log-time">{clock_utc(ts_ns)}</time>
             <span class="log-instance">{line.instance}</span>
             <span class=format!("log-level level-badge-{level}")>{level}</span>
             <span class="log-msg">

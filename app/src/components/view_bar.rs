@@ -5,7 +5,7 @@
 
 use leptos::prelude::*;
 
-use crate::model::{LogView, ViewProblem};
+use crate::model::{LogView, ViewKind, ViewProblem};
 
 /// Quick ranges: label and `since`.
 const PRESETS: [(&str, &str); 4] = [("15 min", "15m"), ("1 h", "1h"), ("24 h", "24h"), ("7 d", "7d")];
@@ -21,12 +21,12 @@ pub fn ViewBar(
         let base = base.clone();
         move |view: LogView| format!("{base}{}", view.to_query())
     };
-    let live = LogView { q: view.q.clone(), ..LogView::default() };
+    let live = LogView { kind: view.kind, q: view.q.clone(), ..LogView::default() };
     let live_active = !view.is_replay();
     let presets = PRESETS
         .iter()
         .map(|(label, since)| {
-            let target = LogView { q: view.q.clone(), since: since.to_string(), until: String::new() };
+            let target = LogView { kind: view.kind, q: view.q.clone(), since: since.to_string(), until: String::new() };
             let active = view.since == *since && view.until.is_empty();
             view! {
                 <a href=href(target) class="range-choice" class:active=active aria-current=active.then_some("true")>
@@ -56,6 +56,7 @@ pub fn ViewBar(
                     autocomplete="off"
                     spellcheck="false"
                 />
+                {kind_input(view.kind)}
                 {(!view.since.is_empty()).then(|| view! { <input type="hidden" name="since" value=view.since.clone() /> })}
                 {(!view.until.is_empty()).then(|| view! { <input type="hidden" name="until" value=view.until.clone() /> })}
                 <button type="submit">"Apply"</button>
@@ -85,6 +86,7 @@ pub fn ViewBar(
                 <details class="range-custom" open=custom>
                     <summary>"Custom range"</summary>
                     <form method="get" action=base>
+                        {kind_input(view.kind)}
                         <input type="hidden" name="q" value=view.q.clone() />
                         <label>"From (UTC) " <input type="datetime-local" name="since" value=picker_value(&view.since) required /></label>
                         <label>"To (UTC) " <input type="datetime-local" name="until" value=picker_value(&view.until) /></label>
@@ -117,6 +119,11 @@ fn FilterProblem(q: String, problem: ViewProblem) -> impl IntoView {
             <span>{format!("At character {at}: {}.", problem.message)}</span>
         </p>
     }
+}
+
+/// Keeps the access-log tab across a form's submission.
+fn kind_input(kind: ViewKind) -> Option<impl IntoView> {
+    (kind == ViewKind::Access).then(|| view! { <input type="hidden" name="kind" value="access" /> })
 }
 
 /// A `datetime-local` input's value for an RFC 3339 time it can show

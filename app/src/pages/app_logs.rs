@@ -6,14 +6,15 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-use crate::api::get_service_log_page;
+use crate::api::get_log_page;
+use crate::components::log_row::FilterLinks;
 use crate::components::{
     live_tail::LiveTail,
     states::{Failure, Loading, Missing},
     top_bar::{Crumb, TopBar},
     view_bar::ViewBar,
 };
-use crate::model::LogView;
+use crate::model::{LogView, ViewKind};
 
 #[component]
 pub fn AppLogsPage() -> impl IntoView {
@@ -22,13 +23,14 @@ pub fn AppLogsPage() -> impl IntoView {
     let target = move || {
         let (org, app) = params.with(|p| (p.get("org").unwrap_or_default(), p.get("app").unwrap_or_default()));
         let view = query.with(|q| LogView {
+            kind: ViewKind::from_param(&q.get("kind").unwrap_or_default()),
             q: q.get("q").unwrap_or_default(),
             since: q.get("since").unwrap_or_default(),
             until: q.get("until").unwrap_or_default(),
         });
         (org, app, view)
     };
-    let page = Resource::new(target, |(org, app, view)| get_service_log_page(org, app, view));
+    let page = Resource::new(target, |(org, app, view)| get_log_page(org, app, view));
     view! {
         <Suspense fallback=|| view! { <TopBar /><main class="page"><Loading what="logs" /></main> }>
             {move || Suspend::new(async move {
@@ -51,19 +53,32 @@ pub fn AppLogsPage() -> impl IntoView {
                         let base = format!("/orgs/{}/apps/{}/logs", page.org.slug, page.app.slug);
                         let replay = view.is_replay();
                         let more_in_range = page.more_in_range;
+                        // Clicking a status or a country adds it to the filter.
+                        provide_context(FilterLinks { base: base.clone(), view: view.clone() });
+                        let tab = |kind: ViewKind| LogView { kind, ..LogView::default() };
+                        let (service_tab, access_tab) = (
+                            format!("{base}{}", tab(ViewKind::Service).to_query()),
+                            format!("{base}{}", tab(ViewKind::Access).to_query()),
+                        );
+                        let on_access = view.kind == ViewKind::Access;
                         let crumbs = vec![
                             Crumb::link(page.org.name.clone(), format!("/orgs/{}", page.org.slug)),
                             Crumb::here(page.app.name.clone()),
                         ];
                         view! {
-                            <Title text=format!("{} logs", page.app.name) />
+                            <Title text=format!("{} {} logs", page.app.name, view.kind.as_str()) />
                             <TopBar crumbs />
                             <main class="page page-logs">
                                 <div class="page-head">
                                     <h1>{page.app.name}</h1>
                                     <span class="badge">{page.app.runtime}</span>
                                     <nav class="tabs" aria-label="Views of this app">
-                                        <a class="tab active" aria-current="page" href="">"Service logs"</a>
+                                        <a class="tab" class:active=!on_access aria-current=(!on_access).then_some("page") href=service_tab>
+                                            "Service logs"
+                                        </a>
+                                        <a class="tab" class:active=on_access aria-current=on_access.then_some("page") href=access_tab>
+                                            "Access logs"
+                                        </a>
                                     </nav>
                                 </div>
                                 <ViewBar base view=view.clone() problem=page.problem.clone() />
@@ -85,6 +100,7 @@ pub fn AppLogsPage() -> impl IntoView {
                                         <LiveTail
                                             org=page.org.slug
                                             app=page.app.slug
+                                            kind=view.kind
                                             q=view.q
                                             replay
                                             initial=page.records

@@ -7,7 +7,7 @@
 
 use leptos::prelude::*;
 
-use crate::model::{LogPage, LogView, OrgSummary, Viewer};
+use crate::model::{AppSettings, AuditPage, LogPage, LogView, OrgSummary, Viewer};
 
 /// How many lines the logs page renders on first paint.
 pub const FIRST_PAINT_LINES: usize = 200;
@@ -59,4 +59,76 @@ pub async fn get_log_page(org: String, app: String, view: LogView) -> Result<Opt
     }
     let limit = if view.is_replay() { REPLAY_LINES } else { FIRST_PAINT_LINES };
     port()?.log_page(org, app, view, limit).await.map_err(ServerFnError::new)
+}
+
+/// An app's settings; `may_change` says whether the viewer administers the org.
+#[server(prefix = "/bff")]
+pub async fn get_app_settings(org: String, app: String) -> Result<Option<AppSettings>, ServerFnError> {
+    let viewer = viewer().await?;
+    if !viewer.may_see(&org) {
+        return Ok(None);
+    }
+    let settings = port()?.app_settings(org.clone(), app).await.map_err(ServerFnError::new)?;
+    Ok(settings.map(|settings| AppSettings { may_change: viewer.may_administer(&org), ..settings }))
+}
+
+/// Sets one kind's retention from the settings form: `max_age_days` and
+/// `max_megabytes` as typed, empty for no limit. Admins of the org only.
+#[server(prefix = "/bff", endpoint = "set_app_retention")]
+pub async fn set_app_retention(
+    org: String,
+    app: String,
+    kind: String,
+    max_age_days: String,
+    max_megabytes: String,
+) -> Result<String, ServerFnError> {
+    let viewer = viewer().await?;
+    if !viewer.may_see(&org) {
+        return Err(ServerFnError::new(format!("no app \"{app}\" in organisation \"{org}\"")));
+    }
+    if !viewer.may_administer(&org) {
+        return Err(ServerFnError::new("only the organisation's admins can change retention: ask one of them"));
+    }
+    let limit = |text: &str, what: &str, unit: u64| -> Result<Option<u64>, ServerFnError> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Ok(None);
+        }
+        match text.parse::<u64>() {
+            Ok(0) | Err(_) => Err(ServerFnError::new(format!(
+                "{what} must be a whole number of at least 1 (or empty for no limit), not \"{text}\""
+            ))),
+            Ok(n) => Ok(Some(n.saturating_mul(unit))),
+        }
+    };
+    let kind = match kind.as_str() {
+        "service" => crate::model::ViewKind::Service,
+        "access" => crate::model::ViewKind::Access,
+        other => return Err(ServerFnError::new(format!("unknown kind \"{other}\": service or access"))),
+    };
+    let change = crate::port::RetentionChange {
+        org,
+        app,
+        kind,
+        max_age_secs: limit(&max_age_days, "days", 86_400)?,
+        max_bytes: limit(&max_megabytes, "megabytes", 1_000_000)?,
+    };
+    port()?.set_retention(change, viewer).await.map_err(ServerFnError::new)?;
+    Ok(format!("Saved: {} logs retention changed.", kind.as_str()))
+}
+
+/// How many audit records the audit page shows.
+pub const AUDIT_PAGE_LINES: usize = 500;
+
+/// The org's audit log, for its admins.
+#[server(prefix = "/bff")]
+pub async fn get_audit_page(org: String) -> Result<Option<AuditPage>, ServerFnError> {
+    let viewer = viewer().await?;
+    if !viewer.may_see(&org) {
+        return Ok(None);
+    }
+    if !viewer.may_administer(&org) {
+        return Err(ServerFnError::new("only the organisation's admins can read its audit log"));
+    }
+    port()?.audit_page(org, AUDIT_PAGE_LINES).await.map_err(ServerFnError::new)
 }

@@ -19,7 +19,10 @@ use leptos_router::{
     path,
 };
 
-use pages::{app_logs::AppLogsPage, not_found::NotFound, org_home::OrgHomePage, orgs::OrgsPage, sign_in::SignInPage};
+use pages::{
+    app_logs::AppLogsPage, app_settings::AppSettingsPage, not_found::NotFound, org_audit::OrgAuditPage,
+    org_home::OrgHomePage, orgs::OrgsPage, sign_in::SignInPage,
+};
 
 /// The HTML document around every server-rendered page.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -55,7 +58,9 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/signin") view=SignInPage />
                 <Route path=path!("/") view=OrgsPage />
                 <Route path=path!("/orgs/:org") view=OrgHomePage />
+                <Route path=path!("/orgs/:org/audit") view=OrgAuditPage />
                 <Route path=path!("/orgs/:org/apps/:app/logs") view=AppLogsPage />
+                <Route path=path!("/orgs/:org/apps/:app/settings") view=AppSettingsPage />
             </Routes>
         </Router>
     }

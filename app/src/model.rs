@@ -308,6 +308,22 @@ pub struct ViewProblem {
     pub position: Option<usize>,
 }
 
+/// The UTC date of nanoseconds since the epoch, `YYYY-MM-DD`.
+pub fn day_utc(ts_ns: i64) -> String {
+    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+    let days = ts_ns.div_euclid(86_400_000_000_000);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
 /// Formats nanoseconds since the epoch as `HH:MM:SS.mmm` in UTC.
 pub fn clock_utc(ts_ns: i64) -> String {
     let ms_of_day = (ts_ns.div_euclid(1_000_000)).rem_euclid(86_400_000);
@@ -386,11 +402,106 @@ pub struct Viewer {
     pub login: String,
     pub name: String,
     pub orgs: Vec<String>,
+    /// The orgs they administer (a part of `orgs`).
+    pub admin_of: Vec<String>,
+    /// The address this request came from, for the audit log.
+    #[serde(default)]
+    pub ip: String,
 }
 
 impl Viewer {
     pub fn may_see(&self, org: &str) -> bool {
         self.orgs.iter().any(|slug| slug == org)
+    }
+
+    pub fn may_administer(&self, org: &str) -> bool {
+        self.admin_of.iter().any(|slug| slug == org)
+    }
+
+    /// How the audit log names them.
+    pub fn actor(&self) -> String {
+        format!("user {}", self.login)
+    }
+}
+
+/// One kind of an app's logs: how long it is kept and what it takes now.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RetentionRow {
+    pub kind: ViewKind,
+    pub max_age_secs: Option<u64>,
+    pub max_bytes: Option<u64>,
+    pub stored_bytes: u64,
+    pub stored_records: u64,
+    /// Age of the oldest line kept, in seconds.
+    pub oldest_age_secs: Option<u64>,
+}
+
+impl RetentionRow {
+    /// Bytes stored per day at the rate seen so far (what is stored over
+    /// the age of its oldest line, counted as at least an hour).
+    pub fn bytes_per_day(&self) -> Option<f64> {
+        let age = self.oldest_age_secs?.max(3_600) as f64;
+        (self.stored_bytes > 0).then(|| self.stored_bytes as f64 * 86_400.0 / age)
+    }
+
+    /// What keeping `days` (and at most `max_bytes`) would take on disk at
+    /// the rate seen so far, in words; `None` before anything is stored.
+    pub fn estimate(&self, days: Option<f64>, max_bytes: Option<u64>) -> Option<String> {
+        let per_day = self.bytes_per_day()?;
+        let by_age = days.map(|days| per_day * days);
+        let bound = match (by_age, max_bytes) {
+            (Some(age), Some(size)) => Some(age.min(size as f64)),
+            (Some(age), None) => Some(age),
+            (None, Some(size)) => Some(size as f64),
+            (None, None) => None,
+        };
+        Some(match bound {
+            Some(bytes) => format!(
+                "At the current {} a day, this keeps about {} on disk.",
+                describe_bytes(per_day as u64),
+                describe_bytes(bytes as u64)
+            ),
+            None => format!("At the current {} a day, this grows without limit.", describe_bytes(per_day as u64)),
+        })
+    }
+}
+
+/// An app's settings page.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AppSettings {
+    pub org: OrgSummary,
+    pub app: AppSummary,
+    pub retention: Vec<RetentionRow>,
+    /// Whether the viewer may change them (an admin of the org).
+    pub may_change: bool,
+}
+
+pub type AuditRecord = LogRecord<AuditLine>;
+
+/// An org's audit log, newest first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AuditPage {
+    pub org: OrgSummary,
+    pub records: Vec<AuditRecord>,
+}
+
+/// `512 B`, `12.3 kB`, `4.5 MB`, `1.2 GB`.
+pub fn describe_bytes(bytes: u64) -> String {
+    match bytes {
+        0..1_000 => format!("{bytes} B"),
+        1_000..1_000_000 => format!("{:.1} kB", bytes as f64 / 1e3),
+        1_000_000..1_000_000_000 => format!("{:.1} MB", bytes as f64 / 1e6),
+        _ => format!("{:.1} GB", bytes as f64 / 1e9),
+    }
+}
+
+/// `45 minutes`, `3 hours`, `7 days`.
+pub fn describe_days(secs: u64) -> String {
+    let plural = |n: u64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
+    match secs {
+        0..3_600 => plural((secs / 60).max(1), "minute"),
+        3_600..86_400 => plural(secs / 3_600, "hour"),
+        _ => plural(secs / 86_400, "day"),
     }
 }
 
@@ -428,5 +539,39 @@ mod line_tests {
         let service: ShownRecord = serde_json::from_value(service).unwrap();
         assert!(matches!(access.line, LogLine::Access(ref line) if line.status == 503));
         assert!(matches!(service.line, LogLine::Service(ref line) if line.message == "hi"));
+    }
+}
+
+#[cfg(test)]
+mod retention_tests {
+    use super::*;
+
+    #[test]
+    fn the_estimate_follows_the_rate_and_the_tighter_limit() {
+        let row = RetentionRow {
+            kind: ViewKind::Service,
+            max_age_secs: None,
+            max_bytes: None,
+            stored_bytes: 2_000_000,
+            stored_records: 10_000,
+            oldest_age_secs: Some(2 * 86_400),
+        };
+        assert_eq!(row.bytes_per_day(), Some(1_000_000.0));
+        assert_eq!(
+            row.estimate(Some(7.0), None).unwrap(),
+            "At the current 1.0 MB a day, this keeps about 7.0 MB on disk."
+        );
+        assert_eq!(
+            row.estimate(Some(30.0), Some(5_000_000)).unwrap(),
+            "At the current 1.0 MB a day, this keeps about 5.0 MB on disk."
+        );
+        assert!(row.estimate(None, None).unwrap().ends_with("grows without limit."));
+        let empty = RetentionRow { stored_bytes: 0, ..row };
+        assert_eq!(empty.estimate(Some(7.0), None), None);
+        assert_eq!(describe_days(7 * 86_400), "7 days");
+        assert_eq!(day_utc(1_795_525_509_000_000_000), "2026-11-24");
+        assert_eq!(day_utc(0), "1970-01-01");
+        assert_eq!(day_utc(951_782_400_000_000_000), "2000-02-29");
+        assert_eq!(describe_days(3_600), "1 hour");
     }
 }

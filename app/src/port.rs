@@ -8,7 +8,7 @@
 use futures::future::BoxFuture;
 use std::sync::Arc;
 
-use crate::model::{LogPage, LogView, OrgSummary};
+use crate::model::{AppSettings, AuditPage, LogPage, LogView, OrgSummary, ViewKind, Viewer};
 
 /// Why the port could not answer. Shown to the user, so it says what failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,7 +22,7 @@ impl std::fmt::Display for PortError {
 
 impl std::error::Error for PortError {}
 
-pub trait ConsolePort: Send + Sync + 'static {
+pub trait ConsolePort: ConsoleAdmin {
     /// The organisations this console shows.
     fn orgs(&self) -> BoxFuture<'_, Result<Vec<OrgSummary>, PortError>>;
 
@@ -41,6 +41,30 @@ pub trait ConsolePort: Send + Sync + 'static {
         view: LogView,
         limit: usize,
     ) -> BoxFuture<'_, Result<Option<LogPage>, PortError>>;
+}
+
+/// A retention change asked from the console.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RetentionChange {
+    pub org: String,
+    pub app: String,
+    pub kind: ViewKind,
+    pub max_age_secs: Option<u64>,
+    pub max_bytes: Option<u64>,
+}
+
+pub trait ConsoleAdmin: Send + Sync + 'static {
+    /// An app's retention per kind and what is stored now (`may_change`
+    /// left false: the caller decides); `None` when there is no such app.
+    fn app_settings(&self, org: String, app: String) -> BoxFuture<'_, Result<Option<AppSettings>, PortError>>;
+
+    /// Sets one kind's retention and writes the change, with before and
+    /// after, to the org's audit log as done by `by`.
+    fn set_retention(&self, change: RetentionChange, by: Viewer) -> BoxFuture<'_, Result<(), PortError>>;
+
+    /// The org's newest `limit` audit records, newest first; `None` when
+    /// there is no such org.
+    fn audit_page(&self, org: String, limit: usize) -> BoxFuture<'_, Result<Option<AuditPage>, PortError>>;
 }
 
 pub type SharedConsolePort = Arc<dyn ConsolePort>;

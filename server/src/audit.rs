@@ -10,7 +10,7 @@ use vigie_app::model::{AuditLine, LogKind};
 use crate::http::auth::Caller;
 use crate::http::error::ApiError;
 use crate::http::ingest::now_ns;
-use crate::store::{Store, TopicKey};
+use crate::store::{Store, StoreError, TopicKey};
 
 /// The app part of an org's own topics. App slugs cannot start with `_`,
 /// so it never meets an app's.
@@ -20,8 +20,8 @@ pub fn topic(org: &str) -> TopicKey {
     TopicKey::new(org, ORG_TOPICS, LogKind::Audit)
 }
 
-/// Appends one audit record and waits until it is stored: an admin action
-/// is answered only once its record is kept.
+/// Appends one audit record of an API caller and waits until it is
+/// stored: an admin action is answered only once its record is kept.
 pub async fn record(
     store: &Store,
     caller: &Caller,
@@ -38,12 +38,17 @@ pub async fn record(
         before,
         after,
     };
-    let payload = serde_json::to_string(&line).map_err(ApiError::internal)?;
-    let (store, key) = (store.clone(), topic(&caller.token.org));
+    append(store, &caller.token.org, line).await.map_err(ApiError::internal)
+}
+
+/// Appends one audit record of `org` (from the console or the API) and
+/// waits until it is stored.
+pub async fn append(store: &Store, org: &str, line: AuditLine) -> Result<(), StoreError> {
+    let payload = serde_json::to_string(&line).expect("an audit line serialises");
+    let (store, key) = (store.clone(), topic(org));
     tokio::task::spawn_blocking(move || store.append_batch(&key, vec![(now_ns(), payload)]))
         .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)?;
-    tracing::info!(org = %caller.token.org, actor = %line.actor, action, target = %line.target, "audited");
+        .map_err(|error| StoreError::Append(format!("the append task failed: {error}")))??;
+    tracing::info!(org, actor = %line.actor, action = %line.action, target = %line.target, "audited");
     Ok(())
 }

@@ -1,18 +1,20 @@
 //! The console's port, implemented in-process on the catalog and the store.
 
+use std::time::Duration;
+
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use vigie_app::model::{
-    AccessLine, AppSummary, LogKind, LogLine, LogPage, LogRecord, LogView, OrgSummary, ServiceLine, ViewKind,
-    ViewProblem,
+    AccessLine, AppSettings, AppSummary, AuditLine, AuditPage, LogKind, LogLine, LogPage, LogRecord, LogView,
+    OrgSummary, RetentionRow, ServiceLine, ViewKind, ViewProblem, Viewer,
 };
-use vigie_app::port::{ConsolePort, PortError};
+use vigie_app::port::{ConsoleAdmin, ConsolePort, PortError, RetentionChange};
 
 use crate::catalog::{Catalog, Org};
 use crate::query::search::{search, Order, SearchRequest};
 use crate::query::time_bound::parse_time_bound;
 use crate::query::CompiledFilter;
-use crate::store::{Store, TopicKey};
+use crate::store::{Retention, Store, TopicKey};
 
 pub struct InProcessConsole {
     pub catalog: Catalog,
@@ -43,10 +45,7 @@ impl InProcessConsole {
         let Some(org) = self.catalog.org(org).map_err(port_error)? else { return Ok(None) };
         let org = self.summarise(org);
         let Some(app) = org.apps.iter().find(|known| known.slug == app).cloned() else { return Ok(None) };
-        let kind = match view.kind {
-            ViewKind::Service => LogKind::Service,
-            ViewKind::Access => LogKind::Access,
-        };
+        let kind = log_kind(view.kind);
         let key = TopicKey::new(&org.slug, &app.slug, kind);
         let mut page = LogPage { org, app, records: Vec::new(), next_offset: 0, more_in_range: false, problem: None };
         let query = match ViewQuery::check(view, crate::http::ingest::now_ns()) {
@@ -194,6 +193,95 @@ impl ConsolePort for InProcessConsole {
     ) -> BoxFuture<'_, Result<Option<LogPage>, PortError>> {
         let page = self.read_log_page(&org, &app, &view, limit);
         async move { page }.boxed()
+    }
+}
+
+impl ConsoleAdmin for InProcessConsole {
+    fn app_settings(&self, org: String, app: String) -> BoxFuture<'_, Result<Option<AppSettings>, PortError>> {
+        let settings = (|| {
+            let Some(org) = self.catalog.org(&org).map_err(port_error)? else { return Ok(None) };
+            let org = self.summarise(org);
+            let Some(app) = org.apps.iter().find(|known| known.slug == app).cloned() else { return Ok(None) };
+            let now = crate::http::ingest::now_ns();
+            let retention = [ViewKind::Service, ViewKind::Access]
+                .into_iter()
+                .map(|kind| {
+                    let info = self.store.info(&TopicKey::new(&org.slug, &app.slug, log_kind(kind)));
+                    let retention = info.as_ref().map_or(self.store.config().default_retention, |info| info.retention);
+                    RetentionRow {
+                        kind,
+                        max_age_secs: retention.max_age.map(|age| age.as_secs()),
+                        max_bytes: retention.max_bytes,
+                        stored_bytes: info.as_ref().map_or(0, |info| info.bytes),
+                        stored_records: info.as_ref().map_or(0, |info| info.records),
+                        oldest_age_secs: info
+                            .and_then(|info| info.first_ts_ns)
+                            .map(|first| ((now - first).max(0) / 1_000_000_000) as u64),
+                    }
+                })
+                .collect();
+            Ok(Some(AppSettings { org, app, retention, may_change: false }))
+        })();
+        async move { settings }.boxed()
+    }
+
+    fn set_retention(&self, change: RetentionChange, by: Viewer) -> BoxFuture<'_, Result<(), PortError>> {
+        async move {
+            if self.catalog.app(&change.org, &change.app).map_err(port_error)?.is_none() {
+                return Err(PortError(format!("no app \"{}\" in organisation \"{}\"", change.app, change.org)));
+            }
+            let key = TopicKey::new(&change.org, &change.app, log_kind(change.kind));
+            let described = |retention: Retention| {
+                serde_json::json!({
+                    "max_age_secs": retention.max_age.map(|age| age.as_secs()),
+                    "max_bytes": retention.max_bytes,
+                })
+            };
+            let before = self.store.info(&key).map_or(self.store.config().default_retention, |info| info.retention);
+            let after =
+                Retention { max_age: change.max_age_secs.map(Duration::from_secs), max_bytes: change.max_bytes };
+            let store = self.store.clone();
+            let setting = key.clone();
+            tokio::task::spawn_blocking(move || store.set_retention(&setting, after))
+                .await
+                .map_err(|error| PortError(format!("the retention change failed: {error}")))?
+                .map_err(|error| PortError(error.to_string()))?;
+            let line = AuditLine {
+                actor: by.actor(),
+                action: "retention.changed".into(),
+                target: format!("app {} {} logs", change.app, change.kind.as_str()),
+                ip: by.ip.clone(),
+                before: Some(described(before)),
+                after: Some(described(after)),
+            };
+            crate::audit::append(&self.store, &change.org, line).await.map_err(|error| PortError(error.to_string()))
+        }
+        .boxed()
+    }
+
+    fn audit_page(&self, org: String, limit: usize) -> BoxFuture<'_, Result<Option<AuditPage>, PortError>> {
+        let page = (|| {
+            let Some(org) = self.catalog.org(&org).map_err(port_error)? else { return Ok(None) };
+            let org = self.summarise(org);
+            let mut stored = self.store.latest(&crate::audit::topic(&org.slug), limit);
+            stored.reverse();
+            let records = stored
+                .into_iter()
+                .filter_map(|record| {
+                    let line = serde_json::from_str::<AuditLine>(&record.payload).ok()?;
+                    Some(LogRecord { offset: record.offset, ts_ns: record.ts_ns, line })
+                })
+                .collect();
+            Ok(Some(AuditPage { org, records }))
+        })();
+        async move { page }.boxed()
+    }
+}
+
+fn log_kind(kind: ViewKind) -> LogKind {
+    match kind {
+        ViewKind::Service => LogKind::Service,
+        ViewKind::Access => LogKind::Access,
     }
 }
 

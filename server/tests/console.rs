@@ -193,3 +193,46 @@ async fn the_download_streams_the_views_lines_to_members_only() {
     assert_eq!(bad.status(), 400);
     server.server.stop().await;
 }
+
+/// Calls the settings form's server function as the browser's form does.
+async fn set_retention(server: &TestServer, cookie: &str, days: &str) -> (u16, String) {
+    let response = browser()
+        .post(format!("{}/bff/set_app_retention", server.base))
+        .header(COOKIE, cookie)
+        .header("accept", "application/json")
+        .form(&[("org", "acme"), ("app", "api"), ("kind", "service"), ("max_age_days", days), ("max_megabytes", "")])
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn only_an_admin_changes_retention_and_the_change_is_audited_with_who_and_from_where() {
+    let server = console().await;
+    let cookie = session_cookie(&server).await;
+    let (status, body) = set_retention(&server, &cookie, "7").await;
+    assert!(status >= 400, "a member may not: {status} {body}");
+    assert!(body.contains("only the organisation's admins"), "{body}");
+
+    server.server.catalog.add_member("acme", "ana", Role::Admin).unwrap();
+    let (status, body) = set_retention(&server, &cookie, "0").await;
+    assert!(status >= 400 && body.contains("at least 1"), "{status} {body}");
+    let (status, body) = set_retention(&server, &cookie, "7").await;
+    assert_eq!(status, 200, "{body}");
+    let key = vigie_server::store::TopicKey::new("acme", "api", vigie_app::model::LogKind::Service);
+    let retention = server.server.store.info(&key).map(|info| info.retention);
+    assert_eq!(retention.and_then(|r| r.max_age), Some(std::time::Duration::from_secs(7 * 86_400)));
+
+    let audit = server.server.store.latest(&vigie_server::audit::topic("acme"), 1);
+    let line: serde_json::Value = serde_json::from_str(&audit[0].payload).unwrap();
+    assert_eq!(line["actor"], "user ana");
+    assert_eq!(line["action"], "retention.changed");
+    assert_eq!(line["target"], "app api service logs");
+    assert_eq!(line["ip"], "127.0.0.1");
+    assert_eq!(line["after"]["max_age_secs"], 604_800);
+
+    let page = page(&server, "/orgs/acme/audit", Some(&cookie)).await.text().await.unwrap();
+    assert!(page.contains("retention.changed") && page.contains("user ana"), "the audit page lists it");
+    server.server.stop().await;
+}

@@ -79,6 +79,9 @@ pub fn AppLogsPage() -> impl IntoView {
                                         <a class="tab" class:active=on_access aria-current=on_access.then_some("page") href=access_tab>
                                             "Access logs"
                                         </a>
+                                        <a class="tab" href=format!("/orgs/{}/apps/{}/settings", page.org.slug, page.app.slug)>
+                                            "Settings"
+                                        </a>
                                     </nav>
                                 </div>
                                 <ViewBar base view=view.clone() problem=page.problem.clone() />

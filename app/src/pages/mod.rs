@@ -1,7 +1,9 @@
 //! One file per page of the console.
 
 pub mod app_logs;
+pub mod app_settings;
 pub mod not_found;
+pub mod org_audit;
 pub mod org_home;
 pub mod orgs;
 pub mod sign_in;

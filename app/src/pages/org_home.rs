@@ -41,7 +41,12 @@ pub fn OrgHomePage() -> impl IntoView {
                             <Title text=org.name.clone() />
                             <TopBar crumbs=vec![Crumb::here(org.name.clone())] />
                             <main class="page">
-                                <h1>{org.name}</h1>
+                                <div class="page-head">
+                                    <h1>{org.name}</h1>
+                                    <nav class="tabs" aria-label="This organisation">
+                                        <a class="tab" href=format!("/orgs/{org_slug}/audit")>"Audit log"</a>
+                                    </nav>
+                                </div>
                                 <AppSection title="Applications" org=org_slug.clone() apps />
                                 <AppSection title="Add-ons" org=org_slug apps=addons />
                             </main>

@@ -54,11 +54,15 @@ impl Catalog {
             .optional()?;
         let Some((user_id, login, name)) = user else { return Ok(None) };
         let mut statement = db.prepare_cached(
-            "SELECT orgs.slug FROM members JOIN orgs ON orgs.id = members.org_id
+            "SELECT orgs.slug, members.role FROM members JOIN orgs ON orgs.id = members.org_id
              WHERE members.user_id = ?1 ORDER BY orgs.slug",
         )?;
-        let orgs = statement.query_map([user_id], |row| row.get(0))?.collect::<Result<Vec<String>, _>>()?;
-        Ok(Some(Viewer { login, name, orgs }))
+        let memberships = statement
+            .query_map([user_id], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        let admin_of = memberships.iter().filter(|(_, role)| role == "admin").map(|(org, _)| org.clone()).collect();
+        let orgs = memberships.into_iter().map(|(org, _)| org).collect();
+        Ok(Some(Viewer { login, name, orgs, admin_of, ip: String::new() }))
     }
 
     /// Ends a session (signing out); an unknown one is no error.
@@ -89,8 +93,11 @@ mod tests {
         let viewer = catalog.session(&secret).unwrap().unwrap();
         assert_eq!((viewer.login.as_str(), viewer.name.as_str()), ("ana", "Ana"));
         assert_eq!(viewer.orgs, ["acme"]);
+        assert!(viewer.admin_of.is_empty(), "a member, not an admin");
         catalog.add_member("rival", "ana", Role::Admin).unwrap();
-        assert_eq!(catalog.session(&secret).unwrap().unwrap().orgs, ["acme", "rival"], "read at each request");
+        let viewer = catalog.session(&secret).unwrap().unwrap();
+        assert_eq!(viewer.orgs, ["acme", "rival"], "read at each request");
+        assert_eq!(viewer.admin_of, ["rival"]);
     }
 
     #[test]

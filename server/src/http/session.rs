@@ -107,7 +107,10 @@ pub async fn resolve_session(State(state): State<AppState>, mut request: Request
     let path = request.uri().path();
     let asks_for_page = matches!(*request.method(), Method::GET | Method::HEAD) && is_console_page(path);
     match viewer {
-        Some(viewer) => {
+        Some(mut viewer) => {
+            if let Some(peer) = request.extensions().get::<ConnectInfo<SocketAddr>>() {
+                viewer.ip = client_ip(request.headers(), peer).to_string();
+            }
             request.extensions_mut().insert(viewer);
         }
         None if asks_for_page => {

@@ -207,8 +207,18 @@ pub fn LiveTail(
                     </Show>
                 </span>
             </div>
-            <div class="log-scroll" class:access=access node_ref=scroller on:scroll=on_scroll data-testid="log-lines">
-                {access.then(|| view! { <AccessHeader /> })}
+            <div
+                class="log-scroll"
+                class:access=access
+                node_ref=scroller
+                on:scroll=on_scroll
+                data-testid="log-lines"
+                role=move || (access && !records.with(Vec::is_empty)).then_some("table")
+                aria-label=access.then_some("Requests")
+            >
+                <Show when=move || access && !records.with(Vec::is_empty)>
+                    <AccessHeader />
+                </Show>
                 <Show when=move || records.with(Vec::is_empty)>
                     {if replay || filtering || access {
                         view! {

@@ -118,18 +118,18 @@ fn access_row(offset: u64, ts_ns: i64, line: AccessLine, needles: &Needles) -> i
     );
     view! {
         <div class=format!("log-row access-row status-{class}") data-offset=offset role="row" title=title>
-            <time class="log-time">{clock_utc(ts_ns)}</time>
-            <span class="access-method">{line.method}</span>
-            <span class="log-msg access-path">{marked(&path, needles)}</span>
-            <span class=format!("access-status status-badge-{class}")>
+            <time class="log-time" role="cell">{clock_utc(ts_ns)}</time>
+            <span class="access-method" role="cell">{line.method}</span>
+            <span class="log-msg access-path" role="cell">{marked(&path, needles)}</span>
+            <span class=format!("access-status status-badge-{class}") role="cell">
                 {match status_link {
                     Some(href) => view! { <a href=href title=format!("Only {class} responses")>{status}</a> }.into_any(),
                     None => status.into_any(),
                 }}
             </span>
-            <span class="num">{format_duration_ms(line.duration_ms)}</span>
-            <span class="num">{format_bytes(line.bytes_sent)}</span>
-            <span class="access-client">
+            <span class="num" role="cell">{format_duration_ms(line.duration_ms)}</span>
+            <span class="num" role="cell">{format_bytes(line.bytes_sent)}</span>
+            <span class="access-client" role="cell">
                 {line.client_ip}
                 {match (line.country, country_link) {
                     (Some(country), Some(href)) => view! {

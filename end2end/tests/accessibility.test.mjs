@@ -1,0 +1,67 @@
+// An accessibility scan of every console page with axe-core: no serious or
+// critical violation of WCAG 2 A/AA, in the light and the dark theme.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { artifacts, scratchDataDir, startVigie, launchChromium, signedInPage } from './vigie.mjs';
+
+const axePath = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
+
+let vigie;
+let browser;
+
+before(async () => {
+  vigie = await startVigie({ dataDir: scratchDataDir(), args: ['--demo'] });
+  browser = await launchChromium();
+});
+
+after(async () => {
+  await browser?.close();
+  await vigie?.stop();
+});
+
+const PAGES = [
+  ['organisations', '/'],
+  ['org home', '/orgs/demo'],
+  ['service logs', '/orgs/demo/apps/api/logs'],
+  ['filtered logs with a mistake', '/orgs/demo/apps/api/logs?q=status%3E%3Dabc'],
+  ['replayed range', '/orgs/demo/apps/api/logs?since=15m'],
+  ['access logs', '/orgs/demo/apps/web/logs?kind=access'],
+  ['app settings', '/orgs/demo/apps/api/settings'],
+  ['audit log', '/orgs/demo/audit'],
+];
+
+/** Serious and critical violations on the page as it is now. */
+async function violations(page) {
+  await page.addScriptTag({ path: axePath });
+  const results = await page.evaluate(() =>
+    window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }));
+  return results.violations
+    .filter((violation) => violation.impact === 'serious' || violation.impact === 'critical')
+    .map((violation) => `${violation.id} (${violation.impact}): ${violation.help} — ${violation.nodes.slice(0, 3).map((node) => node.target.join(' ')).join(', ')}`);
+}
+
+for (const colorScheme of ['light', 'dark']) {
+  test(`every page passes an axe scan in the ${colorScheme} theme`, async () => {
+    const found = {};
+    const signIn = await (await browser.newContext({ colorScheme })).newPage();
+    await signIn.goto(`${vigie.url}/signin?error=wrong&login=demo`);
+    found['sign-in'] = await violations(signIn);
+    await signIn.context().close();
+
+    const page = await signedInPage(browser, vigie, { colorScheme, viewport: { width: 1280, height: 800 } });
+    for (const [name, path] of PAGES) {
+      await page.goto(`${vigie.url}${path}`);
+      await page.locator('main').waitFor();
+      await page.waitForTimeout(300); // hydrated: live parts drawn
+      found[name] = await violations(page);
+    }
+    await page.close();
+    writeFileSync(join(artifacts, `axe-${colorScheme}.json`), JSON.stringify(found, null, 2));
+    const failing = Object.entries(found).filter(([, list]) => list.length > 0);
+    assert.deepEqual(failing, [], JSON.stringify(failing, null, 2));
+  });
+}

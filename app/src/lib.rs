@@ -46,6 +46,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    components::time::provide_local_times();
     view! {
         <Stylesheet id="vigie" href="/pkg/vigie.css" />
         <Link rel="icon" type_="image/svg+xml" href="/favicon.svg" />

@@ -192,6 +192,12 @@ pub struct AppSummary {
     pub runtime: String,
     /// Service log lines stored for it.
     pub service_lines: u64,
+    /// Service log lines of the last hour.
+    #[serde(default)]
+    pub lines_last_hour: u64,
+    /// Access log records (requests) of the last hour.
+    #[serde(default)]
+    pub requests_last_hour: u64,
     /// Time of its newest service log line, if it ever logged.
     pub last_log_ns: Option<i64>,
 }

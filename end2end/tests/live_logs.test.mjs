@@ -34,7 +34,7 @@ test('the org home lists the demo apps and add-ons and leads to their logs', asy
   for (const name of ['Orders API', 'Storefront', 'Billing worker', 'Main database']) {
     await page.getByRole('link', { name: new RegExp(name) }).waitFor();
   }
-  assert.match(await page.locator('.app-section').first().innerText(), /log lines/);
+  assert.match(await page.locator('.app-section').first().innerText(), /lines and [\d,]+ requests in the last hour/);
   await page.screenshot({ path: join(artifacts, 'org-home.png'), fullPage: true });
   await page.getByRole('link', { name: /Orders API/ }).click();
   await page.waitForURL('**/orgs/demo/apps/api/logs');

@@ -146,3 +146,22 @@ test('access logs are a table whose 5xx status, once clicked, filters to server 
   assert.equal(await page.locator('#filter').inputValue(), 'status:5xx');
   await page.close();
 });
+
+test('times switch between UTC and local time, and the choice is remembered', async () => {
+  const page = await signedInPage(browser, vigie, { timezoneId: 'Asia/Tokyo' });
+  await page.goto(logs());
+  await page.getByTestId('live-status').filter({ hasText: 'Live' }).waitFor({ timeout: 10_000 });
+  const firstTime = () => page.locator('[data-testid=log-lines] .log-row .log-time').first().innerText();
+  const hours = (clock) => Number(clock.slice(0, 2));
+  const utc = await firstTime();
+  await page.getByTestId('time-zone').filter({ hasText: 'UTC' }).click();
+  await page.getByTestId('time-zone').filter({ hasText: 'Local time' }).waitFor();
+  const local = await firstTime();
+  assert.equal((hours(local) - hours(utc) + 24) % 24, 9, `Tokyo is UTC+9: ${utc} → ${local}`);
+  assert.equal(local.slice(2), utc.slice(2), 'minutes, seconds and milliseconds stay');
+  await page.reload();
+  await page.getByTestId('time-zone').filter({ hasText: 'Local time' }).waitFor();
+  await page.getByTestId('time-zone').click();
+  await page.getByTestId('time-zone').filter({ hasText: 'UTC' }).waitFor();
+  await page.close();
+});

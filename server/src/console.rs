@@ -27,8 +27,17 @@ impl InProcessConsole {
             .apps
             .into_iter()
             .map(|app| {
-                let info = self.store.info(&TopicKey::new(&org.slug, &app.slug, LogKind::Service));
+                let service = TopicKey::new(&org.slug, &app.slug, LogKind::Service);
+                let access = TopicKey::new(&org.slug, &app.slug, LogKind::Access);
+                let info = self.store.info(&service);
+                let hour_ago = Some(crate::http::ingest::now_ns() - 3_600_000_000_000);
+                let last_hour = |key: &TopicKey| {
+                    let range = self.store.offsets_for_times(key, hour_ago, None);
+                    range.end.saturating_sub(range.start)
+                };
                 AppSummary {
+                    lines_last_hour: last_hour(&service),
+                    requests_last_hour: last_hour(&access),
                     slug: app.slug,
                     name: app.name,
                     kind: app.kind,

@@ -9,6 +9,7 @@ use leptos::html::Div;
 use leptos::prelude::*;
 
 use crate::components::log_row::{needles_of, AccessHeader, LogRow};
+use crate::components::time::TimeZoneToggle;
 use crate::model::{group_thousands, url_encode, ShownRecord, ViewKind};
 
 /// Lines kept in the page; older ones leave from the top.
@@ -175,7 +176,7 @@ pub fn LiveTail(
                 <span class="muted line-count" data-testid="line-count">
                     {move || format!("{} lines shown", group_thousands(records.with(Vec::len) as u64))}
                 </span>
-                <span class="muted tz">"Times in UTC"</span>
+                <TimeZoneToggle />
                 <span class="live-actions">
                     <Show when=move || !following.get()>
                         <button class="action" on:click=move |_| {

@@ -6,7 +6,8 @@
 
 use leptos::prelude::*;
 
-use crate::model::{clock_utc, AccessLine, LogLine, LogView, ServiceLine, ShownRecord};
+use crate::components::time::LogTime;
+use crate::model::{AccessLine, LogLine, LogView, ServiceLine, ShownRecord};
 
 /// The texts a filter looks for, lower-cased, to mark in the lines shown.
 pub type Needles = std::sync::Arc<Vec<String>>;
@@ -118,7 +119,7 @@ fn access_row(offset: u64, ts_ns: i64, line: AccessLine, needles: &Needles) -> i
     );
     view! {
         <div class=format!("log-row access-row status-{class}") data-offset=offset role="row" title=title>
-            <time class="log-time" role="cell">{clock_utc(ts_ns)}</time>
+            <LogTime ts_ns role="cell" />
             <span class="access-method" role="cell">{line.method}</span>
             <span class="log-msg access-path" role="cell">{marked(&path, needles)}</span>
             <span class=format!("access-status status-badge-{class}") role="cell">
@@ -191,7 +192,7 @@ fn service_row(offset: u64, ts_ns: i64, line: ServiceLine, needles: &Needles) ->
     };
     view! {
         <div class=format!("log-row level-{level}") data-offset=offset>
-            <time class="log-time">{clock_utc(ts_ns)}</time>
+            <LogTime ts_ns />
             <span class="log-instance">{line.instance}</span>
             <span class=format!("log-level level-badge-{level}")>{level}</span>
             <span class="log-msg">

@@ -3,5 +3,6 @@
 pub mod live_tail;
 pub mod log_row;
 pub mod states;
+pub mod time;
 pub mod top_bar;
 pub mod view_bar;

@@ -80,7 +80,12 @@ fn AppSection(title: &'static str, org: String, apps: Vec<AppSummary>) -> impl I
                                 <span class="card-title">{app.name}</span>
                                 <span class="badge">{app.runtime}</span>
                                 <span class="card-meta">
-                                    {format!("{} log lines · {last}", group_thousands(app.service_lines))}
+                                    {format!(
+                                        "{} lines and {} requests in the last hour · {} lines kept · {last}",
+                                        group_thousands(app.lines_last_hour),
+                                        group_thousands(app.requests_last_hour),
+                                        group_thousands(app.service_lines),
+                                    )}
                                 </span>
                             </a>
                         </li>

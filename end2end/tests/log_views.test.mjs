@@ -165,3 +165,33 @@ test('times switch between UTC and local time, and the choice is remembered', as
   await page.getByTestId('time-zone').filter({ hasText: 'UTC' }).waitFor();
   await page.close();
 });
+
+test('a click on a line shows all its fields and copies it; j and k move between lines', async () => {
+  const word = `fields${Date.now()}`;
+  await ingestNdjson(vigie, 'demo', 'worker', [
+    { message: `${word} first`, level: 'info', order_id: 41 },
+    { message: `${word} second`, level: 'error', order_id: 42, customer: 'ada' },
+  ]);
+  const page = await signedInPage(browser, vigie, { permissions: ['clipboard-read', 'clipboard-write'] });
+  await page.goto(logs(`?q=${word}`));
+  await page.getByTestId('live-status').filter({ hasText: 'Live' }).waitFor({ timeout: 10_000 });
+  await page.locator('.log-row', { hasText: `${word} second` }).click();
+  const details = page.getByTestId('line-details');
+  await details.waitFor();
+  const shown = await details.locator('.details-json').innerText();
+  assert.match(shown, /"customer": "ada"/);
+  assert.match(shown, /"order_id": 42/);
+  await details.getByRole('button', { name: 'Copy line' }).click();
+  await details.getByRole('button', { name: 'Copied ✓' }).waitFor();
+  const copied = JSON.parse(await page.evaluate(() => navigator.clipboard.readText()));
+  assert.equal(copied.message, `${word} second`);
+  assert.equal(copied.fields.customer, 'ada');
+
+  await page.locator('body').press('k');
+  await page.locator('.log-row.selected', { hasText: `${word} first` }).waitFor();
+  await page.locator('body').press('j');
+  await page.locator('.log-row.selected', { hasText: `${word} second` }).waitFor();
+  assert.equal(await page.getByTestId('line-details').count(), 1, 'one line open at a time');
+  await page.screenshot({ path: join(artifacts, 'logs-line-details.png') });
+  await page.close();
+});

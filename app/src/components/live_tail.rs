@@ -8,7 +8,7 @@
 use leptos::html::Div;
 use leptos::prelude::*;
 
-use crate::components::log_row::{needles_of, AccessHeader, LogRow};
+use crate::components::log_row::{needles_of, AccessHeader, LineDetails, LogRow, SelectedLine};
 use crate::components::time::TimeZoneToggle;
 use crate::model::{group_thousands, url_encode, ShownRecord, ViewKind};
 
@@ -87,10 +87,30 @@ pub fn LiveTail(
     let stick_to_bottom = RwSignal::new(!replay);
     let scroller = NodeRef::<Div>::new();
     let needles = needles_of(&q);
+    let selected = RwSignal::new(None::<u64>);
+    provide_context(SelectedLine(selected));
+    // `j` / `k`: select the next (newer) or previous (older) line.
+    let step_selection = move |forward: bool| {
+        let next = records.with(|shown| {
+            let at = selected.get_untracked().and_then(|offset| shown.iter().position(|r| r.offset == offset));
+            let index = match (at, forward) {
+                (None, _) => shown.len().checked_sub(1),
+                (Some(at), true) => Some((at + 1).min(shown.len().saturating_sub(1))),
+                (Some(at), false) => Some(at.saturating_sub(1)),
+            };
+            index.and_then(|index| shown.get(index)).map(|record| record.offset)
+        });
+        if let Some(offset) = next {
+            selected.set(Some(offset));
+            stick_to_bottom.set(false);
+            #[cfg(feature = "hydrate")]
+            browser::reveal(offset);
+        }
+    };
     let filtering = !q.trim().is_empty();
 
     let scroll_to_end = move || {
-        if let Some(element) = scroller.get() {
+        if let Some(element) = scroller.get_untracked() {
             element.set_scroll_top(element.scroll_height());
         }
     };
@@ -151,12 +171,16 @@ pub fn LiveTail(
                 jump_to_now();
                 true
             }
+            "j" | "k" => {
+                step_selection(key == "j");
+                true
+            }
             _ => false,
         });
         on_cleanup(move || keys.remove());
     }
     #[cfg(not(feature = "hydrate"))]
-    let _ = (org, app, next_offset, toggle_pause);
+    let _ = (org, app, next_offset, toggle_pause, step_selection);
     let access = kind == ViewKind::Access;
 
     let on_scroll = move |_| {
@@ -248,6 +272,11 @@ pub fn LiveTail(
                     children=move |record| view! { <LogRow record needles=needles.clone() /> }
                 />
             </div>
+            {move || {
+                let offset = selected.get()?;
+                let record = records.with(|shown| shown.iter().find(|r| r.offset == offset).cloned())?;
+                Some(view! { <LineDetails record /> })
+            }}
         </div>
     }
     .into_any()
@@ -348,14 +377,27 @@ mod browser {
             if event.ctrl_key() || event.meta_key() || event.alt_key() {
                 return;
             }
+            let key = event.key();
+            // Typing in a field is typing; space on a button presses it.
             let in_field =
                 event.target().and_then(|target| target.dyn_into::<web_sys::Element>().ok()).is_some_and(|element| {
-                    matches!(element.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT" | "BUTTON")
+                    match element.tag_name().as_str() {
+                        "INPUT" | "TEXTAREA" | "SELECT" => true,
+                        "BUTTON" => key == " ",
+                        _ => false,
+                    }
                 });
-            if !in_field && handle(&event.key()) {
+            if !in_field && handle(&key) {
                 event.prevent_default();
             }
         })
+    }
+
+    /// Scrolls the line at `offset` into view, if it is on the page.
+    pub fn reveal(offset: u64) {
+        if let Ok(Some(row)) = document().query_selector(&format!("[data-offset=\"{offset}\"]")) {
+            row.scroll_into_view_with_bool(false);
+        }
     }
 
     /// Moves the keyboard focus to the element with this id; true when found.

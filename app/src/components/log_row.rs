@@ -61,13 +61,62 @@ fn marked(text: &str, needles: &[String]) -> impl IntoView {
         .collect_view()
 }
 
-/// One line of either kind.
+/// The line the viewer selected (by a click, or `j` / `k`), by offset:
+/// its details are open under it.
+#[derive(Clone, Copy, Debug)]
+pub struct SelectedLine(pub RwSignal<Option<u64>>);
+
+/// One line of either kind; a click selects it (its details open below
+/// the list).
 #[component]
 pub fn LogRow(record: ShownRecord, #[prop(optional)] needles: Needles) -> impl IntoView {
     let (offset, ts_ns) = (record.offset, record.ts_ns);
     match record.line {
         LogLine::Service(line) => service_row(offset, ts_ns, line, &needles).into_any(),
         LogLine::Access(line) => access_row(offset, ts_ns, line, &needles).into_any(),
+    }
+}
+
+/// Whether the line at `offset` is selected, and the click that toggles it.
+fn selection(
+    offset: u64,
+) -> (impl Fn() -> bool + Send + Sync + Copy + 'static, impl Fn(leptos::ev::MouseEvent) + 'static) {
+    let selected = use_context::<SelectedLine>().map(|selected| selected.0);
+    let is_selected = move || selected.is_some_and(|selected| selected.get() == Some(offset));
+    let toggle = move |_| {
+        if let Some(selected) = selected {
+            selected.update(|current| *current = if *current == Some(offset) { None } else { Some(offset) });
+        }
+    };
+    (is_selected, toggle)
+}
+
+/// Every field of a line, and a button that copies it as JSON.
+#[component]
+pub fn LineDetails(record: ShownRecord) -> impl IntoView {
+    let json = serde_json::to_string(&record).unwrap_or_default();
+    let pretty = serde_json::to_string_pretty(&record).unwrap_or_default();
+    let copied = RwSignal::new(false);
+    let copy = move |event: leptos::ev::MouseEvent| {
+        event.stop_propagation();
+        #[cfg(feature = "hydrate")]
+        {
+            let _ = window().navigator().clipboard().write_text(&json);
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = &json;
+        copied.set(true);
+    };
+    view! {
+        <div class="line-details" data-testid="line-details" role="region" aria-label="The selected line">
+            <div>
+                <div class="details-bar">
+                    <span class="muted">{format!("Offset {} · ", record.offset)} {crate::model::day_utc(record.ts_ns)} " " {crate::model::clock_utc(record.ts_ns)} " UTC"</span>
+                    <button class="action" on:click=copy>{move || if copied.get() { "Copied ✓" } else { "Copy line" }}</button>
+                </div>
+                <pre class="details-json">{pretty}</pre>
+            </div>
+        </div>
     }
 }
 
@@ -104,6 +153,7 @@ pub fn AccessHeader() -> impl IntoView {
 }
 
 fn access_row(offset: u64, ts_ns: i64, line: AccessLine, needles: &Needles) -> impl IntoView {
+    let (is_selected, toggle) = selection(offset);
     let links = use_context::<FilterLinks>();
     let class = format!("{}xx", line.status / 100);
     let status_link = links.as_ref().map(|links| links.adding(&format!("status:{class}")));
@@ -118,7 +168,14 @@ fn access_row(offset: u64, ts_ns: i64, line: AccessLine, needles: &Needles) -> i
         line.city.as_ref().map(|c| format!(" · {c}")).unwrap_or_default()
     );
     view! {
-        <div class=format!("log-row access-row status-{class}") data-offset=offset role="row" title=title>
+        <div
+            class=format!("log-row access-row status-{class}")
+            class:selected=is_selected
+            on:click=toggle
+            data-offset=offset
+            role="row"
+            title=title
+        >
             <LogTime ts_ns role="cell" />
             <span class="access-method" role="cell">{line.method}</span>
             <span class="log-msg access-path" role="cell">{marked(&path, needles)}</span>
@@ -164,6 +221,7 @@ fn format_bytes(bytes: u64) -> String {
 }
 
 fn service_row(offset: u64, ts_ns: i64, line: ServiceLine, needles: &Needles) -> impl IntoView {
+    let (is_selected, toggle) = selection(offset);
     let level = line.level.as_str();
     let mut message_lines = line.message.lines();
     let first = message_lines.next().unwrap_or_default().to_string();
@@ -191,7 +249,7 @@ fn service_row(offset: u64, ts_ns: i64, line: ServiceLine, needles: &Needles) ->
         .into_any()
     };
     view! {
-        <div class=format!("log-row level-{level}") data-offset=offset>
+        <div class=format!("log-row level-{level}") class:selected=is_selected on:click=toggle data-offset=offset>
             <LogTime ts_ns />
             <span class="log-instance">{line.instance}</span>
             <span class=format!("log-level level-badge-{level}")>{level}</span>

@@ -154,15 +154,15 @@ test('times switch between UTC and local time, and the choice is remembered', as
   const firstTime = () => page.locator('[data-testid=log-lines] .log-row .log-time').first().innerText();
   const hours = (clock) => Number(clock.slice(0, 2));
   const utc = await firstTime();
-  await page.getByTestId('time-zone').filter({ hasText: 'UTC' }).click();
-  await page.getByTestId('time-zone').filter({ hasText: 'Local time' }).waitFor();
+  await page.getByTestId('time-zone').filter({ hasText: 'in UTC' }).click();
+  await page.getByTestId('time-zone').filter({ hasText: 'in local time' }).waitFor();
   const local = await firstTime();
   assert.equal((hours(local) - hours(utc) + 24) % 24, 9, `Tokyo is UTC+9: ${utc} → ${local}`);
   assert.equal(local.slice(2), utc.slice(2), 'minutes, seconds and milliseconds stay');
   await page.reload();
-  await page.getByTestId('time-zone').filter({ hasText: 'Local time' }).waitFor();
+  await page.getByTestId('time-zone').filter({ hasText: 'in local time' }).waitFor();
   await page.getByTestId('time-zone').click();
-  await page.getByTestId('time-zone').filter({ hasText: 'UTC' }).waitFor();
+  await page.getByTestId('time-zone').filter({ hasText: 'in UTC' }).waitFor();
   await page.close();
 });
 

@@ -41,7 +41,7 @@ pub fn TimeZoneToggle() -> impl IntoView {
             title="Show times in UTC or in this browser's time zone"
             on:click=toggle
         >
-            {move || if local.get() { "Local time" } else { "UTC" }}
+            {move || if local.get() { "Times in local time" } else { "Times in UTC" }}
         </button>
     }
 }

@@ -1,27 +1,16 @@
 // An accessibility scan of every console page with axe-core: no serious or
 // critical violation of WCAG 2 A/AA, in the light and the dark theme.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { artifacts, scratchDataDir, startVigie, launchChromium, signedInPage } from './vigie.mjs';
+import { artifacts, signedInPage, demoForTests } from './vigie.mjs';
 
 const axePath = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 
-let vigie;
-let browser;
-
-before(async () => {
-  vigie = await startVigie({ dataDir: scratchDataDir(), args: ['--demo'] });
-  browser = await launchChromium();
-});
-
-after(async () => {
-  await browser?.close();
-  await vigie?.stop();
-});
+const env = demoForTests();
 
 const PAGES = [
   ['organisations', '/'],
@@ -47,14 +36,14 @@ async function violations(page) {
 for (const colorScheme of ['light', 'dark']) {
   test(`every page passes an axe scan in the ${colorScheme} theme`, async () => {
     const found = {};
-    const signIn = await (await browser.newContext({ colorScheme })).newPage();
-    await signIn.goto(`${vigie.url}/signin?error=wrong&login=demo`);
+    const signIn = await (await env.browser.newContext({ colorScheme })).newPage();
+    await signIn.goto(`${env.vigie.url}/signin?error=wrong&login=demo`);
     found['sign-in'] = await violations(signIn);
     await signIn.context().close();
 
-    const page = await signedInPage(browser, vigie, { colorScheme, viewport: { width: 1280, height: 800 } });
+    const page = await signedInPage(env.browser, env.vigie, { colorScheme, viewport: { width: 1280, height: 800 } });
     for (const [name, path] of PAGES) {
-      await page.goto(`${vigie.url}${path}`);
+      await page.goto(`${env.vigie.url}${path}`);
       await page.locator('main').waitFor();
       await page.waitForTimeout(300); // hydrated: live parts drawn
       found[name] = await violations(page);

@@ -2,36 +2,23 @@
 // a replayed time range, pause and resume, and a URL that restores all of
 // it when reloaded or shared.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { readFile } from 'node:fs/promises';
-import {
-  artifacts, scratchDataDir, startVigie, launchChromium, ingestText, ingestNdjson, signedInPage,
-} from './vigie.mjs';
+import { artifacts, ingestText, ingestNdjson, signedInPage, demoForTests } from './vigie.mjs';
 
-let vigie;
-let browser;
+const env = demoForTests();
 
-before(async () => {
-  vigie = await startVigie({ dataDir: scratchDataDir(), args: ['--demo'] });
-  browser = await launchChromium();
-});
-
-after(async () => {
-  await browser?.close();
-  await vigie?.stop();
-});
-
-const logs = (query = '') => `${vigie.url}/orgs/demo/apps/worker/logs${query}`;
+const logs = (query = '') => `${env.vigie.url}/orgs/demo/apps/worker/logs${query}`;
 const rowTexts = (page) => page.$$eval('[data-testid=log-lines] .log-row .log-msg', (rows) => rows.map((r) => r.innerText));
 const shownOffsets = (page) =>
   page.$$eval('[data-testid=log-lines] .log-row', (rows) => rows.map((row) => Number(row.dataset.offset)));
 
 test('a filter typed after pressing / narrows the lines, marks the matches, and lives in the URL', async () => {
   const word = `zebra${Date.now()}`;
-  await ingestText(vigie, 'demo', 'worker', `ERROR payment ${word} refused\nINFO nothing to see\nWARN ${word.toUpperCase()} again`);
-  const page = await signedInPage(browser, vigie, { viewport: { width: 1280, height: 800 } });
+  await ingestText(env.vigie, 'demo', 'worker', `ERROR payment ${word} refused\nINFO nothing to see\nWARN ${word.toUpperCase()} again`);
+  const page = await signedInPage(env.browser, env.vigie, { viewport: { width: 1280, height: 800 } });
   await page.goto(logs());
   await page.getByTestId('live-status').filter({ hasText: 'Live' }).waitFor({ timeout: 10_000 });
   await page.keyboard.press('/');
@@ -45,7 +32,7 @@ test('a filter typed after pressing / narrows the lines, marks the matches, and 
 
   // Live lines are filtered too.
   await page.getByTestId('live-status').filter({ hasText: 'Live' }).waitFor({ timeout: 10_000 });
-  await ingestText(vigie, 'demo', 'worker', `INFO unrelated\nERROR third ${word}`);
+  await ingestText(env.vigie, 'demo', 'worker', `INFO unrelated\nERROR third ${word}`);
   await page.locator('.log-row', { hasText: 'third' }).waitFor({ timeout: 2_000 });
   assert.equal((await rowTexts(page)).length, 3, 'the unrelated live line is not shown');
   await page.screenshot({ path: join(artifacts, 'logs-filtered.png') });
@@ -55,7 +42,7 @@ test('a filter typed after pressing / narrows the lines, marks the matches, and 
   await page.reload();
   assert.equal(await page.locator('#filter').inputValue(), word);
   assert.equal((await rowTexts(page)).length, 3);
-  const other = await signedInPage(browser, vigie);
+  const other = await signedInPage(env.browser, env.vigie);
   await other.goto(shared);
   assert.equal((await rowTexts(other)).length, 3, 'a shared link restores the view');
   await other.close();
@@ -69,7 +56,7 @@ test('a filter typed after pressing / narrows the lines, marks the matches, and 
 });
 
 test('a bad filter points at the character where it went wrong', async () => {
-  const page = await signedInPage(browser, vigie);
+  const page = await signedInPage(env.browser, env.vigie);
   await page.goto(logs(`?q=${encodeURIComponent('status>=abc level>=loud')}`));
   const problem = page.getByTestId('filter-problem');
   await problem.waitFor();
@@ -83,12 +70,12 @@ test('a bad filter points at the character where it went wrong', async () => {
 
 test('pause keeps receiving and counts new lines; resume shows them in order', async () => {
   const word = `pause${Date.now()}`;
-  const page = await signedInPage(browser, vigie, { viewport: { width: 1280, height: 800 } });
+  const page = await signedInPage(env.browser, env.vigie, { viewport: { width: 1280, height: 800 } });
   await page.goto(logs(`?q=${word}`));
   await page.getByTestId('live-status').filter({ hasText: 'Live' }).waitFor({ timeout: 10_000 });
   await page.locator('body').press(' ');
   assert.equal(await page.getByTestId('pause').getAttribute('aria-pressed'), 'true', 'space pauses');
-  await ingestText(vigie, 'demo', 'worker', [1, 2, 3].map((n) => `INFO ${word} #${n}`).join('\n'));
+  await ingestText(env.vigie, 'demo', 'worker', [1, 2, 3].map((n) => `INFO ${word} #${n}`).join('\n'));
   await page.getByTestId('new-lines').filter({ hasText: '3 new lines' }).waitFor({ timeout: 2_000 });
   assert.equal((await rowTexts(page)).length, 0, 'the view did not move while paused');
   await page.screenshot({ path: join(artifacts, 'logs-paused.png') });
@@ -104,13 +91,13 @@ test('a replayed range shows exactly its lines, then can continue live', async (
   const word = `range${Date.now()}`;
   const minute = 60_000;
   const now = Date.now();
-  await ingestNdjson(vigie, 'demo', 'worker', [50, 40, 30, 20, 10].map((ago) => ({
+  await ingestNdjson(env.vigie, 'demo', 'worker', [50, 40, 30, 20, 10].map((ago) => ({
     ts: new Date(now - ago * minute).toISOString(),
     message: `${word} ${ago} minutes ago`,
   })));
   const since = new Date(now - 45 * minute).toISOString();
   const until = new Date(now - 15 * minute).toISOString();
-  const page = await signedInPage(browser, vigie, { viewport: { width: 1280, height: 800 } });
+  const page = await signedInPage(env.browser, env.vigie, { viewport: { width: 1280, height: 800 } });
   await page.goto(logs(`?q=${word}&since=${since}&until=${until}`));
   await page.getByTestId('live-status').filter({ hasText: 'Replay' }).waitFor();
   assert.deepEqual(await rowTexts(page), [40, 30, 20].map((ago) => `${word} ${ago} minutes ago`));
@@ -118,7 +105,7 @@ test('a replayed range shows exactly its lines, then can continue live', async (
 
   await page.getByRole('button', { name: /Continue live/ }).click();
   await page.getByTestId('live-status').filter({ hasText: 'Live' }).waitFor({ timeout: 10_000 });
-  await ingestText(vigie, 'demo', 'worker', `INFO ${word} now`);
+  await ingestText(env.vigie, 'demo', 'worker', `INFO ${word} now`);
   await page.locator('.log-row', { hasText: `${word} now` }).waitFor({ timeout: 2_000 });
   // From the range's end on: the line of 10 minutes ago comes too, once.
   assert.deepEqual(await rowTexts(page), [40, 30, 20, 10].map((ago) => `${word} ${ago} minutes ago`).concat(`INFO ${word} now`));
@@ -126,8 +113,8 @@ test('a replayed range shows exactly its lines, then can continue live', async (
 });
 
 test('access logs are a table whose 5xx status, once clicked, filters to server errors', async () => {
-  const page = await signedInPage(browser, vigie, { viewport: { width: 1280, height: 800 } });
-  await page.goto(`${vigie.url}/orgs/demo/apps/web/logs`);
+  const page = await signedInPage(env.browser, env.vigie, { viewport: { width: 1280, height: 800 } });
+  await page.goto(`${env.vigie.url}/orgs/demo/apps/web/logs`);
   await page.getByRole('link', { name: 'Access logs' }).click();
   await page.waitForURL('**/logs?kind=access');
   await page.getByRole('columnheader', { name: 'Status' }).waitFor();
@@ -148,7 +135,7 @@ test('access logs are a table whose 5xx status, once clicked, filters to server 
 });
 
 test('times switch between UTC and local time, and the choice is remembered', async () => {
-  const page = await signedInPage(browser, vigie, { timezoneId: 'Asia/Tokyo' });
+  const page = await signedInPage(env.browser, env.vigie, { timezoneId: 'Asia/Tokyo' });
   await page.goto(logs());
   await page.getByTestId('live-status').filter({ hasText: 'Live' }).waitFor({ timeout: 10_000 });
   const firstTime = () => page.locator('[data-testid=log-lines] .log-row .log-time').first().innerText();
@@ -168,11 +155,11 @@ test('times switch between UTC and local time, and the choice is remembered', as
 
 test('a click on a line shows all its fields and copies it; j and k move between lines', async () => {
   const word = `fields${Date.now()}`;
-  await ingestNdjson(vigie, 'demo', 'worker', [
+  await ingestNdjson(env.vigie, 'demo', 'worker', [
     { message: `${word} first`, level: 'info', order_id: 41 },
     { message: `${word} second`, level: 'error', order_id: 42, customer: 'ada' },
   ]);
-  const page = await signedInPage(browser, vigie, { permissions: ['clipboard-read', 'clipboard-write'] });
+  const page = await signedInPage(env.browser, env.vigie, { permissions: ['clipboard-read', 'clipboard-write'] });
   await page.goto(logs(`?q=${word}`));
   await page.getByTestId('live-status').filter({ hasText: 'Live' }).waitFor({ timeout: 10_000 });
   await page.locator('.log-row', { hasText: `${word} second` }).click();

@@ -1,27 +1,16 @@
 // An org admin changes an app's retention in the console, sees what it
 // means for storage before saving, and finds the change in the audit log.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { artifacts, scratchDataDir, startVigie, launchChromium, signedInPage } from './vigie.mjs';
+import { artifacts, signedInPage, demoForTests } from './vigie.mjs';
 
-let vigie;
-let browser;
-
-before(async () => {
-  vigie = await startVigie({ dataDir: scratchDataDir(), args: ['--demo'] });
-  browser = await launchChromium();
-});
-
-after(async () => {
-  await browser?.close();
-  await vigie?.stop();
-});
+const env = demoForTests();
 
 test('a retention change shows its storage estimate, is saved, and appears in the audit log', async () => {
-  const page = await signedInPage(browser, vigie, { viewport: { width: 1280, height: 800 } });
-  await page.goto(`${vigie.url}/orgs/demo/apps/api/logs`);
+  const page = await signedInPage(env.browser, env.vigie, { viewport: { width: 1280, height: 800 } });
+  await page.goto(`${env.vigie.url}/orgs/demo/apps/api/logs`);
   await page.getByRole('link', { name: 'Settings' }).click();
   await page.waitForURL('**/orgs/demo/apps/api/settings');
   const service = page.getByTestId('retention-service');
@@ -35,7 +24,7 @@ test('a retention change shows its storage estimate, is saved, and appears in th
   await page.getByTestId('saved').filter({ hasText: 'service logs retention changed' }).waitFor();
   await service.getByText('Kept for 7 days').waitFor();
 
-  await page.goto(`${vigie.url}/orgs/demo`);
+  await page.goto(`${env.vigie.url}/orgs/demo`);
   await page.getByRole('link', { name: 'Audit log' }).click();
   await page.waitForURL('**/orgs/demo/audit');
   const row = page.getByTestId('audit').locator('tbody tr').first();

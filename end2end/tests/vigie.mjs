@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { before, after } from 'node:test';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
@@ -127,4 +128,22 @@ export async function ingestNdjson(vigie, org, app, lines) {
   });
   if (!response.ok) throw new Error(`ingest answered ${response.status}: ${await response.text()}`);
   return response.json();
+}
+
+/**
+ * For a test file: `vigie serve --demo` on a fresh data directory and a
+ * Chromium, started before its tests and stopped after them. Read them as
+ * `env.vigie` and `env.browser`.
+ */
+export function demoForTests() {
+  const env = { vigie: undefined, browser: undefined };
+  before(async () => {
+    env.vigie = await startVigie({ dataDir: scratchDataDir(), args: ['--demo'] });
+    env.browser = await launchChromium();
+  });
+  after(async () => {
+    await env.browser?.close();
+    await env.vigie?.stop();
+  });
+  return env;
 }

@@ -34,3 +34,18 @@ pub fn Missing(#[prop(into)] title: String, children: Children) -> impl IntoView
         </div>
     }
 }
+
+/// A whole page saying that what was asked for is not there, in the same
+/// words whether it does not exist or the viewer may not see it.
+#[component]
+pub fn NotVisiblePage(#[prop(into)] title: String) -> impl IntoView {
+    view! {
+        <leptos_meta::Title text="Not found" />
+        <crate::components::top_bar::TopBar />
+        <main class="page">
+            <Missing title>
+                <p>"It does not exist, or you cannot see it. " <a href="/">"See your organisations"</a> "."</p>
+            </Missing>
+        </main>
+    }
+}

@@ -10,7 +10,7 @@ use crate::api::get_log_page;
 use crate::components::log_row::FilterLinks;
 use crate::components::{
     live_tail::LiveTail,
-    states::{Failure, Loading, Missing},
+    states::{Failure, Loading, Missing, NotVisiblePage},
     top_bar::{Crumb, TopBar},
     view_bar::ViewBar,
 };
@@ -39,15 +39,7 @@ pub fn AppLogsPage() -> impl IntoView {
                         <TopBar />
                         <main class="page"><Failure message=error.to_string() /></main>
                     }.into_any(),
-                    Ok(None) => view! {
-                        <Title text="Not found" />
-                        <TopBar />
-                        <main class="page">
-                            <Missing title="No such app">
-                                <p>"It does not exist, or you cannot see it. " <a href="/">"See your organisations"</a> "."</p>
-                            </Missing>
-                        </main>
-                    }.into_any(),
+                    Ok(None) => view! { <NotVisiblePage title="No such app" /> }.into_any(),
                     Ok(Some(page)) => {
                         let (_, _, view) = target();
                         let base = format!("/orgs/{}/apps/{}/logs", page.org.slug, page.app.slug);

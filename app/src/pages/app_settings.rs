@@ -8,7 +8,7 @@ use leptos_router::hooks::use_params_map;
 
 use crate::api::{get_app_settings, SetAppRetention};
 use crate::components::{
-    states::{Failure, Loading, Missing},
+    states::{Failure, Loading, NotVisiblePage},
     top_bar::{Crumb, TopBar},
 };
 use crate::model::{describe_bytes, describe_days, group_thousands, AppSettings, RetentionRow};
@@ -26,15 +26,7 @@ pub fn AppSettingsPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match settings.await {
                     Err(error) => view! { <TopBar /><main class="page"><Failure message=error.to_string() /></main> }.into_any(),
-                    Ok(None) => view! {
-                        <Title text="Not found" />
-                        <TopBar />
-                        <main class="page">
-                            <Missing title="No such app">
-                                <p>"It does not exist, or you cannot see it. " <a href="/">"See your organisations"</a> "."</p>
-                            </Missing>
-                        </main>
-                    }.into_any(),
+                    Ok(None) => view! { <NotVisiblePage title="No such app" /> }.into_any(),
                     Ok(Some(settings)) => view! { <SettingsView settings save /> }.into_any(),
                 }
             })}

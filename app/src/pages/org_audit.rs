@@ -8,7 +8,7 @@ use leptos_router::hooks::use_params_map;
 
 use crate::api::get_audit_page;
 use crate::components::{
-    states::{Failure, Loading, Missing},
+    states::{Failure, Loading, Missing, NotVisiblePage},
     top_bar::{Crumb, TopBar},
 };
 use crate::model::{clock_utc, day_utc, AuditRecord};
@@ -22,15 +22,7 @@ pub fn OrgAuditPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match audit.await {
                     Err(error) => view! { <TopBar /><main class="page"><Failure message=error.to_string() /></main> }.into_any(),
-                    Ok(None) => view! {
-                        <Title text="Not found" />
-                        <TopBar />
-                        <main class="page">
-                            <Missing title="No such organisation">
-                                <p>"It does not exist, or you cannot see it. " <a href="/">"See your organisations"</a> "."</p>
-                            </Missing>
-                        </main>
-                    }.into_any(),
+                    Ok(None) => view! { <NotVisiblePage title="No such organisation" /> }.into_any(),
                     Ok(Some(page)) => {
                         let crumbs = vec![
                             Crumb::link(page.org.name.clone(), format!("/orgs/{}", page.org.slug)),

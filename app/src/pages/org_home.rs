@@ -6,7 +6,7 @@ use leptos_router::hooks::use_params_map;
 
 use crate::api::get_org;
 use crate::components::{
-    states::{Failure, Loading, Missing},
+    states::{Failure, Loading, NotVisiblePage},
     top_bar::{Crumb, TopBar},
 };
 use crate::model::{clock_utc, group_thousands, AppKind, AppSummary};
@@ -24,15 +24,7 @@ pub fn OrgHomePage() -> impl IntoView {
                         <TopBar />
                         <main class="page"><Failure message=error.to_string() /></main>
                     }.into_any(),
-                    Ok(None) => view! {
-                        <Title text="Not found" />
-                        <TopBar />
-                        <main class="page">
-                            <Missing title="No such organisation">
-                                <p>"It does not exist, or you cannot see it. " <a href="/">"See your organisations"</a> "."</p>
-                            </Missing>
-                        </main>
-                    }.into_any(),
+                    Ok(None) => view! { <NotVisiblePage title="No such organisation" /> }.into_any(),
                     Ok(Some(org)) => {
                         let (apps, addons): (Vec<_>, Vec<_>) =
                             org.apps.into_iter().partition(|app| app.kind == AppKind::Application);

@@ -124,6 +124,22 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, StartError> {
     let listener =
         TcpListener::bind(config.listen).await.map_err(|source| StartError::Listen { addr: config.listen, source })?;
     let addr = listener.local_addr().map_err(|source| StartError::Listen { addr: config.listen, source })?;
+    // Every socket is bound before any task starts, so a start that fails
+    // leaves nothing running.
+    let syslog_tcp_listener = match config.syslog_tcp {
+        Some(wanted) => {
+            Some(TcpListener::bind(wanted).await.map_err(|source| StartError::Listen { addr: wanted, source })?)
+        }
+        None => None,
+    };
+    let syslog_udp_socket = match config.syslog_udp {
+        Some(wanted) => {
+            Some(syslog::listener::bind_udp(wanted).map_err(|source| StartError::Listen { addr: wanted, source })?)
+        }
+        None => None,
+    };
+    let syslog_tcp = syslog_tcp_listener.as_ref().and_then(|listener| listener.local_addr().ok());
+    let syslog_udp = syslog_udp_socket.as_ref().and_then(|socket| socket.local_addr().ok());
 
     let leptos_options = LeptosOptions::builder()
         .output_name(BUNDLE_NAME)
@@ -157,17 +173,10 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, StartError> {
     }
     tasks.extend(store_upkeep(&store, &shutdown));
     let syslog = Arc::new(SyslogIngest::new(store.clone(), catalog.clone(), ingest, syslog_counters));
-    let mut syslog_tcp = None;
-    if let Some(wanted) = config.syslog_tcp {
-        let listener = TcpListener::bind(wanted).await.map_err(|source| StartError::Listen { addr: wanted, source })?;
-        syslog_tcp = Some(listener.local_addr().map_err(|source| StartError::Listen { addr: wanted, source })?);
+    if let Some(listener) = syslog_tcp_listener {
         tasks.push(syslog::listener::serve_tcp(listener, syslog.clone(), shutdown.clone()));
     }
-    let mut syslog_udp = None;
-    if let Some(wanted) = config.syslog_udp {
-        let socket =
-            syslog::listener::bind_udp(wanted).map_err(|source| StartError::Listen { addr: wanted, source })?;
-        syslog_udp = Some(socket.local_addr().map_err(|source| StartError::Listen { addr: wanted, source })?);
+    if let Some(socket) = syslog_udp_socket {
         tasks.push(syslog::listener::serve_udp(socket, syslog, shutdown.clone()));
     }
     let server_shutdown = shutdown.clone();

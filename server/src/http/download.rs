@@ -12,7 +12,7 @@ use std::convert::Infallible;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use vigie_app::model::Viewer;
@@ -20,6 +20,7 @@ use vigie_app::model::Viewer;
 use super::error::ApiError;
 use super::ingest::now_ns;
 use super::logs::{app_topic, check, record_json, record_text, LogsQuery};
+use super::session::console_viewer;
 use super::AppState;
 use crate::query::search::{search, Order, SearchRequest};
 use crate::store::READ_CHUNK;
@@ -33,15 +34,7 @@ pub async fn download(
     Query(query): Query<LogsQuery>,
     viewer: Option<Extension<Viewer>>,
 ) -> Result<Response, ApiError> {
-    let Some(Extension(viewer)) = viewer else {
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "your console session has ended: sign in again at /signin",
-        ));
-    };
-    if !viewer.may_see(&org) || state.catalog.app(&org, &app).map_err(ApiError::internal)?.is_none() {
-        return Err(ApiError::no_such_app(&org, &app));
-    }
+    console_viewer(&state, viewer, &org, &app)?;
     let text = match query.format.as_deref() {
         None | Some("ndjson") => false,
         Some("text") => true,

@@ -177,15 +177,7 @@ pub async fn console_live_logs(
     viewer: Option<axum::Extension<Viewer>>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let Some(axum::Extension(viewer)) = viewer else {
-        return Err(ApiError::new(
-            axum::http::StatusCode::UNAUTHORIZED,
-            "your console session has ended: sign in again at /signin",
-        ));
-    };
-    if !viewer.may_see(&org) || state.catalog.app(&org, &app).map_err(ApiError::internal)?.is_none() {
-        return Err(ApiError::no_such_app(&org, &app));
-    }
+    super::session::console_viewer(&state, viewer, &org, &app)?;
     live(&state, app_topic(&org, &app, query.kind.as_deref())?, query, &headers)
 }
 

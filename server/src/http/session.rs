@@ -24,8 +24,10 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use serde::Deserialize;
+use vigie_app::model::Viewer;
 
 use super::auth::client_ip;
+use super::error::ApiError;
 use super::AppState;
 use crate::catalog::SESSION_TTL;
 
@@ -79,15 +81,44 @@ fn session_secret(headers: &HeaderMap) -> Option<&str> {
         .find_map(|cookie| cookie.trim().strip_prefix(SESSION_COOKIE)?.strip_prefix('='))
 }
 
-/// Paths that are not console pages: they answer for themselves (API
-/// tokens, server functions' own checks, static files, the sign-in page).
+/// Paths that never look at the viewer: the token-checked API, static
+/// files, probes. A browser sends its cookie with each of them, so the
+/// session is not looked up there.
+fn without_viewer(path: &str) -> bool {
+    const NONE: [&str; 5] = ["/api/", "/pkg/", "/healthz", "/metrics", "/favicon"];
+    NONE.iter().any(|prefix| path.starts_with(prefix))
+}
+
+/// Paths that are not console pages: they answer for themselves (server
+/// functions' own checks, the sign-in page) or need no viewer.
 fn is_console_page(path: &str) -> bool {
-    const OPEN: [&str; 8] = ["/api/", "/bff/", "/pkg/", "/signin", "/signout", "/healthz", "/metrics", "/favicon"];
-    !OPEN.iter().any(|prefix| path.starts_with(prefix))
+    !without_viewer(path) && !["/bff/", "/signin", "/signout"].iter().any(|prefix| path.starts_with(prefix))
+}
+
+/// The viewer of a console route (`/bff/…`) who may see `app` of `org`: a
+/// 401 without a session, and for an org they are not a member of the
+/// same 404 as for a missing app.
+pub fn console_viewer(
+    state: &AppState,
+    viewer: Option<axum::Extension<Viewer>>,
+    org: &str,
+    app: &str,
+) -> Result<Viewer, ApiError> {
+    let Some(axum::Extension(viewer)) = viewer else {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "your console session has ended: sign in again at /signin",
+        ));
+    };
+    if !viewer.may_see(org) || state.catalog.app(org, app).map_err(ApiError::internal)?.is_none() {
+        return Err(ApiError::no_such_app(org, app));
+    }
+    Ok(viewer)
 }
 
 pub async fn resolve_session(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    let viewer = match session_secret(request.headers()) {
+    let secret = if without_viewer(request.uri().path()) { None } else { session_secret(request.headers()) };
+    let viewer = match secret {
         None => None,
         Some(secret) => {
             let (catalog, secret) = (state.catalog.clone(), secret.to_string());

@@ -72,17 +72,9 @@ pub fn parse_lines<T>(body: &[u8], mut parse: impl FnMut(&str) -> Result<(i64, T
     parsed
 }
 
-/// Service log lines: `instance` is used where a line names none, `now_ns`
-/// where it carries no time.
-pub fn parse_body(body: &[u8], format: LineFormat, instance: &str, now_ns: i64) -> ParsedLines<ServiceLine> {
-    parse_lines(body, |text| match format {
-        LineFormat::Ndjson => parse_json_line(text, instance, now_ns, None),
-        LineFormat::Text => Ok((now_ns, parse_text_line(text, instance))),
-    })
-}
-
 /// Service lines in their stored form, the JSON text of a `ServiceLine`:
-/// what ingest appends. NDJSON lines take the direct path of
+/// what ingest appends. `instance` is used where a line names none,
+/// `now_ns` where it carries no time. NDJSON lines take the direct path of
 /// `stored_json` when they can.
 pub fn parse_body_stored(body: &[u8], format: LineFormat, instance: &str, now_ns: i64) -> ParsedLines<String> {
     let stored = |(ts_ns, line): (i64, ServiceLine)| (ts_ns, serde_json::to_string(&line).expect("a line serialises"));
@@ -191,6 +183,17 @@ mod tests {
     use super::*;
 
     const NOW: i64 = 1_795_525_509_000_000_000;
+
+    /// What ingest stores for `body`, read back as lines.
+    fn parse_body(body: &[u8], format: LineFormat, instance: &str, now_ns: i64) -> ParsedLines<ServiceLine> {
+        let stored = parse_body_stored(body, format, instance, now_ns);
+        let accepted = stored
+            .accepted
+            .into_iter()
+            .map(|(ts_ns, payload)| (ts_ns, serde_json::from_str(&payload).expect("stored lines are service lines")))
+            .collect();
+        ParsedLines { accepted, rejected: stored.rejected }
+    }
 
     #[test]
     fn ndjson_reads_known_keys_and_keeps_the_rest_as_fields() {

@@ -101,11 +101,10 @@ pub fn parse_message(frame: &str, now_ns: i64) -> Result<SyslogMessage<'_>, Drop
 
     let mut text = message.msg.trim_start_matches('\u{feff}');
     if token.is_none() {
-        if let Some((first, rest)) = text.split_once(' ').or(Some((text, ""))) {
-            if looks_like_token(first) {
-                token = Some(first.to_string());
-                text = rest;
-            }
+        let (first, rest) = text.split_once(' ').unwrap_or((text, ""));
+        if looks_like_token(first) {
+            token = Some(first.to_string());
+            text = rest;
         }
     }
     let instance = instance.unwrap_or_else(|| "default".to_string());

@@ -357,6 +357,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn fixed_rounds_half_up_with_the_asked_decimals() {
+        assert_eq!(fixed(12_345, 1_000, 1), "12.3");
+        assert_eq!(fixed(12_350, 1_000, 1), "12.4");
+        assert_eq!(fixed(999_999, 1_000, 0), "1000");
+        assert_eq!(fixed(1_005, 1_000, 2), "1.01");
+        assert_eq!(fixed(40, 1_000, 1), "0.0");
+        assert_eq!(describe_bytes(999), "999 B");
+        assert_eq!(describe_bytes(12_345), "12.3 kB");
+        assert_eq!(describe_bytes(4_500_000), "4.5 MB");
+        assert_eq!(describe_bytes(1_200_000_000), "1.2 GB");
+    }
+
+    #[test]
     fn group_thousands_puts_a_comma_every_three_digits() {
         assert_eq!(group_thousands(0), "0");
         assert_eq!(group_thousands(999), "999");
@@ -495,9 +508,21 @@ pub struct AuditPage {
 pub fn describe_bytes(bytes: u64) -> String {
     match bytes {
         0..1_000 => format!("{bytes} B"),
-        1_000..1_000_000 => format!("{:.1} kB", bytes as f64 / 1e3),
-        1_000_000..1_000_000_000 => format!("{:.1} MB", bytes as f64 / 1e6),
-        _ => format!("{:.1} GB", bytes as f64 / 1e9),
+        1_000..1_000_000 => format!("{} kB", fixed(bytes, 1_000, 1)),
+        1_000_000..1_000_000_000 => format!("{} MB", fixed(bytes, 1_000_000, 1)),
+        _ => format!("{} GB", fixed(bytes, 1_000_000_000, 1)),
+    }
+}
+
+/// `value / unit` rounded to `decimals` places (at most 3), written with
+/// integer arithmetic: the browser bundle then carries no float formatter.
+pub fn fixed(value: u64, unit: u64, decimals: u32) -> String {
+    let scale = 10u64.pow(decimals.min(3));
+    let scaled = value.saturating_mul(scale).saturating_add(unit / 2) / unit;
+    let (whole, frac) = (scaled / scale, scaled % scale);
+    match decimals.min(3) {
+        0 => format!("{whole}"),
+        d => format!("{whole}.{frac:0width$}", width = d as usize),
     }
 }
 

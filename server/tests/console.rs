@@ -236,3 +236,34 @@ async fn only_an_admin_changes_retention_and_the_change_is_audited_with_who_and_
     assert!(page.contains("retention.changed") && page.contains("user ana"), "the audit page lists it");
     server.server.stop().await;
 }
+
+#[tokio::test]
+async fn the_bundle_is_served_precompressed_to_browsers_that_accept_it() {
+    let site = tempfile::tempdir().unwrap();
+    let pkg = site.path().join("pkg");
+    std::fs::create_dir_all(&pkg).unwrap();
+    let wasm = b"\0asm the bundle".repeat(100);
+    let gzipped = {
+        use std::io::Write;
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        encoder.write_all(&wasm).unwrap();
+        encoder.finish().unwrap()
+    };
+    std::fs::write(pkg.join("vigie.wasm"), &wasm).unwrap();
+    std::fs::write(pkg.join("vigie.wasm.gz"), &gzipped).unwrap();
+    let root = site.path().to_path_buf();
+    let server = common::serve_with(|config| config.site_root = root).await;
+    let url = format!("{}/pkg/vigie.wasm", server.base);
+    let client = Client::new();
+
+    let compressed = client.get(&url).header("accept-encoding", "gzip, br").send().await.unwrap();
+    assert_eq!(compressed.status(), 200);
+    assert_eq!(compressed.headers()["content-encoding"], "gzip");
+    assert_eq!(compressed.headers()["content-type"], "application/wasm");
+    assert_eq!(compressed.bytes().await.unwrap().as_ref(), gzipped.as_slice());
+
+    let plain = client.get(&url).send().await.unwrap();
+    assert_eq!(plain.status(), 200);
+    assert!(plain.headers().get("content-encoding").is_none());
+    assert_eq!(plain.bytes().await.unwrap().as_ref(), wasm.as_slice());
+}

@@ -7,7 +7,7 @@
 use leptos::prelude::*;
 
 use crate::components::time::LogTime;
-use crate::model::{AccessLine, LogLine, LogView, ServiceLine, ShownRecord};
+use crate::model::{describe_bytes, fixed, AccessLine, LogLine, LogView, ServiceLine, ShownRecord};
 
 /// The texts a filter looks for, lower-cased, to mark in the lines shown.
 pub type Needles = std::sync::Arc<Vec<String>>;
@@ -186,7 +186,7 @@ fn access_row(offset: u64, ts_ns: i64, line: AccessLine, needles: &Needles) -> i
                 }}
             </span>
             <span class="num" role="cell">{format_duration_ms(line.duration_ms)}</span>
-            <span class="num" role="cell">{format_bytes(line.bytes_sent)}</span>
+            <span class="num" role="cell">{describe_bytes(line.bytes_sent)}</span>
             <span class="access-client" role="cell">
                 {line.client_ip}
                 {match (line.country, country_link) {
@@ -202,21 +202,13 @@ fn access_row(offset: u64, ts_ns: i64, line: AccessLine, needles: &Needles) -> i
 
 /// `0.4 ms`, `12 ms`, `1.25 s`.
 fn format_duration_ms(ms: f64) -> String {
-    if ms < 10.0 {
-        format!("{ms:.1} ms")
-    } else if ms < 1_000.0 {
-        format!("{ms:.0} ms")
+    let micros = (ms.max(0.0) * 1_000.0) as u64;
+    if micros < 10_000 {
+        format!("{} ms", fixed(micros, 1_000, 1))
+    } else if micros < 1_000_000 {
+        format!("{} ms", fixed(micros, 1_000, 0))
     } else {
-        format!("{:.2} s", ms / 1_000.0)
-    }
-}
-
-/// `512 B`, `12.3 kB`, `4.5 MB`.
-fn format_bytes(bytes: u64) -> String {
-    match bytes {
-        0..1_000 => format!("{bytes} B"),
-        1_000..1_000_000 => format!("{:.1} kB", bytes as f64 / 1e3),
-        _ => format!("{:.1} MB", bytes as f64 / 1e6),
+        format!("{} s", fixed(micros, 1_000_000, 2))
     }
 }
 

@@ -61,7 +61,11 @@ impl ShutdownSignal {
 pub fn router(state: AppState, console: SharedConsolePort) -> Router {
     let routes = generate_route_list(App);
     let options = state.leptos_options.clone();
+    // The bundle, served as the smallest file the browser accepts: release
+    // builds leave brotli and gzip copies beside each file (scripts/build-site).
+    let pkg = std::path::Path::new(options.site_root.as_ref()).join(options.site_pkg_dir.as_ref());
     Router::new()
+        .nest_service("/pkg", tower_http::services::ServeDir::new(pkg).precompressed_br().precompressed_gzip())
         .merge(openapi::api().0.layer(tower_http::decompression::RequestDecompressionLayer::new()))
         .route("/bff/orgs/{org}/apps/{app}/live", get(logs::console_live_logs))
         .route("/bff/orgs/{org}/apps/{app}/download", get(download::download))

@@ -9,11 +9,9 @@ use leptos::prelude::*;
 
 use crate::model::{AppSettings, AuditPage, LogPage, LogView, OrgSummary, Viewer};
 
-/// How many lines the logs page renders on first paint.
+/// How many lines the logs page comes with; the browser renders those in
+/// sight and, for a replayed range, loads the rest.
 pub const FIRST_PAINT_LINES: usize = 200;
-
-/// How many lines of a replayed range the page loads at once.
-pub const REPLAY_LINES: usize = 5_000;
 
 #[cfg(feature = "ssr")]
 fn port() -> Result<crate::port::SharedConsolePort, ServerFnError> {
@@ -57,8 +55,7 @@ pub async fn get_log_page(org: String, app: String, view: LogView) -> Result<Opt
     if !viewer().await?.may_see(&org) {
         return Ok(None);
     }
-    let limit = if view.is_replay() { REPLAY_LINES } else { FIRST_PAINT_LINES };
-    port()?.log_page(org, app, view, limit).await.map_err(ServerFnError::new)
+    port()?.log_page(org, app, view, FIRST_PAINT_LINES).await.map_err(ServerFnError::new)
 }
 
 /// An app's settings; `may_change` says whether the viewer administers the org.

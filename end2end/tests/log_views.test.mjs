@@ -138,6 +138,8 @@ test('times switch between UTC and local time, and the choice is remembered', as
   const page = await signedInPage(env.browser, env.vigie, { timezoneId: 'Asia/Tokyo' });
   await page.goto(logs());
   await page.getByTestId('live-status').filter({ hasText: 'Live' }).waitFor({ timeout: 10_000 });
+  // Paused, so the rows in sight stay those rows.
+  await page.getByTestId('pause').click();
   const firstTime = () => page.locator('[data-testid=log-lines] .log-row .log-time').first().innerText();
   const hours = (clock) => Number(clock.slice(0, 2));
   const utc = await firstTime();

@@ -96,6 +96,11 @@ fn selection(
 pub fn LineDetails(record: ShownRecord) -> impl IntoView {
     let json = serde_json::to_string(&record).unwrap_or_default();
     let pretty = serde_json::to_string_pretty(&record).unwrap_or_default();
+    // A message of several lines (a stack trace), as printed.
+    let message = match &record.line {
+        LogLine::Service(line) if line.message.contains('\n') => Some(line.message.clone()),
+        _ => None,
+    };
     let copied = RwSignal::new(false);
     let copy = move |event: leptos::ev::MouseEvent| {
         event.stop_propagation();
@@ -114,6 +119,7 @@ pub fn LineDetails(record: ShownRecord) -> impl IntoView {
                     <span class="muted">{format!("Offset {} · ", record.offset)} {crate::model::day_utc(record.ts_ns)} " " {crate::model::clock_utc(record.ts_ns)} " UTC"</span>
                     <button class="action" on:click=copy>{move || if copied.get() { "Copied ✓" } else { "Copy line" }}</button>
                 </div>
+                {message.map(|message| view! { <pre class="details-message">{message}</pre> })}
                 <pre class="details-json">{pretty}</pre>
             </div>
         </div>
@@ -217,7 +223,7 @@ fn service_row(offset: u64, ts_ns: i64, line: ServiceLine, needles: &Needles) ->
     let level = line.level.as_str();
     let mut message_lines = line.message.lines();
     let first = message_lines.next().unwrap_or_default().to_string();
-    let rest: Vec<&str> = message_lines.collect();
+    let folded_lines = message_lines.count();
     let fields = line
         .fields
         .iter()
@@ -227,19 +233,13 @@ fn service_row(offset: u64, ts_ns: i64, line: ServiceLine, needles: &Needles) ->
         })
         .collect::<Vec<_>>()
         .join(" ");
-    let message = if rest.is_empty() {
-        view! { <span class="msg-text">{marked(&first, needles)}</span> }.into_any()
-    } else {
-        let more = format!("+{} lines", rest.len());
-        let body = rest.join("\n");
-        view! {
-            <details class="msg-fold">
-                <summary><span class="msg-text">{marked(&first, needles)}</span>" "<span class="fold-count">{more}</span></summary>
-                <pre class="msg-more">{marked(&body, needles)}</pre>
-            </details>
-        }
-        .into_any()
-    };
+    // Rows are one line high (the list is virtualised); a longer message
+    // says how many lines it folds, and its details show them all.
+    let folded = (folded_lines > 0).then(|| {
+        let more = format!("+{folded_lines} lines");
+        view! { <span class="fold-count" title="Click the line to read it all">{more}</span> }
+    });
+    let message = view! { <span class="msg-text">{marked(&first, needles)}</span> {folded} };
     view! {
         <div class=format!("log-row level-{level}") class:selected=is_selected on:click=toggle data-offset=offset>
             <LogTime ts_ns />

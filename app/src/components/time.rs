@@ -89,7 +89,7 @@ pub fn ago(elapsed_ns: i64) -> String {
 }
 
 #[cfg(feature = "hydrate")]
-mod browser {
+pub(crate) mod browser {
     use wasm_bindgen::JsCast;
 
     use super::ago;
@@ -101,14 +101,23 @@ mod browser {
         web_sys::window()?.local_storage().ok()?
     }
 
+    /// A choice the viewer made in this browser, by `localStorage` key.
+    pub fn remembered(key: &str) -> Option<String> {
+        storage()?.get_item(key).ok()?
+    }
+
+    pub fn remember(key: &str, choice: &str) {
+        if let Some(storage) = storage() {
+            let _ = storage.set_item(key, choice);
+        }
+    }
+
     pub fn stored_choice() -> Option<String> {
-        storage()?.get_item(STORAGE_KEY).ok()?
+        remembered(STORAGE_KEY)
     }
 
     pub fn store_choice(choice: &str) {
-        if let Some(storage) = storage() {
-            let _ = storage.set_item(STORAGE_KEY, choice);
-        }
+        remember(STORAGE_KEY, choice);
     }
 
     /// Sets the hovered time's title to its full date and how long ago.

@@ -43,8 +43,8 @@ pub fn AppLogsPage() -> impl IntoView {
                     Ok(Some(page)) => {
                         let (_, _, view) = target();
                         let base = format!("/orgs/{}/apps/{}/logs", page.org.slug, page.app.slug);
-                        let replay = view.is_replay();
-                        let more_in_range = page.more_in_range;
+                        // The rest of a replayed range loads in the browser.
+                        let more_from = page.more_in_range.then_some(page.next_offset);
                         // Clicking a status or a country adds it to the filter.
                         provide_context(FilterLinks { base: base.clone(), view: view.clone() });
                         let tab = |kind: ViewKind| LogView { kind, ..LogView::default() };
@@ -77,11 +77,6 @@ pub fn AppLogsPage() -> impl IntoView {
                                     </nav>
                                 </div>
                                 <ViewBar base view=view.clone() problem=page.problem.clone() />
-                                {more_in_range.then(|| view! {
-                                    <p class="range-note muted">
-                                        "Showing the first 5,000 lines of this range: narrow the range or the filter to see the rest."
-                                    </p>
-                                })}
                                 {match page.problem {
                                     // Nothing to show or follow until the view makes sense.
                                     Some(_) => view! {
@@ -95,11 +90,10 @@ pub fn AppLogsPage() -> impl IntoView {
                                         <LiveTail
                                             org=page.org.slug
                                             app=page.app.slug
-                                            kind=view.kind
-                                            q=view.q
-                                            replay
+                                            view
                                             initial=page.records
                                             next_offset=page.next_offset
+                                            more_from=more_from
                                         />
                                     }.into_any(),
                                 }}

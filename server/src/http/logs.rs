@@ -181,6 +181,49 @@ pub async fn console_live_logs(
     live(&state, app_topic(&org, &app, query.kind.as_deref())?, query, &headers)
 }
 
+/// The most records the console asks for at once when it loads a range.
+pub const CONSOLE_CHUNK: usize = 10_000;
+
+/// `GET /bff/orgs/{org}/apps/{app}/records`: the console's way to load a
+/// replayed range past its first paint, oldest first, in chunks of up to
+/// [`CONSOLE_CHUNK`] records: `{"records":[…],"next_cursor":…}`. Scoped to
+/// the signed-in viewer like every console route.
+pub async fn console_records(
+    State(state): State<AppState>,
+    Path((org, app)): Path<(String, String)>,
+    Query(query): Query<LogsQuery>,
+    viewer: Option<axum::Extension<Viewer>>,
+) -> Result<Response, ApiError> {
+    super::session::console_viewer(&state, viewer, &org, &app)?;
+    let checked = check(app_topic(&org, &app, query.kind.as_deref())?, &query)?;
+    let limit = query.limit.unwrap_or(CONSOLE_CHUNK);
+    if limit == 0 || limit > CONSOLE_CHUNK {
+        return Err(ApiError::bad_query(format!("limit must be between 1 and {CONSOLE_CHUNK}")));
+    }
+    let store = state.store.clone();
+    let cursor = query.cursor.or(query.from);
+    let page = tokio::task::spawn_blocking(move || {
+        let request = SearchRequest {
+            key: &checked.key,
+            since_ns: checked.since_ns,
+            until_ns: checked.until_ns,
+            filter: &checked.filter,
+            order: Order::OldestFirst,
+            cursor,
+            limit,
+        };
+        search(&store, &request)
+    })
+    .await
+    .map_err(ApiError::internal)?;
+    let body = format!(
+        "{{\"records\":{},\"next_cursor\":{}}}",
+        records_json(&page.records),
+        page.next_cursor.map_or("null".to_string(), |cursor| cursor.to_string())
+    );
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
 async fn page(state: &AppState, key: TopicKey, query: LogsQuery) -> Result<Response, ApiError> {
     let checked = check(key, &query)?;
     let limit = query.limit.unwrap_or(100);

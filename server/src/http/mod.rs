@@ -69,6 +69,7 @@ pub fn router(state: AppState, console: SharedConsolePort) -> Router {
         .merge(openapi::api().0.layer(tower_http::decompression::RequestDecompressionLayer::new()))
         .route("/bff/orgs/{org}/apps/{app}/live", get(logs::console_live_logs))
         .route("/bff/orgs/{org}/apps/{app}/download", get(download::download))
+        .route("/bff/orgs/{org}/apps/{app}/records", get(logs::console_records))
         .route("/signin", axum::routing::post(session::sign_in))
         .route("/signout", axum::routing::post(session::sign_out))
         .route("/healthz", get(|| async { "ok" }))

@@ -112,6 +112,45 @@ test('a replayed range shows exactly its lines, then can continue live', async (
   await page.close();
 });
 
+test('a replayed range of 30,000 lines loads whole, keeps few rows in the DOM, and scrolls to any of them', async () => {
+  const word = `bulk${Date.now()}`;
+  const start = Date.now() - 60 * 60_000;
+  for (let batch = 0; batch < 3; batch += 1) {
+    await ingestNdjson(env.vigie, 'demo', 'worker', Array.from({ length: 10_000 }, (_, i) => {
+      const n = batch * 10_000 + i;
+      return { ts: new Date(start + n).toISOString(), message: `${word} #${n}` };
+    }));
+  }
+  const since = new Date(start - 1_000).toISOString();
+  const until = new Date(start + 40_000).toISOString();
+  const page = await signedInPage(env.browser, env.vigie, { viewport: { width: 1280, height: 800 } });
+  await page.goto(logs(`?q=${word}&since=${since}&until=${until}`));
+  await page.getByTestId('line-count').filter({ hasText: '30,000 lines' }).waitFor({ timeout: 15_000 });
+  await page.getByTestId('range-note').waitFor({ state: 'detached' });
+  const numbers = async () => (await rowTexts(page)).map((text) => Number(text.match(/#(\d+)/)[1]));
+  const consecutive = (list) => list.every((n, i) => i === 0 || n === list[i - 1] + 1);
+
+  const top = await numbers();
+  assert.equal(top[0], 0, 'the range starts at its first line');
+  assert.ok(top.length > 20 && top.length < 150, `${top.length} rows in the DOM, not 30,000`);
+  assert.ok(consecutive(top), `${top}`);
+
+  // Halfway down, the rows there are in the DOM, in order, and few.
+  await page.getByTestId('log-lines').evaluate((list) => { list.scrollTop = list.scrollHeight / 2; });
+  await page.waitForFunction(() => document.querySelector('[data-testid=log-lines] .log-row .log-msg')?.innerText.match(/#(\d+)/)?.[1] > 10_000);
+  const middle = await numbers();
+  assert.ok(middle.includes(15_000) && consecutive(middle) && middle.length < 150, `${middle[0]}..${middle.at(-1)}`);
+
+  // At the end: the range's last line.
+  await page.getByTestId('log-lines').evaluate((list) => { list.scrollTop = list.scrollHeight; });
+  await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=log-lines] .log-row .log-msg')].some((row) => row.innerText.endsWith('#29999')));
+  const end = await numbers();
+  assert.equal(end.at(-1), 29_999);
+  assert.ok(consecutive(end) && end.length < 150, `${end[0]}..${end.at(-1)}`);
+  await page.screenshot({ path: join(artifacts, 'logs-replay-30000.png') });
+  await page.close();
+});
+
 test('access logs are a table whose 5xx status, once clicked, filters to server errors', async () => {
   const page = await signedInPage(env.browser, env.vigie, { viewport: { width: 1280, height: 800 } });
   await page.goto(`${env.vigie.url}/orgs/demo/apps/web/logs`);

@@ -426,6 +426,13 @@ pub struct Viewer {
     /// The address this request came from, for the audit log.
     #[serde(default)]
     pub ip: String,
+    /// The display names of `orgs`, in the same order.
+    #[serde(default)]
+    pub org_names: Vec<String>,
+    /// When the session ends (ns since the Unix epoch); the console then
+    /// asks to sign in again.
+    #[serde(default)]
+    pub session_ends_ns: i64,
 }
 
 impl Viewer {

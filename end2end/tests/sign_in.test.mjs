@@ -74,3 +74,31 @@ test("a user of another org cannot open the demo org's app by its URL", async ()
   await page.screenshot({ path: join(artifacts, 'other-org-app.png') });
   await page.close();
 });
+
+// Last in this file: it makes the first administrator a member of the demo org too.
+test('a member of two orgs switches between them from the top bar; an ended session says so', async () => {
+  const added = await fetch(`${vigie.url}/api/v1/orgs/demo/members`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${vigie.token}` },
+    body: JSON.stringify({ login: vigie.admin.login, role: 'member' }),
+  });
+  assert.equal(added.status, 201, await added.text());
+  const page = await signedInPage(browser, vigie, { user: vigie.admin });
+  await page.goto(`${vigie.url}/orgs/demo`);
+  const switcher = page.getByTestId('org-switcher');
+  await switcher.getByText('Organisations').click();
+  await page.screenshot({ path: join(artifacts, 'org-switcher.png') });
+  const names = await switcher.getByRole('link').allInnerTexts();
+  assert.equal(names.length, 2, `${names}`);
+  assert.ok(names.includes('Acme Demo'), `${names}`);
+  await switcher.getByRole('link', { name: names.find((name) => name !== 'Acme Demo') }).click();
+  await page.waitForURL((url) => url.pathname === '/orgs/main');
+  const title = await page.locator('.viewer-name').getAttribute('title');
+  assert.match(title, /the session ends \d{4}-\d\d-\d\d \d\d:\d\d UTC/);
+
+  // Where the page goes when the session ends.
+  await page.goto(`${vigie.url}/signin?expired=1&next=%2Forgs%2Fdemo`);
+  await page.getByRole('status').filter({ hasText: 'Your session has ended' }).waitFor();
+  assert.equal(await page.locator('input[name=next]').inputValue(), '/orgs/demo');
+  await page.close();
+});

@@ -8,5 +8,8 @@
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
+    // The bundle's memory, for the benchmarks of end2end/bench to read
+    // (`globalThis.vigieMemory.buffer.byteLength`).
+    let _ = js_sys::Reflect::set(&js_sys::global(), &"vigieMemory".into(), &wasm_bindgen::memory());
     leptos::mount::hydrate_body(vigie_app::App);
 }

@@ -1,5 +1,7 @@
-//! The bar at the top of every page: the product mark, where you are, and
-//! who is signed in (with the way out).
+//! The bar at the top of every page: the product mark, where you are, the
+//! orgs the viewer can switch to, and who is signed in (with the way out).
+//! When the session ends, the page goes to the sign-in form, which says so
+//! and brings the viewer back to where they were.
 
 use leptos::prelude::*;
 
@@ -48,14 +50,64 @@ pub fn TopBar(#[prop(optional)] crumbs: Vec<Crumb>) -> impl IntoView {
             </nav>
             <Suspense fallback=|| ()>
                 {move || Suspend::new(async move {
-                    viewer.await.ok().flatten().map(|viewer| view! {
-                        <form class="viewer" method="post" action="/signout">
-                            <span class="viewer-name" title=viewer.login.clone()>{viewer.name}</span>
-                            <button type="submit" class="link-button">"Sign out"</button>
-                        </form>
+                    viewer.await.ok().flatten().map(|viewer| {
+                        #[cfg(feature = "hydrate")]
+                        browser::sign_in_again_at(viewer.session_ends_ns);
+                        let ends = format!(
+                            "Signed in as {}; the session ends {} {} UTC",
+                            viewer.login,
+                            crate::model::day_utc(viewer.session_ends_ns),
+                            &crate::model::clock_utc(viewer.session_ends_ns)[..5],
+                        );
+                        let switcher = (viewer.orgs.len() > 1).then(|| {
+                            let links = viewer
+                                .orgs
+                                .iter()
+                                .zip(&viewer.org_names)
+                                .map(|(slug, name)| view! { <li><a href=format!("/orgs/{slug}")>{name.clone()}</a></li> })
+                                .collect_view();
+                            view! {
+                                <details class="org-switcher" data-testid="org-switcher">
+                                    <summary>"Organisations"</summary>
+                                    <ul>{links}</ul>
+                                </details>
+                            }
+                        });
+                        view! {
+                            {switcher}
+                            <form class="viewer" method="post" action="/signout">
+                                <span class="viewer-name" title=ends>{viewer.name}</span>
+                                <button type="submit" class="link-button">"Sign out"</button>
+                            </form>
+                        }
                     })
                 })}
             </Suspense>
         </header>
+    }
+}
+
+#[cfg(feature = "hydrate")]
+mod browser {
+    use std::time::Duration;
+
+    /// Sends the page to the sign-in form when the session ends, so the
+    /// viewer is told instead of finding a list that stopped moving.
+    pub fn sign_in_again_at(ends_ns: i64) {
+        if ends_ns <= 0 {
+            return;
+        }
+        let left_ms = (ends_ns / 1_000_000) as f64 - js_sys::Date::now();
+        // Timers hold up to about 24 days; sessions are far shorter.
+        let wait = Duration::from_millis(left_ms.clamp(0.0, 2_000_000_000.0) as u64 + 1_000);
+        leptos::prelude::set_timeout(
+            || {
+                let Some(window) = web_sys::window() else { return };
+                let here = window.location();
+                let next = format!("{}{}", here.pathname().unwrap_or_default(), here.search().unwrap_or_default());
+                let _ = here.assign(&format!("/signin?expired=1&next={}", crate::model::url_encode(&next)));
+            },
+            wait,
+        );
     }
 }

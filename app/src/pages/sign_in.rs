@@ -24,6 +24,7 @@ pub fn SignInPage() -> impl IntoView {
         _ => None,
     };
     let signed_out = get("signed_out") == "1";
+    let expired = get("expired") == "1";
     // After a wrong password the login is kept: type the password again.
     let retry = !get("login").is_empty();
     view! {
@@ -33,6 +34,9 @@ pub fn SignInPage() -> impl IntoView {
             <form class="sign-in" method="post" action="/signin">
                 <h1>"Sign in to Vigie"</h1>
                 {signed_out.then(|| view! { <p class="notice" role="status">"You are signed out."</p> })}
+                {expired.then(|| view! {
+                    <p class="notice" role="status">"Your session has ended: sign in again to go back where you were."</p>
+                })}
                 {message.map(|message| view! { <p class="form-error" role="alert">{message}</p> })}
                 <label for="login">"Login"</label>
                 <input id="login" name="login" type="text" autocomplete="username" required autofocus=!retry value=get("login") />

@@ -45,24 +45,31 @@ impl Catalog {
             return Ok(None);
         }
         let db = self.db();
-        let user: Option<(i64, String, String)> = db
+        let user: Option<(i64, String, String, i64)> = db
             .prepare_cached(
-                "SELECT users.id, users.login, users.name FROM sessions JOIN users ON users.id = sessions.user_id
+                "SELECT users.id, users.login, users.name, sessions.expires_at
+                 FROM sessions JOIN users ON users.id = sessions.user_id
                  WHERE sessions.secret_hash = ?1 AND sessions.expires_at > ?2",
             )?
-            .query_row(params![secrets::digest(secret), now_ns()], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+            .query_row(params![secrets::digest(secret), now_ns()], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+            })
             .optional()?;
-        let Some((user_id, login, name)) = user else { return Ok(None) };
+        let Some((user_id, login, name, session_ends_ns)) = user else { return Ok(None) };
         let mut statement = db.prepare_cached(
-            "SELECT orgs.slug, members.role FROM members JOIN orgs ON orgs.id = members.org_id
-             WHERE members.user_id = ?1 ORDER BY orgs.slug",
+            "SELECT orgs.slug, orgs.name, members.role FROM members JOIN orgs ON orgs.id = members.org_id
+             WHERE members.user_id = ?1 ORDER BY orgs.name, orgs.slug",
         )?;
         let memberships = statement
-            .query_map([user_id], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))?
+            .query_map([user_id], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, String>(2)?))
+            })?
             .collect::<Result<Vec<_>, _>>()?;
-        let admin_of = memberships.iter().filter(|(_, role)| role == "admin").map(|(org, _)| org.clone()).collect();
-        let orgs = memberships.into_iter().map(|(org, _)| org).collect();
-        Ok(Some(Viewer { login, name, orgs, admin_of, ip: String::new() }))
+        let admin_of =
+            memberships.iter().filter(|(_, _, role)| role == "admin").map(|(org, _, _)| org.clone()).collect();
+        let org_names = memberships.iter().map(|(_, name, _)| name.clone()).collect();
+        let orgs = memberships.into_iter().map(|(org, _, _)| org).collect();
+        Ok(Some(Viewer { login, name, orgs, admin_of, ip: String::new(), org_names, session_ends_ns }))
     }
 
     /// Ends a session (signing out); an unknown one is no error.
@@ -97,7 +104,13 @@ mod tests {
         catalog.add_member("rival", "ana", Role::Admin).unwrap();
         let viewer = catalog.session(&secret).unwrap().unwrap();
         assert_eq!(viewer.orgs, ["acme", "rival"], "read at each request");
+        assert_eq!(viewer.org_names, ["acme", "rival"]);
         assert_eq!(viewer.admin_of, ["rival"]);
+        let twelve_hours = 12 * 3_600 * 1_000_000_000;
+        assert!(
+            (viewer.session_ends_ns - super::now_ns() - twelve_hours).abs() < 60_000_000_000,
+            "ends 12 h after sign-in"
+        );
     }
 
     #[test]

@@ -12,6 +12,7 @@
 
 import { startVigie, launchChromium, scratchDataDir, signedInPage, ingestNdjson } from '../tests/vigie.mjs';
 import { join, dirname } from 'node:path';
+import { FIRST_ROW_PROBE, firstRowPainted } from './probe.mjs';
 import { fileURLToPath } from 'node:url';
 
 const loads = Number(process.argv[2] ?? 5);
@@ -42,11 +43,11 @@ try {
   const url = `${vigie.url}/orgs/demo/apps/worker/logs?q=${word}`
     + `&since=${new Date(start - 1_000).toISOString()}&until=${new Date(start + RANGE_LINES + 1_000).toISOString()}`;
   const page = await signedInPage(browser, vigie, { viewport: { width: 1280, height: 800 } });
+  await page.addInitScript(FIRST_ROW_PROBE);
   const replay = { firstRow: [], all: [], rows: [] };
   for (let i = 0; i < loads + 1; i += 1) {
     await page.goto(url, { waitUntil: 'commit' });
-    await page.waitForSelector('[data-testid=log-lines] .log-row', { timeout: 20_000 });
-    const firstRow = await page.evaluate(() => performance.now());
+    const firstRow = await firstRowPainted(page);
     await page.getByTestId('line-count').filter({ hasText: '100,000 lines' }).waitFor({ timeout: 60_000 });
     const all = await page.evaluate(() => performance.now());
     const rows = await page.locator('.log-row').count();
@@ -105,7 +106,7 @@ try {
   console.log(`replay: ${loads} loads of a ${RANGE_LINES.toLocaleString('en')}-line range, ${profile} build, Chromium headless, 1280×800, localhost`);
   console.log('| what | median | min | max |');
   console.log('| --- | --- | --- | --- |');
-  for (const [name, label] of [['firstRow', 'first row in the DOM'], ['all', `all ${RANGE_LINES.toLocaleString('en')} lines loaded`]]) {
+  for (const [name, label] of [['firstRow', 'first row painted'], ['all', `all ${RANGE_LINES.toLocaleString('en')} lines loaded`]]) {
     const values = replay[name];
     console.log(`| ${label} | ${fmt(median(values))} | ${fmt(Math.min(...values))} | ${fmt(Math.max(...values))} |`);
   }

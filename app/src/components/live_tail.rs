@@ -20,8 +20,8 @@ use std::collections::VecDeque;
 use leptos::html::Div;
 use leptos::prelude::*;
 
-use crate::components::log_row::{needles_of, AccessHeader, LineDetails, LogRow, SelectedLine};
-use crate::components::time::TimeZoneToggle;
+use crate::components::log_row::{needles_of, AccessHeader, LineDetails, LogRow, RowLook, SelectedLine};
+use crate::components::time::{LocalTimes, TimeZoneToggle};
 use crate::model::{group_thousands, url_encode, LogView, ShownRecord, ViewKind};
 
 /// The height of every row, in CSS pixels (`.log-rows .log-row` in
@@ -167,6 +167,7 @@ pub fn LiveTail(
     let needles = needles_of(&view.q);
     let selected = RwSignal::new(None::<u64>);
     provide_context(SelectedLine(selected));
+    let local_times = use_context::<LocalTimes>().map(|choice| choice.0);
 
     let window = Memo::new(move |_| {
         row_window(records.with(VecDeque::len), scroll_px.get(), viewport_px.get(), stick_to_bottom.get())
@@ -478,10 +479,17 @@ pub fn LiveTail(
                         <For
                             each=move || {
                                 let (start, end) = window.get();
-                                records.with(|shown| shown.range(start..end).cloned().collect::<Vec<_>>())
+                                let chosen = selected.get();
+                                let local = local_times.is_some_and(|local| local.get());
+                                records.with(|shown| {
+                                    shown
+                                        .range(start..end)
+                                        .map(|record| (record.clone(), RowLook { selected: chosen == Some(record.offset), local }))
+                                        .collect::<Vec<_>>()
+                                })
                             }
-                            key=|record| record.offset
-                            children=move |record| view! { <LogRow record needles=needles.clone() /> }
+                            key=|(record, look)| (record.offset, *look)
+                            children=move |(record, look)| view! { <LogRow record look needles=needles.clone() /> }
                         />
                     </div>
                 </div>

@@ -69,26 +69,36 @@ pub struct SelectedLine(pub RwSignal<Option<u64>>);
 /// One line of either kind; a click selects it (its details open below
 /// the list).
 #[component]
-pub fn LogRow(record: ShownRecord, #[prop(optional)] needles: Needles) -> impl IntoView {
+pub fn LogRow(
+    record: ShownRecord,
+    #[prop(optional)] needles: Needles,
+    #[prop(optional)] look: RowLook,
+) -> impl IntoView {
     let (offset, ts_ns) = (record.offset, record.ts_ns);
     match record.line {
-        LogLine::Service(line) => service_row(offset, ts_ns, line, &needles).into_any(),
-        LogLine::Access(line) => access_row(offset, ts_ns, line, &needles).into_any(),
+        LogLine::Service(line) => service_row(offset, ts_ns, line, &needles, look).into_any(),
+        LogLine::Access(line) => access_row(offset, ts_ns, line, &needles, look).into_any(),
     }
 }
 
-/// Whether the line at `offset` is selected, and the click that toggles it.
-fn selection(
-    offset: u64,
-) -> (impl Fn() -> bool + Send + Sync + Copy + 'static, impl Fn(leptos::ev::MouseEvent) + 'static) {
+/// How a row looks beyond its record. Rows read no signal themselves: the
+/// list renders a row anew when its look changes, so a row that leaves the
+/// list leaves nothing subscribed behind.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct RowLook {
+    pub selected: bool,
+    /// Times in the browser's zone rather than UTC.
+    pub local: bool,
+}
+
+/// The click that selects the line at `offset`, or unselects it.
+fn toggle_selection(offset: u64) -> impl Fn(leptos::ev::MouseEvent) + 'static {
     let selected = use_context::<SelectedLine>().map(|selected| selected.0);
-    let is_selected = move || selected.is_some_and(|selected| selected.get() == Some(offset));
-    let toggle = move |_| {
+    move |_| {
         if let Some(selected) = selected {
             selected.update(|current| *current = if *current == Some(offset) { None } else { Some(offset) });
         }
-    };
-    (is_selected, toggle)
+    }
 }
 
 /// Every field of a line, and a button that copies it as JSON.
@@ -158,8 +168,8 @@ pub fn AccessHeader() -> impl IntoView {
     }
 }
 
-fn access_row(offset: u64, ts_ns: i64, line: AccessLine, needles: &Needles) -> impl IntoView {
-    let (is_selected, toggle) = selection(offset);
+fn access_row(offset: u64, ts_ns: i64, line: AccessLine, needles: &Needles, look: RowLook) -> impl IntoView {
+    let toggle = toggle_selection(offset);
     let links = use_context::<FilterLinks>();
     let class = format!("{}xx", line.status / 100);
     let status_link = links.as_ref().map(|links| links.adding(&format!("status:{class}")));
@@ -176,13 +186,13 @@ fn access_row(offset: u64, ts_ns: i64, line: AccessLine, needles: &Needles) -> i
     view! {
         <div
             class=format!("log-row access-row status-{class}")
-            class:selected=is_selected
+            class:selected=look.selected
             on:click=toggle
             data-offset=offset
             role="row"
             title=title
         >
-            <LogTime ts_ns role="cell" />
+            <LogTime ts_ns local=look.local role="cell" />
             <span class="access-method" role="cell">{line.method}</span>
             <span class="log-msg access-path" role="cell">{marked(&path, needles)}</span>
             <span class=format!("access-status status-badge-{class}") role="cell">
@@ -218,8 +228,8 @@ fn format_duration_ms(ms: f64) -> String {
     }
 }
 
-fn service_row(offset: u64, ts_ns: i64, line: ServiceLine, needles: &Needles) -> impl IntoView {
-    let (is_selected, toggle) = selection(offset);
+fn service_row(offset: u64, ts_ns: i64, line: ServiceLine, needles: &Needles, look: RowLook) -> impl IntoView {
+    let toggle = toggle_selection(offset);
     let level = line.level.as_str();
     let mut message_lines = line.message.lines();
     let first = message_lines.next().unwrap_or_default().to_string();
@@ -241,8 +251,8 @@ fn service_row(offset: u64, ts_ns: i64, line: ServiceLine, needles: &Needles) ->
     });
     let message = view! { <span class="msg-text">{marked(&first, needles)}</span> {folded} };
     view! {
-        <div class=format!("log-row level-{level}") class:selected=is_selected on:click=toggle data-offset=offset>
-            <LogTime ts_ns />
+        <div class=format!("log-row level-{level}") class:selected=look.selected on:click=toggle data-offset=offset>
+            <LogTime ts_ns local=look.local />
             <span class="log-instance">{line.instance}</span>
             <span class=format!("log-level level-badge-{level}")>{level}</span>
             <span class="log-msg">

@@ -46,14 +46,11 @@ pub fn TimeZoneToggle() -> impl IntoView {
     }
 }
 
-/// One time, `HH:MM:SS.mmm`, in the chosen zone.
+/// One time, `HH:MM:SS.mmm`, in UTC or (`local`) the browser's zone. It
+/// reads no signal: a list renders it anew when the choice changes.
 #[component]
-pub fn LogTime(ts_ns: i64, #[prop(optional)] role: Option<&'static str>) -> impl IntoView {
-    let local = use_context::<LocalTimes>().map(|choice| choice.0);
-    let shown = move || {
-        let in_local = local.is_some_and(|local| local.get());
-        clock_utc(if in_local { ts_ns + local_offset_ns(ts_ns) } else { ts_ns })
-    };
+pub fn LogTime(ts_ns: i64, local: bool, #[prop(optional)] role: Option<&'static str>) -> impl IntoView {
+    let shown = clock_utc(if local { ts_ns + local_offset_ns(ts_ns) } else { ts_ns });
     let on_hover = move |_event: leptos::ev::MouseEvent| {
         #[cfg(feature = "hydrate")]
         browser::describe_on_hover(&_event, ts_ns);

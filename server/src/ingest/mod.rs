@@ -7,5 +7,6 @@ pub mod access;
 pub mod geoip;
 pub mod limits;
 pub mod lines;
+pub mod statsd;
 pub mod stored_json;
 pub mod syslog;

@@ -16,7 +16,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
-    path,
+    path, SsrMode,
 };
 
 use pages::{
@@ -57,11 +57,14 @@ pub fn App() -> impl IntoView {
         <Router>
             <Routes fallback=NotFound>
                 <Route path=path!("/signin") view=SignInPage />
-                <Route path=path!("/") view=OrgsPage />
-                <Route path=path!("/orgs/:org") view=OrgHomePage />
-                <Route path=path!("/orgs/:org/audit") view=OrgAuditPage />
-                <Route path=path!("/orgs/:org/apps/:app/logs") view=AppLogsPage />
-                <Route path=path!("/orgs/:org/apps/:app/settings") view=AppSettingsPage />
+                // Async: the server sends each page whole once its data is
+                // read (a few ms), so its lines show without scripts and
+                // without a loading state swapped out after the fact.
+                <Route path=path!("/") view=OrgsPage ssr=SsrMode::Async />
+                <Route path=path!("/orgs/:org") view=OrgHomePage ssr=SsrMode::Async />
+                <Route path=path!("/orgs/:org/audit") view=OrgAuditPage ssr=SsrMode::Async />
+                <Route path=path!("/orgs/:org/apps/:app/logs") view=AppLogsPage ssr=SsrMode::Async />
+                <Route path=path!("/orgs/:org/apps/:app/settings") view=AppSettingsPage ssr=SsrMode::Async />
             </Routes>
         </Router>
     }

@@ -168,7 +168,7 @@ impl ViewQuery {
 
 /// A date-time picker sends `2026-11-25T10:00` (no seconds, no zone): read
 /// it as UTC, as the console shows times.
-fn picker_time_as_utc(text: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn picker_time_as_utc(text: &str) -> std::borrow::Cow<'_, str> {
     let bytes = text.as_bytes();
     let picker = bytes.len() == 16 && bytes[10] == b'T' && bytes[13] == b':' && !text.ends_with('Z');
     if picker {

@@ -194,6 +194,44 @@ async fn the_download_streams_the_views_lines_to_members_only() {
     server.server.stop().await;
 }
 
+#[tokio::test]
+async fn a_replayed_range_loads_in_chunks_with_the_date_pickers_times_to_members_only() {
+    let server = console().await;
+    let body: String = (0..2_500).map(|n| format!("INFO line {n}\n")).collect();
+    let (status, _) = server.post(LOGS, "text/plain", &body).await;
+    assert_eq!(status, 200);
+    let cookie = session_cookie(&server).await;
+    // A date-time picker's values (no seconds, no zone: UTC), as the page's URL has them.
+    let minute = |offset: i64| {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+        chrono::DateTime::from_timestamp(now + offset * 60, 0).unwrap().format("%Y-%m-%dT%H:%M").to_string()
+    };
+    let range = format!("since={}&until={}&q=line", minute(-5), minute(5));
+
+    let mut cursor = 0;
+    let mut seen = Vec::new();
+    loop {
+        let url = format!("/bff/orgs/acme/apps/api/records?{range}&cursor={cursor}&limit=1000");
+        let response = page(&server, &url, Some(&cookie)).await;
+        assert_eq!(response.status(), 200, "{url}");
+        let chunk: serde_json::Value = response.json().await.unwrap();
+        let records = chunk["records"].as_array().unwrap();
+        seen.extend(records.iter().map(|record| record["message"].as_str().unwrap().to_string()));
+        match chunk["next_cursor"].as_u64() {
+            Some(next) => cursor = next,
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 2_500, "every line of the range, once, oldest first");
+    assert_eq!((seen[0].as_str(), seen[2_499].as_str()), ("INFO line 0", "INFO line 2499"));
+
+    assert_eq!(page(&server, "/bff/orgs/rival/apps/web/records", Some(&cookie)).await.status(), 404);
+    assert_eq!(page(&server, "/bff/orgs/acme/apps/api/records", None).await.status(), 401);
+    let too_many = page(&server, "/bff/orgs/acme/apps/api/records?limit=10001", Some(&cookie)).await;
+    assert_eq!(too_many.status(), 400);
+    server.server.stop().await;
+}
+
 /// Calls the settings form's server function as the browser's form does.
 async fn set_retention(server: &TestServer, cookie: &str, days: &str) -> (u16, String) {
     let response = browser()
@@ -260,6 +298,7 @@ async fn the_bundle_is_served_precompressed_to_browsers_that_accept_it() {
     assert_eq!(compressed.status(), 200);
     assert_eq!(compressed.headers()["content-encoding"], "gzip");
     assert_eq!(compressed.headers()["content-type"], "application/wasm");
+    assert_eq!(compressed.headers()["vary"], "accept-encoding", "a shared cache keeps one copy per encoding");
     assert_eq!(compressed.bytes().await.unwrap().as_ref(), gzipped.as_slice());
 
     let plain = client.get(&url).send().await.unwrap();

@@ -37,7 +37,9 @@ const OVERSCAN: usize = 25;
 pub const FIRST_WINDOW: usize = 60;
 
 /// How many lines the page may keep; the viewer picks one.
-pub const HISTORY_CHOICES: [usize; 4] = [10_000, 100_000, 250_000, 1_000_000];
+/// (At 22 px a row, 500,000 rows are 11 million px high, within every
+/// browser's largest element; Firefox stops near 17.9 million.)
+pub const HISTORY_CHOICES: [usize; 4] = [10_000, 100_000, 250_000, 500_000];
 pub const DEFAULT_HISTORY: usize = 100_000;
 #[cfg(feature = "hydrate")]
 const HISTORY_KEY: &str = "vigie.history";
@@ -174,12 +176,30 @@ pub fn LiveTail(
     });
     let measure = move || {
         let (Some(list), Some(rows)) = (scroller.get_untracked(), rows.get_untracked()) else { return };
+        let first_measure = viewport_px.get_untracked() == 0 && list.client_height() > 0;
         let scrolled = list.scroll_top() - rows.offset_top();
         if scroll_px.get_untracked() != scrolled {
             scroll_px.set(scrolled);
         }
         if viewport_px.get_untracked() != list.client_height() {
             viewport_px.set(list.client_height());
+        }
+        // The list now has its full height: the newest line is further down.
+        if first_measure && stick_to_bottom.get_untracked() {
+            request_animation_frame(move || {
+                if let Some(list) = scroller.get_untracked() {
+                    list.set_scroll_top(list.scroll_height());
+                }
+            });
+        }
+    };
+    // Rows that left the top while the viewer reads older ones: the rest
+    // move up by as much, so what is in sight stays in sight.
+    let keep_in_place = move |dropped: usize| {
+        if dropped > 0 && !stick_to_bottom.get_untracked() {
+            if let Some(list) = scroller.get_untracked() {
+                list.set_scroll_top(list.scroll_top() - dropped as i32 * ROW_PX);
+            }
         }
     };
     let scroll_to_end = move || {
@@ -219,9 +239,8 @@ pub fn LiveTail(
     let resume = move || {
         let arrived = pending.try_update(std::mem::take).unwrap_or_default();
         let limit = history.get_untracked();
-        records.update(|shown| {
-            append_bounded(shown, arrived, limit);
-        });
+        let dropped = records.try_update(|shown| append_bounded(shown, arrived, limit)).unwrap_or(0);
+        keep_in_place(dropped);
         paused.set(false);
     };
     let toggle_pause = move || {
@@ -240,9 +259,8 @@ pub fn LiveTail(
     };
     let keep = move |limit: usize| {
         history.set(limit);
-        records.update(|shown| {
-            append_bounded(shown, None, limit);
-        });
+        let dropped = records.try_update(|shown| append_bounded(shown, None, limit)).unwrap_or(0);
+        keep_in_place(dropped);
         pending.update(|waiting| {
             append_bounded(waiting, None, limit);
         });
@@ -469,12 +487,26 @@ pub fn LiveTail(
                 <div
                     class="log-rows"
                     node_ref=rows
-                    style:height=move || format!("{}px", records.with(VecDeque::len) as i64 * ROW_PX as i64)
+                    // Until measured (the server's render, the first paint),
+                    // only the window's rows, from the top: the full height
+                    // would show blank space above the newest lines.
+                    style:height=move || {
+                        let rows = if viewport_px.get() == 0 {
+                            let (start, end) = window.get();
+                            end - start
+                        } else {
+                            records.with(VecDeque::len)
+                        };
+                        format!("{}px", rows as i64 * ROW_PX as i64)
+                    }
                 >
                     <div
                         class="log-window"
                         role=access.then_some("rowgroup")
-                        style:transform=move || format!("translateY({}px)", window.get().0 as i64 * ROW_PX as i64)
+                        style:transform=move || {
+                            let top = if viewport_px.get() == 0 { 0 } else { window.get().0 };
+                            format!("translateY({}px)", top as i64 * ROW_PX as i64)
+                        }
                     >
                         <For
                             each=move || {
@@ -579,8 +611,8 @@ mod browser {
         let arrived = StoredValue::new(Vec::<ShownRecord>::new());
         while let Some(Ok((_, event))) = events.next().await {
             let Some(data) = event.data().as_string() else { continue };
-            let batch: Vec<ShownRecord> = match serde_json::from_str(&data) {
-                Ok(batch) => batch,
+            let batch = match serde_json::from_str::<Vec<MaybeRecord>>(&data) {
+                Ok(batch) => readable(batch),
                 Err(error) => {
                     leptos::logging::warn!("skipping an unreadable live event: {error}");
                     continue;
@@ -609,10 +641,33 @@ mod browser {
         }
     }
 
+    /// A record, or one this page cannot read (skipped, not fatal).
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum MaybeRecord {
+        Shown(ShownRecord),
+        Unreadable(serde::de::IgnoredAny),
+    }
+
+    fn readable(records: Vec<MaybeRecord>) -> Vec<ShownRecord> {
+        let total = records.len();
+        let shown: Vec<ShownRecord> = records
+            .into_iter()
+            .filter_map(|record| match record {
+                MaybeRecord::Shown(record) => Some(record),
+                MaybeRecord::Unreadable(_) => None,
+            })
+            .collect();
+        if shown.len() < total {
+            leptos::logging::warn!("skipped {} unreadable records", total - shown.len());
+        }
+        shown
+    }
+
     /// One chunk of a replayed range, as `/bff/.../records` sends it.
     #[derive(serde::Deserialize)]
     struct RangeChunk {
-        records: Vec<ShownRecord>,
+        records: Vec<MaybeRecord>,
         next_cursor: Option<u64>,
     }
 
@@ -628,6 +683,9 @@ mod browser {
     ) {
         let base = url.rsplit_once("cursor=").map_or(url.as_str(), |(base, _)| base).to_string();
         loop {
+            if inbox.history.get_untracked() <= inbox.records.with_untracked(History::len) {
+                return range.set(RangeLoad::Cut);
+            }
             let chunk = match fetch_chunk(&format!("{base}cursor={cursor}")).await {
                 Ok(chunk) => chunk,
                 Err(error) => {
@@ -637,7 +695,7 @@ mod browser {
             };
             let room = inbox.history.get_untracked().saturating_sub(inbox.records.with_untracked(History::len));
             let cut = chunk.records.len() > room;
-            let mut lines = chunk.records;
+            let mut lines = readable(chunk.records);
             lines.truncate(room);
             if let Some(last) = lines.last() {
                 resume_from.set_value(last.offset + 1);

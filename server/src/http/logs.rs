@@ -195,6 +195,9 @@ pub async fn console_records(
     viewer: Option<axum::Extension<Viewer>>,
 ) -> Result<Response, ApiError> {
     super::session::console_viewer(&state, viewer, &org, &app)?;
+    // The range as the page's URL has it, date-time picker values included.
+    let as_utc = |bound: Option<String>| bound.map(|text| crate::console::picker_time_as_utc(&text).into_owned());
+    let query = LogsQuery { since: as_utc(query.since), until: as_utc(query.until), ..query };
     let checked = check(app_topic(&org, &app, query.kind.as_deref())?, &query)?;
     let limit = query.limit.unwrap_or(CONSOLE_CHUNK);
     if limit == 0 || limit > CONSOLE_CHUNK {

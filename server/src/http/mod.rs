@@ -65,7 +65,14 @@ pub fn router(state: AppState, console: SharedConsolePort) -> Router {
     // builds leave brotli and gzip copies beside each file (scripts/build-site).
     let pkg = std::path::Path::new(options.site_root.as_ref()).join(options.site_pkg_dir.as_ref());
     Router::new()
-        .nest_service("/pkg", tower_http::services::ServeDir::new(pkg).precompressed_br().precompressed_gzip())
+        .nest_service(
+            "/pkg",
+            tower_http::set_header::SetResponseHeader::overriding(
+                tower_http::services::ServeDir::new(pkg).precompressed_br().precompressed_gzip(),
+                axum::http::header::VARY,
+                axum::http::HeaderValue::from_static("accept-encoding"),
+            ),
+        )
         .merge(openapi::api().0.layer(tower_http::decompression::RequestDecompressionLayer::new()))
         .route("/bff/orgs/{org}/apps/{app}/live", get(logs::console_live_logs))
         .route("/bff/orgs/{org}/apps/{app}/download", get(download::download))

@@ -278,7 +278,9 @@ pub fn LiveTail(
         let inbox = browser::Inbox { records, pending, paused, status, history, stick_to_bottom, scroller };
         if let Some(cursor) = more_from {
             let (abort_load, registration) = futures::future::AbortHandle::new_pair();
-            let load = browser::load_range(range_url(&org, &app, &view, cursor), cursor, inbox, range, resume_from);
+            let (org, app, view) = (org.clone(), app.clone(), view.clone());
+            let chunk_url = move |cursor: u64| range_url(&org, &app, &view, cursor);
+            let load = browser::load_range(chunk_url, cursor, inbox, range, resume_from);
             leptos::task::spawn_local(async move {
                 let _ = futures::future::Abortable::new(load, registration).await;
             });
@@ -672,21 +674,20 @@ mod browser {
     }
 
     /// Loads a replayed range after its first lines, chunk by chunk, until
-    /// it ends or the page holds as many lines as it keeps. `url` asks for
-    /// the range from `cursor`, which each chunk moves on.
+    /// it ends or the page holds as many lines as it keeps. `chunk_url`
+    /// asks for the range from a cursor, which each chunk moves on.
     pub async fn load_range(
-        url: String,
+        chunk_url: impl Fn(u64) -> String,
         mut cursor: u64,
         inbox: Inbox,
         range: RwSignal<RangeLoad>,
         resume_from: StoredValue<u64>,
     ) {
-        let base = url.rsplit_once("cursor=").map_or(url.as_str(), |(base, _)| base).to_string();
         loop {
             if inbox.history.get_untracked() <= inbox.records.with_untracked(History::len) {
                 return range.set(RangeLoad::Cut);
             }
-            let chunk = match fetch_chunk(&format!("{base}cursor={cursor}")).await {
+            let chunk = match fetch_chunk(&chunk_url(cursor)).await {
                 Ok(chunk) => chunk,
                 Err(error) => {
                     range.set(RangeLoad::Failed(error));

@@ -29,7 +29,7 @@ use super::live::{self, LiveItem, LiveSelection};
 use super::AppState;
 use crate::audit;
 use crate::catalog::Permission;
-use crate::query::search::{search, Order, SearchRequest};
+use crate::query::search::{search, Order, SearchPage, SearchRequest};
 use crate::query::time_bound::parse_time_bound;
 use crate::query::CompiledFilter;
 use crate::store::{Gap, StoredRecord, TopicKey, READ_CHUNK};
@@ -199,26 +199,8 @@ pub async fn console_records(
     let as_utc = |bound: Option<String>| bound.map(|text| crate::console::picker_time_as_utc(&text).into_owned());
     let query = LogsQuery { since: as_utc(query.since), until: as_utc(query.until), ..query };
     let checked = check(app_topic(&org, &app, query.kind.as_deref())?, &query)?;
-    let limit = query.limit.unwrap_or(CONSOLE_CHUNK);
-    if limit == 0 || limit > CONSOLE_CHUNK {
-        return Err(ApiError::bad_query(format!("limit must be between 1 and {CONSOLE_CHUNK}")));
-    }
-    let store = state.store.clone();
-    let cursor = query.cursor.or(query.from);
-    let page = tokio::task::spawn_blocking(move || {
-        let request = SearchRequest {
-            key: &checked.key,
-            since_ns: checked.since_ns,
-            until_ns: checked.until_ns,
-            filter: &checked.filter,
-            order: Order::OldestFirst,
-            cursor,
-            limit,
-        };
-        search(&store, &request)
-    })
-    .await
-    .map_err(ApiError::internal)?;
+    let limit = page_limit(query.limit, CONSOLE_CHUNK, CONSOLE_CHUNK)?;
+    let page = search_off_runtime(&state, checked, Order::OldestFirst, query.cursor.or(query.from), limit).await?;
     let body = format!(
         "{{\"records\":{},\"next_cursor\":{}}}",
         records_json(&page.records),
@@ -227,26 +209,23 @@ pub async fn console_records(
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
-async fn page(state: &AppState, key: TopicKey, query: LogsQuery) -> Result<Response, ApiError> {
-    let checked = check(key, &query)?;
-    let limit = query.limit.unwrap_or(100);
-    if limit == 0 || limit > READ_CHUNK {
-        return Err(ApiError::bad_query(format!("limit must be between 1 and {READ_CHUNK}")));
-    }
-    let order = match query.order.as_deref() {
-        Some("asc") => Order::OldestFirst,
-        Some("desc") => Order::NewestFirst,
-        None if query.since.is_some() || query.from.is_some() => Order::OldestFirst,
-        None => Order::NewestFirst,
-        Some(other) => return Err(ApiError::bad_query(format!("order \"{other}\": use asc or desc"))),
-    };
-    let format = query.format.as_deref().unwrap_or("json");
-    if !matches!(format, "json" | "ndjson" | "text") {
-        return Err(ApiError::bad_query(format!("format \"{format}\": use json, ndjson or text")));
-    }
+/// `limit` as asked, or `default`; a 400 outside `1..=max`.
+fn page_limit(asked: Option<usize>, default: usize, max: usize) -> Result<usize, ApiError> {
+    Some(asked.unwrap_or(default))
+        .filter(|limit| (1..=max).contains(limit))
+        .ok_or_else(|| ApiError::bad_query(format!("limit must be between 1 and {max}")))
+}
+
+/// One page of a checked query, read on a blocking thread.
+async fn search_off_runtime(
+    state: &AppState,
+    checked: Checked,
+    order: Order,
+    cursor: Option<u64>,
+    limit: usize,
+) -> Result<SearchPage, ApiError> {
     let store = state.store.clone();
-    let cursor = query.cursor.or(query.from);
-    let page = tokio::task::spawn_blocking(move || {
+    tokio::task::spawn_blocking(move || {
         let request = SearchRequest {
             key: &checked.key,
             since_ns: checked.since_ns,
@@ -259,7 +238,24 @@ async fn page(state: &AppState, key: TopicKey, query: LogsQuery) -> Result<Respo
         search(&store, &request)
     })
     .await
-    .map_err(ApiError::internal)?;
+    .map_err(ApiError::internal)
+}
+
+async fn page(state: &AppState, key: TopicKey, query: LogsQuery) -> Result<Response, ApiError> {
+    let checked = check(key, &query)?;
+    let limit = page_limit(query.limit, 100, READ_CHUNK)?;
+    let order = match query.order.as_deref() {
+        Some("asc") => Order::OldestFirst,
+        Some("desc") => Order::NewestFirst,
+        None if query.since.is_some() || query.from.is_some() => Order::OldestFirst,
+        None => Order::NewestFirst,
+        Some(other) => return Err(ApiError::bad_query(format!("order \"{other}\": use asc or desc"))),
+    };
+    let format = query.format.as_deref().unwrap_or("json");
+    if !matches!(format, "json" | "ndjson" | "text") {
+        return Err(ApiError::bad_query(format!("format \"{format}\": use json, ndjson or text")));
+    }
+    let page = search_off_runtime(state, checked, order, query.cursor.or(query.from), limit).await?;
 
     let cursor_header = page.next_cursor.map(|cursor| cursor.to_string()).unwrap_or_default();
     let (content_type, body) = match format {

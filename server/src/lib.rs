@@ -11,6 +11,7 @@ pub mod console;
 pub mod demo;
 pub mod http;
 pub mod ingest;
+pub mod metrics;
 pub mod query;
 pub mod store;
 

@@ -1,6 +1,8 @@
-//! The topic store: every log record of every kind goes through it.
+//! The topic store: every log record of every kind, and every metric
+//! point, goes through it.
 //!
-//! On disk, one directory per topic, `DATA_DIR/topics/ORG/APP/KIND/`:
+//! On disk, one directory per topic, `DATA_DIR/topics/ORG/APP/KIND/` (KIND
+//! is a log kind or `metrics`):
 //! segment files `BASE.seg` of frames (see `frame.rs`: a header with the
 //! offsets, time range and CRC32C, then a compressed block of records), the
 //! segment's index `BASE.idx` (see `segment.rs`), and `retention.json`.
@@ -45,17 +47,59 @@ use topic::Topic;
 /// Most records one read or one live batch returns.
 pub const READ_CHUNK: usize = 1_000;
 
+/// What a topic holds: one kind of log, or an app's metric points.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TopicKind {
+    Log(LogKind),
+    /// Points of every metric of the app, one record per flush (see
+    /// `crate::metrics::point`).
+    Metrics,
+}
+
+impl TopicKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TopicKind::Log(kind) => kind.as_str(),
+            TopicKind::Metrics => "metrics",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<TopicKind> {
+        match text {
+            "metrics" => Some(TopicKind::Metrics),
+            _ => LogKind::parse(text).map(TopicKind::Log),
+        }
+    }
+}
+
+impl From<LogKind> for TopicKind {
+    fn from(kind: LogKind) -> TopicKind {
+        TopicKind::Log(kind)
+    }
+}
+
+impl PartialEq<LogKind> for TopicKind {
+    fn eq(&self, other: &LogKind) -> bool {
+        *self == TopicKind::Log(*other)
+    }
+}
+
 /// Which topic: one per (org, app, kind).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TopicKey {
     pub org: String,
     pub app: String,
-    pub kind: LogKind,
+    pub kind: TopicKind,
 }
 
 impl TopicKey {
-    pub fn new(org: &str, app: &str, kind: LogKind) -> TopicKey {
-        TopicKey { org: org.to_string(), app: app.to_string(), kind }
+    pub fn new(org: &str, app: &str, kind: impl Into<TopicKind>) -> TopicKey {
+        TopicKey { org: org.to_string(), app: app.to_string(), kind: kind.into() }
+    }
+
+    /// The topic of an app's metric points.
+    pub fn metrics(org: &str, app: &str) -> TopicKey {
+        TopicKey::new(org, app, TopicKind::Metrics)
     }
 
     fn dir(&self, root: &Path) -> PathBuf {
@@ -543,7 +587,7 @@ fn list_topics(topics_dir: &Path) -> Result<Vec<TopicKey>, StoreError> {
     for org in subdirs(topics_dir)? {
         for app in subdirs(&org)? {
             for kind_dir in subdirs(&app)? {
-                if let Some(kind) = LogKind::parse(&name(&kind_dir)) {
+                if let Some(kind) = TopicKind::parse(&name(&kind_dir)) {
                     keys.push(TopicKey { org: name(&org), app: name(&app), kind });
                 }
             }

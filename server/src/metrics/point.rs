@@ -1,0 +1,126 @@
+//! A metric point as the metric topics store it: one record per app and
+//! flush, `{"interval_s": 10, "points": [...]}`, its time the start of the
+//! interval the points describe. Each point names its metric, its tags, its
+//! type and its values, laid out by type (see [`MetricType::fields`]).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ingest::statsd::aggregate::{Point, PointValue};
+use crate::ingest::statsd::parse::MetricKind;
+
+/// What a metric measures, which decides its values and how they combine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MetricType {
+    Counter,
+    Gauge,
+    Timer,
+    Histogram,
+    Distribution,
+    Set,
+}
+
+/// How a type's values are laid out and combined.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    /// `[count]`: summed.
+    Counter,
+    /// `[value]`: sampled (gauges, and sets' distinct counts).
+    Sampled,
+    /// `[count, sum, min, max, p50, p95, p99]`: a distribution of values.
+    Summary,
+}
+
+impl MetricType {
+    pub fn shape(self) -> Shape {
+        match self {
+            MetricType::Counter => Shape::Counter,
+            MetricType::Gauge | MetricType::Set => Shape::Sampled,
+            MetricType::Timer | MetricType::Histogram | MetricType::Distribution => Shape::Summary,
+        }
+    }
+
+    /// The names of a point's values, in order.
+    pub fn fields(self) -> &'static [&'static str] {
+        match self.shape() {
+            Shape::Counter => &["count"],
+            Shape::Sampled => &["value"],
+            Shape::Summary => &["count", "sum", "min", "max", "p50", "p95", "p99"],
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        MetricKind::from(self).as_str()
+    }
+}
+
+impl From<MetricKind> for MetricType {
+    fn from(kind: MetricKind) -> MetricType {
+        match kind {
+            MetricKind::Counter => MetricType::Counter,
+            MetricKind::Gauge => MetricType::Gauge,
+            MetricKind::Timer => MetricType::Timer,
+            MetricKind::Histogram => MetricType::Histogram,
+            MetricKind::Distribution => MetricType::Distribution,
+            MetricKind::Set => MetricType::Set,
+        }
+    }
+}
+
+impl From<MetricType> for MetricKind {
+    fn from(kind: MetricType) -> MetricKind {
+        match kind {
+            MetricType::Counter => MetricKind::Counter,
+            MetricType::Gauge => MetricKind::Gauge,
+            MetricType::Timer => MetricKind::Timer,
+            MetricType::Histogram => MetricKind::Histogram,
+            MetricType::Distribution => MetricKind::Distribution,
+            MetricType::Set => MetricKind::Set,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MetricPoint {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+    #[serde(rename = "type")]
+    pub kind: MetricType,
+    /// As [`MetricType::fields`] names them.
+    pub values: Vec<f64>,
+}
+
+impl MetricPoint {
+    /// The point of an aggregated statsd series; `None` for a summary of no
+    /// value, which has no percentiles to store.
+    pub fn from_statsd(point: &Point) -> Option<MetricPoint> {
+        let values = match point.value {
+            PointValue::Counter { count, .. } => vec![count],
+            PointValue::Gauge(value) => vec![value],
+            PointValue::Set { distinct, .. } => vec![distinct as f64],
+            PointValue::Summary { count, sum, min, max, p50, p95, p99 } => vec![count, sum, min, max, p50, p95, p99],
+        };
+        values.iter().all(|value| value.is_finite()).then(|| MetricPoint {
+            name: point.key.name.clone(),
+            tags: point.key.tags.iter().cloned().collect(),
+            kind: point.kind.into(),
+            values,
+        })
+    }
+
+    /// Whether the values fit the type: as many as its fields, all finite.
+    pub fn is_well_formed(&self) -> bool {
+        self.values.len() == self.kind.fields().len() && self.values.iter().all(|value| value.is_finite())
+    }
+}
+
+/// One record of a metric topic.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PointsRecord {
+    /// How long the interval lasted; it started at the record's time.
+    pub interval_s: f64,
+    pub points: Vec<MetricPoint>,
+}

@@ -33,7 +33,9 @@ use crate::http::ingest::IngestState;
 use crate::http::{AppState, ShutdownSignal};
 use crate::ingest::geoip::GeoIp;
 use crate::ingest::limits::IngestLimits;
+use crate::ingest::statsd::{StatsdCounters, StatsdIngest};
 use crate::ingest::syslog::{self, SyslogCounters, SyslogIngest};
+use crate::metrics::series::SeriesModel;
 use crate::store::Store;
 
 /// The name of the browser bundle (`pkg/vigie.js`, `pkg/vigie.wasm`); the
@@ -55,6 +57,24 @@ pub struct ServeConfig {
     pub syslog_tcp: Option<SocketAddr>,
     /// Syslog over UDP, if any.
     pub syslog_udp: Option<SocketAddr>,
+    /// statsd over UDP, if any.
+    pub statsd: Option<StatsdConfig>,
+}
+
+#[derive(Clone, Debug)]
+pub struct StatsdConfig {
+    pub listen: SocketAddr,
+    /// Sockets sharing the port (`SO_REUSEPORT`), each read by a thread.
+    pub sockets: usize,
+    /// How long an interval lasts: each series gets one point per interval.
+    pub flush_interval: Duration,
+}
+
+impl StatsdConfig {
+    pub fn on(listen: SocketAddr) -> StatsdConfig {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        StatsdConfig { listen, sockets: cores.min(4), flush_interval: Duration::from_secs(10) }
+    }
 }
 
 /// Where client locations of access logs come from.
@@ -84,7 +104,9 @@ pub struct RunningServer {
     /// Where syslog is received, once bound (port 0 becomes a real port).
     pub syslog_tcp: Option<SocketAddr>,
     pub syslog_udp: Option<SocketAddr>,
+    pub statsd: Option<SocketAddr>,
     pub store: Store,
+    pub series: SeriesModel,
     pub catalog: Catalog,
     pub welcome: Welcome,
     stop: watch::Sender<bool>,
@@ -139,6 +161,14 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, StartError> {
         }
         None => None,
     };
+    let statsd_sockets = match &config.statsd {
+        Some(statsd) => Some(
+            ingest::statsd::listener::bind(statsd.listen, statsd.sockets)
+                .map_err(|source| StartError::Listen { addr: statsd.listen, source })?,
+        ),
+        None => None,
+    };
+    let statsd = statsd_sockets.as_ref().and_then(|sockets| sockets.first()?.local_addr().ok());
     let syslog_tcp = syslog_tcp_listener.as_ref().and_then(|listener| listener.local_addr().ok());
     let syslog_udp = syslog_udp_socket.as_ref().and_then(|socket| socket.local_addr().ok());
 
@@ -150,12 +180,26 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, StartError> {
         .build();
     let ingest = IngestState::new(config.ingest, geoip);
     let syslog_counters = Arc::new(SyslogCounters::default());
+    let statsd_counters = Arc::new(StatsdCounters::default());
+    // The read model starts empty and reads every metric topic: it is
+    // rebuilt at each start.
+    let series = SeriesModel::default();
+    let rebuilding = (series.clone(), store.clone());
+    let started = std::time::Instant::now();
+    tokio::task::spawn_blocking(move || rebuilding.0.catch_up_all(&rebuilding.1)).await.ok();
+    tracing::info!(
+        series = series.counts().series,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "metric series rebuilt from the topics"
+    );
     let state = AppState {
         leptos_options,
         store: store.clone(),
         catalog: catalog.clone(),
         ingest: ingest.clone(),
         syslog_counters: syslog_counters.clone(),
+        statsd_counters: statsd_counters.clone(),
+        series: series.clone(),
         live_batches: Default::default(),
         sign_in_attempts: Default::default(),
         shutdown: shutdown.clone(),
@@ -180,6 +224,10 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, StartError> {
     if let Some(socket) = syslog_udp_socket {
         tasks.push(syslog::listener::serve_udp(socket, syslog, shutdown.clone()));
     }
+    if let (Some(sockets), Some(statsd_config)) = (statsd_sockets, &config.statsd) {
+        let statsd = Arc::new(StatsdIngest::new(store.clone(), catalog.clone(), series.clone(), statsd_counters));
+        tasks.push(ingest::statsd::listener::serve(sockets, statsd, statsd_config.flush_interval, shutdown.clone()));
+    }
     let server_shutdown = shutdown.clone();
     tasks.push(tokio::spawn(async move {
         let served = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
@@ -189,8 +237,8 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, StartError> {
             tracing::error!(%error, "HTTP server stopped");
         }
     }));
-    tracing::info!(%addr, ?syslog_tcp, ?syslog_udp, data_dir = %config.data_dir.display(), "Vigie is serving");
-    Ok(RunningServer { addr, syslog_tcp, syslog_udp, store, catalog, welcome, stop, tasks })
+    tracing::info!(%addr, ?syslog_tcp, ?syslog_udp, ?statsd, data_dir = %config.data_dir.display(), "Vigie is serving");
+    Ok(RunningServer { addr, syslog_tcp, syslog_udp, statsd, store, series, catalog, welcome, stop, tasks })
 }
 
 impl RunningServer {

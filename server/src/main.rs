@@ -14,7 +14,7 @@ use vigie_server::cli::tokens::TokensCommand;
 use vigie_server::demo::DemoConfig;
 use vigie_server::ingest::limits::IngestLimits;
 use vigie_server::store::{Codec, Durability, StoreConfig};
-use vigie_server::{start, GeoIpSource, ServeConfig, Welcome};
+use vigie_server::{start, GeoIpSource, ServeConfig, StatsdConfig, Welcome};
 
 #[derive(Parser)]
 #[command(name = "vigie", version, about = "Vigie: logs and metrics of your apps, live.")]
@@ -164,6 +164,16 @@ struct ServeArgs {
     /// Receive syslog over UDP here; `off` for none.
     #[arg(long, env = "VIGIE_SYSLOG_UDP", default_value = "127.0.0.1:5140", value_parser = parse_optional_addr)]
     syslog_udp: OptionalAddr,
+    /// Receive statsd / DogStatsD over UDP here; `off` for none. Lines are
+    /// tied to an app by the tags vigie_app and vigie_token (docs/METRICS.md).
+    #[arg(long, env = "VIGIE_STATSD", default_value = "127.0.0.1:8125", value_parser = parse_optional_addr)]
+    statsd: OptionalAddr,
+    /// Sockets sharing the statsd port, each read by its own thread.
+    #[arg(long, env = "VIGIE_STATSD_SOCKETS")]
+    statsd_sockets: Option<usize>,
+    /// statsd flush interval in seconds: each series gets one point per interval.
+    #[arg(long, env = "VIGIE_STATSD_FLUSH_SECS", default_value_t = 10)]
+    statsd_flush_secs: u64,
 }
 
 /// An address, or `off`.
@@ -292,6 +302,12 @@ async fn main() -> ExitCode {
         ingest: IngestLimits { lines_per_sec: args.ingest_lines_per_sec, batch_lines: args.ingest_batch_lines },
         syslog_tcp: args.syslog_tcp.0,
         syslog_udp: args.syslog_udp.0,
+        statsd: args.statsd.0.map(|listen| {
+            let mut statsd = StatsdConfig::on(listen);
+            statsd.sockets = args.statsd_sockets.unwrap_or(statsd.sockets);
+            statsd.flush_interval = Duration::from_secs(args.statsd_flush_secs.max(1));
+            statsd
+        }),
     };
     let server = match start(config).await {
         Ok(server) => server,
@@ -306,6 +322,9 @@ async fn main() -> ExitCode {
     }
     if let Some(addr) = server.syslog_udp {
         println!("Syslog UDP: {addr}");
+    }
+    if let Some(addr) = server.statsd {
+        println!("statsd UDP: {addr}");
     }
     print_welcome(&server.welcome, server.addr);
     wait_for_stop_signal().await;

@@ -80,6 +80,8 @@ async fn the_openapi_document_lists_every_route_each_behind_a_token() {
             "get /api/v1/orgs/{org}/apps/{app}/logs",
             "get /api/v1/orgs/{org}/apps/{app}/logs/live",
             "get /api/v1/orgs/{org}/apps/{app}/logs/ws",
+            "get /api/v1/orgs/{org}/apps/{app}/metrics",
+            "get /api/v1/orgs/{org}/apps/{app}/metrics/{name}",
             "get /api/v1/orgs/{org}/apps/{app}/retention",
             "get /api/v1/orgs/{org}/audit",
             "get /api/v1/orgs/{org}/members",
@@ -114,7 +116,11 @@ async fn every_route_gives_another_org_the_answer_of_a_missing_one_and_changes_n
     for (method, template) in operations(&document) {
         let route = format!("{method} {template}");
         let path = |org: &str, app: &str| {
-            template.replace("{org}", org).replace("{app}", app).replace("{id}", &reader.id.to_string())
+            template
+                .replace("{org}", org)
+                .replace("{app}", app)
+                .replace("{id}", &reader.id.to_string())
+                .replace("{name}", "hits")
         };
         let acme = path("acme", "api");
 

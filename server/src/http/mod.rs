@@ -11,6 +11,7 @@ pub mod live;
 pub mod logs;
 pub mod openapi;
 pub mod session;
+pub mod stats;
 
 use axum::extract::FromRef;
 use axum::routing::get;
@@ -23,7 +24,9 @@ use vigie_app::{port::SharedConsolePort, shell, App};
 use std::sync::Arc;
 
 use crate::catalog::Catalog;
+use crate::ingest::statsd::StatsdCounters;
 use crate::ingest::syslog::SyslogCounters;
+use crate::metrics::series::SeriesModel;
 use crate::store::Store;
 
 /// What every handler can reach; cloning it is shallow.
@@ -34,6 +37,9 @@ pub struct AppState {
     pub catalog: Catalog,
     pub ingest: ingest::IngestState,
     pub syslog_counters: Arc<SyslogCounters>,
+    pub statsd_counters: Arc<StatsdCounters>,
+    /// The time-series read model the Stats API reads.
+    pub series: SeriesModel,
     /// Encoded live batches shared by followers of a topic.
     pub live_batches: Arc<live::SharedBatches>,
     /// Failed console sign-ins per client address.
@@ -94,9 +100,11 @@ pub fn router(state: AppState, console: SharedConsolePort) -> Router {
 }
 
 /// Vigie's own counters in the Prometheus text format: what ingest dropped
-/// and why. Only totals over all orgs, nothing of any org's data.
+/// and why, and the size of the metric read model. Only totals over all orgs, nothing of any org's data.
 async fn own_metrics(axum::extract::State(state): axum::extract::State<AppState>) -> impl axum::response::IntoResponse {
     let mut out = String::new();
     state.syslog_counters.render(&mut out);
+    state.statsd_counters.render(&mut out);
+    state.series.counts().render(&mut out);
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
 }

@@ -10,7 +10,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{admin, ingest, logs, AppState};
+use super::{admin, ingest, logs, stats, AppState};
 
 /// Where the document is served.
 pub const DOCUMENT_PATH: &str = "/api/v1/openapi.json";
@@ -18,8 +18,8 @@ pub const DOCUMENT_PATH: &str = "/api/v1/openapi.json";
 #[derive(OpenApi)]
 #[openapi(
     info(
-        title = "Vigie Logs API",
-        description = "Logs of your apps: ingest, search, follow live, and the org's tokens, apps, members, \
+        title = "Vigie Logs and Stats API",
+        description = "Logs and metrics of your apps: ingest, search, follow live, query metric series, and the org's tokens, apps, members, \
                        retention and audit log. Every route takes `Authorization: Bearer <token>`; a token \
                        belongs to one org and may read, ingest or administer it. Filter syntax: docs/QUERY.md."
     ),
@@ -27,6 +27,7 @@ pub const DOCUMENT_PATH: &str = "/api/v1/openapi.json";
     tags(
         (name = "ingest", description = "Sending log lines"),
         (name = "logs", description = "Searching and following logs"),
+        (name = "stats", description = "Metrics of an app: statsd series, queried by range, step and aggregation"),
         (name = "admin", description = "An org's tokens, apps, members, retention and audit log"),
     )
 )]
@@ -59,6 +60,8 @@ pub fn api() -> (Router<AppState>, Document) {
         .routes(routes!(admin::get_retention, admin::set_retention))
         .routes(routes!(admin::list_apps, admin::create_app))
         .routes(routes!(logs::get_audit))
+        .routes(routes!(stats::list_metrics))
+        .routes(routes!(stats::query_metric))
         .routes(routes!(admin::list_tokens, admin::create_token))
         .routes(routes!(admin::revoke_token))
         .routes(routes!(admin::list_members, admin::add_member))

@@ -7,6 +7,7 @@ pub mod access;
 pub mod geoip;
 pub mod limits;
 pub mod lines;
+pub mod routes;
 pub mod statsd;
 pub mod stored_json;
 pub mod syslog;

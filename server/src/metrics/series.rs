@@ -359,6 +359,36 @@ pub enum QueryError {
     TooManySteps(i64),
 }
 
+impl ModelCounts {
+    /// Prometheus text exposition.
+    pub fn render(&self, out: &mut String) {
+        use std::fmt::Write;
+        let rows = [
+            ("series", "Series in the metric read model.", "gauge", self.series),
+            ("raw_points", "Raw points the read model holds.", "gauge", self.raw_points),
+            ("raw_bytes", "Bytes of the read model's raw chunks.", "gauge", self.raw_bytes),
+            (
+                "refused_points_total",
+                "Points refused: not newer than their series' newest, or malformed.",
+                "counter",
+                self.refused_points,
+            ),
+            (
+                "unreadable_records_total",
+                "Metric topic records that could not be read.",
+                "counter",
+                self.unreadable_records,
+            ),
+        ];
+        for (name, help, kind, value) in rows {
+            let _ = writeln!(
+                out,
+                "# HELP vigie_metrics_{name} {help}\n# TYPE vigie_metrics_{name} {kind}\nvigie_metrics_{name} {value}"
+            );
+        }
+    }
+}
+
 /// A metric of an app, for listings.
 #[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct MetricInfo {
@@ -476,7 +506,10 @@ impl SeriesModel {
         let inner = self.read();
         let no_metric = || QueryError::NoSuchMetric(query.name.clone());
         let metrics = inner.apps.get(&(query.org.clone(), query.app.clone())).ok_or_else(no_metric)?;
-        let named: Vec<_> = metrics.range((query.name.clone(), MetricType::Counter)..).take_while(|((name, _), _)| *name == query.name).collect();
+        let named: Vec<_> = metrics
+            .range((query.name.clone(), MetricType::Counter)..)
+            .take_while(|((name, _), _)| *name == query.name)
+            .collect();
         let (kind, metric) = match (named.as_slice(), query.kind) {
             ([], _) => return Err(no_metric()),
             (_, Some(kind)) => {
@@ -523,7 +556,12 @@ impl SeriesModel {
             });
             let group_key: Vec<(String, String)> =
                 query.group_by.iter().map(|name| (name.clone(), tag(name).unwrap_or("").to_string())).collect();
-            groups.entry(group_key).or_insert_with(|| Group::new(buckets)).add(shape, aggregation, query.step_ms, steps);
+            groups.entry(group_key).or_insert_with(|| Group::new(buckets)).add(
+                shape,
+                aggregation,
+                query.step_ms,
+                steps,
+            );
         }
         let series = groups
             .into_iter()

@@ -21,7 +21,7 @@ pub fn parse_time_bound(text: &str, now_ns: i64) -> Result<i64, String> {
 }
 
 /// `1h30m` → nanoseconds.
-fn parse_duration_ns(text: &str) -> Option<i64> {
+pub fn parse_duration_ns(text: &str) -> Option<i64> {
     if text.is_empty() {
         return None;
     }

@@ -39,6 +39,7 @@ pub async fn serve_with(adjust: impl FnOnce(&mut ServeConfig)) -> TestServer {
         ingest: Default::default(),
         syslog_tcp: Some("127.0.0.1:0".parse().unwrap()),
         syslog_udp: Some("127.0.0.1:0".parse().unwrap()),
+        statsd: None,
     };
     adjust(&mut config);
     let server = start(config).await.unwrap();

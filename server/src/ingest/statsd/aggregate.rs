@@ -45,7 +45,7 @@ pub enum PointValue {
 pub struct Point {
     pub key: SeriesKey,
     pub kind: MetricKind,
-    /// The end of the interval, ns since the Unix epoch.
+    /// The start of the interval, ns since the Unix epoch.
     pub ts_ns: i64,
     pub value: PointValue,
 }
@@ -117,7 +117,7 @@ impl Aggregator {
         }
     }
 
-    /// The points of the interval that ends at `ts_ns` and lasted
+    /// The points of the interval that started at `ts_ns` and lasted
     /// `interval_secs`; the next interval starts empty.
     pub fn flush(&mut self, ts_ns: i64, interval_secs: f64) -> Vec<Point> {
         let mut points: Vec<Point> = self

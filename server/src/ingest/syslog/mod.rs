@@ -17,24 +17,20 @@ mod framing;
 pub mod listener;
 pub mod parse;
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use self::parse::{parse_message, SyslogRecord};
-use crate::catalog::{Authentication, Catalog};
+use crate::catalog::Catalog;
 use crate::http::ingest::IngestState;
 use crate::ingest::access::locate;
+use crate::ingest::routes::{IngestRoutes, Refusal};
 use crate::store::{Store, StoreError, TopicKey};
 
 /// Longest message accepted, in bytes, framing excluded.
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
-
-/// How long a token's verdict for an app is believed before the catalog
-/// is asked again: a revoked token stops working within this time.
-const ROUTE_TTL: Duration = Duration::from_secs(5);
 
 /// Why a message was not stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -229,14 +225,13 @@ pub struct SyslogIngest {
     pub catalog: Catalog,
     pub ingest: IngestState,
     pub counters: Arc<SyslogCounters>,
-    /// (token, app) → the org to store into, or why not; a std `Mutex`
-    /// because it is held for a lookup only, never across an `.await`.
-    routes: Mutex<HashMap<(String, String), (Verdict, Instant)>>,
+    routes: IngestRoutes,
 }
 
 impl SyslogIngest {
     pub fn new(store: Store, catalog: Catalog, ingest: IngestState, counters: Arc<SyslogCounters>) -> SyslogIngest {
-        SyslogIngest { store, catalog, ingest, counters, routes: Mutex::new(HashMap::new()) }
+        let routes = IngestRoutes::new(catalog.clone());
+        SyslogIngest { store, catalog, ingest, counters, routes }
     }
 
     /// Starts a batch of messages that arrived at `now_ns` from `peer`.
@@ -244,43 +239,13 @@ impl SyslogIngest {
         Preparing { ingest: self, now_ns, peer, recent: Vec::new(), batch: PreparedBatch::default() }
     }
 
-    /// The org a token may send `app`'s lines to, from the cache or the catalog.
+    /// The org a token may send `app`'s lines to, or why not.
     fn route(&self, token: &str, app: &str) -> Verdict {
-        let key = (token.to_string(), app.to_string());
-        {
-            let routes = self.routes.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            if let Some((verdict, at)) = routes.get(&key) {
-                if at.elapsed() < ROUTE_TTL {
-                    return verdict.clone();
-                }
-            }
-        }
-        let verdict = self.route_uncached(token, app);
-        let mut routes = self.routes.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if routes.len() >= 10_000 {
-            // Bounded: forgetting costs a catalog lookup, never a line.
-            routes.clear();
-        }
-        routes.insert(key, (verdict.clone(), Instant::now()));
-        verdict
-    }
-
-    fn route_uncached(&self, token: &str, app: &str) -> Verdict {
-        let token = match self.catalog.authenticate(token) {
-            Ok(Authentication::Valid(token)) => token,
-            Ok(_) => return Err(DropReason::BadToken),
-            Err(error) => {
-                tracing::error!(%error, "syslog: could not check a token");
-                return Err(DropReason::BadToken);
-            }
-        };
-        if !token.permissions.ingest {
-            return Err(DropReason::NotAllowed);
-        }
-        match self.catalog.app(&token.org, app) {
-            Ok(Some(_)) => Ok(token.org),
-            _ => Err(DropReason::UnknownApp),
-        }
+        self.routes.route(token, app).map_err(|refusal| match refusal {
+            Refusal::BadToken => DropReason::BadToken,
+            Refusal::NotAllowed => DropReason::NotAllowed,
+            Refusal::UnknownApp => DropReason::UnknownApp,
+        })
     }
 
     /// Appends a prepared batch, topic by topic (blocking: run it off the

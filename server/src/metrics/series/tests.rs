@@ -93,7 +93,9 @@ fn summaries_add_counts_and_sums_and_weigh_percentiles_by_count() {
         let p = if i == 0 { 100.0 } else { 200.0 };
         vec![point("db", MetricType::Timer, &[], vec![count, count * 2.0, i as f64, 50.0 + i as f64, p, p, p])]
     });
-    let ask = |aggregation| model.query(&query("db", T0, T0 + 60_000, 60_000, Some(aggregation))).unwrap().series[0].points[0].1;
+    let ask = |aggregation| {
+        model.query(&query("db", T0, T0 + 60_000, 60_000, Some(aggregation))).unwrap().series[0].points[0].1
+    };
     assert_eq!(ask(Aggregation::Count), 80.0);
     assert_eq!(ask(Aggregation::Sum), 160.0);
     assert_eq!(ask(Aggregation::Avg), 2.0);

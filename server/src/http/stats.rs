@@ -1,0 +1,170 @@
+//! The Stats API: an app's metrics and their tags, and queries of their
+//! series by time range, step and aggregation, grouped by tag. It reads
+//! the time-series read model (`crate::metrics::series`) and is
+//! token-scoped like the Logs API: a token reads its own org's apps only.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::HeaderMap;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+
+use super::auth::authorize;
+use super::error::ApiError;
+use super::ingest::now_ns;
+use super::AppState;
+use crate::catalog::Permission;
+use crate::metrics::point::MetricType;
+use crate::metrics::series::{Aggregation, MetricInfo, QueryAnswer, QueryError, SeriesQuery};
+use crate::query::time_bound::{parse_duration_ns, parse_time_bound};
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MetricList {
+    pub metrics: Vec<MetricInfo>,
+}
+
+/// The app's metrics: name, type, series count, tags and their values, and
+/// the aggregations each answers.
+#[utoipa::path(get, path = "/api/v1/orgs/{org}/apps/{app}/metrics", tag = "stats",
+    params(("org" = String, Path), ("app" = String, Path)),
+    responses(
+        (status = 200, description = "The app's metrics, by name", body = MetricList),
+        (status = 401, description = "No token, or an unknown or revoked one"),
+        (status = 404, description = "No such app in the token's org"),
+    ),
+    security(("token" = [])))]
+pub async fn list_metrics(
+    State(state): State<AppState>,
+    Path((org, app)): Path<(String, String)>,
+    headers: HeaderMap,
+    peer: ConnectInfo<SocketAddr>,
+) -> Result<Json<MetricList>, ApiError> {
+    authorize(&state, &headers, &peer, &org, Some(&app), Permission::Read)?;
+    Ok(Json(MetricList { metrics: state.series.list(&org, &app) }))
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StatsQuery {
+    /// Start: RFC 3339, `now`, or back from now (`1h`, `30d`). Default: 1h.
+    pub from: Option<String>,
+    /// End, same forms. Default: now.
+    pub to: Option<String>,
+    /// Width of each returned point: a multiple of 10 s (`10s`, `1m`, `1h`).
+    /// Default: the range over about 300 points, rounded up to such a multiple.
+    pub step: Option<String>,
+    /// avg, min, max, sum, count, rate, last, p50, p95 or p99; which ones a
+    /// metric answers is in the listing. Default: the metric's first one.
+    pub aggregation: Option<String>,
+    /// counter, gauge, timer, histogram, distribution or set: needed only
+    /// when several types share the name.
+    #[serde(rename = "type")]
+    #[param(rename = "type")]
+    pub kind: Option<String>,
+    /// Only series with these tags: `env:prod,route:/a`.
+    pub filter: Option<String>,
+    /// One answer series per value of these tags: `route,status`.
+    pub group_by: Option<String>,
+}
+
+/// One metric's series over a time range, one point per step, combined by
+/// the aggregation, grouped by tags. The coarsest stored resolution that
+/// keeps the step is read (10 s points, 1 min or 1 h rollups).
+#[utoipa::path(get, path = "/api/v1/orgs/{org}/apps/{app}/metrics/{name}", tag = "stats",
+    params(("org" = String, Path), ("app" = String, Path), ("name" = String, Path), StatsQuery),
+    responses(
+        (status = 200, description = "The answer: one series per group, `[ms, value]` points", body = QueryAnswer),
+        (status = 400, description = "A bad parameter, named in `error`"),
+        (status = 401, description = "No token, or an unknown or revoked one"),
+        (status = 404, description = "No such app in the token's org, or no such metric in the app"),
+    ),
+    security(("token" = [])))]
+pub async fn query_metric(
+    State(state): State<AppState>,
+    Path((org, app, name)): Path<(String, String, String)>,
+    Query(query): Query<StatsQuery>,
+    headers: HeaderMap,
+    peer: ConnectInfo<SocketAddr>,
+) -> Result<Json<QueryAnswer>, ApiError> {
+    authorize(&state, &headers, &peer, &org, Some(&app), Permission::Read)?;
+    let query = check(org, app, name, &query, now_ns())?;
+    let series = state.series.clone();
+    let answer = tokio::task::spawn_blocking(move || series.query(&query)).await.map_err(ApiError::internal)?;
+    answer.map(Json).map_err(|error| match error {
+        QueryError::NoSuchMetric(_) => ApiError::new(axum::http::StatusCode::NOT_FOUND, error.to_string()),
+        _ => ApiError::bad_query(error.to_string()),
+    })
+}
+
+/// Points a query returns when it names no step.
+const DEFAULT_POINTS: i64 = 300;
+
+fn check(org: String, app: String, name: String, query: &StatsQuery, now: i64) -> Result<SeriesQuery, ApiError> {
+    let bound = |what: &str, text: &Option<String>, default: &str| {
+        parse_time_bound(text.as_deref().unwrap_or(default), now)
+            .map(|ns| ns / 1_000_000)
+            .map_err(|error| ApiError::bad_query(format!("{what}: {error}")))
+    };
+    let from_ms = bound("from", &query.from, "1h")?;
+    let to_ms = bound("to", &query.to, "now")?;
+    if from_ms >= to_ms {
+        return Err(ApiError::bad_query("from is not before to: swap them"));
+    }
+    let step_ms = match &query.step {
+        Some(text) => parse_duration_ns(text.trim())
+            .map(|ns| ns / 1_000_000)
+            .ok_or_else(|| ApiError::bad_query(format!("step: \"{text}\" is not a duration such as 10s, 1m, 1h")))?,
+        None => ((to_ms - from_ms) / DEFAULT_POINTS).max(1).div_ceil_to(10_000),
+    };
+    let aggregation = query
+        .aggregation
+        .as_deref()
+        .map(|text| {
+            Aggregation::parse(text).ok_or_else(|| {
+                let all: Vec<&str> = Aggregation::ALL.iter().map(|a| a.as_str()).collect();
+                ApiError::bad_query(format!("aggregation: \"{text}\" is none of {}", all.join(", ")))
+            })
+        })
+        .transpose()?;
+    let kind = query
+        .kind
+        .as_deref()
+        .map(|text| {
+            serde_json::from_value::<MetricType>(serde_json::Value::String(text.to_string())).map_err(|_| {
+                ApiError::bad_query(format!(
+                    "type: \"{text}\" is none of counter, gauge, timer, histogram, distribution, set"
+                ))
+            })
+        })
+        .transpose()?;
+    let filter = match &query.filter {
+        None => Vec::new(),
+        Some(text) => text
+            .split(',')
+            .filter(|pair| !pair.is_empty())
+            .map(|pair| {
+                pair.split_once(':')
+                    .map(|(tag, value)| (tag.to_string(), value.to_string()))
+                    .ok_or_else(|| ApiError::bad_query(format!("filter: \"{pair}\" is not TAG:VALUE")))
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    let group_by = query
+        .group_by
+        .as_deref()
+        .map(|text| text.split(',').filter(|tag| !tag.is_empty()).map(str::to_string).collect())
+        .unwrap_or_default();
+    Ok(SeriesQuery { org, app, name, kind, from_ms, to_ms, step_ms, aggregation, filter, group_by })
+}
+
+trait RoundUp {
+    fn div_ceil_to(self, multiple: i64) -> i64;
+}
+
+impl RoundUp for i64 {
+    /// The smallest multiple of `multiple` at or above `self` (both positive).
+    fn div_ceil_to(self, multiple: i64) -> i64 {
+        (self + multiple - 1) / multiple * multiple
+    }
+}

@@ -110,6 +110,10 @@ enum BenchWhat {
     /// The Logs API end to end against a `vigie serve` child process on
     /// loopback: HTTP and syslog ingest rates, SSE followers' latency.
     Api(bench::api::ApiBenchConfig),
+    /// The metrics pipeline: statsd ingest against a `vigie serve` child
+    /// process, bytes per stored point, Stats API latency, memory of
+    /// 100,000 active series.
+    Metrics(bench::metrics::MetricsBenchConfig),
 }
 
 #[derive(Args)]
@@ -257,6 +261,15 @@ async fn main() -> ExitCode {
                 }
             }
             return match bench::run(&bench::BenchConfig { dir, records, codecs: parsed, seek_topic_gb }) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("the benchmark failed: {error}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        Command::Bench { what: BenchWhat::Metrics(config) } => {
+            return match bench::metrics::run(config).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(error) => {
                     eprintln!("the benchmark failed: {error}");

@@ -133,20 +133,29 @@ pub async fn run(config: ApiBenchConfig) -> BenchResult<()> {
 }
 
 /// The server under test, a child process.
-struct Server {
+/// A `vigie serve` child process on loopback, with its admin token.
+pub(crate) struct Server {
     child: Child,
-    pid: u32,
-    base: String,
+    pub pid: u32,
+    pub base: String,
     syslog_tcp: String,
-    org: String,
-    token: String,
-    http: reqwest::Client,
+    /// Where it reads statsd, when asked to.
+    pub statsd: Option<String>,
+    pub org: String,
+    pub token: String,
+    pub http: reqwest::Client,
 }
 
 impl Server {
     async fn start(data_dir: &std::path::Path) -> BenchResult<Server> {
+        Server::start_with(data_dir, &["--statsd", "off"]).await
+    }
+
+    /// Starts it with `extra` arguments added to `serve`'s.
+    pub async fn start_with(data_dir: &std::path::Path, extra: &[&str]) -> BenchResult<Server> {
         let mut child = Command::new(std::env::current_exe()?)
             .args(["serve", "--listen", "127.0.0.1:0", "--syslog-tcp", "127.0.0.1:0", "--syslog-udp", "off"])
+            .args(extra)
             .arg("--data-dir")
             .arg(data_dir)
             .args(["--ingest-lines-per-sec", "100000000", "--ingest-batch-lines", "10000"])
@@ -156,7 +165,7 @@ impl Server {
             .spawn()?;
         let pid = child.id().ok_or("the server exited at once")?;
         let mut lines = BufReader::new(child.stdout.take().ok_or("no stdout")?).lines();
-        let (mut base, mut syslog_tcp, mut org, mut token) = (None, None, None, None);
+        let (mut base, mut syslog_tcp, mut org, mut token, mut statsd) = (None, None, None, None, None);
         let deadline = Instant::now() + Duration::from_secs(30);
         while base.is_none() || syslog_tcp.is_none() || token.is_none() {
             let line = tokio::time::timeout_at(deadline.into(), lines.next_line())
@@ -167,6 +176,8 @@ impl Server {
                 base = Some(url.trim_end_matches('/').to_string());
             } else if let Some(addr) = line.strip_prefix("Syslog TCP: ") {
                 syslog_tcp = Some(addr.trim().to_string());
+            } else if let Some(addr) = line.strip_prefix("statsd UDP: ") {
+                statsd = Some(addr.trim().to_string());
             } else if let Some(rest) = line.strip_prefix("Admin token of organisation \"") {
                 let (name, secret) = rest.split_once("\" (shown once): ").ok_or("unexpected welcome line")?;
                 org = Some(name.to_string());
@@ -184,13 +195,14 @@ impl Server {
             pid,
             base: base.unwrap_or_default(),
             syslog_tcp: syslog_tcp.unwrap_or_default(),
+            statsd,
             org: org.unwrap_or_default(),
             token,
             http,
         })
     }
 
-    async fn create_app(&self, slug: &str) -> BenchResult<()> {
+    pub async fn create_app(&self, slug: &str) -> BenchResult<()> {
         let response = self
             .http
             .post(format!("{}/api/v1/orgs/{}/apps", self.base, self.org))
@@ -215,11 +227,11 @@ impl Server {
     }
 
     /// CPU seconds the server has used so far.
-    fn cpu_secs(&self) -> f64 {
+    pub fn cpu_secs(&self) -> f64 {
         cpu_secs(&format!("/proc/{}/stat", self.pid))
     }
 
-    fn rss_mb(&self) -> u64 {
+    pub fn rss_mb(&self) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).unwrap_or_default();
         status
             .lines()
@@ -228,7 +240,7 @@ impl Server {
             .map_or(0, |kb| kb / 1024)
     }
 
-    async fn stop(mut self) {
+    pub async fn stop(mut self) {
         // SIGTERM, so it checkpoints and exits as in production.
         let _ = Command::new("kill").arg(self.pid.to_string()).status().await;
         let _ = tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await;

@@ -4,6 +4,7 @@
 //! fresh store in a scratch directory that is removed afterwards.
 
 pub mod api;
+pub mod metrics;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

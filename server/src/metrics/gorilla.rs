@@ -89,7 +89,7 @@ pub struct ChunkWriter {
     first_ts_ms: i64,
     last_ts_ms: i64,
     last_delta_ms: i64,
-    columns: Vec<Column>,
+    columns: Box<[Column]>,
 }
 
 impl ChunkWriter {
@@ -100,7 +100,7 @@ impl ChunkWriter {
             first_ts_ms: 0,
             last_ts_ms: 0,
             last_delta_ms: 0,
-            columns: vec![Column { last: 0, leading: u8::MAX, trailing: 0 }; columns],
+            columns: vec![Column { last: 0, leading: u8::MAX, trailing: 0 }; columns].into_boxed_slice(),
         }
     }
 

@@ -86,7 +86,8 @@ pub struct ModelCounts {
 
 #[derive(Default)]
 struct Metric {
-    series: HashMap<Vec<(String, String)>, Series>,
+    /// Boxed: a map's spare room then costs a pointer, not a series.
+    series: HashMap<Vec<(String, String)>, Box<Series>>,
 }
 
 struct Series {
@@ -97,7 +98,7 @@ struct Level {
     sealed: Vec<SealedChunk>,
     open: ChunkWriter,
     /// The rollup bucket being filled: its start and its aggregate.
-    pending: Option<(i64, Vec<f64>)>,
+    pending: Option<(i64, Box<[f64]>)>,
 }
 
 impl Level {
@@ -200,7 +201,7 @@ impl Series {
                     if let Some((start, done)) = level.pending.take() {
                         level.write(start, &done);
                     }
-                    level.pending = Some((bucket, aggregate.clone()));
+                    level.pending = Some((bucket, aggregate.clone().into_boxed_slice()));
                 }
             }
         }
@@ -446,6 +447,12 @@ impl SeriesModel {
         read
     }
 
+    /// Applies one record of `org`'s `app` directly, as if read from its
+    /// metric topic (for benchmarks; the server only follows topics).
+    pub fn apply(&self, org: &str, app: &str, ts_ms: i64, record: PointsRecord) {
+        self.inner.write().expect("series lock").apply(org, app, ts_ms, record, &self.retention);
+    }
+
     pub fn counts(&self) -> ModelCounts {
         let inner = self.read();
         let mut counts = inner.counts;
@@ -655,7 +662,7 @@ impl Inner {
             let MetricPoint { name, tags, kind, values } = point;
             let metric = metrics.entry((name, kind)).or_default();
             let tags: Vec<(String, String)> = tags.into_iter().collect();
-            let series = metric.series.entry(tags).or_insert_with(|| Series::new(kind));
+            let series = metric.series.entry(tags).or_insert_with(|| Box::new(Series::new(kind)));
             if !series.add(kind.shape(), ts_ms, &values, retention) {
                 self.counts.refused_points += 1;
             }

@@ -14,6 +14,7 @@
 //! A series is one metric of one app with one set of tags, tags in any order.
 
 use std::collections::{HashMap, HashSet};
+use std::hash::BuildHasher;
 
 use sketches_ddsketch::{Config, DDSketch};
 
@@ -57,53 +58,84 @@ enum State {
     Set(HashSet<String>),
 }
 
+/// Intervals a series may go without a sample before it is forgotten
+/// (with a 10 s interval: an hour). A gauge forgotten forgets its value.
+pub const IDLE_INTERVALS: u32 = 360;
+
+/// One series and what it did in the current interval.
+struct Slot {
+    key: SeriesKey,
+    kind: MetricKind,
+    /// `None` when no sample came this interval.
+    state: Option<State>,
+    /// A gauge's value, kept across intervals for `+N` / `-N`.
+    gauge: f64,
+    idle_intervals: u32,
+}
+
 /// Samples of the current interval, by series.
+///
+/// Most lines of a series arrive spelled the same way, so a series is
+/// found by its line's raw identity (org, app, name, type and the tags as
+/// written) without allocating; a new spelling is resolved once through
+/// the series' canonical key (tags sorted, the sender's tags left out).
 #[derive(Default)]
 pub struct Aggregator {
-    current: HashMap<(SeriesKey, MetricKind), State>,
-    /// Every gauge's last value, kept across intervals for `+N` / `-N`.
-    gauges: HashMap<SeriesKey, f64>,
+    slots: Vec<Slot>,
+    /// The hash of a canonical key → its slot; a hash taken by another
+    /// key goes to the next free hash (so the keys are not stored twice).
+    by_key: HashMap<u64, usize, foldhash::fast::RandomState>,
+    by_identity: HashMap<Box<[u8]>, usize, foldhash::fast::RandomState>,
+    /// Reused to build identities.
+    identity: Vec<u8>,
 }
 
 impl Aggregator {
     /// Adds one sample of `org`'s `app`, leaving out the tags named in
     /// `skip_tags` (those that say who sent it, not what it measures).
     pub fn add(&mut self, org: &str, app: &str, sample: &Sample<'_>, skip_tags: &[&str]) {
-        let mut tags: Vec<(String, String)> = sample
-            .tags
-            .iter()
-            .filter(|(name, _)| !skip_tags.contains(name))
-            .map(|(name, value)| (name.to_string(), value.to_string()))
-            .collect();
-        tags.sort();
-        let key = SeriesKey { org: org.to_string(), app: app.to_string(), name: sample.name.to_string(), tags };
+        self.identity.clear();
+        for part in [org, app, sample.name, sample.kind.as_str(), sample.tags.as_str()] {
+            self.identity.extend_from_slice(part.as_bytes());
+            self.identity.push(0);
+        }
+        let index = match self.by_identity.get(self.identity.as_slice()) {
+            Some(index) => *index,
+            None => {
+                let index = self.slot_for(org, app, sample, skip_tags);
+                if self.by_identity.len() >= 4 * self.slots.len() + 1_024 {
+                    self.by_identity.clear(); // many spellings: start over, they come back once each
+                }
+                self.by_identity.insert(self.identity.as_slice().into(), index);
+                index
+            }
+        };
+        let slot = &mut self.slots[index];
+        slot.idle_intervals = 0;
         let weight = 1.0 / sample.sample_rate;
         match sample.reading {
             Reading::GaugeSet(value) => {
-                self.gauges.insert(key.clone(), value);
-                self.current.insert((key, MetricKind::Gauge), State::Gauge(value));
+                slot.gauge = value;
+                slot.state = Some(State::Gauge(value));
             }
             Reading::GaugeDelta(delta) => {
-                let value = self.gauges.get(&key).copied().unwrap_or(0.0) + delta;
-                self.gauges.insert(key.clone(), value);
-                self.current.insert((key, MetricKind::Gauge), State::Gauge(value));
+                slot.gauge += delta;
+                slot.state = Some(State::Gauge(slot.gauge));
             }
             Reading::SetMember(member) => {
-                let state = self.current.entry((key, MetricKind::Set)).or_insert_with(|| State::Set(HashSet::new()));
-                if let State::Set(members) = state {
-                    if members.len() < SET_BOUND {
+                if let State::Set(members) = slot.state.get_or_insert_with(|| State::Set(HashSet::new())) {
+                    if members.len() < SET_BOUND && !members.contains(member) {
                         members.insert(member.to_string());
                     }
                 }
             }
             Reading::Numbers(_) if sample.kind == MetricKind::Counter => {
-                let state = self.current.entry((key, MetricKind::Counter)).or_insert(State::Counter(0.0));
-                if let State::Counter(sum) = state {
+                if let State::Counter(sum) = slot.state.get_or_insert(State::Counter(0.0)) {
                     *sum += sample.numbers().map(|value| value * weight).sum::<f64>();
                 }
             }
             Reading::Numbers(_) => {
-                let state = self.current.entry((key, sample.kind)).or_insert_with(|| State::Summary {
+                let state = slot.state.get_or_insert_with(|| State::Summary {
                     sketch: Box::new(DDSketch::new(Config::defaults())),
                     count: 0.0,
                 });
@@ -117,35 +149,77 @@ impl Aggregator {
         }
     }
 
-    /// The points of the interval that started at `ts_ns` and lasted
-    /// `interval_secs`; the next interval starts empty.
-    pub fn flush(&mut self, ts_ns: i64, interval_secs: f64) -> Vec<Point> {
-        let mut points: Vec<Point> = self
-            .current
-            .drain()
-            .map(|((key, kind), state)| {
-                let value = match state {
-                    State::Counter(count) => PointValue::Counter { count, per_second: count / interval_secs },
-                    State::Gauge(value) => PointValue::Gauge(value),
-                    State::Set(members) => {
-                        PointValue::Set { distinct: members.len() as u64, saturated: members.len() >= SET_BOUND }
-                    }
-                    State::Summary { sketch, count } => {
-                        let quantile = |q: f64| sketch.quantile(q).ok().flatten().unwrap_or(f64::NAN);
-                        PointValue::Summary {
-                            count,
-                            min: sketch.min().unwrap_or(f64::NAN),
-                            max: sketch.max().unwrap_or(f64::NAN),
-                            sum: sketch.sum().unwrap_or(0.0),
-                            p50: quantile(0.5),
-                            p95: quantile(0.95),
-                            p99: quantile(0.99),
-                        }
-                    }
-                };
-                Point { key, kind, ts_ns, value }
-            })
+    /// The slot of a sample's series, made when new.
+    fn slot_for(&mut self, org: &str, app: &str, sample: &Sample<'_>, skip_tags: &[&str]) -> usize {
+        let mut tags: Vec<(String, String)> = sample
+            .tags
+            .iter()
+            .filter(|(name, _)| !skip_tags.contains(name))
+            .map(|(name, value)| (name.to_string(), value.to_string()))
             .collect();
+        tags.sort();
+        let key = SeriesKey { org: org.to_string(), app: app.to_string(), name: sample.name.to_string(), tags };
+        let mut hash = self.by_key.hasher().hash_one((&key, sample.kind));
+        loop {
+            match self.by_key.get(&hash) {
+                Some(&index) if self.slots[index].key == key && self.slots[index].kind == sample.kind => return index,
+                Some(_) => hash = hash.wrapping_add(1),
+                None => break,
+            }
+        }
+        self.slots.push(Slot { key, kind: sample.kind, state: None, gauge: 0.0, idle_intervals: 0 });
+        self.by_key.insert(hash, self.slots.len() - 1);
+        self.slots.len() - 1
+    }
+
+    /// Series known, active or idle.
+    pub fn series(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// The points of the interval that started at `ts_ns` and lasted
+    /// `interval_secs`; the next interval starts empty. Series idle for
+    /// [`IDLE_INTERVALS`] are forgotten.
+    pub fn flush(&mut self, ts_ns: i64, interval_secs: f64) -> Vec<Point> {
+        let mut points = Vec::new();
+        for slot in &mut self.slots {
+            let Some(state) = slot.state.take() else {
+                slot.idle_intervals += 1;
+                continue;
+            };
+            let value = match state {
+                State::Counter(count) => PointValue::Counter { count, per_second: count / interval_secs },
+                State::Gauge(value) => PointValue::Gauge(value),
+                State::Set(members) => {
+                    PointValue::Set { distinct: members.len() as u64, saturated: members.len() >= SET_BOUND }
+                }
+                State::Summary { sketch, count } => {
+                    let quantile = |q: f64| sketch.quantile(q).ok().flatten().unwrap_or(f64::NAN);
+                    PointValue::Summary {
+                        count,
+                        min: sketch.min().unwrap_or(f64::NAN),
+                        max: sketch.max().unwrap_or(f64::NAN),
+                        sum: sketch.sum().unwrap_or(0.0),
+                        p50: quantile(0.5),
+                        p95: quantile(0.95),
+                        p99: quantile(0.99),
+                    }
+                }
+            };
+            points.push(Point { key: slot.key.clone(), kind: slot.kind, ts_ns, value });
+        }
+        if self.slots.iter().any(|slot| slot.idle_intervals > IDLE_INTERVALS) {
+            self.slots.retain(|slot| slot.idle_intervals <= IDLE_INTERVALS);
+            self.by_identity.clear();
+            self.by_key.clear();
+            for (index, slot) in self.slots.iter().enumerate() {
+                let mut hash = self.by_key.hasher().hash_one((&slot.key, slot.kind));
+                while self.by_key.contains_key(&hash) {
+                    hash = hash.wrapping_add(1);
+                }
+                self.by_key.insert(hash, index);
+            }
+        }
         points.sort_by(|a, b| (&a.key, a.kind.as_str()).cmp(&(&b.key, b.kind.as_str())));
         points
     }
@@ -158,6 +232,13 @@ mod tests {
 
     fn aggregate(datagram: &str) -> Aggregator {
         let mut aggregator = Aggregator::default();
+        for line in lines(datagram.as_bytes()) {
+            aggregator.add("acme", "api", &parse_line(line).unwrap(), &["vigie_token"]);
+        }
+        aggregator
+    }
+
+    fn aggregate_into<'a>(aggregator: &'a mut Aggregator, datagram: &str) -> &'a mut Aggregator {
         for line in lines(datagram.as_bytes()) {
             aggregator.add("acme", "api", &parse_line(line).unwrap(), &["vigie_token"]);
         }
@@ -199,6 +280,23 @@ mod tests {
 
         let sampled = aggregate("size:100:200|h|@0.5\n").flush(1, 10.0);
         assert!(matches!(value_of(&sampled, "size"), PointValue::Summary { count, .. } if *count == 4.0));
+    }
+
+    #[test]
+    fn idle_series_are_forgotten_and_come_back_as_new() {
+        let mut aggregator = aggregate("depth:10|g\nhits:1|c\n");
+        aggregator.flush(0, 10.0);
+        for interval in 1..=IDLE_INTERVALS as i64 {
+            aggregator.add("acme", "api", &parse_line(b"hits:1|c").unwrap(), &[]);
+            aggregator.flush(interval, 10.0);
+        }
+        assert_eq!(aggregator.series(), 2);
+        aggregator.add("acme", "api", &parse_line(b"hits:1|c").unwrap(), &[]);
+        aggregator.flush(IDLE_INTERVALS as i64 + 1, 10.0);
+        assert_eq!(aggregator.series(), 1, "the gauge was idle too long");
+        let points = aggregate_into(&mut aggregator, "depth:+1|g\nhits:2|c|#a:1\n").flush(0, 10.0);
+        assert_eq!(value_of(&points, "depth"), &PointValue::Gauge(1.0), "a forgotten gauge starts from 0");
+        assert_eq!(points.len(), 2);
     }
 
     #[test]

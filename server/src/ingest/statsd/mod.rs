@@ -21,6 +21,7 @@ pub mod listener;
 pub mod parse;
 
 use std::collections::BTreeMap;
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -32,6 +33,9 @@ use crate::ingest::routes::{IngestRoutes, Refusal, Verdict};
 use crate::metrics::point::{MetricPoint, PointsRecord};
 use crate::metrics::series::SeriesModel;
 use crate::store::{Store, StoreError, TopicKey};
+
+/// Picks a series' aggregator from its name; the same for every process.
+const SHARD_HASH: foldhash::fast::FixedState = foldhash::fast::FixedState::with_seed(0x5eed);
 
 /// The tag naming a line's app.
 pub const APP_TAG: &str = "vigie_app";
@@ -166,8 +170,13 @@ pub struct StatsdIngest {
     pub series: SeriesModel,
     pub counters: Arc<StatsdCounters>,
     routes: IngestRoutes,
-    aggregator: Mutex<Aggregator>,
+    /// Series spread by name over several aggregators, so the sockets'
+    /// threads seldom wait for one another.
+    shards: Box<[Mutex<Aggregator>]>,
 }
+
+/// Aggregators per ingest: a few per core.
+const SHARDS: usize = 16;
 
 impl StatsdIngest {
     pub fn new(store: Store, catalog: Catalog, series: SeriesModel, counters: Arc<StatsdCounters>) -> StatsdIngest {
@@ -176,7 +185,7 @@ impl StatsdIngest {
             series,
             counters,
             routes: IngestRoutes::new(catalog),
-            aggregator: Mutex::new(Aggregator::default()),
+            shards: (0..SHARDS).map(|_| Mutex::new(Aggregator::default())).collect(),
         }
     }
 
@@ -185,8 +194,8 @@ impl StatsdIngest {
     /// once per sender and app, not once per line.
     pub fn add_datagram(&self, datagram: &[u8], recent: &mut RecentRoutes) {
         self.counters.datagrams.fetch_add(1, Ordering::Relaxed);
+        let now = Instant::now();
         let mut aggregated = 0;
-        let mut aggregator = self.aggregator.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         for line in lines(datagram) {
             let sample = match parse_line(line) {
                 Ok(sample) => sample,
@@ -195,50 +204,69 @@ impl StatsdIngest {
                     continue;
                 }
             };
-            let org = match self.route(&sample, recent) {
-                Ok(org) => org,
+            let (org, app) = match self.route(&sample, recent, now) {
+                Ok(route) => route,
                 Err(refused) => {
                     self.counters.count_refused(refused, 1);
                     continue;
                 }
             };
-            let app = sample.tags.get(APP_TAG).unwrap_or_default();
+            let shard = SHARD_HASH.hash_one(sample.name) as usize % SHARDS;
+            let mut aggregator = self.shards[shard].lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             aggregator.add(org, app, &sample, &[APP_TAG, TOKEN_TAG]);
             aggregated += 1;
         }
         self.counters.samples.fetch_add(aggregated, Ordering::Relaxed);
     }
 
-    fn route<'r>(&self, sample: &parse::Sample<'_>, recent: &'r mut RecentRoutes) -> Result<&'r str, Refused> {
-        let app = sample.tags.get(APP_TAG).filter(|app| !app.is_empty()).ok_or(Refused::NoApp)?;
-        let token = sample.tags.get(TOKEN_TAG).filter(|token| !token.is_empty()).ok_or(Refused::NoToken)?;
-        let index = match recent
-            .0
-            .iter()
-            .position(|(t, a, _, at)| t == token && a == app && at.elapsed() < Duration::from_secs(1))
-        {
+    /// The org and app of a line, or why it may not be stored.
+    fn route<'r, 's>(
+        &self,
+        sample: &parse::Sample<'s>,
+        recent: &'r mut RecentRoutes,
+        now: Instant,
+    ) -> Result<(&'r str, &'s str), Refused> {
+        let (mut app, mut token) = ("", "");
+        for (name, value) in sample.tags.iter() {
+            match name {
+                APP_TAG => app = value,
+                TOKEN_TAG => token = value,
+                _ => {}
+            }
+        }
+        if app.is_empty() {
+            return Err(Refused::NoApp);
+        }
+        if token.is_empty() {
+            return Err(Refused::NoToken);
+        }
+        let fresh = |asked: &Instant| now.saturating_duration_since(*asked) < RECENT_TTL;
+        let index = match recent.0.iter().position(|(t, a, _, asked)| t == token && a == app && fresh(asked)) {
             Some(index) => index,
             None => {
                 if recent.0.len() >= 64 {
                     recent.0.clear();
                 }
                 recent.0.retain(|(t, a, _, _)| !(t == token && a == app));
-                recent.0.push((token.to_string(), app.to_string(), self.routes.route(token, app), Instant::now()));
+                recent.0.push((token.to_string(), app.to_string(), self.routes.route(token, app), now));
                 recent.0.len() - 1
             }
         };
-        recent.0[index].2.as_deref().map_err(|refusal| Refused::Route(*refusal))
+        match &recent.0[index].2 {
+            Ok(org) => Ok((org.as_str(), app)),
+            Err(refusal) => Err(Refused::Route(*refusal)),
+        }
     }
 
     /// Ends the interval that started at `start_ns` and lasted `interval`:
     /// appends its points to the apps' metric topics, then brings the read
     /// model up to date with them. Blocking.
     pub fn flush(&self, start_ns: i64, interval: Duration) -> Result<usize, StoreError> {
-        let points = self
-            .aggregator
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .flush(start_ns, interval.as_secs_f64());
+        let mut points = Vec::new();
+        for shard in &self.shards {
+            let mut aggregator = shard.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            points.extend(aggregator.flush(start_ns, interval.as_secs_f64()));
+        }
         let mut by_app: BTreeMap<(String, String), Vec<MetricPoint>> = BTreeMap::new();
         for point in &points {
             if let Some(metric_point) = MetricPoint::from_statsd(point) {
@@ -260,7 +288,10 @@ impl StatsdIngest {
     }
 }
 
-/// The last verdicts one socket saw, believed for a second: (token, app,
-/// verdict, when asked).
+/// How long a socket believes the verdicts it saw.
+const RECENT_TTL: Duration = Duration::from_secs(1);
+
+/// The last verdicts one socket saw, believed for [`RECENT_TTL`]: (token,
+/// app, verdict, when asked).
 #[derive(Default)]
 pub struct RecentRoutes(Vec<(String, String, Verdict, Instant)>);

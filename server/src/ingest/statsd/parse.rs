@@ -89,7 +89,9 @@ impl<'a> Sample<'a> {
             Reading::Numbers(packed) => packed,
             _ => "",
         };
-        packed.split(':').filter(|value| !value.is_empty()).filter_map(|value| value.parse().ok())
+        Split { rest: Some(packed), byte: b':' }
+            .filter(|value| !value.is_empty())
+            .filter_map(|value| value.parse().ok())
     }
 }
 
@@ -100,7 +102,9 @@ pub struct Tags<'a>(&'a str);
 impl<'a> Tags<'a> {
     /// Each tag as (name, value); a tag without `:` has an empty value.
     pub fn iter(&self) -> impl Iterator<Item = (&'a str, &'a str)> {
-        self.0.split(',').filter(|tag| !tag.is_empty()).map(|tag| tag.split_once(':').unwrap_or((tag, "")))
+        Split { rest: Some(self.0), byte: b',' }
+            .filter(|tag| !tag.is_empty())
+            .map(|tag| split_once(tag, b':').unwrap_or((tag, "")))
     }
 
     /// The value of the first tag called `name`.
@@ -158,14 +162,43 @@ pub fn lines(datagram: &[u8]) -> impl Iterator<Item = &[u8]> {
         .filter(|line| !line.is_empty())
 }
 
+/// `text` cut at the first `byte` (ASCII), found with `memchr`: the lines
+/// are short and many, and this is most of reading them.
+fn split_once(text: &str, byte: u8) -> Option<(&str, &str)> {
+    let at = memchr::memchr(byte, text.as_bytes())?;
+    // An ASCII byte is a char boundary on both sides.
+    Some((&text[..at], &text[at + 1..]))
+}
+
+/// The parts of `rest` between `byte`s (ASCII).
+struct Split<'a> {
+    rest: Option<&'a str>,
+    byte: u8,
+}
+
+impl<'a> Iterator for Split<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let rest = self.rest?;
+        match split_once(rest, self.byte) {
+            Some((part, after)) => {
+                self.rest = Some(after);
+                Some(part)
+            }
+            None => self.rest.take(),
+        }
+    }
+}
+
 /// Reads one line.
 pub fn parse_line(line: &[u8]) -> Result<Sample<'_>, Malformed> {
     let line = std::str::from_utf8(line).map_err(|_| Malformed::NotUtf8)?;
-    let (name, rest) = line.split_once(':').ok_or(Malformed::NoValue)?;
+    let (name, rest) = split_once(line, b':').ok_or(Malformed::NoValue)?;
     if name.is_empty() {
         return Err(Malformed::NoName);
     }
-    let mut sections = rest.split('|');
+    let mut sections = Split { rest: Some(rest), byte: b'|' };
     let value = sections.next().unwrap_or_default();
     if value.is_empty() {
         return Err(Malformed::NoValue);
@@ -191,7 +224,7 @@ pub fn parse_line(line: &[u8]) -> Result<Sample<'_>, Malformed> {
         MetricKind::Gauge if value.starts_with('+') || value.starts_with('-') => Reading::GaugeDelta(number(value)?),
         MetricKind::Gauge => Reading::GaugeSet(number(value)?),
         _ => {
-            for packed in value.split(':') {
+            for packed in (Split { rest: Some(value), byte: b':' }) {
                 number(packed)?;
             }
             Reading::Numbers(value)

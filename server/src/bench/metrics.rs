@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use super::api::Server;
 use super::{group, print_table, Row, Scratch};
+use crate::ingest::statsd::aggregate::significant;
 use crate::metrics::point::{MetricPoint, MetricType, PointsRecord};
 use crate::metrics::series::{SeriesModel, SeriesRetention};
 
@@ -96,17 +97,21 @@ impl Shapes {
                 vec![(512 * 1024 * 1024 + (s as i64 + pages + i / 360) * 4096) as f64]
             }
             MetricType::Gauge => vec![((35.0 + 20.0 * daily + 5.0 * self.unit()) * 10.0).round() / 10.0],
+            // Timings in ms to a tenth: whole counts, a sum that is any float,
+            // min and max as sent, percentiles as the aggregator keeps them.
             _ => {
                 let count = (100.0 + 80.0 * daily + 10.0 * self.unit()).round();
                 let p50 = 20.0 + 5.0 * self.unit();
+                let tenth = |value: f64| (value * 10.0).round() / 10.0;
+                let p = |value: f64| significant(value, 4);
                 vec![
                     count,
                     count * p50 * 1.2,
-                    1.0 + self.unit(),
-                    300.0 + 200.0 * self.unit(),
-                    p50,
-                    p50 * 3.0,
-                    p50 * 6.0,
+                    tenth(1.0 + self.unit()),
+                    tenth(300.0 + 200.0 * self.unit()),
+                    p(p50),
+                    p(p50 * 3.0 + self.unit()),
+                    p(p50 * 6.0 + 10.0 * self.unit()),
                 ]
             }
         }
@@ -136,7 +141,7 @@ fn storage(rows: &mut Vec<Row>) {
         let fields = kind.fields().len();
         rows.push(Row {
             what: format!(
-                "storage of regular 10 s {} series ({SERIES} series × 1 day, {} value{} a point), raw Gorilla chunks",
+                "storage of regular 10 s {} series ({SERIES} series × 1 day, {} value{} a point), raw chunks (Gorilla, or scaled decimals where smaller)",
                 kind.as_str(),
                 fields,
                 if fields == 1 { "" } else { "s" }

@@ -133,7 +133,7 @@ impl Level {
         };
         for chunk in &self.sealed {
             if chunk.last_ts_ms >= from_ms && chunk.first_ts_ms < to_ms {
-                gorilla::decode(&chunk.bytes, chunk.points, columns, &mut in_range);
+                chunk.decode(&mut in_range);
             }
         }
         if self.open.last_ts_ms().is_some_and(|last| last >= from_ms) {

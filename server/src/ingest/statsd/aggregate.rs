@@ -194,7 +194,8 @@ impl Aggregator {
                     PointValue::Set { distinct: members.len() as u64, saturated: members.len() >= SET_BOUND }
                 }
                 State::Summary { sketch, count } => {
-                    let quantile = |q: f64| sketch.quantile(q).ok().flatten().unwrap_or(f64::NAN);
+                    let quantile =
+                        |q: f64| sketch.quantile(q).ok().flatten().map_or(f64::NAN, |value| significant(value, 4));
                     PointValue::Summary {
                         count,
                         min: sketch.min().unwrap_or(f64::NAN),
@@ -222,6 +223,25 @@ impl Aggregator {
         }
         points.sort_by(|a, b| (&a.key, a.kind.as_str()).cmp(&(&b.key, b.kind.as_str())));
         points
+    }
+}
+
+/// `value` rounded to `digits` significant digits. Percentiles are kept so:
+/// the sketch is only within 1% anyway, and round decimals compress to a
+/// few bits where their noise would cost most of 64 (see
+/// `metrics::gorilla`).
+pub fn significant(value: f64, digits: i32) -> f64 {
+    if value == 0.0 || !value.is_finite() {
+        return value;
+    }
+    let magnitude = value.abs().log10().floor() as i32;
+    let shift = digits - 1 - magnitude;
+    if shift >= 0 {
+        let scale = 10f64.powi(shift);
+        (value * scale).round() / scale
+    } else {
+        let scale = 10f64.powi(-shift);
+        (value / scale).round() * scale
     }
 }
 
@@ -297,6 +317,15 @@ mod tests {
         let points = aggregate_into(&mut aggregator, "depth:+1|g\nhits:2|c|#a:1\n").flush(0, 10.0);
         assert_eq!(value_of(&points, "depth"), &PointValue::Gauge(1.0), "a forgotten gauge starts from 0");
         assert_eq!(points.len(), 2);
+    }
+
+    #[test]
+    fn percentiles_keep_four_significant_digits() {
+        assert_eq!(significant(123.456, 4), 123.5);
+        assert_eq!(significant(0.001_234_56, 4), 0.001_235);
+        assert_eq!(significant(98_765_432.0, 4), 98_770_000.0);
+        assert_eq!(significant(-2.5, 4), -2.5);
+        assert_eq!(significant(0.0, 4), 0.0);
     }
 
     #[test]

@@ -35,6 +35,7 @@ use crate::ingest::geoip::GeoIp;
 use crate::ingest::limits::IngestLimits;
 use crate::ingest::statsd::{StatsdCounters, StatsdIngest};
 use crate::ingest::syslog::{self, SyslogCounters, SyslogIngest};
+use crate::metrics::http_stats::HttpStatsModel;
 use crate::metrics::series::SeriesModel;
 use crate::store::Store;
 
@@ -181,6 +182,11 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, StartError> {
     let ingest = IngestState::new(config.ingest, geoip);
     let syslog_counters = Arc::new(SyslogCounters::default());
     let statsd_counters = Arc::new(StatsdCounters::default());
+    // HTTP statistics are rebuilt in the background; a query waits for
+    // what it needs.
+    let http_stats = HttpStatsModel::default();
+    let rebuilding_http = (http_stats.clone(), store.clone());
+    tokio::task::spawn_blocking(move || rebuilding_http.0.catch_up_all(&rebuilding_http.1));
     // The read model starts empty and reads every metric topic: it is
     // rebuilt at each start.
     let series = SeriesModel::default();
@@ -200,6 +206,7 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, StartError> {
         syslog_counters: syslog_counters.clone(),
         statsd_counters: statsd_counters.clone(),
         series: series.clone(),
+        http_stats: http_stats.clone(),
         live_batches: Default::default(),
         sign_in_attempts: Default::default(),
         shutdown: shutdown.clone(),

@@ -77,6 +77,7 @@ async fn the_openapi_document_lists_every_route_each_behind_a_token() {
         [
             "delete /api/v1/orgs/{org}/tokens/{id}",
             "get /api/v1/orgs/{org}/apps",
+            "get /api/v1/orgs/{org}/apps/{app}/http",
             "get /api/v1/orgs/{org}/apps/{app}/logs",
             "get /api/v1/orgs/{org}/apps/{app}/logs/live",
             "get /api/v1/orgs/{org}/apps/{app}/logs/ws",

@@ -26,6 +26,7 @@ use std::sync::Arc;
 use crate::catalog::Catalog;
 use crate::ingest::statsd::StatsdCounters;
 use crate::ingest::syslog::SyslogCounters;
+use crate::metrics::http_stats::HttpStatsModel;
 use crate::metrics::series::SeriesModel;
 use crate::store::Store;
 
@@ -40,6 +41,8 @@ pub struct AppState {
     pub statsd_counters: Arc<StatsdCounters>,
     /// The time-series read model the Stats API reads.
     pub series: SeriesModel,
+    /// HTTP statistics from the access logs.
+    pub http_stats: HttpStatsModel,
     /// Encoded live batches shared by followers of a topic.
     pub live_batches: Arc<live::SharedBatches>,
     /// Failed console sign-ins per client address.
@@ -106,5 +109,14 @@ async fn own_metrics(axum::extract::State(state): axum::extract::State<AppState>
     state.syslog_counters.render(&mut out);
     state.statsd_counters.render(&mut out);
     state.series.counts().render(&mut out);
+    {
+        use std::fmt::Write;
+        let _ = writeln!(
+            out,
+            "# HELP vigie_http_stats_unreadable_records_total Access records HTTP statistics could not read."
+        );
+        let _ = writeln!(out, "# TYPE vigie_http_stats_unreadable_records_total counter");
+        let _ = writeln!(out, "vigie_http_stats_unreadable_records_total {}", state.http_stats.unreadable());
+    }
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
 }

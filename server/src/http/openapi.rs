@@ -27,7 +27,7 @@ pub const DOCUMENT_PATH: &str = "/api/v1/openapi.json";
     tags(
         (name = "ingest", description = "Sending log lines"),
         (name = "logs", description = "Searching and following logs"),
-        (name = "stats", description = "Metrics of an app: statsd series, queried by range, step and aggregation"),
+        (name = "stats", description = "Metrics of an app: statsd series queried by range, step and aggregation, and HTTP statistics from its access logs"),
         (name = "admin", description = "An org's tokens, apps, members, retention and audit log"),
     )
 )]
@@ -62,6 +62,7 @@ pub fn api() -> (Router<AppState>, Document) {
         .routes(routes!(logs::get_audit))
         .routes(routes!(stats::list_metrics))
         .routes(routes!(stats::query_metric))
+        .routes(routes!(stats::http_stats))
         .routes(routes!(admin::list_tokens, admin::create_token))
         .routes(routes!(admin::revoke_token))
         .routes(routes!(admin::list_members, admin::add_member))

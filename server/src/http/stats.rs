@@ -1,7 +1,8 @@
-//! The Stats API: an app's metrics and their tags, and queries of their
-//! series by time range, step and aggregation, grouped by tag. It reads
-//! the time-series read model (`crate::metrics::series`) and is
-//! token-scoped like the Logs API: a token reads its own org's apps only.
+//! The Stats API: an app's metrics and their tags, queries of their series
+//! by time range, step and aggregation, grouped by tag, and the app's HTTP
+//! statistics. It reads the read models (`crate::metrics::series` and
+//! `crate::metrics::http_stats`) and is token-scoped like the Logs API: a
+//! token reads its own org's apps only.
 
 use std::net::SocketAddr;
 
@@ -15,9 +16,12 @@ use super::error::ApiError;
 use super::ingest::now_ns;
 use super::AppState;
 use crate::catalog::Permission;
+use crate::metrics::http_stats::{HttpStats, BUCKET_MS as HTTP_BUCKET_MS, PATHS_PER_BUCKET};
 use crate::metrics::point::MetricType;
 use crate::metrics::series::{Aggregation, MetricInfo, QueryAnswer, QueryError, SeriesQuery};
 use crate::query::time_bound::{parse_duration_ns, parse_time_bound};
+use crate::store::TopicKey;
+use vigie_app::model::LogKind;
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct MetricList {
@@ -100,21 +104,31 @@ pub async fn query_metric(
 /// Points a query returns when it names no step.
 const DEFAULT_POINTS: i64 = 300;
 
-fn check(org: String, app: String, name: String, query: &StatsQuery, now: i64) -> Result<SeriesQuery, ApiError> {
+/// `from` and `to` in ms, checked; by default the last hour.
+fn range(from: &Option<String>, to: &Option<String>, now: i64) -> Result<(i64, i64), ApiError> {
     let bound = |what: &str, text: &Option<String>, default: &str| {
         parse_time_bound(text.as_deref().unwrap_or(default), now)
             .map(|ns| ns / 1_000_000)
             .map_err(|error| ApiError::bad_query(format!("{what}: {error}")))
     };
-    let from_ms = bound("from", &query.from, "1h")?;
-    let to_ms = bound("to", &query.to, "now")?;
+    let from_ms = bound("from", from, "1h")?;
+    let to_ms = bound("to", to, "now")?;
     if from_ms >= to_ms {
         return Err(ApiError::bad_query("from is not before to: swap them"));
     }
+    Ok((from_ms, to_ms))
+}
+
+fn parse_step_ms(text: &str) -> Result<i64, ApiError> {
+    parse_duration_ns(text.trim())
+        .map(|ns| ns / 1_000_000)
+        .ok_or_else(|| ApiError::bad_query(format!("step: \"{text}\" is not a duration such as 10s, 1m, 1h")))
+}
+
+fn check(org: String, app: String, name: String, query: &StatsQuery, now: i64) -> Result<SeriesQuery, ApiError> {
+    let (from_ms, to_ms) = range(&query.from, &query.to, now)?;
     let step_ms = match &query.step {
-        Some(text) => parse_duration_ns(text.trim())
-            .map(|ns| ns / 1_000_000)
-            .ok_or_else(|| ApiError::bad_query(format!("step: \"{text}\" is not a duration such as 10s, 1m, 1h")))?,
+        Some(text) => parse_step_ms(text)?,
         None => ((to_ms - from_ms) / DEFAULT_POINTS).max(1).div_ceil_to(10_000),
     };
     let aggregation = query
@@ -167,4 +181,57 @@ impl RoundUp for i64 {
     fn div_ceil_to(self, multiple: i64) -> i64 {
         (self + multiple - 1) / multiple * multiple
     }
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct HttpStatsQuery {
+    /// Start: RFC 3339, `now`, or back from now (`1h`, `2d`). Default: 1h.
+    pub from: Option<String>,
+    /// End, same forms. Default: now.
+    pub to: Option<String>,
+    /// Width of each step: a multiple of 1 min. Default: the range over
+    /// about 300 steps, rounded up to whole minutes.
+    pub step: Option<String>,
+    /// How many of the most requested paths to list (default 10, at most 500).
+    pub top: Option<usize>,
+}
+
+/// The app's HTTP statistics from its access logs: requests per second,
+/// status classes, latency percentiles, bytes sent, the most requested
+/// paths and requests per place (country and 1° cell) for a heatmap. Kept
+/// per minute for 2 days.
+#[utoipa::path(get, path = "/api/v1/orgs/{org}/apps/{app}/http", tag = "stats",
+    params(("org" = String, Path), ("app" = String, Path), HttpStatsQuery),
+    responses(
+        (status = 200, description = "Steps, the range's total, top paths and places", body = HttpStats),
+        (status = 400, description = "A bad parameter, named in `error`"),
+        (status = 401, description = "No token, or an unknown or revoked one"),
+        (status = 404, description = "No such app in the token's org"),
+    ),
+    security(("token" = [])))]
+pub async fn http_stats(
+    State(state): State<AppState>,
+    Path((org, app)): Path<(String, String)>,
+    Query(query): Query<HttpStatsQuery>,
+    headers: HeaderMap,
+    peer: ConnectInfo<SocketAddr>,
+) -> Result<Json<HttpStats>, ApiError> {
+    authorize(&state, &headers, &peer, &org, Some(&app), Permission::Read)?;
+    let now = now_ns();
+    let (from_ms, to_ms) = range(&query.from, &query.to, now)?;
+    let step_ms = match &query.step {
+        Some(text) => parse_step_ms(text)?,
+        None => ((to_ms - from_ms) / DEFAULT_POINTS).max(1).div_ceil_to(HTTP_BUCKET_MS),
+    };
+    let top = query.top.unwrap_or(10).min(PATHS_PER_BUCKET);
+    let (model, store) = (state.http_stats.clone(), state.store.clone());
+    let answer = tokio::task::spawn_blocking(move || {
+        // Read what the access topic got since the last look, so an answer is never behind.
+        model.catch_up(&store, &TopicKey::new(&org, &app, LogKind::Access));
+        model.query(&org, &app, from_ms, to_ms, step_ms, top)
+    })
+    .await
+    .map_err(ApiError::internal)?;
+    answer.map(Json).map_err(|error| ApiError::bad_query(error.to_string()))
 }

@@ -6,5 +6,6 @@
 //! model follows the topics, so wiping it and starting again rebuilds it.
 
 pub mod gorilla;
+pub mod http_stats;
 pub mod point;
 pub mod series;

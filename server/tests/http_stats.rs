@@ -1,0 +1,114 @@
+//! HTTP statistics over real HTTP: access logs sent to the ingest API are
+//! counted, timed and placed, and the Stats API gives the same numbers as a
+//! count by hand.
+
+mod common;
+
+use common::{serve, LOGS};
+use serde_json::{json, Value};
+
+const HTTP: &str = "/api/v1/orgs/acme/apps/api/http";
+
+/// What request `i` of the test was.
+fn request(i: usize) -> (String, &'static str, u16, f64, u64, &'static str) {
+    // 0.3 s apart from 10:00:00: three whole minutes for 600 requests.
+    let ts = format!("2026-11-25T10:{:02}:{:02}.{}Z", i * 3 / 600, (i * 3 / 10) % 60, (i * 3) % 10);
+    let path = ["/a", "/a", "/a", "/b", "/b", "/c"][i % 6];
+    let status = match i % 20 {
+        0 => 503,
+        1 | 2 => 404,
+        3 => 301,
+        _ => 200,
+    };
+    let ip = ["2.3.4.5", "126.1.2.3", "10.0.0.7"][i % 3];
+    (ts, path, status, (i + 1) as f64, i as u64, ip)
+}
+
+#[tokio::test]
+async fn http_statistics_equal_a_count_by_hand_over_the_access_logs() {
+    let server = serve().await;
+    let lines: Vec<String> = (0..600)
+        .map(|i| {
+            let (ts, path, status, duration_ms, bytes, ip) = request(i);
+            json!({"ts": ts, "method": "GET", "path": path, "status": status, "duration_ms": duration_ms,
+                   "bytes_sent": bytes, "client_ip": ip})
+            .to_string()
+        })
+        .collect();
+    let (status, reply) = server.post(&format!("{LOGS}?kind=access"), "application/x-ndjson", &lines.join("\n")).await;
+    assert_eq!(status, 200, "{reply}");
+
+    let range = "from=2026-11-25T10:00:00Z&to=2026-11-25T10:03:00Z";
+    let (status, stats) = server.get_json(&format!("{HTTP}?{range}&step=1m&top=2")).await;
+    assert_eq!(status, 200, "{stats}");
+
+    // By hand.
+    let requests: Vec<_> = (0..600).map(request).collect();
+    let count = |keep: &dyn Fn(&(String, &str, u16, f64, u64, &str)) -> bool| {
+        requests.iter().filter(|r| keep(r)).count() as u64
+    };
+    let total = &stats["total"];
+    assert_eq!(total["requests"], 600);
+    assert_eq!(total["status"]["2xx"], count(&|r| r.2 == 200));
+    assert_eq!(total["status"]["3xx"], count(&|r| r.2 == 301));
+    assert_eq!(total["status"]["4xx"], count(&|r| r.2 == 404));
+    assert_eq!(total["status"]["5xx"], count(&|r| r.2 == 503));
+    assert_eq!(total["bytes_out"], (0..600u64).sum::<u64>());
+    assert_eq!(total["per_second"], 600.0 / 180.0);
+    // Durations are 1..=600 ms: the exact percentiles are 300, 570 and 594; DDSketch is within 1%.
+    for (p, exact) in [("p50", 300.0), ("p95", 570.0), ("p99", 594.0)] {
+        let got = total["latency_ms"][p].as_f64().unwrap();
+        assert!((got - exact).abs() <= exact * 0.01, "{p}: {got}, exact {exact}");
+    }
+
+    let steps = stats["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 3, "{stats}");
+    for (minute, step) in steps.iter().enumerate() {
+        assert_eq!(step["requests"], 200, "minute {minute}");
+        let ids = minute * 200..(minute + 1) * 200;
+        let server_errors = ids.clone().filter(|i| request(*i).2 == 503).count();
+        assert_eq!(step["status"]["5xx"], server_errors as u64);
+        // The minute's own percentiles: durations minute*200+1 ..= minute*200+200.
+        let p99 = (minute * 200 + 198) as f64;
+        let got = step["latency_ms"]["p99"].as_f64().unwrap();
+        assert!((got - p99).abs() <= p99 * 0.01, "minute {minute} p99 {got}, exact {p99}");
+    }
+    assert_eq!(stats["top_paths"], json!([{"path": "/a", "requests": 300}, {"path": "/b", "requests": 200}]));
+
+    // Places: Paris and Tokyo get their own 1° cells; private addresses none.
+    let places: Vec<(String, u64)> = stats["places"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["country"].as_str().unwrap().to_string(), p["requests"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(places, vec![("FR".to_string(), 200), ("JP".to_string(), 200)]);
+    let paris = &stats["places"][0];
+    assert!(
+        (paris["lat"].as_f64().unwrap() - 48.5).abs() < 1.0 && (paris["lon"].as_f64().unwrap() - 2.5).abs() < 1.0,
+        "{paris}"
+    );
+
+    // Two minutes as one step merge their sketches and counts.
+    let (_, wide) = server.get_json(&format!("{HTTP}?{range}&step=2m")).await;
+    assert_eq!(wide["steps"][0]["requests"], 400, "{wide}");
+    let p50 = wide["steps"][0]["latency_ms"]["p50"].as_f64().unwrap();
+    assert!((p50 - 200.0).abs() <= 2.0, "{p50}");
+
+    // More lines later are counted at the next query.
+    let late = json!({"ts": "2026-11-25T10:02:59Z", "method": "GET", "path": "/late", "status": 500, "duration_ms": 1})
+        .to_string();
+    server.post(&format!("{LOGS}?kind=access"), "application/x-ndjson", &late).await;
+    let (_, again) = server.get_json(&format!("{HTTP}?{range}&step=1m")).await;
+    assert_eq!(again["total"]["requests"], 601);
+
+    // An empty range is an answer, not an error; a bad step is named.
+    let (status, empty) = server.get_json(&format!("{HTTP}?from=2026-11-24T10:00:00Z&to=2026-11-24T11:00:00Z")).await;
+    assert_eq!(status, 200);
+    assert_eq!((empty["total"]["requests"].clone(), empty["steps"].clone()), (json!(0), json!([])));
+    assert_eq!(empty["total"]["latency_ms"]["p99"], Value::Null);
+    let (status, error) = server.get_json(&format!("{HTTP}?{range}&step=30s")).await;
+    assert_eq!(status, 400);
+    assert!(error["error"].as_str().unwrap().contains("multiple of 1 min"), "{error}");
+    server.server.stop().await;
+}

@@ -224,6 +224,9 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, StartError> {
         }));
     }
     tasks.extend(store_upkeep(&store, &shutdown));
+    if let Some(task) = report_own_process(&catalog, &store, &series, &shutdown)? {
+        tasks.push(task);
+    }
     let syslog = Arc::new(SyslogIngest::new(store.clone(), catalog.clone(), ingest, syslog_counters));
     if let Some(listener) = syslog_tcp_listener {
         tasks.push(syslog::listener::serve_tcp(listener, syslog.clone(), shutdown.clone()));
@@ -263,6 +266,48 @@ impl RunningServer {
             Err(error) => tracing::error!(%error, "the store checkpoint task failed"),
         }
     }
+}
+
+/// The app Vigie reports its own process as, in the first organisation.
+pub const SELF_APP: &str = "vigie";
+
+/// Reports this process (CPU, memory, network, disk; see
+/// `metrics::instance`) every 10 s as an instance of the app
+/// [`SELF_APP`] of the first organisation, made if missing. Nothing when
+/// that organisation is gone.
+fn report_own_process(
+    catalog: &Catalog,
+    store: &Store,
+    series: &SeriesModel,
+    shutdown: &ShutdownSignal,
+) -> Result<Option<JoinHandle<()>>, StartError> {
+    if catalog.org(bootstrap::FIRST_ORG)?.is_none() {
+        return Ok(None);
+    }
+    if catalog.app(bootstrap::FIRST_ORG, SELF_APP)?.is_none() {
+        let app = catalog::App {
+            slug: SELF_APP.into(),
+            name: "Vigie itself".into(),
+            kind: vigie_app::model::AppKind::Application,
+            runtime: "Rust".into(),
+        };
+        catalog.create_app(bootstrap::FIRST_ORG, &app)?;
+    }
+    let (store, series, shutdown) = (store.clone(), series.clone(), shutdown.clone());
+    Ok(Some(tokio::spawn(async move {
+        let instance = metrics::instance::host_name();
+        let own = Arc::new(std::sync::Mutex::new(metrics::instance::OwnProcess::default()));
+        let key = store::TopicKey::metrics(bootstrap::FIRST_ORG, SELF_APP);
+        let job = move || {
+            let report = own.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).report(&instance);
+            let Some(report) = report else { return Ok(()) };
+            let now_ms = crate::http::ingest::now_ns() / 1_000_000;
+            store.append_batch(&key, metrics::instance::records(&[report], now_ms))?;
+            series.catch_up(&store, &key);
+            Ok(())
+        };
+        every(Duration::from_secs(10), shutdown, "own metrics report", job).await;
+    })))
 }
 
 /// Runs `job` on a blocking thread every `period` until shutdown; a failure

@@ -87,7 +87,7 @@ async fn every_metric_type_sent_by_a_statsd_library_is_queried_back() {
     for _ in 0..50 {
         statsd.count_with_tags("orders", 1).with_tag("route", "/b").with_sampling_rate(0.1).send();
     }
-    statsd.gauge("queue", 10).unwrap();
+    statsd.gauge("level", 42).unwrap();
     for ms in 1..=1_000u64 {
         statsd.time("db.query", ms).unwrap();
     }
@@ -97,16 +97,18 @@ async fn every_metric_type_sent_by_a_statsd_library_is_queried_back() {
         statsd.set("visitors", user).unwrap();
     }
     statsd.flush().unwrap();
-    // Gauge deltas (which cadence does not send), and a malformed line beside a good one.
+    // Gauge deltas (which cadence does not send), in one datagram with the value they change
+    // (datagrams from two sockets may be read in either order), and a malformed line beside a good one.
     let tags = format!("#vigie_app:api,vigie_token:{}", server.token);
-    send_raw(&server, &format!("shop.queue:+5|g|{tags}\nshop.queue:-2|g|{tags}"));
+    send_raw(&server, &format!("shop.queue:10|g|{tags}\nshop.queue:+5|g|{tags}\nshop.queue:-2|g|{tags}"));
     send_raw(&server, &format!("shop.broken:x|c|{tags}\nshop.orders:3|c|{tags},route:/a\nno value here"));
-    wait_aggregated(&server, 100 + 50 + 1 + 1_000 + 1 + 1 + 4 + 2 + 1).await;
+    wait_aggregated(&server, 100 + 50 + 1 + 1_000 + 1 + 1 + 4 + 3 + 1).await;
 
     assert_eq!(total(&server, "shop.orders", "aggregation=sum&filter=route:/a").await, 103.0);
     assert_eq!(total(&server, "shop.orders", "aggregation=sum&filter=route:/b").await, 500.0);
     assert_eq!(total(&server, "shop.orders", "").await, 603.0, "a counter sums by default");
     assert_eq!(total(&server, "shop.queue", "aggregation=last").await, 13.0);
+    assert_eq!(total(&server, "shop.level", "aggregation=last").await, 42.0);
     assert_eq!(total(&server, "shop.visitors", "aggregation=max").await, 3.0);
     assert_eq!(total(&server, "shop.payload", "aggregation=sum").await, 600.0);
     assert_eq!(total(&server, "shop.payload", "aggregation=count").await, 3.0);
@@ -143,13 +145,14 @@ async fn every_metric_type_sent_by_a_statsd_library_is_queried_back() {
         vec![
             ("shop.db.query", "timer"),
             ("shop.latency", "distribution"),
+            ("shop.level", "gauge"),
             ("shop.orders", "counter"),
             ("shop.payload", "histogram"),
             ("shop.queue", "gauge"),
             ("shop.visitors", "set"),
         ]
     );
-    assert_eq!(listing["metrics"][2]["tags"], serde_json::json!({"route": ["/a", "/b"]}));
+    assert_eq!(listing["metrics"][3]["tags"], serde_json::json!({"route": ["/a", "/b"]}));
     assert!(!listing.to_string().contains(&server.token));
 
     // The malformed lines were counted by reason; the good line beside them was kept (103 above).

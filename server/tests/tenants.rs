@@ -26,6 +26,9 @@ fn body_for(method: &str, path: &str) -> Option<(&'static str, String)> {
     let json_body = |value: Value| Some(("application/json", value.to_string()));
     match (method, path) {
         ("post", "/api/v1/orgs/{org}/apps/{app}/logs") => Some(("text/plain", "from an intruder".into())),
+        ("post", "/api/v1/orgs/{org}/apps/{app}/instances/metrics") => {
+            json_body(json!({"instance": "planted", "cpu_percent": 1, "memory_used_bytes": 1, "memory_limit_bytes": 2}))
+        }
         ("post", "/api/v1/orgs/{org}/tokens") => json_body(json!({"name": "stolen", "permissions": "admin"})),
         ("post", "/api/v1/orgs/{org}/apps") => json_body(json!({"slug": "planted", "name": "Planted"})),
         ("post", "/api/v1/orgs/{org}/members") => json_body(json!({"login": "mallory", "role": "admin"})),
@@ -88,6 +91,7 @@ async fn the_openapi_document_lists_every_route_each_behind_a_token() {
             "get /api/v1/orgs/{org}/members",
             "get /api/v1/orgs/{org}/tokens",
             "post /api/v1/orgs/{org}/apps",
+            "post /api/v1/orgs/{org}/apps/{app}/instances/metrics",
             "post /api/v1/orgs/{org}/apps/{app}/logs",
             "post /api/v1/orgs/{org}/members",
             "post /api/v1/orgs/{org}/tokens",
@@ -155,6 +159,8 @@ async fn every_route_gives_another_org_the_answer_of_a_missing_one_and_changes_n
     assert!(server.server.catalog.members("acme").unwrap().is_empty());
     let (_, audit) = server.get_json("/api/v1/orgs/acme/audit").await;
     assert_eq!(audit["records"], json!([]), "{audit}");
+    let (_, metrics) = server.get_json("/api/v1/orgs/acme/apps/api/metrics").await;
+    assert_eq!(metrics["metrics"], json!([]), "no instance report planted: {metrics}");
     let (_, retention) = server.get_json("/api/v1/orgs/acme/apps/api/retention").await;
     assert_eq!(retention[0]["max_age_secs"], json!(30 * 86_400), "{retention}");
     server.server.stop().await;

@@ -17,6 +17,7 @@ use vigie_app::model::{AppKind, LogKind};
 use crate::catalog::{App, Catalog, CatalogError, Org};
 use crate::http::ingest::now_ns;
 use crate::http::ShutdownSignal;
+use crate::metrics::instance::{self, InstanceReport};
 use crate::store::{Store, StoreError, TopicKey};
 
 pub const DEMO_ORG: &str = "demo";
@@ -79,9 +80,18 @@ pub async fn run(store: Store, config: DemoConfig, shutdown: ShutdownSignal) -> 
             let at = now - backfill_ns + step * tick.as_nanos() as i64;
             produce_tick(&mut rng, &apps, &config, tick, at, &mut batches);
         }
+        let mut instances = Instances::new(config.seed, &apps);
+        let mut at_ms = (now - backfill_ns) / 1_000_000;
+        while at_ms < now / 1_000_000 {
+            instances.report(at_ms, &mut batches);
+            at_ms += INSTANCE_REPORT.as_millis() as i64;
+        }
         batches.flush(&store)?;
         tracing::info!(seconds = config.backfill.as_secs(), "demo history written");
     }
+    let mut instances = Instances::new(config.seed.wrapping_add(1), &apps);
+    let every_ms = INSTANCE_REPORT.as_millis() as i64;
+    let mut next_report_ms = (now / 1_000_000).div_euclid(every_ms) * every_ms + every_ms;
 
     let mut interval = tokio::time::interval(tick);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -93,9 +103,72 @@ pub async fn run(store: Store, config: DemoConfig, shutdown: ShutdownSignal) -> 
             _ = interval.tick() => {}
         }
         let mut batches = Batches::default();
-        produce_tick(&mut rng, &apps, &config, tick, now_ns(), &mut batches);
+        let at = now_ns();
+        produce_tick(&mut rng, &apps, &config, tick, at, &mut batches);
+        if at / 1_000_000 >= next_report_ms {
+            instances.report(at / 1_000_000, &mut batches);
+            next_report_ms = (at / 1_000_000).div_euclid(every_ms) * every_ms + every_ms;
+        }
         let store = store.clone();
         tokio::task::spawn_blocking(move || batches.flush(&store)).await.expect("demo flush task")?;
+    }
+}
+
+/// How often the demo's instances report their server metrics.
+const INSTANCE_REPORT: Duration = Duration::from_secs(10);
+
+/// The demo apps' instances (two each) and their server metrics: CPU and
+/// memory wander, network follows a daily wave, disk is mostly quiet.
+struct Instances {
+    rng: SmallRng,
+    /// (app, instance, cpu %, memory used bytes, memory limit bytes)
+    running: Vec<(String, String, f64, f64, f64)>,
+}
+
+impl Instances {
+    fn new(seed: u64, apps: &[(App, service::Voice, bool)]) -> Instances {
+        let mut running = Vec::new();
+        for (app, _, _) in apps {
+            for n in 1..=2 {
+                let limit = if app.kind == AppKind::Addon { 4.0 } else { 1.0 } * 1024.0 * 1024.0 * 1024.0;
+                running.push((app.slug.clone(), format!("{}-{n}", app.slug), 20.0, limit * 0.4, limit));
+            }
+        }
+        Instances { rng: SmallRng::seed_from_u64(seed ^ 0x6d65_7472_6963_73), running }
+    }
+
+    fn report(&mut self, at_ms: i64, batches: &mut Batches) {
+        let daily = ((at_ms as f64 / 86_400_000.0) * std::f64::consts::TAU).sin();
+        let mut by_app: Vec<(String, Vec<InstanceReport>)> = Vec::new();
+        for (app, instance, cpu, memory, limit) in &mut self.running {
+            *cpu = (*cpu + self.rng.random_range(-4.0..4.0) + (25.0 + 15.0 * daily - *cpu) * 0.1).clamp(1.0, 95.0);
+            *memory = (*memory + self.rng.random_range(-1.0..1.0) * 4e6).clamp(*limit * 0.2, *limit * 0.9);
+            let requests = (40.0 + 30.0 * daily) * self.rng.random_range(0.8..1.2);
+            let report = InstanceReport {
+                instance: instance.clone(),
+                ts_ms: Some(at_ms),
+                cpu_percent: (*cpu * 10.0).round() / 10.0,
+                memory_used_bytes: (*memory / 4096.0).round() * 4096.0,
+                memory_limit_bytes: *limit,
+                net_in_bytes: (requests * 900.0).round(),
+                net_out_bytes: (requests * 14_000.0).round(),
+                disk_read_bytes: if self.rng.random_bool(0.1) {
+                    4096.0 * self.rng.random_range(1..64) as f64
+                } else {
+                    0.0
+                },
+                disk_write_bytes: 4096.0 * self.rng.random_range(0..8) as f64,
+            };
+            match by_app.iter_mut().find(|(slug, _)| slug == app) {
+                Some((_, reports)) => reports.push(report),
+                None => by_app.push((app.clone(), vec![report])),
+            }
+        }
+        for (app, reports) in by_app {
+            for (ts_ns, payload) in instance::records(&reports, at_ms) {
+                batches.push(TopicKey::metrics(DEMO_ORG, &app), ts_ns, payload);
+            }
+        }
     }
 }
 

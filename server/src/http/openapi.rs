@@ -63,6 +63,7 @@ pub fn api() -> (Router<AppState>, Document) {
         .routes(routes!(stats::list_metrics))
         .routes(routes!(stats::query_metric))
         .routes(routes!(stats::http_stats))
+        .routes(routes!(stats::post_instance_metrics))
         .routes(routes!(admin::list_tokens, admin::create_token))
         .routes(routes!(admin::revoke_token))
         .routes(routes!(admin::list_members, admin::add_member))

@@ -17,6 +17,7 @@ use super::ingest::now_ns;
 use super::AppState;
 use crate::catalog::Permission;
 use crate::metrics::http_stats::{HttpStats, BUCKET_MS as HTTP_BUCKET_MS, PATHS_PER_BUCKET};
+use crate::metrics::instance::{self, InstanceReport};
 use crate::metrics::point::MetricType;
 use crate::metrics::series::{Aggregation, MetricInfo, QueryAnswer, QueryError, SeriesQuery};
 use crate::query::time_bound::{parse_duration_ns, parse_time_bound};
@@ -45,7 +46,74 @@ pub async fn list_metrics(
     peer: ConnectInfo<SocketAddr>,
 ) -> Result<Json<MetricList>, ApiError> {
     authorize(&state, &headers, &peer, &org, Some(&app), Permission::Read)?;
-    Ok(Json(MetricList { metrics: state.series.list(&org, &app) }))
+    let (series, store) = (state.series.clone(), state.store.clone());
+    let list = tokio::task::spawn_blocking(move || {
+        series.catch_up(&store, &TopicKey::metrics(&org, &app));
+        series.list(&org, &app)
+    })
+    .await
+    .map_err(ApiError::internal)?;
+    Ok(Json(MetricList { metrics: list }))
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct InstanceReply {
+    /// Reports stored.
+    pub accepted: usize,
+}
+
+/// Report server metrics of the app's instances: one report or an array,
+/// each filed in the 10 s interval it was measured in (one report per
+/// instance and interval; a later one for the same interval is refused and
+/// counted). Needs `ingest`. Metrics and fields: docs/METRICS.md.
+#[utoipa::path(post, path = "/api/v1/orgs/{org}/apps/{app}/instances/metrics", tag = "ingest",
+    params(("org" = String, Path), ("app" = String, Path)),
+    request_body(content = Vec<InstanceReport>, description = "A report, or an array of them", content_type = "application/json"),
+    responses(
+        (status = 200, description = "Stored", body = InstanceReply),
+        (status = 400, description = "A bad report, named in `error`; nothing stored"),
+        (status = 401, description = "No token, or an unknown or revoked one"),
+        (status = 403, description = "The token may not ingest"),
+        (status = 404, description = "No such app in the token's org"),
+    ),
+    security(("token" = [])))]
+pub async fn post_instance_metrics(
+    State(state): State<AppState>,
+    Path((org, app)): Path<(String, String)>,
+    headers: HeaderMap,
+    peer: ConnectInfo<SocketAddr>,
+    body: axum::body::Bytes,
+) -> Result<Json<InstanceReply>, ApiError> {
+    authorize(&state, &headers, &peer, &org, Some(&app), Permission::Ingest)?;
+    let reports: Vec<InstanceReport> = match serde_json::from_slice::<serde_json::Value>(&body) {
+        Ok(serde_json::Value::Array(items)) => items
+            .into_iter()
+            .enumerate()
+            .map(|(index, item)| {
+                serde_json::from_value(item).map_err(|error| ApiError::bad_query(format!("report {index}: {error}")))
+            })
+            .collect::<Result<_, _>>()?,
+        Ok(item) => {
+            vec![serde_json::from_value(item).map_err(|error| ApiError::bad_query(format!("the report: {error}")))?]
+        }
+        Err(error) => return Err(ApiError::bad_query(format!("the body is not JSON: {error}"))),
+    };
+    for (index, report) in reports.iter().enumerate() {
+        report.check().map_err(|error| ApiError::bad_query(format!("report {index}: {error}")))?;
+    }
+    let accepted = reports.len();
+    let records = instance::records(&reports, now_ns() / 1_000_000);
+    let (series, store) = (state.series.clone(), state.store.clone());
+    tokio::task::spawn_blocking(move || {
+        let key = TopicKey::metrics(&org, &app);
+        store.append_batch(&key, records)?;
+        series.catch_up(&store, &key);
+        Ok::<_, crate::store::StoreError>(())
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(ApiError::internal)?;
+    Ok(Json(InstanceReply { accepted }))
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
@@ -93,8 +161,14 @@ pub async fn query_metric(
 ) -> Result<Json<QueryAnswer>, ApiError> {
     authorize(&state, &headers, &peer, &org, Some(&app), Permission::Read)?;
     let query = check(org, app, name, &query, now_ns())?;
-    let series = state.series.clone();
-    let answer = tokio::task::spawn_blocking(move || series.query(&query)).await.map_err(ApiError::internal)?;
+    let (series, store) = (state.series.clone(), state.store.clone());
+    let answer = tokio::task::spawn_blocking(move || {
+        // Points appended since the last look (by the demo, or a report) are read first.
+        series.catch_up(&store, &TopicKey::metrics(&query.org, &query.app));
+        series.query(&query)
+    })
+    .await
+    .map_err(ApiError::internal)?;
     answer.map(Json).map_err(|error| match error {
         QueryError::NoSuchMetric(_) => ApiError::new(axum::http::StatusCode::NOT_FOUND, error.to_string()),
         _ => ApiError::bad_query(error.to_string()),

@@ -7,5 +7,6 @@
 
 pub mod gorilla;
 pub mod http_stats;
+pub mod instance;
 pub mod point;
 pub mod series;

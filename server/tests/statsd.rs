@@ -274,3 +274,25 @@ async fn metric_series_are_rebuilt_from_the_topics_with_the_same_answers() {
     assert_eq!(rebuilt.query(&query), server.server.series.query(&query));
     server.server.stop().await;
 }
+
+#[tokio::test]
+async fn a_second_server_on_the_same_statsd_port_is_refused() {
+    let first = serve_statsd().await;
+    let port = first.server.statsd.unwrap();
+    let data_dir = tempfile::tempdir().unwrap();
+    let config = vigie_server::ServeConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: data_dir.path().to_path_buf(),
+        site_root: data_dir.path().join("site"),
+        demo: None,
+        store: Default::default(),
+        geoip: vigie_server::GeoIpSource::None,
+        ingest: Default::default(),
+        syslog_tcp: None,
+        syslog_udp: None,
+        statsd: Some(StatsdConfig::on(port)),
+    };
+    let error = vigie_server::start(config).await.err().expect("the port is taken");
+    assert!(error.to_string().contains(&format!("cannot listen on {port}")), "{error}");
+    first.server.stop().await;
+}

@@ -33,6 +33,11 @@ const STOP_POLL: Duration = Duration::from_millis(200);
 
 /// Binds `sockets` UDP sockets to `addr` (port 0: one port chosen for all).
 pub fn bind(addr: SocketAddr, sockets: usize) -> std::io::Result<Vec<UdpSocket>> {
+    // SO_REUSEPORT would let a second Vigie share the port and silently take
+    // half the datagrams: a plain bind first fails if anyone holds it.
+    if addr.port() != 0 {
+        drop(UdpSocket::bind(addr)?);
+    }
     let mut bound: Vec<UdpSocket> = Vec::new();
     let mut addr = addr;
     for _ in 0..sockets.max(1) {

@@ -262,31 +262,43 @@ impl StatsdIngest {
     /// appends its points to the apps' metric topics, then brings the read
     /// model up to date with them. Blocking.
     pub fn flush(&self, start_ns: i64, interval: Duration) -> Result<usize, StoreError> {
-        let mut points = Vec::new();
+        // Shard by shard, and at most RECORD_POINTS points a record, so a
+        // flush of many series never holds them all at once in any form.
+        let mut appended = 0;
+        let mut touched = std::collections::BTreeSet::new();
         for shard in &self.shards {
-            let mut aggregator = shard.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            points.extend(aggregator.flush(start_ns, interval.as_secs_f64()));
-        }
-        let mut by_app: BTreeMap<(String, String), Vec<MetricPoint>> = BTreeMap::new();
-        for point in &points {
-            if let Some(metric_point) = MetricPoint::from_statsd(point) {
-                by_app.entry((point.key.org.clone(), point.key.app.clone())).or_default().push(metric_point);
+            let points =
+                shard.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).flush(start_ns, interval.as_secs_f64());
+            let mut by_app: BTreeMap<(&str, &str), Vec<MetricPoint>> = BTreeMap::new();
+            for point in &points {
+                if let Some(metric_point) = MetricPoint::from_statsd(point) {
+                    by_app.entry((&point.key.org, &point.key.app)).or_default().push(metric_point);
+                }
+            }
+            for ((org, app), mut points) in by_app {
+                let key = TopicKey::metrics(org, app);
+                while !points.is_empty() {
+                    let rest = points.split_off(points.len().min(RECORD_POINTS));
+                    let count = points.len();
+                    let record = PointsRecord { interval_s: interval.as_secs_f64(), points };
+                    let payload = serde_json::to_string(&record).expect("points serialise");
+                    self.store.append_batch(&key, vec![(start_ns, payload)])?;
+                    self.counters.points.fetch_add(count as u64, Ordering::Relaxed);
+                    appended += count;
+                    points = rest;
+                }
+                touched.insert(key);
             }
         }
-        let mut appended = 0;
-        for ((org, app), points) in by_app {
-            let key = TopicKey::metrics(&org, &app);
-            let count = points.len();
-            let record = PointsRecord { interval_s: interval.as_secs_f64(), points };
-            let payload = serde_json::to_string(&record).expect("points serialise");
-            self.store.append_batch(&key, vec![(start_ns, payload)])?;
-            self.counters.points.fetch_add(count as u64, Ordering::Relaxed);
-            appended += count;
+        for key in touched {
             self.series.catch_up(&self.store, &key);
         }
         Ok(appended)
     }
 }
+
+/// Most points one metric-topic record holds.
+const RECORD_POINTS: usize = 2_000;
 
 /// How long a socket believes the verdicts it saw.
 const RECENT_TTL: Duration = Duration::from_secs(1);

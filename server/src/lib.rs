@@ -35,8 +35,9 @@ use crate::ingest::geoip::GeoIp;
 use crate::ingest::limits::IngestLimits;
 use crate::ingest::statsd::{StatsdCounters, StatsdIngest};
 use crate::ingest::syslog::{self, SyslogCounters, SyslogIngest};
+use crate::metrics::chunk_files::ChunkFiles;
 use crate::metrics::http_stats::HttpStatsModel;
-use crate::metrics::series::SeriesModel;
+use crate::metrics::series::{SeriesModel, SeriesRetention};
 use crate::store::Store;
 
 /// The name of the browser bundle (`pkg/vigie.js`, `pkg/vigie.wasm`); the
@@ -122,6 +123,8 @@ pub enum StartError {
     Catalog(#[from] CatalogError),
     #[error("{0} (pass another with --geoip-db, or none)")]
     GeoIp(String),
+    #[error("cannot use {dir} for metric chunks: {source} (check the data directory's permissions and free space)", dir = dir.display())]
+    Series { dir: PathBuf, source: std::io::Error },
     #[error("cannot listen on {addr}: {source} (is another Vigie running? pick another with --listen)")]
     Listen { addr: SocketAddr, source: std::io::Error },
 }
@@ -189,7 +192,10 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, StartError> {
     tokio::task::spawn_blocking(move || rebuilding_http.0.catch_up_all(&rebuilding_http.1));
     // The read model starts empty and reads every metric topic: it is
     // rebuilt at each start.
-    let series = SeriesModel::default();
+    let series_dir = config.data_dir.join("series");
+    let chunk_files =
+        ChunkFiles::open(&series_dir).map_err(|source| StartError::Series { dir: series_dir.clone(), source })?;
+    let series = SeriesModel::on_disk(SeriesRetention::default(), chunk_files);
     let rebuilding = (series.clone(), store.clone());
     let started = std::time::Instant::now();
     tokio::task::spawn_blocking(move || rebuilding.0.catch_up_all(&rebuilding.1)).await.ok();

@@ -386,10 +386,15 @@ pub struct SealedChunk {
 impl SealedChunk {
     /// As [`decode`], whichever the encoding.
     pub fn decode(&self, visit: impl FnMut(i64, &[f64]) -> bool) -> bool {
+        self.decode_bytes(&self.bytes, visit)
+    }
+
+    /// As [`SealedChunk::decode`], of this chunk's bytes kept elsewhere.
+    pub fn decode_bytes(&self, bytes: &[u8], visit: impl FnMut(i64, &[f64]) -> bool) -> bool {
         if self.scaled {
-            decode_scaled(&self.bytes, self.points, self.columns as usize, visit)
+            decode_scaled(bytes, self.points, self.columns as usize, visit)
         } else {
-            decode(&self.bytes, self.points, self.columns as usize, visit)
+            decode(bytes, self.points, self.columns as usize, visit)
         }
     }
 }

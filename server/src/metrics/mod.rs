@@ -5,6 +5,7 @@
 //! Points reach the topics from statsd (`crate::ingest::statsd`); the read
 //! model follows the topics, so wiping it and starting again rebuilds it.
 
+pub mod chunk_files;
 pub mod gorilla;
 pub mod http_stats;
 pub mod instance;

@@ -24,6 +24,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use serde::Serialize;
 
+use super::chunk_files::{ChunkFiles, DiskChunk};
 use super::gorilla::{self, ChunkWriter, SealedChunk};
 use super::point::{MetricPoint, MetricType, PointsRecord, Shape};
 use crate::store::{Store, TopicKey, TopicKind, READ_CHUNK};
@@ -59,6 +60,8 @@ pub struct SeriesModel {
     /// One catch-up at a time, so no record is applied twice.
     catching_up: Arc<Mutex<()>>,
     retention: SeriesRetention,
+    /// Where sealed chunks go; none: they stay in memory.
+    files: Option<Arc<ChunkFiles>>,
 }
 
 #[derive(Default)]
@@ -68,6 +71,8 @@ struct Inner {
     /// Where each metric topic has been read up to.
     consumed: HashMap<TopicKey, u64>,
     counts: ModelCounts,
+    /// The newest point applied, for the chunk files' retention.
+    newest_ms: Option<i64>,
 }
 
 /// Totals, for `/metrics` and the benchmarks.
@@ -94,8 +99,21 @@ struct Series {
     levels: [Level; 3],
 }
 
+/// A sealed chunk, its bytes in memory or on disk.
+struct Stored {
+    /// With no bytes when they are on disk.
+    chunk: SealedChunk,
+    on_disk: Option<DiskChunk>,
+}
+
+impl Stored {
+    fn len(&self) -> usize {
+        self.on_disk.map_or(self.chunk.bytes.len(), |disk| disk.len())
+    }
+}
+
 struct Level {
-    sealed: Vec<SealedChunk>,
+    sealed: Vec<Stored>,
     open: ChunkWriter,
     /// The rollup bucket being filled: its start and its aggregate.
     pending: Option<(i64, Box<[f64]>)>,
@@ -106,21 +124,34 @@ impl Level {
         Level { sealed: Vec::new(), open: ChunkWriter::new(columns), pending: None }
     }
 
-    fn write(&mut self, ts_ms: i64, values: &[f64]) {
+    /// Appends a point; a full chunk is sealed and, with `files`, written
+    /// to disk (kept in memory if the disk refuses).
+    fn write(&mut self, ts_ms: i64, values: &[f64], files: Option<(&ChunkFiles, usize)>) {
         if self.open.points() >= CHUNK_POINTS {
             let full = std::mem::replace(&mut self.open, ChunkWriter::new(values.len()));
-            self.sealed.push(full.seal());
+            let mut chunk = full.seal();
+            let on_disk = files.and_then(|(files, level)| match files.write(level, chunk.last_ts_ms, &chunk.bytes) {
+                Ok(disk) => Some(disk),
+                Err(error) => {
+                    tracing::warn!(%error, "a metric chunk stays in memory: it could not be written");
+                    None
+                }
+            });
+            if on_disk.is_some() {
+                chunk.bytes = Box::default();
+            }
+            self.sealed.push(Stored { chunk, on_disk });
         }
         self.open.append(ts_ms, values);
     }
 
     fn forget_before(&mut self, oldest_ms: i64) {
-        let old = self.sealed.iter().take_while(|chunk| chunk.last_ts_ms < oldest_ms).count();
+        let old = self.sealed.iter().take_while(|stored| stored.chunk.last_ts_ms < oldest_ms).count();
         self.sealed.drain(..old);
     }
 
     /// Every stored point in `[from_ms, to_ms)`, oldest first, then the pending bucket.
-    fn visit(&self, from_ms: i64, to_ms: i64, mut visit: impl FnMut(i64, &[f64])) {
+    fn visit(&self, from_ms: i64, to_ms: i64, files: Option<&ChunkFiles>, mut visit: impl FnMut(i64, &[f64])) {
         let columns = self.open.columns();
         let mut in_range = |ts: i64, values: &[f64]| {
             if ts >= to_ms {
@@ -131,9 +162,22 @@ impl Level {
             }
             true
         };
-        for chunk in &self.sealed {
-            if chunk.last_ts_ms >= from_ms && chunk.first_ts_ms < to_ms {
-                chunk.decode(&mut in_range);
+        for Stored { chunk, on_disk } in &self.sealed {
+            if chunk.last_ts_ms < from_ms || chunk.first_ts_ms >= to_ms {
+                continue;
+            }
+            match (on_disk, files) {
+                (None, _) => {
+                    chunk.decode(&mut in_range);
+                }
+                (Some(disk), Some(files)) => match files.read(disk) {
+                    Ok(Some(bytes)) => {
+                        chunk.decode_bytes(&bytes, &mut in_range);
+                    }
+                    Ok(None) => {} // its file is past retention
+                    Err(error) => tracing::warn!(%error, "a metric chunk could not be read; its points are left out"),
+                },
+                (Some(_), None) => {}
             }
         }
         if self.open.last_ts_ms().is_some_and(|last| last >= from_ms) {
@@ -186,20 +230,27 @@ impl Series {
     }
 
     /// Adds a point; false when it is not newer than the series' newest.
-    fn add(&mut self, shape: Shape, ts_ms: i64, values: &[f64], retention: &SeriesRetention) -> bool {
+    fn add(
+        &mut self,
+        shape: Shape,
+        ts_ms: i64,
+        values: &[f64],
+        retention: &SeriesRetention,
+        files: Option<&ChunkFiles>,
+    ) -> bool {
         let raw = &mut self.levels[0];
         if raw.open.last_ts_ms().is_some_and(|last| ts_ms <= last) {
             return false;
         }
-        raw.write(ts_ms, values);
+        raw.write(ts_ms, values, files.map(|files| (files, 0)));
         let aggregate = aggregate_of(shape, values);
-        for (level, step) in self.levels.iter_mut().zip(RESOLUTIONS_MS).skip(1) {
+        for (index, (level, step)) in self.levels.iter_mut().zip(RESOLUTIONS_MS).enumerate().skip(1) {
             let bucket = ts_ms.div_euclid(step) * step;
             match &mut level.pending {
                 Some((start, into)) if *start == bucket => merge(shape, into, &aggregate),
                 _ => {
                     if let Some((start, done)) = level.pending.take() {
-                        level.write(start, &done);
+                        level.write(start, &done, files.map(|files| (files, index)));
                     }
                     level.pending = Some((bucket, aggregate.clone().into_boxed_slice()));
                 }
@@ -213,7 +264,7 @@ impl Series {
 
     fn raw_points_and_bytes(&self) -> (u64, u64) {
         let raw = &self.levels[0];
-        let sealed = raw.sealed.iter().map(|chunk| (chunk.points as u64, chunk.bytes.len() as u64));
+        let sealed = raw.sealed.iter().map(|stored| (stored.chunk.points as u64, stored.len() as u64));
         sealed
             .chain([(raw.open.points() as u64, raw.open.bytes().len() as u64)])
             .fold((0, 0), |(points, bytes), (p, b)| (points + p, bytes + b))
@@ -409,6 +460,11 @@ impl SeriesModel {
         SeriesModel { retention, ..SeriesModel::default() }
     }
 
+    /// A model that writes sealed chunks to `files`.
+    pub fn on_disk(retention: SeriesRetention, files: ChunkFiles) -> SeriesModel {
+        SeriesModel { retention, files: Some(Arc::new(files)), ..SeriesModel::default() }
+    }
+
     /// Reads every metric topic from where this model stopped (from the
     /// start, for a new model) and applies the points.
     pub fn catch_up_all(&self, store: &Store) {
@@ -434,7 +490,14 @@ impl SeriesModel {
             for record in &batch.records {
                 read += 1;
                 match serde_json::from_str::<PointsRecord>(&record.payload) {
-                    Ok(points) => inner.apply(&key.org, &key.app, record.ts_ns / 1_000_000, points, &self.retention),
+                    Ok(points) => inner.apply(
+                        &key.org,
+                        &key.app,
+                        record.ts_ns / 1_000_000,
+                        points,
+                        &self.retention,
+                        self.files.as_deref(),
+                    ),
                     Err(error) => {
                         inner.counts.unreadable_records += 1;
                         tracing::warn!(topic = %key, offset = record.offset, %error, "metric record skipped");
@@ -444,13 +507,18 @@ impl SeriesModel {
             from = batch.next_offset;
             inner.consumed.insert(key.clone(), from);
         }
+        if let (Some(files), Some(newest)) = (&self.files, self.read().newest_ms) {
+            for (level, keep) in self.retention.keep_ms.into_iter().enumerate() {
+                files.forget_before(level, newest - keep);
+            }
+        }
         read
     }
 
     /// Applies one record of `org`'s `app` directly, as if read from its
     /// metric topic (for benchmarks; the server only follows topics).
     pub fn apply(&self, org: &str, app: &str, ts_ms: i64, record: PointsRecord) {
-        self.inner.write().expect("series lock").apply(org, app, ts_ms, record, &self.retention);
+        self.inner.write().expect("series lock").apply(org, app, ts_ms, record, &self.retention, self.files.as_deref());
     }
 
     pub fn counts(&self) -> ModelCounts {
@@ -554,7 +622,7 @@ impl SeriesModel {
             }
             matched += 1;
             let mut steps: Vec<Option<Vec<f64>>> = vec![None; buckets];
-            series.levels[level].visit(from_ms, query.to_ms, |ts, values| {
+            series.levels[level].visit(from_ms, query.to_ms, self.files.as_deref(), |ts, values| {
                 let aggregate = if level == 0 { aggregate_of(shape, values) } else { values.to_vec() };
                 match &mut steps[bucket_of(ts)] {
                     Some(into) => merge(shape, into, &aggregate),
@@ -652,7 +720,16 @@ impl Group {
 }
 
 impl Inner {
-    fn apply(&mut self, org: &str, app: &str, ts_ms: i64, record: PointsRecord, retention: &SeriesRetention) {
+    fn apply(
+        &mut self,
+        org: &str,
+        app: &str,
+        ts_ms: i64,
+        record: PointsRecord,
+        retention: &SeriesRetention,
+        files: Option<&ChunkFiles>,
+    ) {
+        self.newest_ms = Some(self.newest_ms.map_or(ts_ms, |newest| newest.max(ts_ms)));
         let metrics = self.apps.entry((org.to_string(), app.to_string())).or_default();
         for point in record.points {
             if !point.is_well_formed() {
@@ -663,7 +740,7 @@ impl Inner {
             let metric = metrics.entry((name, kind)).or_default();
             let tags: Vec<(String, String)> = tags.into_iter().collect();
             let series = metric.series.entry(tags).or_insert_with(|| Box::new(Series::new(kind)));
-            if !series.add(kind.shape(), ts_ms, &values, retention) {
+            if !series.add(kind.shape(), ts_ms, &values, retention, files) {
                 self.counts.refused_points += 1;
             }
         }

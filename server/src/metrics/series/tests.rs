@@ -19,7 +19,7 @@ fn model_with(intervals: i64, points: impl Fn(i64) -> Vec<MetricPoint>) -> Serie
         let mut inner = model.inner.write().unwrap();
         for i in 0..intervals {
             let record = PointsRecord { interval_s: 10.0, points: points(i) };
-            inner.apply("acme", "api", T0 + i * 10_000, record, &SeriesRetention::default());
+            inner.apply("acme", "api", T0 + i * 10_000, record, &SeriesRetention::default(), None);
         }
     }
     model
@@ -134,7 +134,7 @@ fn points_older_than_their_series_newest_are_refused_and_counted() {
     {
         let mut inner = model.inner.write().unwrap();
         let late = PointsRecord { interval_s: 10.0, points: vec![point("hits", MetricType::Counter, &[], vec![5.0])] };
-        inner.apply("acme", "api", T0, late, &SeriesRetention::default());
+        inner.apply("acme", "api", T0, late, &SeriesRetention::default(), None);
     }
     assert_eq!(model.counts().refused_points, 1);
     let answer = model.query(&query("hits", T0, T0 + 60_000, 60_000, None)).unwrap();
@@ -171,6 +171,21 @@ fn a_new_model_rebuilt_from_the_topics_answers_the_same() {
         assert_eq!(rebuilt.query(&q), first.query(&q), "{name} at {step}");
         assert!(!first.query(&q).unwrap().series[0].points.is_empty());
     }
+    // Sealed chunks on disk answer alike.
+    let on_disk = SeriesModel::on_disk(
+        SeriesRetention::default(),
+        crate::metrics::chunk_files::ChunkFiles::open(dir.path().join("series")).unwrap(),
+    );
+    on_disk.catch_up_all(&store);
+    assert_eq!(on_disk.counts(), first.counts());
+    for step in [10_000, 60_000, 3_600_000] {
+        let mut q = query("hits", T0, T0 + 20_000_000, step, None);
+        q.group_by = vec!["route".into()];
+        assert_eq!(on_disk.query(&q), first.query(&q), "hits at {step}");
+    }
+    let files: Vec<_> = std::fs::read_dir(dir.path().join("series")).unwrap().collect();
+    assert!(!files.is_empty(), "sealed chunks were written");
+
     let listed = rebuilt.list("acme", "api");
     assert_eq!(listed.iter().map(|m| (m.name.as_str(), m.series)).collect::<Vec<_>>(), vec![("depth", 1), ("hits", 2)]);
     assert_eq!(listed[1].tags["route"], vec!["/a".to_string(), "/b".to_string()]);

@@ -66,8 +66,10 @@ pub struct ServeConfig {
 #[derive(Clone, Debug)]
 pub struct StatsdConfig {
     pub listen: SocketAddr,
-    /// Sockets sharing the port (`SO_REUSEPORT`), each read by a thread.
+    /// Sockets sharing the port (`SO_REUSEPORT`).
     pub sockets: usize,
+    /// Threads reading them (at least one a socket).
+    pub readers: usize,
     /// How long an interval lasts: each series gets one point per interval.
     pub flush_interval: Duration,
 }
@@ -75,7 +77,7 @@ pub struct StatsdConfig {
 impl StatsdConfig {
     pub fn on(listen: SocketAddr) -> StatsdConfig {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        StatsdConfig { listen, sockets: cores.min(4), flush_interval: Duration::from_secs(10) }
+        StatsdConfig { listen, sockets: 1, readers: cores.min(4), flush_interval: Duration::from_secs(10) }
     }
 }
 
@@ -242,7 +244,13 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, StartError> {
     }
     if let (Some(sockets), Some(statsd_config)) = (statsd_sockets, &config.statsd) {
         let statsd = Arc::new(StatsdIngest::new(store.clone(), catalog.clone(), series.clone(), statsd_counters));
-        tasks.push(ingest::statsd::listener::serve(sockets, statsd, statsd_config.flush_interval, shutdown.clone()));
+        tasks.push(ingest::statsd::listener::serve(
+            sockets,
+            statsd_config.readers,
+            statsd,
+            statsd_config.flush_interval,
+            shutdown.clone(),
+        ));
     }
     let server_shutdown = shutdown.clone();
     tasks.push(tokio::spawn(async move {

@@ -172,9 +172,12 @@ struct ServeArgs {
     /// tied to an app by the tags vigie_app and vigie_token (docs/METRICS.md).
     #[arg(long, env = "VIGIE_STATSD", default_value = "127.0.0.1:8125", value_parser = parse_optional_addr)]
     statsd: OptionalAddr,
-    /// Sockets sharing the statsd port, each read by its own thread.
+    /// Sockets sharing the statsd port (SO_REUSEPORT); default 1.
     #[arg(long, env = "VIGIE_STATSD_SOCKETS")]
     statsd_sockets: Option<usize>,
+    /// Threads reading statsd; default: one a core, up to 4.
+    #[arg(long, env = "VIGIE_STATSD_READERS")]
+    statsd_readers: Option<usize>,
     /// statsd flush interval in seconds: each series gets one point per interval.
     #[arg(long, env = "VIGIE_STATSD_FLUSH_SECS", default_value_t = 10)]
     statsd_flush_secs: u64,
@@ -318,6 +321,7 @@ async fn main() -> ExitCode {
         statsd: args.statsd.0.map(|listen| {
             let mut statsd = StatsdConfig::on(listen);
             statsd.sockets = args.statsd_sockets.unwrap_or(statsd.sockets);
+            statsd.readers = args.statsd_readers.unwrap_or(statsd.readers);
             statsd.flush_interval = Duration::from_secs(args.statsd_flush_secs.max(1));
             statsd
         }),

@@ -1,11 +1,13 @@
 //! The statsd sockets and the flush clock.
 //!
-//! [`bind`] opens several UDP sockets on one port with `SO_REUSEPORT`, so
-//! the kernel spreads senders over them, each with a
-//! [`RECV_BUFFER_BYTES`] receive buffer; [`serve`] reads each on its own
-//! thread (blocking reads, a datagram at a time: parsing and folding a
-//! datagram costs far more than the system call) and ends the flush
-//! interval on the clock. What the kernel dropped because a buffer was full
+//! [`bind`] opens one or more UDP sockets on one port (`SO_REUSEPORT`, so
+//! the kernel spreads senders over them), each with a [`RECV_BUFFER_BYTES`]
+//! receive buffer; [`serve`] reads them with several threads (blocking
+//! reads, a datagram at a time: parsing and folding a datagram costs far
+//! more than the system call) and ends the flush interval on the clock.
+//! One socket read by every thread is the default: the kernel hashes a
+//! sender to one `SO_REUSEPORT` socket, so a few busy senders can land on
+//! the same one and leave the other threads idle. What the kernel dropped because a buffer was full
 //! is read from `/proc/net/udp` ([`socket_drops`]).
 
 use std::net::{SocketAddr, UdpSocket};
@@ -91,10 +93,12 @@ fn enlarge_recv_buffer(socket: &socket2::Socket) {
     }
 }
 
-/// Reads every socket on its own thread and flushes every `interval` until
-/// shutdown. Returns the flush task; the threads end with it.
+/// Reads the sockets with `readers` threads (at least one a socket) and
+/// flushes every `interval` until shutdown. Returns the flush task; the
+/// threads end with it.
 pub fn serve(
     sockets: Vec<UdpSocket>,
+    readers: usize,
     ingest: Arc<StatsdIngest>,
     interval: Duration,
     shutdown: ShutdownSignal,
@@ -103,15 +107,23 @@ pub fn serve(
         ingest.counters.port.store(port as u64, Ordering::Relaxed);
     }
     let stopping = Arc::new(AtomicBool::new(false));
-    let readers: Vec<JoinHandle<()>> = sockets
-        .into_iter()
-        .enumerate()
-        .map(|(index, socket)| {
+    // Threads take the sockets in turn; several threads reading one socket
+    // share its datagrams whoever sent them.
+    let readers: Vec<JoinHandle<()>> = (0..readers.max(sockets.len()))
+        .filter_map(|index| {
+            let socket = match sockets[index % sockets.len()].try_clone() {
+                Ok(socket) => socket,
+                Err(error) => {
+                    tracing::error!(%error, "statsd: a reading thread could not get its socket");
+                    return None;
+                }
+            };
             let (ingest, stopping) = (ingest.clone(), stopping.clone());
-            std::thread::Builder::new()
+            let thread = std::thread::Builder::new()
                 .name(format!("statsd-{index}"))
                 .spawn(move || read(socket, &ingest, &stopping))
-                .expect("a statsd thread starts")
+                .expect("a statsd thread starts");
+            Some(thread)
         })
         .collect();
     tokio::spawn(async move {

@@ -92,7 +92,7 @@ impl Shapes {
             // Requests in 10 s: a daily wave and noise, whole numbers.
             MetricType::Counter => vec![(200.0 + 150.0 * daily + 40.0 * self.unit()).round()],
             // Memory in bytes that moves by pages now and then, or a CPU % to one decimal.
-            MetricType::Gauge if s % 2 == 0 => {
+            MetricType::Gauge if s.is_multiple_of(2) => {
                 let pages = if self.unit() < 0.2 { (self.unit() * 64.0) as i64 } else { 0 };
                 vec![(512 * 1024 * 1024 + (s as i64 + pages + i / 360) * 4096) as f64]
             }
@@ -412,7 +412,8 @@ fn send_paced(pool: &[Vec<u8>], target: &str, per_sec: f64, secs: u64) -> std::i
             std::thread::sleep(Duration::from_micros(200));
             continue;
         }
-        for _ in sent..due.min(sent + 1_000) {
+        let burst_end = due.min(sent + 1_000);
+        while sent < burst_end {
             let datagram = &pool[sent as usize % pool.len()];
             // A full send buffer is the sender's limit: try again.
             while socket.send(datagram).is_err() {}

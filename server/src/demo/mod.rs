@@ -134,7 +134,7 @@ impl Instances {
                 running.push((app.slug.clone(), format!("{}-{n}", app.slug), 20.0, limit * 0.4, limit));
             }
         }
-        Instances { rng: SmallRng::seed_from_u64(seed ^ 0x6d65_7472_6963_73), running }
+        Instances { rng: SmallRng::seed_from_u64(seed ^ 0x006d_6574_7269_6373), running }
     }
 
     fn report(&mut self, at_ms: i64, batches: &mut Batches) {

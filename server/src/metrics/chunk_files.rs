@@ -32,16 +32,19 @@ pub struct DiskChunk {
 }
 
 impl DiskChunk {
-    pub fn len(&self) -> usize {
+    pub fn bytes(&self) -> usize {
         self.len as usize
     }
 }
+
+/// An open chunk file and its length.
+type OpenFile = (Arc<File>, u64);
 
 pub struct ChunkFiles {
     dir: PathBuf,
     /// (level, span) → the file and its length; a std `Mutex` held for a
     /// lookup or an append, never across an `.await`.
-    files: Mutex<HashMap<(u8, i64), (Arc<File>, u64)>>,
+    files: Mutex<HashMap<(u8, i64), OpenFile>>,
 }
 
 impl ChunkFiles {

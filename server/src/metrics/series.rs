@@ -108,7 +108,7 @@ struct Stored {
 
 impl Stored {
     fn len(&self) -> usize {
-        self.on_disk.map_or(self.chunk.bytes.len(), |disk| disk.len())
+        self.on_disk.map_or(self.chunk.bytes.len(), |disk| disk.bytes())
     }
 }
 

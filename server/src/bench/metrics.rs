@@ -121,7 +121,8 @@ impl Shapes {
 fn storage(rows: &mut Vec<Row>) {
     const SERIES: usize = 100;
     const DAY: i64 = 8_640;
-    let t0 = 1_790_000_000_000 / 3_600_000 * 3_600_000;
+    // A day ending now: retention counts back from now.
+    let t0 = (crate::http::ingest::now_ns() / 1_000_000 - DAY * 10_000) / 3_600_000 * 3_600_000;
     for kind in [MetricType::Counter, MetricType::Gauge, MetricType::Timer] {
         let model = SeriesModel::new(SeriesRetention::default());
         let mut shapes = Shapes { seed: 7 };

@@ -98,11 +98,12 @@ pub async fn post_instance_metrics(
         }
         Err(error) => return Err(ApiError::bad_query(format!("the body is not JSON: {error}"))),
     };
+    let now_ms = now_ns() / 1_000_000;
     for (index, report) in reports.iter().enumerate() {
-        report.check().map_err(|error| ApiError::bad_query(format!("report {index}: {error}")))?;
+        report.check(now_ms).map_err(|error| ApiError::bad_query(format!("report {index}: {error}")))?;
     }
     let accepted = reports.len();
-    let records = instance::records(&reports, now_ns() / 1_000_000);
+    let records = instance::records(&reports, now_ms);
     let (series, store) = (state.series.clone(), state.store.clone());
     tokio::task::spawn_blocking(move || {
         let key = TopicKey::metrics(&org, &app);
@@ -203,7 +204,7 @@ fn check(org: String, app: String, name: String, query: &StatsQuery, now: i64) -
     let (from_ms, to_ms) = range(&query.from, &query.to, now)?;
     let step_ms = match &query.step {
         Some(text) => parse_step_ms(text)?,
-        None => ((to_ms - from_ms) / DEFAULT_POINTS).max(1).div_ceil_to(10_000),
+        None => default_step_ms(to_ms - from_ms),
     };
     let aggregation = query
         .aggregation
@@ -244,6 +245,15 @@ fn check(org: String, app: String, name: String, query: &StatsQuery, now: i64) -
         .map(|text| text.split(',').filter(|tag| !tag.is_empty()).map(str::to_string).collect())
         .unwrap_or_default();
     Ok(SeriesQuery { org, app, name, kind, from_ms, to_ms, step_ms, aggregation, filter, group_by })
+}
+
+/// About [`DEFAULT_POINTS`] steps over `range_ms`, each a whole number of
+/// the coarsest resolution it spans (10 s, 1 min, 1 h), so the query reads
+/// rollups where they exist: raw points are kept for 3 days only.
+fn default_step_ms(range_ms: i64) -> i64 {
+    let wanted = (range_ms / DEFAULT_POINTS).max(1);
+    let unit = [3_600_000, 60_000, 10_000].into_iter().find(|unit| wanted >= *unit).unwrap_or(10_000);
+    wanted.div_ceil_to(unit)
 }
 
 trait RoundUp {
@@ -308,4 +318,17 @@ pub async fn http_stats(
     .await
     .map_err(ApiError::internal)?;
     answer.map(Json).map_err(|error| ApiError::bad_query(error.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_steps_are_whole_units_of_the_coarsest_resolution_they_span() {
+        assert_eq!(default_step_ms(3_600_000), 20_000, "an hour: 10 s points");
+        assert_eq!(default_step_ms(7 * 86_400_000), 2_040_000, "a week: whole minutes");
+        assert_eq!(default_step_ms(30 * 86_400_000), 10_800_000, "a month: whole hours");
+        assert_eq!(default_step_ms(1_000), 10_000);
+    }
 }

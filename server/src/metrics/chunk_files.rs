@@ -2,12 +2,14 @@
 //! read model an index entry per chunk, not the chunk.
 //!
 //! `DATA_DIR/series/` holds append-only files per resolution and span of
-//! time (`L{level}-{span}.chunks`: a day of raw points, a week of minute
-//! rollups, 30 days of hour rollups), named by when their chunks end. A
-//! chunk is written once, at the end of its file, and read back with one
-//! positional read. A file is deleted whole once its span is past its
-//! resolution's retention; a chunk still listed in a deleted file reads as
-//! gone, like the chunks retention already dropped.
+//! time (`L{level}-{span}-{file}.chunks`: a day of raw points, a week of
+//! minute rollups, 30 days of hour rollups), named by when their chunks
+//! end and numbered once per start. A chunk is written once, at the end of
+//! its file, and read back with one positional read. A file is deleted
+//! whole once its span is past its resolution's retention; a chunk still
+//! listed in a deleted file reads as gone, like the chunks retention
+//! already dropped, even if its span gets a file again (that one has
+//! another number, so a stale place never reads another series' bytes).
 //!
 //! The directory is emptied at each start: the read model is rebuilt from
 //! the metric topics, which are the source of truth.
@@ -27,6 +29,8 @@ pub const SPAN_MS: [i64; 3] = [86_400_000, 7 * 86_400_000, 30 * 86_400_000];
 pub struct DiskChunk {
     level: u8,
     span: i64,
+    /// The number of the file it was written to.
+    file: u64,
     offset: u64,
     len: u32,
 }
@@ -37,14 +41,15 @@ impl DiskChunk {
     }
 }
 
-/// An open chunk file and its length.
-type OpenFile = (Arc<File>, u64);
+/// An open chunk file: its number, the file, its length.
+type OpenFile = (u64, Arc<File>, u64);
 
 pub struct ChunkFiles {
     dir: PathBuf,
     /// (level, span) → the file and its length; a std `Mutex` held for a
     /// lookup or an append, never across an `.await`.
     files: Mutex<HashMap<(u8, i64), OpenFile>>,
+    next_file: std::sync::atomic::AtomicU64,
 }
 
 impl ChunkFiles {
@@ -56,24 +61,28 @@ impl ChunkFiles {
             _ => {}
         }
         fs::create_dir_all(&dir)?;
-        Ok(ChunkFiles { dir, files: Mutex::new(HashMap::new()) })
+        Ok(ChunkFiles { dir, files: Mutex::new(HashMap::new()), next_file: Default::default() })
     }
 
     /// Appends a chunk of `level` that ends at `last_ts_ms`.
     pub fn write(&self, level: usize, last_ts_ms: i64, bytes: &[u8]) -> io::Result<DiskChunk> {
         let span = last_ts_ms.div_euclid(SPAN_MS[level]);
         let mut files = self.files.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let (file, length) = match files.entry((level as u8, span)) {
+        let (number, file, length) = match files.entry((level as u8, span)) {
             std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
             std::collections::hash_map::Entry::Vacant(entry) => {
-                let file =
-                    OpenOptions::new().create(true).read(true).append(true).open(self.path(level as u8, span))?;
-                let length = file.metadata()?.len();
-                entry.insert((Arc::new(file), length))
+                let number = self.next_file.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let path = self.path(level as u8, span, number);
+                let file = OpenOptions::new().create_new(true).read(true).append(true).open(path)?;
+                entry.insert((number, Arc::new(file), 0))
             }
         };
-        (&**file).write_all(bytes)?;
-        let chunk = DiskChunk { level: level as u8, span, offset: *length, len: bytes.len() as u32 };
+        if let Err(error) = (&**file).write_all(bytes) {
+            // Cut what part was written, so the next chunk starts where its place says.
+            let _ = file.set_len(*length);
+            return Err(error);
+        }
+        let chunk = DiskChunk { level: level as u8, span, file: *number, offset: *length, len: bytes.len() as u32 };
         *length += bytes.len() as u64;
         Ok(chunk)
     }
@@ -83,8 +92,8 @@ impl ChunkFiles {
         let file = {
             let files = self.files.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             match files.get(&(chunk.level, chunk.span)) {
-                Some((file, _)) => file.clone(),
-                None => return Ok(None),
+                Some((number, file, _)) if *number == chunk.file => file.clone(),
+                _ => return Ok(None),
             }
         };
         let mut bytes = vec![0; chunk.len as usize];
@@ -102,9 +111,10 @@ impl ChunkFiles {
             .copied()
             .collect();
         for key in &old {
-            files.remove(key);
-            if let Err(error) = fs::remove_file(self.path(key.0, key.1)) {
-                tracing::warn!(%error, "could not delete an old chunk file");
+            if let Some((number, _, _)) = files.remove(key) {
+                if let Err(error) = fs::remove_file(self.path(key.0, key.1, number)) {
+                    tracing::warn!(%error, "could not delete an old chunk file");
+                }
             }
         }
         old.len()
@@ -112,11 +122,11 @@ impl ChunkFiles {
 
     /// Bytes on disk, over every file.
     pub fn bytes(&self) -> u64 {
-        self.files.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).values().map(|(_, length)| length).sum()
+        self.files.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).values().map(|(_, _, length)| length).sum()
     }
 
-    fn path(&self, level: u8, span: i64) -> PathBuf {
-        self.dir.join(format!("L{level}-{span}.chunks"))
+    fn path(&self, level: u8, span: i64, number: u64) -> PathBuf {
+        self.dir.join(format!("L{level}-{span}-{number}.chunks"))
     }
 }
 
@@ -141,6 +151,11 @@ mod tests {
         assert_eq!(files.read(&a).unwrap(), None);
         assert_eq!(files.read(&c).unwrap().unwrap(), b"next day");
         assert_eq!(files.read(&hour).unwrap().unwrap(), b"an hourly one", "other resolutions keep theirs");
+
+        // The first day gets a file again: the old places still read as gone.
+        let again = files.write(0, 30, b"later").unwrap();
+        assert_eq!(files.read(&a).unwrap(), None);
+        assert_eq!(files.read(&again).unwrap().unwrap(), b"later");
 
         // A new start empties the directory: the model is rebuilt from the topics.
         drop(files);

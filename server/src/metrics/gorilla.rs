@@ -207,6 +207,10 @@ fn decimal_exponent(values: &[f64]) -> Option<u32> {
     (0..=MAX_EXPONENT).find(|&exponent| {
         let scale = 10f64.powi(exponent as i32);
         values.iter().all(|value| {
+            // -0.0 would come back as 0.0.
+            if *value == 0.0 && value.is_sign_negative() {
+                return false;
+            }
             let scaled = (value * scale).round();
             scaled.abs() < MAX_SCALED && (scaled / scale).to_bits() == value.to_bits()
         })
@@ -457,7 +461,8 @@ fn read_value(reader: &mut BitReader<'_>, column: &mut Column) -> Option<u64> {
             0 => 64,
             bits => bits,
         };
-        column.trailing = 64 - column.leading - meaningful;
+        // Damaged bytes may ask for more than 64 bits: refuse, never underflow.
+        column.trailing = 64u8.checked_sub(column.leading)?.checked_sub(meaningful)?;
     }
     let meaningful = 64 - column.leading as u32 - column.trailing as u32;
     let xor = reader.read(meaningful)? << column.trailing;
@@ -503,10 +508,11 @@ mod tests {
                 let bytes = 536_870_912.0 + ((i / 30) * 4096) as f64;
                 let noisy = f64::from_bits(next() >> 2);
                 let awkward = if i % 2 == 0 { 0.1 + 0.2 } else { -0.0 };
-                (1_790_000_000_000 + i * 10_000, vec![cpu, count, bytes, noisy, awkward])
+                let zeros = if i % 3 == 0 { -0.0 } else { 0.0 };
+                (1_790_000_000_000 + i * 10_000, vec![cpu, count, bytes, noisy, awkward, zeros])
             })
             .collect();
-        let mut gorilla_only = ChunkWriter::new(5);
+        let mut gorilla_only = ChunkWriter::new(6);
         let mut single: Vec<ChunkWriter> = (0..3).map(|_| ChunkWriter::new(1)).collect();
         for (ts, values) in &points {
             gorilla_only.append(*ts, values);

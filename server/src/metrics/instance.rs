@@ -20,6 +20,9 @@ use super::point::{MetricPoint, MetricType, PointsRecord};
 
 /// The interval reports are filed in.
 pub const INTERVAL_MS: i64 = 10_000;
+/// How far a report's time may be ahead of the server's clock, and behind it.
+pub const MAX_AHEAD_MS: i64 = 5 * 60_000;
+pub const MAX_BEHIND_MS: i64 = 30 * 86_400_000;
 
 /// What an agent reports about one instance.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -43,10 +46,17 @@ pub struct InstanceReport {
 }
 
 impl InstanceReport {
-    /// What is wrong with it, named.
-    pub fn check(&self) -> Result<(), String> {
+    /// What is wrong with it, named; `now_ms` bounds its time.
+    pub fn check(&self, now_ms: i64) -> Result<(), String> {
         if self.instance.is_empty() || self.instance.len() > 200 {
             return Err("\"instance\" must name the instance (1 to 200 characters)".into());
+        }
+        if let Some(ts_ms) = self.ts_ms {
+            if ts_ms > now_ms + MAX_AHEAD_MS || ts_ms < now_ms - MAX_BEHIND_MS {
+                return Err(format!(
+                    "\"ts_ms\" {ts_ms} is more than 5 minutes ahead of this server's clock or 30 days behind it ({now_ms})"
+                ));
+            }
         }
         for (field, value) in self.fields() {
             if !value.is_finite() || value < 0.0 {
@@ -233,7 +243,7 @@ mod tests {
         std::hint::black_box(x);
         let second = own.report("here").unwrap();
         assert!(second.cpu_percent > 30.0 && second.cpu_percent < 250.0, "{second:?}");
-        assert_eq!(second.check(), Ok(()));
+        assert_eq!(second.check(0), Ok(()));
     }
 
     #[test]
@@ -248,12 +258,19 @@ mod tests {
             ..Default::default()
         };
         let records = records(&[report("a", 20_003), report("b", 29_999), report("a", 30_000)], 0);
+        let ahead = report("a", 400_000).check(0);
+        assert_eq!(
+            ahead,
+            Err("\"ts_ms\" 400000 is more than 5 minutes ahead of this server's clock or 30 days behind it (0)".into())
+        );
+        assert_eq!(report("a", 20_003).check(0), Ok(()));
+        assert!(report("a", 0).check(MAX_BEHIND_MS + 1).is_err(), "too old");
         assert_eq!(records.iter().map(|(ts, _)| *ts).collect::<Vec<_>>(), vec![20_000_000_000, 30_000_000_000]);
         let first: PointsRecord = serde_json::from_str(&records[0].1).unwrap();
         assert_eq!(first.points.len(), 14);
         let mut bad = report("a", 0);
         bad.cpu_percent = -1.0;
-        assert_eq!(bad.check(), Err("\"cpu_percent\" must be a number ≥ 0, got -1".into()));
-        assert!(report("", 0).check().unwrap_err().contains("instance"));
+        assert_eq!(bad.check(0), Err("\"cpu_percent\" must be a number ≥ 0, got -1".into()));
+        assert!(report("", 0).check(0).unwrap_err().contains("instance"));
     }
 }

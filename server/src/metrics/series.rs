@@ -7,7 +7,7 @@
 //! is a list of Gorilla chunks ([`super::gorilla`]) of [`CHUNK_POINTS`]
 //! points, the newest one open; a rollup bucket is written once the next
 //! one starts, and read from memory until then. A resolution forgets
-//! chunks older than its retention.
+//! chunks older than its retention, counted back from now.
 //!
 //! Rollups keep what lets any aggregation be answered from them
 //! ([`Shape`]): counters their sum; gauges and sets the last, min, max and
@@ -71,8 +71,6 @@ struct Inner {
     /// Where each metric topic has been read up to.
     consumed: HashMap<TopicKey, u64>,
     counts: ModelCounts,
-    /// The newest point applied, for the chunk files' retention.
-    newest_ms: Option<i64>,
 }
 
 /// Totals, for `/metrics` and the benchmarks.
@@ -237,6 +235,7 @@ impl Series {
         values: &[f64],
         retention: &SeriesRetention,
         files: Option<&ChunkFiles>,
+        now_ms: i64,
     ) -> bool {
         let raw = &mut self.levels[0];
         if raw.open.last_ts_ms().is_some_and(|last| ts_ms <= last) {
@@ -257,7 +256,7 @@ impl Series {
             }
         }
         for (level, keep) in self.levels.iter_mut().zip(retention.keep_ms) {
-            level.forget_before(ts_ms - keep);
+            level.forget_before(now_ms - keep);
         }
         true
     }
@@ -324,7 +323,7 @@ impl Aggregation {
     pub fn for_type(kind: MetricType) -> &'static [Aggregation] {
         use Aggregation::*;
         match kind.shape() {
-            Shape::Counter => &[Sum, Rate, Count],
+            Shape::Counter => &[Sum, Rate],
             Shape::Sampled => &[Avg, Min, Max, Last, Sum, Count],
             Shape::Summary => &[P50, P95, P99, Avg, Min, Max, Sum, Count, Rate],
         }
@@ -507,9 +506,12 @@ impl SeriesModel {
             from = batch.next_offset;
             inner.consumed.insert(key.clone(), from);
         }
-        if let (Some(files), Some(newest)) = (&self.files, self.read().newest_ms) {
+        if let Some(files) = &self.files {
+            // By the clock, not by the newest point: a point from the future
+            // must not make every file look old.
+            let now_ms = crate::http::ingest::now_ns() / 1_000_000;
             for (level, keep) in self.retention.keep_ms.into_iter().enumerate() {
-                files.forget_before(level, newest - keep);
+                files.forget_before(level, now_ms - keep);
             }
         }
         read
@@ -729,7 +731,8 @@ impl Inner {
         retention: &SeriesRetention,
         files: Option<&ChunkFiles>,
     ) {
-        self.newest_ms = Some(self.newest_ms.map_or(ts_ms, |newest| newest.max(ts_ms)));
+        // Retention goes by the clock, as the store's does.
+        let now_ms = crate::http::ingest::now_ns() / 1_000_000;
         let metrics = self.apps.entry((org.to_string(), app.to_string())).or_default();
         for point in record.points {
             if !point.is_well_formed() {
@@ -740,7 +743,7 @@ impl Inner {
             let metric = metrics.entry((name, kind)).or_default();
             let tags: Vec<(String, String)> = tags.into_iter().collect();
             let series = metric.series.entry(tags).or_insert_with(|| Box::new(Series::new(kind)));
-            if !series.add(kind.shape(), ts_ms, &values, retention, files) {
+            if !series.add(kind.shape(), ts_ms, &values, retention, files, now_ms) {
                 self.counts.refused_points += 1;
             }
         }

@@ -54,7 +54,12 @@ pub struct Point {
 enum State {
     Counter(f64),
     Gauge(f64),
-    Summary { sketch: Box<DDSketch>, count: f64 },
+    /// `count` and `sum` weigh each value by its sample rate, as the sketch cannot.
+    Summary {
+        sketch: Box<DDSketch>,
+        count: f64,
+        sum: f64,
+    },
     Set(HashSet<String>),
 }
 
@@ -95,9 +100,10 @@ impl Aggregator {
     /// `skip_tags` (those that say who sent it, not what it measures).
     pub fn add(&mut self, org: &str, app: &str, sample: &Sample<'_>, skip_tags: &[&str]) {
         self.identity.clear();
+        // Each part after its length, so no name or tag can pass for another split.
         for part in [org, app, sample.name, sample.kind.as_str(), sample.tags.as_str()] {
+            self.identity.extend_from_slice(&(part.len() as u32).to_le_bytes());
             self.identity.extend_from_slice(part.as_bytes());
-            self.identity.push(0);
         }
         let index = match self.by_identity.get(self.identity.as_slice()) {
             Some(index) => *index,
@@ -138,11 +144,13 @@ impl Aggregator {
                 let state = slot.state.get_or_insert_with(|| State::Summary {
                     sketch: Box::new(DDSketch::new(Config::defaults())),
                     count: 0.0,
+                    sum: 0.0,
                 });
-                if let State::Summary { sketch, count } = state {
+                if let State::Summary { sketch, count, sum } = state {
                     for value in sample.numbers() {
                         sketch.add(value);
                         *count += weight;
+                        *sum += value * weight;
                     }
                 }
             }
@@ -193,14 +201,14 @@ impl Aggregator {
                 State::Set(members) => {
                     PointValue::Set { distinct: members.len() as u64, saturated: members.len() >= SET_BOUND }
                 }
-                State::Summary { sketch, count } => {
+                State::Summary { sketch, count, sum } => {
                     let quantile =
                         |q: f64| sketch.quantile(q).ok().flatten().map_or(f64::NAN, |value| significant(value, 4));
                     PointValue::Summary {
                         count,
                         min: sketch.min().unwrap_or(f64::NAN),
                         max: sketch.max().unwrap_or(f64::NAN),
-                        sum: sketch.sum().unwrap_or(0.0),
+                        sum,
                         p50: quantile(0.5),
                         p95: quantile(0.95),
                         p99: quantile(0.99),
@@ -299,7 +307,10 @@ mod tests {
         assert!(near(p50, 500.0) && near(p95, 950.0) && near(p99, 990.0), "{p50} {p95} {p99}");
 
         let sampled = aggregate("size:100:200|h|@0.5\n").flush(1, 10.0);
-        assert!(matches!(value_of(&sampled, "size"), PointValue::Summary { count, .. } if *count == 4.0));
+        assert!(
+            matches!(value_of(&sampled, "size"), PointValue::Summary { count, sum, .. } if *count == 4.0 && *sum == 600.0),
+            "the sum is scaled like the count, so their mean is the values' mean"
+        );
     }
 
     #[test]

@@ -55,7 +55,7 @@ pub async fn run(config: MetricsBenchConfig) -> BenchResult<()> {
     let mut rows = Vec::new();
     let case = |name: &str| config.cases.iter().any(|case| case == name);
     if case("storage") {
-        storage(&mut rows);
+        storage(&config, &mut rows)?;
     }
     if case("api") {
         stats_api(&config, &mut rows).await?;
@@ -118,7 +118,7 @@ impl Shapes {
     }
 }
 
-fn storage(rows: &mut Vec<Row>) {
+fn storage(config: &MetricsBenchConfig, rows: &mut Vec<Row>) -> BenchResult<()> {
     const SERIES: usize = 100;
     const DAY: i64 = 8_640;
     // A day ending now: retention counts back from now.
@@ -126,13 +126,14 @@ fn storage(rows: &mut Vec<Row>) {
     for kind in [MetricType::Counter, MetricType::Gauge, MetricType::Timer] {
         let model = SeriesModel::new(SeriesRetention::default());
         let mut shapes = Shapes { seed: 7 };
+        // [series][interval] → values, kept to give Prometheus the same points.
+        let mut sent: Vec<Vec<Vec<f64>>> = vec![Vec::with_capacity(DAY as usize); SERIES];
         for i in 0..DAY {
             let points = (0..SERIES)
-                .map(|s| MetricPoint {
-                    name: "m".into(),
-                    tags: [("host".to_string(), format!("h{s}"))].into(),
-                    kind,
-                    values: shapes.values(kind, s, i),
+                .map(|s| {
+                    let values = shapes.values(kind, s, i);
+                    sent[s].push(values.clone());
+                    MetricPoint { name: "m".into(), tags: [("host".to_string(), format!("h{s}"))].into(), kind, values }
                 })
                 .collect();
             model.apply("bench", "api", t0 + i * 10_000, PointsRecord { interval_s: 10.0, points });
@@ -140,6 +141,11 @@ fn storage(rows: &mut Vec<Row>) {
         let counts = model.counts();
         let per_point = counts.raw_bytes as f64 / counts.raw_points as f64;
         let fields = kind.fields().len();
+        let prometheus = match prometheus_bytes_per_value(config, kind, t0, &sent) {
+            Ok(Some(bytes)) => format!("; Prometheus's TSDB (promtool 2.42 blocks, chunks only): {bytes:.2} per value"),
+            Ok(None) => "; promtool not found, no Prometheus figure".into(),
+            Err(error) => format!("; promtool failed: {error}"),
+        };
         rows.push(Row {
             what: format!(
                 "storage of regular 10 s {} series ({SERIES} series × 1 day, {} value{} a point), raw chunks (Gorilla, or scaled decimals where smaller)",
@@ -147,10 +153,63 @@ fn storage(rows: &mut Vec<Row>) {
                 fields,
                 if fields == 1 { "" } else { "s" }
             ),
-            figure: format!("{per_point:.2} bytes/point ({:.2} per value)", per_point / fields as f64),
+            figure: format!("{per_point:.2} bytes/point ({:.2} per value){prometheus}", per_point / fields as f64),
             target: "≤ 1.5 bytes/point",
         });
     }
+    Ok(())
+}
+
+/// The same points as OpenMetrics text, one series per value (as
+/// Prometheus keeps a summary), made into TSDB blocks by `promtool`; the
+/// bytes of the blocks' chunk files per value. `None` without promtool.
+fn prometheus_bytes_per_value(
+    config: &MetricsBenchConfig,
+    kind: MetricType,
+    t0_ms: i64,
+    sent: &[Vec<Vec<f64>>],
+) -> BenchResult<Option<f64>> {
+    use std::fmt::Write as _;
+    if std::process::Command::new("promtool").arg("--version").output().is_err() {
+        return Ok(None);
+    }
+    let scratch = Scratch::new(&config.dir)?;
+    let mut text = String::new();
+    let mut values = 0u64;
+    for (field_index, field) in kind.fields().iter().enumerate() {
+        let family = format!("m_{field}");
+        let _ = writeln!(text, "# TYPE {family} gauge");
+        for (s, intervals) in sent.iter().enumerate() {
+            for (i, point) in intervals.iter().enumerate() {
+                let ts_ms = t0_ms + i as i64 * 10_000;
+                let _ = writeln!(
+                    text,
+                    "{family}{{host=\"h{s}\"}} {:?} {}.{:03}",
+                    point[field_index],
+                    ts_ms / 1000,
+                    ts_ms % 1000
+                );
+                values += 1;
+            }
+        }
+    }
+    text.push_str("# EOF\n");
+    let input = scratch.0.join("points.om");
+    std::fs::write(&input, text)?;
+    let blocks = scratch.0.join("blocks");
+    let output = std::process::Command::new("promtool")
+        .args(["tsdb", "create-blocks-from", "openmetrics", "--quiet"])
+        .arg(&input)
+        .arg(&blocks)
+        .output()?;
+    if !output.status.success() {
+        return Err(String::from_utf8_lossy(&output.stderr).trim().to_string().into());
+    }
+    let mut chunk_bytes = 0;
+    for block in std::fs::read_dir(&blocks)? {
+        chunk_bytes += dir_bytes(&block?.path().join("chunks"));
+    }
+    Ok(Some(chunk_bytes as f64 / values as f64))
 }
 
 async fn stats_api(config: &MetricsBenchConfig, rows: &mut Vec<Row>) -> BenchResult<()> {

@@ -127,7 +127,7 @@ fn storage(config: &MetricsBenchConfig, rows: &mut Vec<Row>) -> BenchResult<()> 
         let model = SeriesModel::new(SeriesRetention::default());
         let mut shapes = Shapes { seed: 7 };
         // [series][interval] → values, kept to give Prometheus the same points.
-        let mut sent: Vec<Vec<Vec<f64>>> = vec![Vec::with_capacity(DAY as usize); SERIES];
+        let mut sent: Vec<Vec<Vec<f64>>> = (0..SERIES).map(|_| Vec::with_capacity(DAY as usize)).collect();
         for i in 0..DAY {
             let points = (0..SERIES)
                 .map(|s| {

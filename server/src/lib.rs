@@ -72,12 +72,20 @@ pub struct StatsdConfig {
     pub readers: usize,
     /// How long an interval lasts: each series gets one point per interval.
     pub flush_interval: Duration,
+    /// Series one app may have at once; lines of more are dropped and counted.
+    pub max_series_per_app: usize,
 }
 
 impl StatsdConfig {
     pub fn on(listen: SocketAddr) -> StatsdConfig {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        StatsdConfig { listen, sockets: 1, readers: cores.min(4), flush_interval: Duration::from_secs(10) }
+        StatsdConfig {
+            listen,
+            sockets: 1,
+            readers: cores.min(4),
+            flush_interval: Duration::from_secs(10),
+            max_series_per_app: 100_000,
+        }
     }
 }
 
@@ -243,7 +251,13 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, StartError> {
         tasks.push(syslog::listener::serve_udp(socket, syslog, shutdown.clone()));
     }
     if let (Some(sockets), Some(statsd_config)) = (statsd_sockets, &config.statsd) {
-        let statsd = Arc::new(StatsdIngest::new(store.clone(), catalog.clone(), series.clone(), statsd_counters));
+        let statsd = Arc::new(StatsdIngest::new(
+            store.clone(),
+            catalog.clone(),
+            series.clone(),
+            statsd_counters,
+            statsd_config.max_series_per_app,
+        ));
         tasks.push(ingest::statsd::listener::serve(
             sockets,
             statsd_config.readers,

@@ -181,6 +181,9 @@ struct ServeArgs {
     /// statsd flush interval in seconds: each series gets one point per interval.
     #[arg(long, env = "VIGIE_STATSD_FLUSH_SECS", default_value_t = 10)]
     statsd_flush_secs: u64,
+    /// Series one app may have at once over statsd; lines of more are dropped and counted.
+    #[arg(long, env = "VIGIE_STATSD_MAX_SERIES_PER_APP", default_value_t = 100_000)]
+    statsd_max_series_per_app: usize,
 }
 
 /// An address, or `off`.
@@ -323,6 +326,7 @@ async fn main() -> ExitCode {
             statsd.sockets = args.statsd_sockets.unwrap_or(statsd.sockets);
             statsd.readers = args.statsd_readers.unwrap_or(statsd.readers);
             statsd.flush_interval = Duration::from_secs(args.statsd_flush_secs.max(1));
+            statsd.max_series_per_app = args.statsd_max_series_per_app;
             statsd
         }),
     };

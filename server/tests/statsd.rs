@@ -296,3 +296,28 @@ async fn a_second_server_on_the_same_statsd_port_is_refused() {
     assert!(error.to_string().contains(&format!("cannot listen on {port}")), "{error}");
     first.server.stop().await;
 }
+
+#[tokio::test]
+async fn an_app_past_its_series_cap_loses_only_the_lines_of_new_series() {
+    let server = serve_with(|config| {
+        let mut statsd = StatsdConfig::on("127.0.0.1:0".parse().unwrap());
+        statsd.flush_interval = Duration::from_secs(1);
+        statsd.max_series_per_app = 3;
+        config.statsd = Some(statsd);
+    })
+    .await;
+    let tags = format!("#vigie_app:api,vigie_token:{}", server.token);
+    let lines: Vec<String> =
+        ["m1", "m2", "m3", "m4", "m5", "m1"].iter().map(|name| format!("{name}:1|c|{tags}")).collect();
+    send_raw(&server, &lines.join("\n"));
+    wait_aggregated(&server, 4).await;
+    assert_eq!(
+        own_metric(&server, "vigie_statsd_lines_total{outcome=\"dropped\",reason=\"too_many_series\"}").await,
+        2
+    );
+    let (_, listing) = server.get_json(METRICS).await;
+    let names: Vec<&str> = listing["metrics"].as_array().unwrap().iter().map(|m| m["name"].as_str().unwrap()).collect();
+    assert_eq!(names, vec!["m1", "m2", "m3"]);
+    assert_eq!(total(&server, "m1", "").await, 2.0, "a known series keeps counting");
+    server.server.stop().await;
+}

@@ -93,12 +93,27 @@ pub struct Aggregator {
     by_identity: HashMap<Box<[u8]>, usize, foldhash::fast::RandomState>,
     /// Reused to build identities.
     identity: Vec<u8>,
+    /// (org, app) of the series forgotten, until taken.
+    forgotten: Vec<(String, String)>,
 }
 
 impl Aggregator {
     /// Adds one sample of `org`'s `app`, leaving out the tags named in
     /// `skip_tags` (those that say who sent it, not what it measures).
     pub fn add(&mut self, org: &str, app: &str, sample: &Sample<'_>, skip_tags: &[&str]) {
+        self.add_if(org, app, sample, skip_tags, || true);
+    }
+
+    /// As [`Aggregator::add`], but a sample of a series not known yet is
+    /// added only if `admit` says so; false when it was not added.
+    pub fn add_if(
+        &mut self,
+        org: &str,
+        app: &str,
+        sample: &Sample<'_>,
+        skip_tags: &[&str],
+        admit: impl FnOnce() -> bool,
+    ) -> bool {
         self.identity.clear();
         // Each part after its length, so no name or tag can pass for another split.
         for part in [org, app, sample.name, sample.kind.as_str(), sample.tags.as_str()] {
@@ -108,7 +123,7 @@ impl Aggregator {
         let index = match self.by_identity.get(self.identity.as_slice()) {
             Some(index) => *index,
             None => {
-                let index = self.slot_for(org, app, sample, skip_tags);
+                let Some(index) = self.slot_for(org, app, sample, skip_tags, admit) else { return false };
                 if self.by_identity.len() >= 4 * self.slots.len() + 1_024 {
                     self.by_identity.clear(); // many spellings: start over, they come back once each
                 }
@@ -155,10 +170,18 @@ impl Aggregator {
                 }
             }
         }
+        true
     }
 
-    /// The slot of a sample's series, made when new.
-    fn slot_for(&mut self, org: &str, app: &str, sample: &Sample<'_>, skip_tags: &[&str]) -> usize {
+    /// The slot of a sample's series, made when new if `admit` says so.
+    fn slot_for(
+        &mut self,
+        org: &str,
+        app: &str,
+        sample: &Sample<'_>,
+        skip_tags: &[&str],
+        admit: impl FnOnce() -> bool,
+    ) -> Option<usize> {
         let mut tags: Vec<(String, String)> = sample
             .tags
             .iter()
@@ -170,14 +193,24 @@ impl Aggregator {
         let mut hash = self.by_key.hasher().hash_one((&key, sample.kind));
         loop {
             match self.by_key.get(&hash) {
-                Some(&index) if self.slots[index].key == key && self.slots[index].kind == sample.kind => return index,
+                Some(&index) if self.slots[index].key == key && self.slots[index].kind == sample.kind => {
+                    return Some(index)
+                }
                 Some(_) => hash = hash.wrapping_add(1),
                 None => break,
             }
         }
+        if !admit() {
+            return None;
+        }
         self.slots.push(Slot { key, kind: sample.kind, state: None, gauge: 0.0, idle_intervals: 0 });
         self.by_key.insert(hash, self.slots.len() - 1);
-        self.slots.len() - 1
+        Some(self.slots.len() - 1)
+    }
+
+    /// The (org, app) of each series forgotten since the last call.
+    pub fn take_forgotten(&mut self) -> Vec<(String, String)> {
+        std::mem::take(&mut self.forgotten)
     }
 
     /// Series known, active or idle.
@@ -218,6 +251,9 @@ impl Aggregator {
             points.push(Point { key: slot.key.clone(), kind: slot.kind, ts_ns, value });
         }
         if self.slots.iter().any(|slot| slot.idle_intervals > IDLE_INTERVALS) {
+            for slot in self.slots.iter().filter(|slot| slot.idle_intervals > IDLE_INTERVALS) {
+                self.forgotten.push((slot.key.org.clone(), slot.key.app.clone()));
+            }
             self.slots.retain(|slot| slot.idle_intervals <= IDLE_INTERVALS);
             self.by_identity.clear();
             self.by_key.clear();
@@ -337,6 +373,21 @@ mod tests {
         assert_eq!(significant(98_765_432.0, 4), 98_770_000.0);
         assert_eq!(significant(-2.5, 4), -2.5);
         assert_eq!(significant(0.0, 4), 0.0);
+    }
+
+    #[test]
+    fn a_new_series_waits_for_admission_and_forgotten_ones_are_told() {
+        let mut aggregator = Aggregator::default();
+        let line = |text: &'static str| parse_line(text.as_bytes()).unwrap();
+        assert!(aggregator.add_if("acme", "api", &line("a:1|c"), &[], || true));
+        assert!(!aggregator.add_if("acme", "api", &line("b:1|c"), &[], || false), "refused");
+        assert!(aggregator.add_if("acme", "api", &line("a:1|c"), &[], || false), "a known series needs no admission");
+        assert_eq!(aggregator.series(), 1);
+        for interval in 0..=IDLE_INTERVALS as i64 + 1 {
+            aggregator.flush(interval, 10.0);
+        }
+        assert_eq!(aggregator.take_forgotten(), vec![("acme".to_string(), "api".to_string())]);
+        assert!(aggregator.take_forgotten().is_empty());
     }
 
     #[test]

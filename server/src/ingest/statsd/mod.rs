@@ -20,7 +20,7 @@ pub mod aggregate;
 pub mod listener;
 pub mod parse;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -49,6 +49,8 @@ pub enum Refused {
     NoApp,
     NoToken,
     Route(Refusal),
+    /// The app has as many series as it may.
+    TooManySeries,
 }
 
 const REFUSED: [(&str, &str); 4] = [
@@ -68,6 +70,7 @@ impl Refused {
             Refused::Route(Refusal::BadToken) => REFUSED[2].0,
             Refused::Route(Refusal::NotAllowed) => REFUSED[3].0,
             Refused::Route(Refusal::UnknownApp) => "unknown_app",
+            Refused::TooManySeries => "too_many_series",
         }
     }
 
@@ -79,6 +82,9 @@ impl Refused {
             Refused::Route(Refusal::BadToken) => REFUSED[2].1,
             Refused::Route(Refusal::NotAllowed) => REFUSED[3].1,
             Refused::Route(Refusal::UnknownApp) => "the token's org has no app by that vigie_app slug",
+            Refused::TooManySeries => {
+                "the app has as many series as it may (--statsd-max-series-per-app): fewer tag values, or wait for idle series to go"
+            }
         }
     }
 
@@ -90,6 +96,7 @@ impl Refused {
             Refused::Route(Refusal::BadToken),
             Refused::Route(Refusal::NotAllowed),
             Refused::Route(Refusal::UnknownApp),
+            Refused::TooManySeries,
         ])
     }
 }
@@ -173,20 +180,44 @@ pub struct StatsdIngest {
     /// Series spread by name over several aggregators, so the sockets'
     /// threads seldom wait for one another.
     shards: Box<[Mutex<Aggregator>]>,
+    /// Series an app may have at once: one app's tag values cannot take
+    /// every other app's memory.
+    max_series_per_app: usize,
+    /// Series per (org, app), over every shard; locked after a shard, never before.
+    series_per_app: Mutex<HashMap<(String, String), usize>>,
 }
 
 /// Aggregators per ingest: a few per core.
 const SHARDS: usize = 16;
 
 impl StatsdIngest {
-    pub fn new(store: Store, catalog: Catalog, series: SeriesModel, counters: Arc<StatsdCounters>) -> StatsdIngest {
+    pub fn new(
+        store: Store,
+        catalog: Catalog,
+        series: SeriesModel,
+        counters: Arc<StatsdCounters>,
+        max_series_per_app: usize,
+    ) -> StatsdIngest {
         StatsdIngest {
             store,
             series,
             counters,
             routes: IngestRoutes::new(catalog),
             shards: (0..SHARDS).map(|_| Mutex::new(Aggregator::default())).collect(),
+            max_series_per_app,
+            series_per_app: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Counts a new series of `org`'s `app`, if it may have one more.
+    fn admit_series(&self, org: &str, app: &str) -> bool {
+        let mut counts = self.series_per_app.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let count = counts.entry((org.to_string(), app.to_string())).or_default();
+        if *count >= self.max_series_per_app {
+            return false;
+        }
+        *count += 1;
+        true
     }
 
     /// Reads one datagram's lines into the current interval. `recent` keeps
@@ -213,7 +244,10 @@ impl StatsdIngest {
             };
             let shard = SHARD_HASH.hash_one(sample.name) as usize % SHARDS;
             let mut aggregator = self.shards[shard].lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            aggregator.add(org, app, &sample, &[APP_TAG, TOKEN_TAG]);
+            if !aggregator.add_if(org, app, &sample, &[APP_TAG, TOKEN_TAG], || self.admit_series(org, app)) {
+                self.counters.count_refused(Refused::TooManySeries, 1);
+                continue;
+            }
             aggregated += 1;
         }
         self.counters.samples.fetch_add(aggregated, Ordering::Relaxed);
@@ -267,8 +301,18 @@ impl StatsdIngest {
         let mut appended = 0;
         let mut touched = std::collections::BTreeSet::new();
         for shard in &self.shards {
-            let points =
-                shard.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).flush(start_ns, interval.as_secs_f64());
+            let (points, forgotten) = {
+                let mut aggregator = shard.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                (aggregator.flush(start_ns, interval.as_secs_f64()), aggregator.take_forgotten())
+            };
+            if !forgotten.is_empty() {
+                let mut counts = self.series_per_app.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                for app in forgotten {
+                    if let Some(count) = counts.get_mut(&app) {
+                        *count = count.saturating_sub(1);
+                    }
+                }
+            }
             let mut by_app: BTreeMap<(&str, &str), Vec<MetricPoint>> = BTreeMap::new();
             for point in &points {
                 if let Some(metric_point) = MetricPoint::from_statsd(point) {

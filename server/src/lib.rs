@@ -334,7 +334,7 @@ fn report_own_process(
             series.catch_up(&store, &key);
             Ok(())
         };
-        every(Duration::from_secs(10), shutdown, "own metrics report", job).await;
+        every(Duration::from_secs(10), shutdown, "the report of Vigie's own process", job).await;
     })))
 }
 
@@ -358,7 +358,7 @@ async fn every<T>(
             _ = ticker.tick() => {}
         }
         if let Ok(Err(error)) = tokio::task::spawn_blocking(job.clone()).await {
-            tracing::error!(%error, "store {what} failed; retrying at the next tick");
+            tracing::error!(%error, "{what} failed; retrying at the next tick");
         }
     }
 }
@@ -370,14 +370,14 @@ fn store_upkeep(store: &Store, shutdown: &ShutdownSignal) -> Vec<JoinHandle<()>>
     let mut tasks = Vec::new();
     if let store::Durability::Interval(sync_every) = store.config().durability {
         let syncing = store.clone();
-        tasks.push(tokio::spawn(every(sync_every, shutdown.clone(), "sync", move || syncing.sync())));
+        tasks.push(tokio::spawn(every(sync_every, shutdown.clone(), "store sync", move || syncing.sync())));
     }
     let retaining = store.clone();
-    tasks.push(tokio::spawn(every(Duration::from_secs(10), shutdown.clone(), "retention", move || {
+    tasks.push(tokio::spawn(every(Duration::from_secs(10), shutdown.clone(), "store retention", move || {
         retaining.enforce_retention(crate::http::ingest::now_ns())
     })));
     let compacting = store.clone();
-    tasks.push(tokio::spawn(every(Duration::from_secs(60), shutdown.clone(), "compaction", move || {
+    tasks.push(tokio::spawn(every(Duration::from_secs(60), shutdown.clone(), "store compaction", move || {
         compacting.compact()
     })));
     tasks

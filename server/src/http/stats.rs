@@ -253,18 +253,12 @@ fn check(org: String, app: String, name: String, query: &StatsQuery, now: i64) -
 fn default_step_ms(range_ms: i64) -> i64 {
     let wanted = (range_ms / DEFAULT_POINTS).max(1);
     let unit = [3_600_000, 60_000, 10_000].into_iter().find(|unit| wanted >= *unit).unwrap_or(10_000);
-    wanted.div_ceil_to(unit)
+    round_up(wanted, unit)
 }
 
-trait RoundUp {
-    fn div_ceil_to(self, multiple: i64) -> i64;
-}
-
-impl RoundUp for i64 {
-    /// The smallest multiple of `multiple` at or above `self` (both positive).
-    fn div_ceil_to(self, multiple: i64) -> i64 {
-        (self + multiple - 1) / multiple * multiple
-    }
+/// The smallest multiple of `multiple` at or above `value` (both positive).
+fn round_up(value: i64, multiple: i64) -> i64 {
+    (value + multiple - 1) / multiple * multiple
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
@@ -306,7 +300,7 @@ pub async fn http_stats(
     let (from_ms, to_ms) = range(&query.from, &query.to, now)?;
     let step_ms = match &query.step {
         Some(text) => parse_step_ms(text)?,
-        None => ((to_ms - from_ms) / DEFAULT_POINTS).max(1).div_ceil_to(HTTP_BUCKET_MS),
+        None => round_up(((to_ms - from_ms) / DEFAULT_POINTS).max(1), HTTP_BUCKET_MS),
     };
     let top = query.top.unwrap_or(10).min(PATHS_PER_BUCKET);
     let (model, store) = (state.http_stats.clone(), state.store.clone());

@@ -488,19 +488,23 @@ mod tests {
         back
     }
 
+    /// A repeatable stream of any 64-bit patterns.
+    fn xorshift(mut seed: u64) -> impl FnMut() -> u64 {
+        move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        }
+    }
+
     fn bits(points: &[(i64, Vec<f64>)]) -> Vec<(i64, Vec<u64>)> {
         points.iter().map(|(ts, values)| (*ts, values.iter().map(|v| v.to_bits()).collect())).collect()
     }
 
     #[test]
     fn decimal_columns_are_sealed_scaled_smaller_and_exact_beside_noisy_ones() {
-        let mut seed = 7u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = xorshift(7);
         let points: Vec<(i64, Vec<f64>)> = (0..240)
             .map(|i| {
                 let cpu = (350 + (next() % 200) as i64 - 100) as f64 / 10.0; // 25.0 .. 44.9
@@ -536,13 +540,7 @@ mod tests {
 
     #[test]
     fn any_timestamps_and_values_come_back_bit_for_bit() {
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = xorshift(0x9e37_79b9_7f4a_7c15);
         let mut ts = -5_000i64;
         let mut points = Vec::new();
         for index in 0..2_000 {
@@ -563,13 +561,7 @@ mod tests {
             ];
             points.push((ts, values));
         }
-        let back = round_trip(&points);
-        assert_eq!(back.len(), points.len());
-        for ((ts, values), (back_ts, back_values)) in points.iter().zip(&back) {
-            assert_eq!(ts, back_ts);
-            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-            assert_eq!(bits(values), bits(back_values));
-        }
+        assert_eq!(bits(&round_trip(&points)), bits(&points));
     }
 
     #[test]

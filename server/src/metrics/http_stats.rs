@@ -13,7 +13,7 @@ use serde::Serialize;
 use sketches_ddsketch::{Config, DDSketch};
 use vigie_app::model::{AccessLine, LogKind};
 
-use crate::store::{Store, TopicKey, TopicKind, READ_CHUNK};
+use crate::store::{Store, TopicKey, TopicKind};
 
 /// The finest step kept.
 pub const BUCKET_MS: i64 = 60_000;
@@ -220,26 +220,25 @@ impl HttpStatsModel {
     /// Applies what the access topic `key` holds past what was applied.
     pub fn catch_up(&self, store: &Store, key: &TopicKey) -> u64 {
         let _one_at_a_time = self.catching_up.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let mut from = self.inner.read().expect("http stats lock").consumed.get(key).copied().unwrap_or(0);
+        let from = self.inner.read().expect("http stats lock").consumed.get(key).copied().unwrap_or(0);
+        let app = (key.org.clone(), key.app.clone());
         let mut read = 0;
-        loop {
-            let batch = store.read(key, from, READ_CHUNK);
-            if batch.next_offset <= from {
-                break;
-            }
+        self.inner.write().expect("http stats lock").apps.entry(app.clone()).or_default();
+        // The lock is taken per record, so queries are not held up by a long catch-up.
+        let next = super::follow(store, key, from, |_, ts_ns, payload| {
+            read += 1;
             let mut inner = self.inner.write().expect("http stats lock");
-            let inner = &mut *inner;
-            let buckets = inner.apps.entry((key.org.clone(), key.app.clone())).or_default();
-            for record in &batch.records {
-                read += 1;
-                match serde_json::from_str::<AccessLine>(&record.payload) {
-                    Ok(line) => {
-                        let ts_ms = record.ts_ns.div_euclid(1_000_000);
-                        buckets.entry(ts_ms.div_euclid(BUCKET_MS) * BUCKET_MS).or_default().add(&line);
-                    }
-                    Err(_) => inner.unreadable += 1,
+            match serde_json::from_slice::<AccessLine>(payload) {
+                Ok(line) => {
+                    let ts_ms = ts_ns.div_euclid(1_000_000);
+                    let buckets = inner.apps.get_mut(&app).expect("made before the records");
+                    buckets.entry(ts_ms.div_euclid(BUCKET_MS) * BUCKET_MS).or_default().add(&line);
                 }
+                Err(_) => inner.unreadable += 1,
             }
+        });
+        let mut inner = self.inner.write().expect("http stats lock");
+        if let Some(buckets) = inner.apps.get_mut(&app) {
             // Minutes past the kept window go, measured from the newest.
             if let Some(&newest) = buckets.keys().next_back() {
                 let keep_from = newest - KEEP_MS;
@@ -247,9 +246,8 @@ impl HttpStatsModel {
                     buckets.pop_first();
                 }
             }
-            from = batch.next_offset;
-            inner.consumed.insert(key.clone(), from);
         }
+        inner.consumed.insert(key.clone(), next);
         read
     }
 

@@ -8,7 +8,6 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::ingest::statsd::aggregate::{Point, PointValue};
-use crate::ingest::statsd::parse::MetricKind;
 
 /// What a metric measures, which decides its values and how they combine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
@@ -52,32 +51,13 @@ impl MetricType {
     }
 
     pub fn as_str(self) -> &'static str {
-        MetricKind::from(self).as_str()
-    }
-}
-
-impl From<MetricKind> for MetricType {
-    fn from(kind: MetricKind) -> MetricType {
-        match kind {
-            MetricKind::Counter => MetricType::Counter,
-            MetricKind::Gauge => MetricType::Gauge,
-            MetricKind::Timer => MetricType::Timer,
-            MetricKind::Histogram => MetricType::Histogram,
-            MetricKind::Distribution => MetricType::Distribution,
-            MetricKind::Set => MetricType::Set,
-        }
-    }
-}
-
-impl From<MetricType> for MetricKind {
-    fn from(kind: MetricType) -> MetricKind {
-        match kind {
-            MetricType::Counter => MetricKind::Counter,
-            MetricType::Gauge => MetricKind::Gauge,
-            MetricType::Timer => MetricKind::Timer,
-            MetricType::Histogram => MetricKind::Histogram,
-            MetricType::Distribution => MetricKind::Distribution,
-            MetricType::Set => MetricKind::Set,
+        match self {
+            MetricType::Counter => "counter",
+            MetricType::Gauge => "gauge",
+            MetricType::Timer => "timer",
+            MetricType::Histogram => "histogram",
+            MetricType::Distribution => "distribution",
+            MetricType::Set => "set",
         }
     }
 }
@@ -106,7 +86,7 @@ impl MetricPoint {
         values.iter().all(|value| value.is_finite()).then(|| MetricPoint {
             name: point.key.name.clone(),
             tags: point.key.tags.iter().cloned().collect(),
-            kind: point.kind.into(),
+            kind: point.kind,
             values,
         })
     }

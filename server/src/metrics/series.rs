@@ -27,7 +27,7 @@ use serde::Serialize;
 use super::chunk_files::{ChunkFiles, DiskChunk};
 use super::gorilla::{self, ChunkWriter, SealedChunk};
 use super::point::{MetricPoint, MetricType, PointsRecord, Shape};
-use crate::store::{Store, TopicKey, TopicKind, READ_CHUNK};
+use crate::store::{Store, TopicKey, TopicKind};
 
 /// The resolutions kept, finest first: raw points, 1 min and 1 h rollups.
 pub const RESOLUTIONS_MS: [i64; 3] = [10_000, 60_000, 3_600_000];
@@ -478,34 +478,23 @@ impl SeriesModel {
     /// returns the records read.
     pub fn catch_up(&self, store: &Store, key: &TopicKey) -> u64 {
         let _one_at_a_time = self.catching_up.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let mut from = self.read().consumed.get(key).copied().unwrap_or(0);
+        let from = self.read().consumed.get(key).copied().unwrap_or(0);
         let mut read = 0;
-        loop {
-            let batch = store.read(key, from, READ_CHUNK);
-            if batch.next_offset <= from {
-                break;
-            }
+        // The lock is taken per record, so queries are not held up by a long catch-up.
+        let next = super::follow(store, key, from, |offset, ts_ns, payload| {
+            read += 1;
             let mut inner = self.inner.write().expect("series lock");
-            for record in &batch.records {
-                read += 1;
-                match serde_json::from_str::<PointsRecord>(&record.payload) {
-                    Ok(points) => inner.apply(
-                        &key.org,
-                        &key.app,
-                        record.ts_ns / 1_000_000,
-                        points,
-                        &self.retention,
-                        self.files.as_deref(),
-                    ),
-                    Err(error) => {
-                        inner.counts.unreadable_records += 1;
-                        tracing::warn!(topic = %key, offset = record.offset, %error, "metric record skipped");
-                    }
+            match serde_json::from_slice::<PointsRecord>(payload) {
+                Ok(points) => {
+                    inner.apply(&key.org, &key.app, ts_ns / 1_000_000, points, &self.retention, self.files.as_deref())
+                }
+                Err(error) => {
+                    inner.counts.unreadable_records += 1;
+                    tracing::warn!(topic = %key, offset, %error, "metric record skipped");
                 }
             }
-            from = batch.next_offset;
-            inner.consumed.insert(key.clone(), from);
-        }
+        });
+        self.inner.write().expect("series lock").consumed.insert(key.clone(), next);
         if let Some(files) = &self.files {
             // By the clock, not by the newest point: a point from the future
             // must not make every file look old.

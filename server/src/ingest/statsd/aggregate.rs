@@ -18,7 +18,8 @@ use std::hash::BuildHasher;
 
 use sketches_ddsketch::{Config, DDSketch};
 
-use super::parse::{MetricKind, Reading, Sample};
+use super::parse::{Reading, Sample};
+use crate::metrics::point::MetricType;
 
 /// Distinct members a set counts exactly per interval; beyond, the count
 /// stops there and the point says so.
@@ -45,7 +46,7 @@ pub enum PointValue {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Point {
     pub key: SeriesKey,
-    pub kind: MetricKind,
+    pub kind: MetricType,
     /// The start of the interval, ns since the Unix epoch.
     pub ts_ns: i64,
     pub value: PointValue,
@@ -70,7 +71,7 @@ pub const IDLE_INTERVALS: u32 = 360;
 /// One series and what it did in the current interval.
 struct Slot {
     key: SeriesKey,
-    kind: MetricKind,
+    kind: MetricType,
     /// `None` when no sample came this interval.
     state: Option<State>,
     /// A gauge's value, kept across intervals for `+N` / `-N`.
@@ -150,7 +151,7 @@ impl Aggregator {
                     }
                 }
             }
-            Reading::Numbers(_) if sample.kind == MetricKind::Counter => {
+            Reading::Numbers(_) if sample.kind == MetricType::Counter => {
                 if let State::Counter(sum) = slot.state.get_or_insert(State::Counter(0.0)) {
                     *sum += sample.numbers().map(|value| value * weight).sum::<f64>();
                 }

@@ -22,40 +22,19 @@
 //! values, and copies every line into a `Vec<char>`, far from the million
 //! samples a second this ingest is built for.
 
-/// What kind of metric a line reports.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum MetricKind {
-    Counter,
-    Gauge,
-    Timer,
-    Histogram,
-    Distribution,
-    Set,
-}
+use crate::metrics::point::MetricType;
 
-impl MetricKind {
-    fn parse(text: &str) -> Option<MetricKind> {
-        Some(match text {
-            "c" => MetricKind::Counter,
-            "g" => MetricKind::Gauge,
-            "ms" => MetricKind::Timer,
-            "h" => MetricKind::Histogram,
-            "d" => MetricKind::Distribution,
-            "s" => MetricKind::Set,
-            _ => return None,
-        })
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MetricKind::Counter => "counter",
-            MetricKind::Gauge => "gauge",
-            MetricKind::Timer => "timer",
-            MetricKind::Histogram => "histogram",
-            MetricKind::Distribution => "distribution",
-            MetricKind::Set => "set",
-        }
-    }
+/// The metric type a line's type code names.
+fn metric_type(code: &str) -> Option<MetricType> {
+    Some(match code {
+        "c" => MetricType::Counter,
+        "g" => MetricType::Gauge,
+        "ms" => MetricType::Timer,
+        "h" => MetricType::Histogram,
+        "d" => MetricType::Distribution,
+        "s" => MetricType::Set,
+        _ => return None,
+    })
 }
 
 /// What a line carries.
@@ -75,7 +54,7 @@ pub enum Reading<'a> {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Sample<'a> {
     pub name: &'a str,
-    pub kind: MetricKind,
+    pub kind: MetricType,
     pub reading: Reading<'a>,
     /// The share of events the client sent (`@0.1`: one in ten), in (0, 1].
     pub sample_rate: f64,
@@ -205,7 +184,7 @@ pub fn parse_line(line: &[u8]) -> Result<Sample<'_>, Malformed> {
     }
     let kind = match sections.next() {
         None | Some("") => return Err(Malformed::NoType),
-        Some(kind) => MetricKind::parse(kind).ok_or(Malformed::UnknownType)?,
+        Some(kind) => metric_type(kind).ok_or(Malformed::UnknownType)?,
     };
     let mut sample_rate = 1.0;
     let mut tags = Tags::default();
@@ -220,9 +199,9 @@ pub fn parse_line(line: &[u8]) -> Result<Sample<'_>, Malformed> {
     }
     let number = |text: &str| text.parse::<f64>().ok().filter(|value| value.is_finite()).ok_or(Malformed::BadValue);
     let reading = match kind {
-        MetricKind::Set => Reading::SetMember(value),
-        MetricKind::Gauge if value.starts_with('+') || value.starts_with('-') => Reading::GaugeDelta(number(value)?),
-        MetricKind::Gauge => Reading::GaugeSet(number(value)?),
+        MetricType::Set => Reading::SetMember(value),
+        MetricType::Gauge if value.starts_with('+') || value.starts_with('-') => Reading::GaugeDelta(number(value)?),
+        MetricType::Gauge => Reading::GaugeSet(number(value)?),
         _ => {
             for packed in (Split { rest: Some(value), byte: b':' }) {
                 number(packed)?;
@@ -244,13 +223,13 @@ mod tests {
     #[test]
     fn every_metric_type_is_read() {
         let counter = parsed("page.views:3|c");
-        assert_eq!((counter.name, counter.kind, counter.sample_rate), ("page.views", MetricKind::Counter, 1.0));
+        assert_eq!((counter.name, counter.kind, counter.sample_rate), ("page.views", MetricType::Counter, 1.0));
         assert_eq!(counter.numbers().collect::<Vec<_>>(), [3.0]);
         assert_eq!(parsed("queue.depth:42|g").reading, Reading::GaugeSet(42.0));
         assert_eq!(parsed("queue.depth:+3|g").reading, Reading::GaugeDelta(3.0));
         assert_eq!(parsed("queue.depth:-2.5|g").reading, Reading::GaugeDelta(-2.5));
-        assert_eq!(parsed("db.query:12.5|ms").kind, MetricKind::Timer);
-        assert_eq!(parsed("payload:512|h").kind, MetricKind::Histogram);
+        assert_eq!(parsed("db.query:12.5|ms").kind, MetricType::Timer);
+        assert_eq!(parsed("payload:512|h").kind, MetricType::Histogram);
         assert_eq!(parsed("latency:1:2:3.5|d").numbers().collect::<Vec<_>>(), [1.0, 2.0, 3.5]);
         assert_eq!(parsed("users:ada@example.org|s").reading, Reading::SetMember("ada@example.org"));
         assert_eq!(parsed("errors:-1|c").numbers().collect::<Vec<_>>(), [-1.0], "a counter may go down");

@@ -352,7 +352,11 @@ async fn own_counter(server: &Server, line_start: &str) -> BenchResult<u64> {
 
 async fn statsd(config: &MetricsBenchConfig, rows: &mut Vec<Row>) -> BenchResult<()> {
     let scratch = Scratch::new(&config.dir).map_err(|error| format!("{}: {error}", config.dir.display()))?;
-    let server = Server::start_with(&scratch.0, &["--statsd", "127.0.0.1:0", "--statsd-flush-secs", "1"]).await?;
+    let server = Server::start_with(
+        &scratch.0,
+        &["--statsd", "127.0.0.1:0", "--statsd-flush-secs", "1", "--statsd-max-series-per-app", "1000000"],
+    )
+    .await?;
     let target = server.statsd.clone().ok_or("the server reads no statsd")?;
     server.create_app("statsd").await?;
     let rmem_max = std::fs::read_to_string("/proc/sys/net/core/rmem_max").unwrap_or_default();

@@ -19,9 +19,20 @@ struct Request {
 }
 
 /// What request `i` of the test was.
+/// Three hours ago, on the minute: HTTP statistics keep the last 2 days.
+fn base_ms() -> i64 {
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    (now_ms - 3 * 3_600_000) / 3_600_000 * 3_600_000
+}
+
+fn rfc3339(ms: i64) -> String {
+    let time = time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000).unwrap();
+    time.format(&time::format_description::well_known::Rfc3339).unwrap()
+}
+
 fn request(i: usize) -> Request {
     // 0.3 s apart from 10:00:00: three whole minutes for 600 requests.
-    let ts = format!("2026-11-25T10:{:02}:{:02}.{}Z", i * 3 / 600, (i * 3 / 10) % 60, (i * 3) % 10);
+    let ts = rfc3339(base_ms() + i as i64 * 300);
     let path = ["/a", "/a", "/a", "/b", "/b", "/c"][i % 6];
     let status = match i % 20 {
         0 => 503,
@@ -47,7 +58,8 @@ async fn http_statistics_equal_a_count_by_hand_over_the_access_logs() {
     let (status, reply) = server.post(&format!("{LOGS}?kind=access"), "application/x-ndjson", &lines.join("\n")).await;
     assert_eq!(status, 200, "{reply}");
 
-    let range = "from=2026-11-25T10:00:00Z&to=2026-11-25T10:03:00Z";
+    let base = base_ms();
+    let range = format!("from={}&to={}", rfc3339(base), rfc3339(base + 180_000));
     let (status, stats) = server.get_json(&format!("{HTTP}?{range}&step=1m&top=2")).await;
     assert_eq!(status, 200, "{stats}");
 
@@ -103,19 +115,40 @@ async fn http_statistics_equal_a_count_by_hand_over_the_access_logs() {
     assert!((p50 - 200.0).abs() <= 2.0, "{p50}");
 
     // More lines later are counted at the next query.
-    let late = json!({"ts": "2026-11-25T10:02:59Z", "method": "GET", "path": "/late", "status": 500, "duration_ms": 1})
-        .to_string();
+    let late =
+        json!({"ts": rfc3339(base + 179_000), "method": "GET", "path": "/late", "status": 500, "duration_ms": 1})
+            .to_string();
     server.post(&format!("{LOGS}?kind=access"), "application/x-ndjson", &late).await;
     let (_, again) = server.get_json(&format!("{HTTP}?{range}&step=1m")).await;
     assert_eq!(again["total"]["requests"], 601);
 
     // An empty range is an answer, not an error; a bad step is named.
-    let (status, empty) = server.get_json(&format!("{HTTP}?from=2026-11-24T10:00:00Z&to=2026-11-24T11:00:00Z")).await;
+    let (status, empty) =
+        server.get_json(&format!("{HTTP}?from={}&to={}", rfc3339(base - 86_400_000), rfc3339(base - 82_800_000))).await;
     assert_eq!(status, 200);
     assert_eq!((empty["total"]["requests"].clone(), empty["steps"].clone()), (json!(0), json!([])));
     assert_eq!(empty["total"]["latency_ms"]["p99"], Value::Null);
     let (status, error) = server.get_json(&format!("{HTTP}?{range}&step=30s")).await;
     assert_eq!(status, 400);
     assert!(error["error"].as_str().unwrap().contains("multiple of 1 min"), "{error}");
+    server.server.stop().await;
+}
+
+#[tokio::test]
+async fn a_line_dated_years_ahead_does_not_empty_the_statistics() {
+    let server = serve().await;
+    let now = rfc3339(base_ms() + 3 * 3_600_000 - 60_000);
+    let lines = [
+        json!({"ts": now, "method": "GET", "path": "/", "status": 200, "duration_ms": 5}).to_string(),
+        json!({"ts": "2099-01-01T00:00:00Z", "method": "GET", "path": "/", "status": 200, "duration_ms": 5})
+            .to_string(),
+    ];
+    for line in lines {
+        let (status, reply) = server.post(&format!("{LOGS}?kind=access"), "application/x-ndjson", &line).await;
+        assert_eq!(status, 200, "{reply}");
+        server.get_json(&format!("{HTTP}?from=1h")).await; // a query between, so each line is read on its own
+    }
+    let (_, stats) = server.get_json(&format!("{HTTP}?from=1h")).await;
+    assert_eq!(stats["total"]["requests"], 1, "{stats}");
     server.server.stop().await;
 }

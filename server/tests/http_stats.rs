@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{serve, LOGS};
+use common::{rfc3339, serve, LOGS};
 use serde_json::{json, Value};
 
 const HTTP: &str = "/api/v1/orgs/acme/apps/api/http";
@@ -23,11 +23,6 @@ struct Request {
 fn base_ms() -> i64 {
     let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
     (now_ms - 3 * 3_600_000) / 3_600_000 * 3_600_000
-}
-
-fn rfc3339(ms: i64) -> String {
-    let time = time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000).unwrap();
-    time.format(&time::format_description::well_known::Rfc3339).unwrap()
 }
 
 fn request(i: usize) -> Request {

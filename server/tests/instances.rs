@@ -5,7 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{client_with, serve};
+use common::{client_with, rfc3339, serve};
 use serde_json::{json, Value};
 use vigie_server::catalog::Permissions;
 
@@ -68,11 +68,6 @@ async fn reported_instance_metrics_are_queried_back_per_instance() {
         .unwrap();
     assert_eq!(refused.status(), 403);
     server.server.stop().await;
-}
-
-fn rfc3339(ms: i64) -> String {
-    let time = time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000).unwrap();
-    time.format(&time::format_description::well_known::Rfc3339).unwrap()
 }
 
 #[tokio::test]

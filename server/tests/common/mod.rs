@@ -103,3 +103,9 @@ pub async fn hundred_lines(server: &TestServer) -> i64 {
     assert_eq!(status, 200, "{reply}");
     now_s
 }
+
+/// A time in ms since the epoch, as RFC 3339.
+pub fn rfc3339(ms: i64) -> String {
+    let time = time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000).unwrap();
+    time.format(&time::format_description::well_known::Rfc3339).unwrap()
+}

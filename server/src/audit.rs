@@ -7,9 +7,8 @@
 use serde_json::Value;
 use vigie_app::model::{AuditLine, LogKind};
 
-use crate::http::auth::Caller;
-use crate::http::error::ApiError;
-use crate::http::ingest::now_ns;
+use crate::catalog::Caller;
+use crate::clock::now_ns;
 use crate::store::{Store, StoreError, TopicKey};
 
 /// The app part of an org's own topics. App slugs cannot start with `_`,
@@ -29,7 +28,7 @@ pub async fn record(
     target: String,
     before: Option<Value>,
     after: Option<Value>,
-) -> Result<(), ApiError> {
+) -> Result<(), StoreError> {
     let line = AuditLine {
         actor: caller.actor(),
         action: action.to_string(),
@@ -38,7 +37,7 @@ pub async fn record(
         before,
         after,
     };
-    append(store, &caller.token.org, line).await.map_err(ApiError::internal)
+    append(store, &caller.token.org, line).await
 }
 
 /// Appends one audit record of `org` (from the console or the API) and

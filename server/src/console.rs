@@ -30,7 +30,7 @@ impl InProcessConsole {
                 let service = TopicKey::new(&org.slug, &app.slug, LogKind::Service);
                 let access = TopicKey::new(&org.slug, &app.slug, LogKind::Access);
                 let info = self.store.info(&service);
-                let hour_ago = Some(crate::http::ingest::now_ns() - 3_600_000_000_000);
+                let hour_ago = Some(crate::clock::now_ns() - 3_600_000_000_000);
                 let last_hour = |key: &TopicKey| {
                     let range = self.store.offsets_for_times(key, hour_ago, None);
                     range.end.saturating_sub(range.start)
@@ -57,7 +57,7 @@ impl InProcessConsole {
         let kind = log_kind(view.kind);
         let key = TopicKey::new(&org.slug, &app.slug, kind);
         let mut page = LogPage { org, app, records: Vec::new(), next_offset: 0, more_in_range: false, problem: None };
-        let query = match ViewQuery::check(view, crate::http::ingest::now_ns()) {
+        let query = match ViewQuery::check(view, crate::clock::now_ns()) {
             Ok(query) => query,
             Err(problem) => {
                 page.next_offset = self.store.next_offset(&key);
@@ -211,7 +211,7 @@ impl ConsoleAdmin for InProcessConsole {
             let Some(org) = self.catalog.org(&org).map_err(port_error)? else { return Ok(None) };
             let org = self.summarise(org);
             let Some(app) = org.apps.iter().find(|known| known.slug == app).cloned() else { return Ok(None) };
-            let now = crate::http::ingest::now_ns();
+            let now = crate::clock::now_ns();
             let retention = [ViewKind::Service, ViewKind::Access]
                 .into_iter()
                 .map(|kind| {

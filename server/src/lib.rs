@@ -7,12 +7,14 @@ pub mod bench;
 pub mod bootstrap;
 pub mod catalog;
 pub mod cli;
+pub mod clock;
 pub mod console;
 pub mod demo;
 pub mod http;
 pub mod ingest;
 pub mod metrics;
 pub mod query;
+pub mod shutdown;
 pub mod store;
 
 use std::net::SocketAddr;
@@ -29,15 +31,16 @@ use crate::bootstrap::Credentials;
 use crate::catalog::{Catalog, CatalogError};
 use crate::console::InProcessConsole;
 use crate::demo::DemoConfig;
-use crate::http::ingest::IngestState;
-use crate::http::{AppState, ShutdownSignal};
+use crate::http::AppState;
 use crate::ingest::geoip::GeoIp;
+use crate::ingest::http::IngestState;
 use crate::ingest::limits::IngestLimits;
 use crate::ingest::statsd::{StatsdCounters, StatsdIngest};
 use crate::ingest::syslog::{self, SyslogCounters, SyslogIngest};
 use crate::metrics::chunk_files::ChunkFiles;
 use crate::metrics::http_stats::HttpStatsModel;
 use crate::metrics::series::{SeriesModel, SeriesRetention};
+use crate::shutdown::ShutdownSignal;
 use crate::store::Store;
 
 /// The name of the browser bundle (`pkg/vigie.js`, `pkg/vigie.wasm`); the
@@ -323,14 +326,14 @@ fn report_own_process(
     }
     let (store, series, shutdown) = (store.clone(), series.clone(), shutdown.clone());
     Ok(Some(tokio::spawn(async move {
-        let instance = metrics::instance::host_name();
-        let own = Arc::new(std::sync::Mutex::new(metrics::instance::OwnProcess::default()));
+        let instance = ingest::instances::host_name();
+        let own = Arc::new(std::sync::Mutex::new(ingest::instances::OwnProcess::default()));
         let key = store::TopicKey::metrics(bootstrap::FIRST_ORG, SELF_APP);
         let job = move || {
             let report = own.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).report(&instance);
             let Some(report) = report else { return Ok(()) };
-            let now_ms = crate::http::ingest::now_ns() / 1_000_000;
-            store.append_batch(&key, metrics::instance::records(&[report], now_ms))?;
+            let now_ms = crate::clock::now_ns() / 1_000_000;
+            store.append_batch(&key, ingest::instances::records(&[report], now_ms))?;
             series.catch_up(&store, &key);
             Ok(())
         };
@@ -374,7 +377,7 @@ fn store_upkeep(store: &Store, shutdown: &ShutdownSignal) -> Vec<JoinHandle<()>>
     }
     let retaining = store.clone();
     tasks.push(tokio::spawn(every(Duration::from_secs(10), shutdown.clone(), "store retention", move || {
-        retaining.enforce_retention(crate::http::ingest::now_ns())
+        retaining.enforce_retention(crate::clock::now_ns())
     })));
     let compacting = store.clone();
     tasks.push(tokio::spawn(every(Duration::from_secs(60), shutdown.clone(), "store compaction", move || {

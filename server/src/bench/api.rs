@@ -27,8 +27,8 @@ use tokio::process::{Child, Command};
 use vigie_app::model::{LogKind, ServiceLine};
 
 use super::{group, print_table, Row, Scratch};
+use crate::clock::now_ns;
 use crate::demo::sample_payloads;
-use crate::http::ingest::now_ns;
 
 /// What `vigie bench api` runs; each field is a flag of the same name.
 #[derive(clap::Args, Debug)]

@@ -122,7 +122,7 @@ fn storage(config: &MetricsBenchConfig, rows: &mut Vec<Row>) -> BenchResult<()> 
     const SERIES: usize = 100;
     const DAY: i64 = 8_640;
     // A day ending now: retention counts back from now.
-    let t0 = (crate::http::ingest::now_ns() / 1_000_000 - DAY * 10_000) / 3_600_000 * 3_600_000;
+    let t0 = (crate::clock::now_ns() / 1_000_000 - DAY * 10_000) / 3_600_000 * 3_600_000;
     for kind in [MetricType::Counter, MetricType::Gauge, MetricType::Timer] {
         let model = SeriesModel::new(SeriesRetention::default());
         let mut shapes = Shapes { seed: 7 };
@@ -234,7 +234,7 @@ async fn stats_api(config: &MetricsBenchConfig, rows: &mut Vec<Row>) -> BenchRes
         "bench",
     )?;
     let org = server.welcome.admin.as_ref().ok_or("no admin org")?.org.clone();
-    let now_ms = crate::http::ingest::now_ns() / 1_000_000;
+    let now_ms = crate::clock::now_ns() / 1_000_000;
     let start_ms = (now_ms - 30 * 86_400_000) / 10_000 * 10_000;
     let mut shapes = Shapes { seed: 11 };
     let filled = Instant::now();

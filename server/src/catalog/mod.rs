@@ -20,6 +20,22 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use vigie_app::model::AppKind;
 
+use crate::clock::now_ns;
+
+/// Who is calling the API and from where: what audit records name.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    pub token: TokenInfo,
+    pub ip: std::net::IpAddr,
+}
+
+impl Caller {
+    /// How audit records name the caller.
+    pub fn actor(&self) -> String {
+        format!("token {} \"{}\"", self.token.id, self.token.name)
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct App {
     pub slug: String,
@@ -487,10 +503,6 @@ pub fn check_slug(what: &str, slug: &str) -> Result<(), CatalogError> {
             "\"{slug}\" cannot name an {what}: use 1 to 63 lowercase letters, digits and dashes, not starting with a dash"
         )))
     }
-}
-
-pub(crate) fn now_ns() -> i64 {
-    crate::http::ingest::now_ns()
 }
 
 #[cfg(test)]

@@ -11,7 +11,8 @@ use std::time::Duration;
 use rusqlite::{params, OptionalExtension};
 use vigie_app::model::Viewer;
 
-use super::{now_ns, secrets, Catalog, CatalogError};
+use super::{secrets, Catalog, CatalogError};
+use crate::clock::now_ns;
 
 /// How long a session lasts after sign-in.
 pub const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
@@ -82,6 +83,7 @@ impl Catalog {
 #[cfg(test)]
 mod tests {
     use crate::catalog::{Catalog, Org, Role};
+    use crate::clock::now_ns;
 
     fn catalog_with_user() -> Catalog {
         let catalog = Catalog::in_memory().unwrap();
@@ -107,10 +109,7 @@ mod tests {
         assert_eq!(viewer.org_names, ["acme", "rival"]);
         assert_eq!(viewer.admin_of, ["rival"]);
         let twelve_hours = 12 * 3_600 * 1_000_000_000;
-        assert!(
-            (viewer.session_ends_ns - super::now_ns() - twelve_hours).abs() < 60_000_000_000,
-            "ends 12 h after sign-in"
-        );
+        assert!((viewer.session_ends_ns - now_ns() - twelve_hours).abs() < 60_000_000_000, "ends 12 h after sign-in");
     }
 
     #[test]
@@ -119,7 +118,7 @@ mod tests {
         let secret = catalog.start_session("ana").unwrap();
         catalog.end_session(&secret).unwrap();
         assert_eq!(catalog.session(&secret).unwrap(), None);
-        let expired = catalog.start_session_until("ana", super::now_ns() - 1).unwrap();
+        let expired = catalog.start_session_until("ana", now_ns() - 1).unwrap();
         assert_eq!(catalog.session(&expired).unwrap(), None);
         assert_eq!(catalog.session("vgs_forged").unwrap(), None);
         assert_eq!(catalog.session("").unwrap(), None);

@@ -9,8 +9,8 @@ use rand::Rng;
 use rand_distr::{weighted::WeightedIndex, Distribution, LogNormal};
 use vigie_app::model::AccessLine;
 
-use super::geo::{CLIENT_RANGES, CLIENT_WEIGHTS};
 use crate::ingest::access::locate;
+use crate::ingest::demo_places::{CLIENT_RANGES, CLIENT_WEIGHTS};
 use crate::ingest::geoip::GeoIp;
 
 const USER_AGENTS: &[&str] = &[

@@ -5,7 +5,6 @@
 //! countries. The same seed gives the same sequence of lines.
 
 mod access;
-pub mod geo;
 mod service;
 
 use std::time::Duration;
@@ -15,9 +14,9 @@ use rand::{Rng, SeedableRng};
 use vigie_app::model::{AppKind, LogKind};
 
 use crate::catalog::{App, Catalog, CatalogError, Org};
-use crate::http::ingest::now_ns;
-use crate::http::ShutdownSignal;
-use crate::metrics::instance::{self, InstanceReport};
+use crate::clock::now_ns;
+use crate::ingest::instances::{self, InstanceReport};
+use crate::shutdown::ShutdownSignal;
 use crate::store::{Store, StoreError, TopicKey};
 
 pub const DEMO_ORG: &str = "demo";
@@ -165,7 +164,7 @@ impl Instances {
             }
         }
         for (app, reports) in by_app {
-            for (ts_ns, payload) in instance::records(&reports, at_ms) {
+            for (ts_ns, payload) in instances::records(&reports, at_ms) {
                 batches.push(TopicKey::metrics(DEMO_ORG, &app), ts_ns, payload);
             }
         }

@@ -12,21 +12,8 @@ use axum::http::{header, HeaderMap, StatusCode};
 
 use super::error::ApiError;
 use super::AppState;
-use crate::catalog::{Authentication, Permission, TokenInfo};
-
-/// Who is calling and from where: what audit records name.
-#[derive(Clone, Debug)]
-pub struct Caller {
-    pub token: TokenInfo,
-    pub ip: IpAddr,
-}
-
-impl Caller {
-    /// How audit records name the caller.
-    pub fn actor(&self) -> String {
-        format!("token {} \"{}\"", self.token.id, self.token.name)
-    }
-}
+pub use crate::catalog::Caller;
+use crate::catalog::{Authentication, Permission};
 
 /// Checks that the request's token belongs to `org` and allows `need`;
 /// with `app`, also that the org has that app.

@@ -18,10 +18,10 @@ use axum::Extension;
 use vigie_app::model::Viewer;
 
 use super::error::ApiError;
-use super::ingest::now_ns;
 use super::logs::{app_topic, check, record_json, record_text, LogsQuery};
 use super::session::console_viewer;
 use super::AppState;
+use crate::clock::now_ns;
 use crate::query::search::{search, Order, SearchRequest};
 use crate::store::READ_CHUNK;
 

@@ -11,7 +11,6 @@
 //! whole with `429` and `retry-after`: send it again then.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use axum::body::{to_bytes, Body};
 use axum::extract::{ConnectInfo, Path, Query, State};
@@ -20,34 +19,14 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use vigie_app::model::LogKind;
 
 use super::auth::authorize;
 use super::error::ApiError;
 use super::logs::app_topic;
 use super::AppState;
 use crate::catalog::Permission;
-use crate::ingest::access::{parse_access_body, Defaults};
-use crate::ingest::geoip::GeoIp;
-use crate::ingest::limits::{IngestLimits, RateLimiter};
-use crate::ingest::lines::{parse_body_stored, LineFormat, RejectedLine};
-
-/// Largest request body accepted (once unzipped), in bytes.
-pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
-
-/// What ingest needs besides the store.
-#[derive(Clone)]
-pub struct IngestState {
-    pub limits: IngestLimits,
-    pub rate: Arc<RateLimiter>,
-    pub geoip: Option<Arc<GeoIp>>,
-}
-
-impl IngestState {
-    pub fn new(limits: IngestLimits, geoip: Option<Arc<GeoIp>>) -> IngestState {
-        IngestState { limits, rate: Arc::new(RateLimiter::new(limits.lines_per_sec)), geoip }
-    }
-}
+use crate::ingest::http::{store_batch, Batch, Refused, MAX_BODY_BYTES};
+use crate::ingest::lines::{LineFormat, RejectedLine};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -103,47 +82,25 @@ pub async fn post_logs(
             format!("the body is over {} MiB (once unzipped): send the lines in smaller batches", MAX_BODY_BYTES >> 20),
         )
     })?;
-    let lines = memchr::memchr_iter(b'\n', &body).count() + usize::from(!body.is_empty() && !body.ends_with(b"\n"));
-    let limits = state.ingest.limits;
-    if lines > limits.batch_lines {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("the batch has {lines} lines; the limit is {}: send smaller batches", limits.batch_lines),
-        ));
-    }
-    if let Err(wait) = state.ingest.rate.take(&org, &app, lines) {
-        let seconds = wait.as_secs() + 1;
-        let error = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            format!(
-                "app \"{app}\" is over its {} lines per second: nothing of this batch was stored; send it again in {seconds} s",
-                limits.lines_per_sec
-            ),
-        );
-        return Ok(([(header::RETRY_AFTER, seconds.to_string())], error).into_response());
-    }
-
-    let instance = query.instance.as_deref().unwrap_or("default");
-    let now = now_ns();
-    let (payloads, rejected) = if key.kind == LogKind::Access {
-        let defaults = Defaults { instance, host: query.host.as_deref().unwrap_or_default(), now_ns: now };
-        let parsed = parse_access_body(&body, format, &defaults, state.ingest.geoip.as_deref());
-        (serialise(&parsed.accepted)?, parsed.rejected)
-    } else {
-        let parsed = parse_body_stored(&body, format, instance, now);
-        (parsed.accepted, parsed.rejected)
+    let batch = Batch {
+        key,
+        format,
+        body: &body,
+        instance: query.instance.as_deref().unwrap_or("default"),
+        host: query.host.as_deref().unwrap_or_default(),
     };
-    let accepted = payloads.len();
-    let offsets = if payloads.is_empty() {
-        None
-    } else {
-        let store = state.store.clone();
-        let range = tokio::task::spawn_blocking(move || store.append_batch(&key, payloads))
-            .await
-            .map_err(ApiError::internal)?
-            .map_err(ApiError::internal)?;
-        Some(range)
+    let stored = match store_batch(&state.store, &state.ingest, batch).await {
+        Ok(stored) => stored,
+        Err(refused @ Refused::TooManyLines { .. }) => {
+            return Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, refused.to_string()))
+        }
+        Err(refused @ Refused::OverRate { retry_after_secs, .. }) => {
+            let error = ApiError::new(StatusCode::TOO_MANY_REQUESTS, refused.to_string());
+            return Ok(([(header::RETRY_AFTER, retry_after_secs.to_string())], error).into_response());
+        }
+        Err(Refused::Store(error)) => return Err(error.into()),
     };
+    let (accepted, offsets, rejected) = (stored.accepted, stored.offsets, stored.rejected);
 
     let reply = IngestReply {
         accepted,
@@ -164,14 +121,6 @@ pub async fn post_logs(
     Ok((StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response())
 }
 
-fn serialise<T: Serialize>(lines: &[(i64, T)]) -> Result<Vec<(i64, String)>, ApiError> {
-    lines
-        .iter()
-        .map(|(ts_ns, line)| serde_json::to_string(line).map(|payload| (*ts_ns, payload)))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(ApiError::internal)
-}
-
 fn line_format(headers: &HeaderMap) -> Result<LineFormat, ApiError> {
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok()).unwrap_or("text/plain");
     let mime = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
@@ -185,11 +134,4 @@ fn line_format(headers: &HeaderMap) -> Result<LineFormat, ApiError> {
             format!("cannot read \"{other}\": send application/x-ndjson (one JSON object per line) or text/plain"),
         )),
     }
-}
-
-pub fn now_ns() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_nanos() as i64)
-        .unwrap_or_default()
 }

@@ -24,11 +24,11 @@ use vigie_app::model::{LogKind, Viewer};
 
 use super::auth::authorize;
 use super::error::ApiError;
-use super::ingest::now_ns;
 use super::live::{self, LiveItem, LiveSelection};
 use super::AppState;
 use crate::audit;
 use crate::catalog::Permission;
+use crate::clock::now_ns;
 use crate::query::search::{search, Order, SearchPage, SearchRequest};
 use crate::query::time_bound::parse_time_bound;
 use crate::query::CompiledFilter;

@@ -18,7 +18,6 @@ use axum::routing::get;
 use axum::Router;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
-use tokio::sync::watch;
 use vigie_app::{port::SharedConsolePort, shell, App};
 
 use std::sync::Arc;
@@ -28,6 +27,7 @@ use crate::ingest::statsd::StatsdCounters;
 use crate::ingest::syslog::SyslogCounters;
 use crate::metrics::http_stats::HttpStatsModel;
 use crate::metrics::series::SeriesModel;
+use crate::shutdown::ShutdownSignal;
 use crate::store::Store;
 
 /// What every handler can reach; cloning it is shallow.
@@ -36,7 +36,7 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub store: Store,
     pub catalog: Catalog,
-    pub ingest: ingest::IngestState,
+    pub ingest: crate::ingest::http::IngestState,
     pub syslog_counters: Arc<SyslogCounters>,
     pub statsd_counters: Arc<StatsdCounters>,
     /// The time-series read model the Stats API reads.
@@ -53,17 +53,6 @@ pub struct AppState {
 impl FromRef<AppState> for LeptosOptions {
     fn from_ref(state: &AppState) -> LeptosOptions {
         state.leptos_options.clone()
-    }
-}
-
-/// Fires once when the server starts shutting down, so long-lived responses
-/// (live streams) end and graceful shutdown does not wait on them forever.
-#[derive(Clone)]
-pub struct ShutdownSignal(pub watch::Receiver<bool>);
-
-impl ShutdownSignal {
-    pub async fn fired(mut self) {
-        let _ = self.0.wait_for(|stopping| *stopping).await;
     }
 }
 

@@ -13,11 +13,11 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::authorize;
 use super::error::ApiError;
-use super::ingest::now_ns;
 use super::AppState;
 use crate::catalog::Permission;
+use crate::clock::now_ns;
+use crate::ingest::instances::{self, InstanceReport};
 use crate::metrics::http_stats::{HttpStats, BUCKET_MS as HTTP_BUCKET_MS, PATHS_PER_BUCKET};
-use crate::metrics::instance::{self, InstanceReport};
 use crate::metrics::point::MetricType;
 use crate::metrics::series::{Aggregation, MetricInfo, QueryAnswer, QueryError, SeriesQuery};
 use crate::query::time_bound::{parse_duration_ns, parse_time_bound};
@@ -103,7 +103,7 @@ pub async fn post_instance_metrics(
         report.check(now_ms).map_err(|error| ApiError::bad_query(format!("report {index}: {error}")))?;
     }
     let accepted = reports.len();
-    let records = instance::records(&reports, now_ms);
+    let records = instances::records(&reports, now_ms);
     let (series, store) = (state.series.clone(), state.store.clone());
     tokio::task::spawn_blocking(move || {
         let key = TopicKey::metrics(&org, &app);

@@ -14,7 +14,7 @@ use maxminddb::geoip2;
 use maxminddb_writer::paths::IpAddrWithMask;
 use serde::Serialize;
 
-use crate::demo::geo::{CITIES, CLIENT_RANGES};
+use super::demo_places::{CITIES, CLIENT_RANGES};
 
 /// A loaded GeoIP database.
 pub struct GeoIp {

@@ -241,7 +241,7 @@ impl HttpStatsModel {
         if let Some(buckets) = inner.apps.get_mut(&app) {
             // Minutes past the kept window go, counted back from now (not from
             // the newest line: one line dated years ahead must not empty it).
-            let keep_from = crate::http::ingest::now_ns() / 1_000_000 - KEEP_MS;
+            let keep_from = crate::clock::now_ns() / 1_000_000 - KEEP_MS;
             while buckets.first_key_value().is_some_and(|(&oldest, _)| oldest < keep_from) {
                 buckets.pop_first();
             }

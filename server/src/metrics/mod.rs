@@ -10,7 +10,6 @@ use crate::store::{Store, TopicKey};
 pub mod chunk_files;
 pub mod gorilla;
 pub mod http_stats;
-pub mod instance;
 pub mod point;
 pub mod series;
 

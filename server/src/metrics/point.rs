@@ -7,7 +7,32 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ingest::statsd::aggregate::{Point, PointValue};
+/// One metric of one app with one set of tags (sorted by name).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SeriesKey {
+    pub org: String,
+    pub app: String,
+    pub name: String,
+    pub tags: Vec<(String, String)>,
+}
+
+/// What one series did in one interval.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PointValue {
+    Counter { count: f64, per_second: f64 },
+    Gauge(f64),
+    Summary { count: f64, min: f64, max: f64, sum: f64, p50: f64, p95: f64, p99: f64 },
+    Set { distinct: u64, saturated: bool },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Point {
+    pub key: SeriesKey,
+    pub kind: MetricType,
+    /// The start of the interval, ns since the Unix epoch.
+    pub ts_ns: i64,
+    pub value: PointValue,
+}
 
 /// What a metric measures, which decides its values and how they combine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]

@@ -498,7 +498,7 @@ impl SeriesModel {
         if let Some(files) = &self.files {
             // By the clock, not by the newest point: a point from the future
             // must not make every file look old.
-            let now_ms = crate::http::ingest::now_ns() / 1_000_000;
+            let now_ms = crate::clock::now_ns() / 1_000_000;
             for (level, keep) in self.retention.keep_ms.into_iter().enumerate() {
                 files.forget_before(level, now_ms - keep);
             }
@@ -721,7 +721,7 @@ impl Inner {
         files: Option<&ChunkFiles>,
     ) {
         // Retention goes by the clock, as the store's does.
-        let now_ms = crate::http::ingest::now_ns() / 1_000_000;
+        let now_ms = crate::clock::now_ns() / 1_000_000;
         let metrics = self.apps.entry((org.to_string(), app.to_string())).or_default();
         for point in record.points {
             if !point.is_well_formed() {

@@ -355,62 +355,6 @@ proptest! {
 }
 
 #[test]
-fn compaction_merges_sealed_segments_into_fewer_smaller_files_with_the_same_records() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = StoreConfig { segment_max_bytes: 20_000, compact_block_bytes: 64 << 10, ..StoreConfig::default() };
-    let store = Store::open_with(dir.path(), config.clone()).unwrap();
-    let access = crate::demo::sample_payloads(LogKind::Access, 3_000, 5);
-    for chunk in access.chunks(20) {
-        store.append_batch(&key(), chunk.to_vec()).unwrap();
-    }
-    let before = store.info(&key()).unwrap().bytes;
-    let saved = store.compact().unwrap();
-    assert!(saved > 0, "compaction saved nothing");
-    assert_eq!(store.info(&key()).unwrap().bytes, before - saved);
-    assert_eq!(store.compact().unwrap(), 0, "compacted segments are left alone");
-
-    let check = |store: &Store| {
-        let records = all(store, &key());
-        assert_eq!(records.len(), access.len());
-        for (record, (ts, payload)) in records.iter().zip(&access) {
-            assert_eq!((record.ts_ns, &*record.payload), (*ts, payload.as_str()));
-        }
-        let (_, gaps) = store.scan(&key(), 0, |_, _, _| {});
-        assert!(gaps.is_empty());
-    };
-    check(&store);
-    drop(store);
-    check(&Store::open_with(dir.path(), config).unwrap());
-}
-
-#[test]
-fn reads_during_compaction_never_report_false_damage() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = StoreConfig { segment_max_bytes: 20_000, compact_block_bytes: 64 << 10, ..StoreConfig::default() };
-    let store = Store::open_with(dir.path(), config).unwrap();
-    let service = crate::demo::sample_payloads(LogKind::Service, 4_000, 6);
-    for chunk in service.chunks(10) {
-        store.append_batch(&key(), chunk.to_vec()).unwrap();
-    }
-    let reader = {
-        let store = store.clone();
-        std::thread::spawn(move || {
-            for _ in 0..30 {
-                let mut count = 0;
-                let (_, gaps) = store.scan(&key(), 0, |_, _, _| count += 1);
-                assert!(gaps.is_empty(), "{gaps:?}");
-                assert_eq!(count, 4_000);
-                let records = all(&store, &key());
-                assert_eq!(records.len(), 4_000);
-                assert!(records.iter().enumerate().all(|(i, r)| r.offset == i as u64));
-            }
-        })
-    };
-    store.compact().unwrap();
-    reader.join().unwrap();
-}
-
-#[test]
 fn truncated_segment_and_index_files_open_with_every_whole_record_kept() {
     let dir = tempfile::tempdir().unwrap();
     {

@@ -19,38 +19,11 @@ use std::hash::BuildHasher;
 use sketches_ddsketch::{Config, DDSketch};
 
 use super::parse::{Reading, Sample};
-use crate::metrics::point::MetricType;
+use crate::metrics::point::{MetricType, Point, PointValue, SeriesKey};
 
 /// Distinct members a set counts exactly per interval; beyond, the count
 /// stops there and the point says so.
 pub const SET_BOUND: usize = 100_000;
-
-/// One metric of one app with one set of tags (sorted by name).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SeriesKey {
-    pub org: String,
-    pub app: String,
-    pub name: String,
-    pub tags: Vec<(String, String)>,
-}
-
-/// What one series did in one interval.
-#[derive(Clone, Debug, PartialEq)]
-pub enum PointValue {
-    Counter { count: f64, per_second: f64 },
-    Gauge(f64),
-    Summary { count: f64, min: f64, max: f64, sum: f64, p50: f64, p95: f64, p99: f64 },
-    Set { distinct: u64, saturated: bool },
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct Point {
-    pub key: SeriesKey,
-    pub kind: MetricType,
-    /// The start of the interval, ns since the Unix epoch.
-    pub ts_ns: i64,
-    pub value: PointValue,
-}
 
 enum State {
     Counter(f64),

@@ -17,8 +17,8 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use super::{RecentRoutes, StatsdIngest};
-use crate::http::ingest::now_ns;
-use crate::http::ShutdownSignal;
+use crate::clock::now_ns;
+use crate::shutdown::ShutdownSignal;
 
 /// The receive buffer asked of the kernel per socket: about a third of a
 /// second of datagrams at a million lines a second. Without the

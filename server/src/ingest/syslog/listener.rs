@@ -18,8 +18,8 @@ use tokio::task::JoinHandle;
 
 use super::framing::Framer;
 use super::{DropReason, PreparedBatch, SyslogIngest};
-use crate::http::ingest::now_ns;
-use crate::http::ShutdownSignal;
+use crate::clock::now_ns;
+use crate::shutdown::ShutdownSignal;
 
 /// Bytes read from a TCP connection at once.
 const TCP_READ_BYTES: usize = 256 * 1024;

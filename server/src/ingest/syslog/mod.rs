@@ -24,8 +24,8 @@ use std::time::{Duration, Instant};
 
 use self::parse::{parse_message, SyslogRecord};
 use crate::catalog::Catalog;
-use crate::http::ingest::IngestState;
 use crate::ingest::access::locate;
+use crate::ingest::http::IngestState;
 use crate::ingest::routes::{IngestRoutes, Refusal};
 use crate::store::{Store, StoreError, TopicKey};
 

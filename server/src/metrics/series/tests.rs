@@ -3,7 +3,7 @@ use crate::store::Store;
 
 /// A day ago, on the hour: within every resolution's retention, which counts back from now.
 fn t0() -> i64 {
-    (crate::http::ingest::now_ns() / 1_000_000 - 86_400_000) / 3_600_000 * 3_600_000
+    (crate::clock::now_ns() / 1_000_000 - 86_400_000) / 3_600_000 * 3_600_000
 }
 
 fn point(name: &str, kind: MetricType, tags: &[(&str, &str)], values: Vec<f64>) -> MetricPoint {

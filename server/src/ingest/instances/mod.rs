@@ -16,7 +16,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::point::{MetricPoint, MetricType, PointsRecord};
+use crate::metrics::point::{MetricPoint, MetricType, PointsRecord};
 
 /// The interval reports are filed in.
 pub const INTERVAL_MS: i64 = 10_000;

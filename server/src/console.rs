@@ -253,8 +253,8 @@ impl ConsoleAdmin for InProcessConsole {
             let setting = key.clone();
             tokio::task::spawn_blocking(move || store.set_retention(&setting, after))
                 .await
-                .map_err(|error| PortError(format!("the retention change failed: {error}")))?
-                .map_err(|error| PortError(error.to_string()))?;
+                .map_err(port_error)?
+                .map_err(port_error)?;
             let line = AuditLine {
                 actor: by.actor(),
                 action: "retention.changed".into(),
@@ -263,7 +263,7 @@ impl ConsoleAdmin for InProcessConsole {
                 before: Some(described(before)),
                 after: Some(described(after)),
             };
-            crate::audit::append(&self.store, &change.org, line).await.map_err(|error| PortError(error.to_string()))
+            crate::audit::append(&self.store, &change.org, line).await.map_err(port_error)
         }
         .boxed()
     }
@@ -294,7 +294,10 @@ fn log_kind(kind: ViewKind) -> LogKind {
     }
 }
 
-fn port_error(error: crate::catalog::CatalogError) -> PortError {
-    tracing::error!(%error, "the console could not read the catalog");
-    PortError(error.to_string())
+/// A failure of the server's own, as the console shows it: the details go
+/// to the server's log under an id, and the viewer is told only the id.
+fn port_error(error: impl std::fmt::Display) -> PortError {
+    let id = crate::http::error::error_id();
+    tracing::error!(%error, error_id = %id, "the console's request failed");
+    PortError(format!("the server could not do it; its log says why under error id {id}"))
 }

@@ -161,6 +161,12 @@ struct ServeArgs {
     /// Lines one ingest request may carry.
     #[arg(long, env = "VIGIE_INGEST_BATCH_LINES", default_value_t = IngestLimits::default().batch_lines)]
     ingest_batch_lines: usize,
+    /// Syslog TCP connections open at once; one more is closed at once.
+    #[arg(long, env = "VIGIE_SYSLOG_TCP_CONNECTIONS", default_value_t = IngestLimits::default().syslog_tcp_connections)]
+    syslog_tcp_connections: usize,
+    /// Close a syslog TCP connection that sends nothing for this many seconds.
+    #[arg(long, env = "VIGIE_SYSLOG_TCP_IDLE_SECS", default_value_t = IngestLimits::default().syslog_tcp_idle.as_secs())]
+    syslog_tcp_idle_secs: u64,
     /// Receive syslog over TCP here (RFC 5424 or 3164, octet-counted or
     /// one per line); `off` for none. See docs/INGEST.md.
     #[arg(long, env = "VIGIE_SYSLOG_TCP", default_value = "127.0.0.1:5140", value_parser = parse_optional_addr)]
@@ -318,7 +324,12 @@ async fn main() -> ExitCode {
         demo,
         store,
         geoip,
-        ingest: IngestLimits { lines_per_sec: args.ingest_lines_per_sec, batch_lines: args.ingest_batch_lines },
+        ingest: IngestLimits {
+            lines_per_sec: args.ingest_lines_per_sec,
+            batch_lines: args.ingest_batch_lines,
+            syslog_tcp_connections: args.syslog_tcp_connections,
+            syslog_tcp_idle: std::time::Duration::from_secs(args.syslog_tcp_idle_secs),
+        },
         syslog_tcp: args.syslog_tcp.0,
         syslog_udp: args.syslog_udp.0,
         statsd: args.statsd.0.map(|listen| {

@@ -317,7 +317,11 @@ impl Catalog {
             .prepare_cached("SELECT name, password_hash FROM users WHERE login = ?1")?
             .query_row([login], |row| Ok((row.get(0)?, row.get(1)?)))
             .optional()?;
-        Ok(found.filter(|(_, hash)| secrets::verify_password(password, hash)).map(|(name, _)| name))
+        // An unknown login costs the same Argon2 run as a known one.
+        Ok(match found {
+            Some((name, hash)) => secrets::verify_password(password, &hash).then_some(name),
+            None => secrets::verify_password_of_no_account(password).then_some(String::new()),
+        })
     }
 
     /// Makes a user a member of an org (or changes their role).

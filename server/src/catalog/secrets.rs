@@ -50,3 +50,12 @@ pub fn hash_password(password: &str) -> String {
 pub fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash).is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
 }
+
+/// Checks a password for a login that has no account, taking as long as
+/// [`verify_password`] does for one that has, so the answer's time does not
+/// tell which logins exist. Always false.
+pub fn verify_password_of_no_account(password: &str) -> bool {
+    static NO_ACCOUNT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| hash_password(&new_password()));
+    let _ = verify_password(password, &NO_ACCOUNT);
+    false
+}

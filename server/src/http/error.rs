@@ -39,10 +39,27 @@ impl ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, message)
     }
 
+    /// A failure of the server's own: the details (paths, I/O errors) go to
+    /// the server's log under an id, and the client is told only the id.
     pub fn internal(error: impl std::fmt::Display) -> ApiError {
-        tracing::error!(%error, "request failed");
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("the server could not do it: {error}"))
+        let id = error_id();
+        tracing::error!(%error, error_id = %id, "request failed");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("the server could not do it; its log says why under error id {id}"),
+        )
+        .with_details(json!({ "error_id": id }))
     }
+
+    pub fn with_details(mut self, details: Value) -> ApiError {
+        self.details = Some(details);
+        self
+    }
+}
+
+/// An id that ties what a client was told to the server's log line.
+pub fn error_id() -> String {
+    format!("{:016x}", rand::random::<u64>())
 }
 
 impl IntoResponse for ApiError {

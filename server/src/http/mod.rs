@@ -6,8 +6,9 @@ pub mod admin;
 pub mod auth;
 pub mod download;
 pub mod error;
+pub mod guard;
 pub mod ingest;
-pub mod live;
+
 pub mod logs;
 pub mod openapi;
 pub mod session;
@@ -44,7 +45,7 @@ pub struct AppState {
     /// HTTP statistics from the access logs.
     pub http_stats: HttpStatsModel,
     /// Encoded live batches shared by followers of a topic.
-    pub live_batches: Arc<live::SharedBatches>,
+    pub live_batches: Arc<crate::query::live::SharedBatches>,
     /// Failed console sign-ins per client address.
     pub sign_in_attempts: Arc<session::SignInAttempts>,
     pub shutdown: ShutdownSignal,
@@ -77,18 +78,36 @@ pub fn router(state: AppState, console: SharedConsolePort) -> Router {
         .route("/bff/orgs/{org}/apps/{app}/records", get(logs::console_records))
         .route("/signin", axum::routing::post(session::sign_in))
         .route("/signout", axum::routing::post(session::sign_out))
+        .route("/api/{*rest}", axum::routing::any(guard::api_not_found))
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(own_metrics))
         .leptos_routes_with_context(
             &state,
             routes,
-            move || provide_context(console.clone()),
+            move || {
+                provide_context(console.clone());
+                page_policy_with_nonce();
+            },
             move || shell(options.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(axum::middleware::from_fn_with_state(state.clone(), session::resolve_session))
+        .layer(axum::middleware::from_fn(guard::console_requests))
+        .layer(axum::middleware::from_fn(guard::security_headers))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// While a page renders: its Content-Security-Policy allows the scripts
+/// that carry this response's nonce (Leptos puts it on its own).
+fn page_policy_with_nonce() {
+    let (Some(nonce), Some(response)) = (leptos::nonce::use_nonce(), use_context::<leptos_axum::ResponseOptions>())
+    else {
+        return;
+    };
+    if let Ok(policy) = axum::http::HeaderValue::from_str(&guard::page_policy(&nonce)) {
+        response.insert_header(axum::http::header::CONTENT_SECURITY_POLICY, policy);
+    }
 }
 
 /// Vigie's own counters in the Prometheus text format: what ingest dropped

@@ -231,8 +231,17 @@ pub async fn sign_out(State(state): State<AppState>, headers: HeaderMap) -> Resp
 }
 
 /// Where to go after signing in: a path on this site, never another site.
+/// Browsers drop tabs and newlines from URLs and read `\\` as `/`, so a
+/// path holding any of them, or starting with `//`, is refused, and what is
+/// left must resolve to this site when joined to it.
 fn safe_next(next: &str) -> &str {
-    if next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\") && !next.starts_with("/signin") {
+    const HERE: &str = "http://console.invalid/";
+    let plain = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.chars().any(|c| c.is_control() || c.is_whitespace() || c == '\\');
+    let stays_here = plain
+        && url::Url::parse(HERE).and_then(|here| here.join(next)).is_ok_and(|joined| joined.as_str().starts_with(HERE));
+    if stays_here && !next.starts_with("/signin") {
         next
     } else {
         "/"
@@ -258,7 +267,19 @@ mod tests {
     #[test]
     fn next_stays_on_this_site() {
         assert_eq!(safe_next("/orgs/acme?x=1"), "/orgs/acme?x=1");
-        for outside in ["https://evil.example/", "//evil.example", "/\\evil.example", "", "orgs", "/signin?next=/"] {
+        for outside in [
+            "https://evil.example/",
+            "//evil.example",
+            "/\\evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/ /evil.example",
+            "/\u{0}//evil.example",
+            "/x\\..\\\\evil.example",
+            "",
+            "orgs",
+            "/signin?next=/",
+        ] {
             assert_eq!(safe_next(outside), "/", "{outside}");
         }
     }

@@ -14,11 +14,20 @@ pub struct IngestLimits {
     pub lines_per_sec: f64,
     /// Lines one request may carry.
     pub batch_lines: usize,
+    /// Syslog TCP connections open at once; one more is closed at once.
+    pub syslog_tcp_connections: usize,
+    /// A syslog TCP connection that sends nothing for this long is closed.
+    pub syslog_tcp_idle: Duration,
 }
 
 impl Default for IngestLimits {
     fn default() -> IngestLimits {
-        IngestLimits { lines_per_sec: 200_000.0, batch_lines: 10_000 }
+        IngestLimits {
+            lines_per_sec: 200_000.0,
+            batch_lines: 10_000,
+            syslog_tcp_connections: 1_024,
+            syslog_tcp_idle: Duration::from_secs(300),
+        }
     }
 }
 

@@ -12,6 +12,8 @@
 //! payload bytes, which rejects most records of a rare-word search without
 //! parsing them.
 
+pub mod encode;
+pub mod live;
 pub mod search;
 pub mod time_bound;
 

@@ -41,8 +41,11 @@ pub fn bind_udp(addr: SocketAddr) -> std::io::Result<UdpSocket> {
     UdpSocket::from_std(socket.into())
 }
 
-/// Accepts TCP connections until shutdown.
+/// Accepts TCP connections until shutdown: at most
+/// `IngestLimits::syslog_tcp_connections` at once (one more is closed at
+/// once and counted), each closed after `syslog_tcp_idle` without a byte.
 pub fn serve_tcp(listener: TcpListener, ingest: Arc<SyslogIngest>, shutdown: ShutdownSignal) -> JoinHandle<()> {
+    let open = Arc::new(tokio::sync::Semaphore::new(ingest.ingest.limits.syslog_tcp_connections));
     tokio::spawn(async move {
         let stop = shutdown.clone().fired();
         tokio::pin!(stop);
@@ -58,7 +61,16 @@ pub fn serve_tcp(listener: TcpListener, ingest: Arc<SyslogIngest>, shutdown: Shu
                     }
                 },
             };
-            tokio::spawn(connection(stream, peer, ingest.clone(), shutdown.clone()));
+            let Ok(permit) = open.clone().try_acquire_owned() else {
+                ingest.counters.count_refused_connection(peer);
+                drop(stream);
+                continue;
+            };
+            let (ingest, shutdown) = (ingest.clone(), shutdown.clone());
+            tokio::spawn(async move {
+                connection(stream, peer, ingest, shutdown).await;
+                drop(permit);
+            });
         }
     })
 }
@@ -67,11 +79,20 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, ingest: Arc<SyslogI
     let stop = shutdown.fired();
     tokio::pin!(stop);
     let mut framer = Framer::default();
+    let idle = ingest.ingest.limits.syslog_tcp_idle;
     loop {
         framer.buf.reserve(TCP_READ_BYTES);
         let read = tokio::select! {
             _ = &mut stop => return,
-            read = stream.read_buf(&mut framer.buf) => read,
+            read = tokio::time::timeout(idle, stream.read_buf(&mut framer.buf)) => match read {
+                Ok(read) => read,
+                Err(_) => {
+                    tracing::debug!(%peer, "syslog TCP: idle for {idle:?}, closed");
+                    ingest.counters.count_idle_closed();
+                    // What was framed so far is kept; a partial frame is lost, as on any close.
+                    Ok(0)
+                }
+            },
         };
         let eof = match read {
             Ok(0) => true,

@@ -102,6 +102,10 @@ impl DropReason {
 #[derive(Debug, Default)]
 pub struct SyslogCounters {
     pub stored: AtomicU64,
+    /// TCP connections closed at once because the most allowed were open.
+    pub refused_connections: AtomicU64,
+    /// TCP connections closed because they sent nothing for too long.
+    pub idle_closed: AtomicU64,
     dropped: [AtomicU64; DropReason::ALL.len()],
     /// When a drop was last written to the server's log, to write at most
     /// one every few seconds however many there are.
@@ -111,6 +115,17 @@ pub struct SyslogCounters {
 impl SyslogCounters {
     pub fn dropped(&self, reason: DropReason) -> u64 {
         self.dropped[reason as usize].load(Ordering::Relaxed)
+    }
+
+    /// A TCP connection closed at once: as many as allowed were open.
+    pub fn count_refused_connection(&self, peer: SocketAddr) {
+        let total = self.refused_connections.fetch_add(1, Ordering::Relaxed) + 1;
+        tracing::warn!(%peer, total, "syslog TCP: connection refused, the most allowed are open (--syslog-tcp-connections)");
+    }
+
+    /// A TCP connection closed after sending nothing for too long.
+    pub fn count_idle_closed(&self) {
+        self.idle_closed.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn count_drop(&self, reason: DropReason, peer: SocketAddr) {
@@ -141,6 +156,18 @@ impl SyslogCounters {
                 self.dropped(reason)
             );
         }
+        let _ = writeln!(out, "# HELP vigie_syslog_tcp_connections_closed_total Syslog TCP connections Vigie closed, by why.");
+        let _ = writeln!(out, "# TYPE vigie_syslog_tcp_connections_closed_total counter");
+        let _ = writeln!(
+            out,
+            "vigie_syslog_tcp_connections_closed_total{{reason=\"too_many\"}} {}",
+            self.refused_connections.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "vigie_syslog_tcp_connections_closed_total{{reason=\"idle\"}} {}",
+            self.idle_closed.load(Ordering::Relaxed)
+        );
     }
 }
 

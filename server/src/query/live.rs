@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use axum::body::Bytes;
 use futures::{stream, Stream, StreamExt};
 
-use super::logs::{gaps_json, records_json};
+use super::encode::{gaps_json, records_json};
 use crate::query::CompiledFilter;
 use crate::store::{ReadBatch, Store, StoreError, StoredRecord, TopicKey, READ_CHUNK};
 
@@ -127,7 +127,10 @@ impl LiveSelection {
     }
 }
 
-/// Follows `key` from offset `from` (or from its end) on.
+/// Follows `key` from offset `from` (or from its end) on. Reads of the
+/// store (and the filter's work on what they return) run on blocking
+/// threads; a batch another follower already encoded is taken from
+/// [`SharedBatches`] without touching the store.
 pub fn follow(
     store: Store,
     shared: Arc<SharedBatches>,
@@ -137,11 +140,11 @@ pub fn follow(
 ) -> Result<impl Stream<Item = LiveItem> + Send + 'static, StoreError> {
     let watcher = store.watch_end(&key)?;
     let start = from.unwrap_or_else(|| *watcher.borrow());
-    let follower = Follower { store, shared, key, selection, watcher };
+    let follower = Follower { store, shared, key, selection: Arc::new(selection), watcher };
     Ok(stream::unfold((follower, start), |(mut follower, next)| async move {
         loop {
             if next < *follower.watcher.borrow_and_update() {
-                let (after, items) = follower.read(next);
+                let (after, items) = follower.next_items(next).await;
                 if after > next {
                     return Some((stream::iter(items), (follower, after)));
                 }
@@ -156,36 +159,57 @@ struct Follower {
     store: Store,
     shared: Arc<SharedBatches>,
     key: TopicKey,
-    selection: LiveSelection,
+    selection: Arc<LiveSelection>,
     watcher: tokio::sync::watch::Receiver<u64>,
 }
 
 impl Follower {
-    /// The items of the next batch from `next`, and where the one after starts.
-    fn read(&self, next: u64) -> (u64, Vec<LiveItem>) {
-        let sharing = self.selection.keeps_all();
-        if sharing {
+    /// The items of the next batch from `next`, and where the one after
+    /// starts: shared if another follower encoded it, else read on a
+    /// blocking thread.
+    async fn next_items(&self, next: u64) -> (u64, Vec<LiveItem>) {
+        if self.selection.keeps_all() {
             if let Some((after, item)) = self.shared.get(&self.key, next) {
                 return (after, vec![item]);
             }
         }
-        let ReadBatch { records, next_offset, gaps } = self.store.read(&self.key, next, READ_CHUNK);
-        let last_offset = next_offset.saturating_sub(1);
-        let mut items = Vec::with_capacity(2);
-        if !gaps.is_empty() {
-            items.push(LiveItem::new(true, last_offset, &gaps_json(&gaps)));
-        }
-        let kept: Vec<StoredRecord> =
-            if sharing { records } else { records.into_iter().filter(|record| self.selection.keeps(record)).collect() };
-        if !kept.is_empty() {
-            let item = LiveItem::new(false, last_offset, &records_json(&kept));
-            if sharing && gaps.is_empty() {
-                self.shared.put(&self.key, next, next_offset, item.clone());
+        let (store, shared, key, selection) =
+            (self.store.clone(), self.shared.clone(), self.key.clone(), self.selection.clone());
+        match tokio::task::spawn_blocking(move || read_batch(&store, &shared, &key, &selection, next)).await {
+            Ok(read) => read,
+            Err(error) => {
+                tracing::error!(%error, "a live read failed; the follower waits for the next append");
+                (next, Vec::new())
             }
-            items.push(item);
         }
-        (next_offset, items)
     }
+}
+
+/// Reads and encodes the batch from `next`. Blocks: call it from a blocking thread.
+fn read_batch(
+    store: &Store,
+    shared: &SharedBatches,
+    key: &TopicKey,
+    selection: &LiveSelection,
+    next: u64,
+) -> (u64, Vec<LiveItem>) {
+    let sharing = selection.keeps_all();
+    let ReadBatch { records, next_offset, gaps } = store.read(key, next, READ_CHUNK);
+    let last_offset = next_offset.saturating_sub(1);
+    let mut items = Vec::with_capacity(2);
+    if !gaps.is_empty() {
+        items.push(LiveItem::new(true, last_offset, &gaps_json(&gaps)));
+    }
+    let kept: Vec<StoredRecord> =
+        if sharing { records } else { records.into_iter().filter(|record| selection.keeps(record)).collect() };
+    if !kept.is_empty() {
+        let item = LiveItem::new(false, last_offset, &records_json(&kept));
+        if sharing && gaps.is_empty() {
+            shared.put(key, next, next_offset, item.clone());
+        }
+        items.push(item);
+    }
+    (next_offset, items)
 }
 
 #[cfg(test)]

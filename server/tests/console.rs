@@ -25,9 +25,13 @@ async fn console() -> TestServer {
     server
 }
 
-/// A browser that does not follow redirects, so each answer can be read.
+/// A browser on the console's own page that does not follow redirects, so
+/// each answer can be read: it says its requests are same-origin, as a
+/// browser's `fetch` and forms do.
 fn browser() -> Client {
-    Client::builder().redirect(Policy::none()).build().unwrap()
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("sec-fetch-site", reqwest::header::HeaderValue::from_static("same-origin"));
+    Client::builder().redirect(Policy::none()).default_headers(headers).build().unwrap()
 }
 
 async fn sign_in(server: &TestServer, password: &str, next: &str) -> Response {

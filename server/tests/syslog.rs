@@ -181,3 +181,42 @@ async fn a_token_of_another_org_cannot_write_into_an_app_of_this_one() {
     assert_eq!(server.server.store.read(&rival, 0, 10).records.len(), 1, "the rival's own line went to the rival");
     server.server.stop().await;
 }
+
+/// Reads until the server closes the connection; true when it did within 10 s.
+async fn closed_by_server(stream: &mut tokio::net::TcpStream) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 64];
+    matches!(tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buf)).await, Ok(Ok(0) | Err(_)))
+}
+
+#[tokio::test]
+async fn syslog_tcp_connections_past_the_cap_are_closed_and_idle_ones_are_closed_too() {
+    let server = common::serve_with(|config| {
+        config.ingest.syslog_tcp_connections = 2;
+        config.ingest.syslog_tcp_idle = Duration::from_millis(300);
+    })
+    .await;
+    let addr = server.server.syslog_tcp.unwrap();
+    let mut first = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut second = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut third = tokio::net::TcpStream::connect(addr).await.unwrap();
+    assert!(closed_by_server(&mut third).await, "the third connection is closed at once");
+
+    // The first two stay until they have been idle past the limit; a
+    // message sent before is stored.
+    let message =
+        format!("<14>1 2026-11-24T10:00:00Z web api - - [vigie@53595 token=\"{}\"] before idle\n", server.token);
+    first.write_all(message.as_bytes()).await.unwrap();
+    assert_eq!(records_when(&server, "", 1).await.len(), 1);
+    assert!(closed_by_server(&mut first).await, "idle past the limit");
+    assert!(closed_by_server(&mut second).await, "idle past the limit");
+    let text = reqwest::get(format!("{}/metrics", server.base)).await.unwrap().text().await.unwrap();
+    assert!(text.contains("vigie_syslog_tcp_connections_closed_total{reason=\"too_many\"} 1"), "{text}");
+    assert!(text.contains("vigie_syslog_tcp_connections_closed_total{reason=\"idle\"} 2"), "{text}");
+    // With both closed, a new connection is taken again.
+    let mut fourth = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let again = format!("<14>1 2026-11-24T10:00:01Z web api - - [vigie@53595 token=\"{}\"] after\n", server.token);
+    fourth.write_all(again.as_bytes()).await.unwrap();
+    assert_eq!(records_when(&server, "", 2).await.len(), 2);
+    server.server.stop().await;
+}

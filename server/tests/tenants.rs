@@ -286,7 +286,10 @@ async fn access_logs_in_combined_log_format_and_ndjson_are_stored_with_the_clien
 
 #[tokio::test]
 async fn gzip_bodies_are_read_and_limits_refuse_whole_batches_that_can_be_sent_again() {
-    let server = serve_with(|config| config.ingest = IngestLimits { lines_per_sec: 100.0, batch_lines: 80, ..Default::default() }).await;
+    let server = serve_with(|config| {
+        config.ingest = IngestLimits { lines_per_sec: 100.0, batch_lines: 80, ..Default::default() }
+    })
+    .await;
     let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     for n in 0..50 {
         writeln!(gzip, "{{\"message\":\"zipped {n}\"}}").unwrap();

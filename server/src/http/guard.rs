@@ -126,7 +126,11 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
 pub async fn api_not_found(request: Request) -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
-        format!("no API route {} {}: the routes are listed at /api/v1/openapi.json", request.method(), request.uri().path()),
+        format!(
+            "no API route {} {}: the routes are listed at /api/v1/openapi.json",
+            request.method(),
+            request.uri().path()
+        ),
     )
 }
 

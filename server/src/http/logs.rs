@@ -24,13 +24,13 @@ use vigie_app::model::{LogKind, Viewer};
 
 use super::auth::authorize;
 use super::error::ApiError;
-use crate::query::encode::{gaps_json, records_json};
-use crate::query::live::{self, LiveItem, LiveSelection};
-pub use crate::query::encode::{record_json, record_text};
 use super::AppState;
 use crate::audit;
 use crate::catalog::Permission;
 use crate::clock::now_ns;
+use crate::query::encode::{gaps_json, records_json};
+pub use crate::query::encode::{record_json, record_text};
+use crate::query::live::{self, LiveItem, LiveSelection};
 use crate::query::search::{search, Order, SearchPage, SearchRequest};
 use crate::query::time_bound::parse_time_bound;
 use crate::query::CompiledFilter;

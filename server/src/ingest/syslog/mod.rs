@@ -156,7 +156,10 @@ impl SyslogCounters {
                 self.dropped(reason)
             );
         }
-        let _ = writeln!(out, "# HELP vigie_syslog_tcp_connections_closed_total Syslog TCP connections Vigie closed, by why.");
+        let _ = writeln!(
+            out,
+            "# HELP vigie_syslog_tcp_connections_closed_total Syslog TCP connections Vigie closed, by why."
+        );
         let _ = writeln!(out, "# TYPE vigie_syslog_tcp_connections_closed_total counter");
         let _ = writeln!(
             out,

@@ -6,6 +6,7 @@
 //! Leptos context as an [`SharedConsolePort`].
 
 use futures::future::BoxFuture;
+use futures::stream::BoxStream;
 use std::sync::Arc;
 
 use crate::model::{AppSettings, AuditPage, LogPage, LogView, OrgSummary, ViewKind, Viewer};
@@ -21,6 +22,43 @@ impl std::fmt::Display for PortError {
 }
 
 impl std::error::Error for PortError {}
+
+/// Why the port could not open a stream or read a range.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadRefusal {
+    /// No such org or app.
+    NoSuchApp,
+    /// The view's filter or times are wrong: says which and why.
+    BadQuery(String),
+    Failed(PortError),
+}
+
+/// What a console live stream follows: a view (its `since` replays first),
+/// from an offset on (right after the last one the browser has), or from
+/// the topic's end.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FollowRequest {
+    pub view: LogView,
+    pub from_offset: Option<u64>,
+}
+
+/// One batch of a live stream, encoded once as the Server-Sent Event that
+/// carries it (`[event: gap\n]id: LAST_OFFSET\ndata: JSON\n\n`) and shared
+/// by every follower sent the same batch. A remote port passes on the
+/// events of the Logs API's own stream as they come.
+#[derive(Clone, Debug)]
+pub struct LiveBatch {
+    pub sse: bytes::Bytes,
+}
+
+/// A chunk of a replayed range, oldest first.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RecordsChunk {
+    /// A JSON array of records, as the Logs API writes them.
+    pub records_json: String,
+    /// Where the next chunk starts; `None` at the end of the range.
+    pub next_cursor: Option<u64>,
+}
 
 pub trait ConsolePort: ConsoleAdmin {
     /// The organisations this console shows.
@@ -41,6 +79,28 @@ pub trait ConsolePort: ConsoleAdmin {
         view: LogView,
         limit: usize,
     ) -> BoxFuture<'_, Result<Option<LogPage>, PortError>>;
+
+    /// Follows an app's service or access lines that match a view: the
+    /// batches as they are appended, never a line lost or doubled (lines
+    /// retention removed first come as a gap). The stream ends only when
+    /// the server stops; whoever serves it re-checks the viewer.
+    fn follow(
+        &self,
+        org: String,
+        app: String,
+        request: FollowRequest,
+    ) -> BoxFuture<'_, Result<BoxStream<'static, LiveBatch>, ReadRefusal>>;
+
+    /// Up to `limit` lines of a view's range from `cursor` on (the range's
+    /// start when `None`), oldest first.
+    fn records(
+        &self,
+        org: String,
+        app: String,
+        view: LogView,
+        cursor: Option<u64>,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<RecordsChunk, ReadRefusal>>;
 }
 
 /// A retention change asked from the console.

@@ -2,26 +2,102 @@
 
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use futures::future::BoxFuture;
-use futures::FutureExt;
+use futures::stream::BoxStream;
+use futures::{FutureExt, StreamExt};
 use vigie_app::model::{
     AccessLine, AppSettings, AppSummary, AuditLine, AuditPage, LogKind, LogLine, LogPage, LogRecord, LogView,
     OrgSummary, RetentionRow, ServiceLine, ViewKind, ViewProblem, Viewer,
 };
-use vigie_app::port::{ConsoleAdmin, ConsolePort, PortError, RetentionChange};
+use vigie_app::port::{
+    ConsoleAdmin, ConsolePort, FollowRequest, LiveBatch, PortError, ReadRefusal, RecordsChunk, RetentionChange,
+};
 
 use crate::catalog::{Catalog, Org};
+use crate::query::encode::records_json;
+use crate::query::live::{self, LiveSelection, SharedBatches};
 use crate::query::search::{search, Order, SearchRequest};
 use crate::query::time_bound::parse_time_bound;
 use crate::query::CompiledFilter;
 use crate::store::{Retention, Store, TopicKey};
 
+/// Cloning it is shallow: each call moves a clone to a blocking thread,
+/// where the catalog and the store are read.
+#[derive(Clone)]
 pub struct InProcessConsole {
     pub catalog: Catalog,
     pub store: Store,
+    /// Encoded live batches, shared with the Logs API's followers.
+    pub live_batches: Arc<SharedBatches>,
+}
+
+/// Runs `read` on a blocking thread: the port's calls read SQLite and the store.
+async fn off_runtime<T: Send + 'static>(
+    read: impl FnOnce() -> Result<T, PortError> + Send + 'static,
+) -> Result<T, PortError> {
+    tokio::task::spawn_blocking(read).await.map_err(port_error)?
 }
 
 impl InProcessConsole {
+    /// The topic of a view of `app` of `org`, if the app exists. Blocks.
+    fn view_topic(&self, org: &str, app: &str, kind: ViewKind) -> Result<TopicKey, ReadRefusal> {
+        match self.catalog.app(org, app) {
+            Ok(Some(_)) => Ok(TopicKey::new(org, app, log_kind(kind))),
+            Ok(None) => Err(ReadRefusal::NoSuchApp),
+            Err(error) => Err(ReadRefusal::Failed(port_error(error))),
+        }
+    }
+
+    /// A view's filter and times, checked; a mistake names its parameter.
+    fn view_query(view: &LogView) -> Result<ViewQuery, ReadRefusal> {
+        ViewQuery::check(view, crate::clock::now_ns())
+            .map_err(|problem| ReadRefusal::BadQuery(format!("{}: {}", problem.param, problem.message)))
+    }
+
+    /// Opens a follower of a view. Blocks (the topic is opened, `since` looked up).
+    fn open_follower(
+        &self,
+        org: &str,
+        app: &str,
+        request: FollowRequest,
+    ) -> Result<BoxStream<'static, LiveBatch>, ReadRefusal> {
+        let key = self.view_topic(org, app, request.view.kind)?;
+        let query = Self::view_query(&request.view)?;
+        let from = request
+            .from_offset
+            .or_else(|| query.since_ns.map(|since| self.store.offsets_for_times(&key, Some(since), None).start));
+        let selection = LiveSelection { filter: query.filter, since_ns: query.since_ns, until_ns: query.until_ns };
+        let items = live::follow(self.store.clone(), self.live_batches.clone(), key, from, selection)
+            .map_err(|error| ReadRefusal::Failed(port_error(error)))?;
+        Ok(items.map(|item| LiveBatch { sse: item.sse }).boxed())
+    }
+
+    /// A chunk of a view's range. Blocks.
+    fn read_records(
+        &self,
+        org: &str,
+        app: &str,
+        view: &LogView,
+        cursor: Option<u64>,
+        limit: usize,
+    ) -> Result<RecordsChunk, ReadRefusal> {
+        let key = self.view_topic(org, app, view.kind)?;
+        let query = Self::view_query(view)?;
+        let request = SearchRequest {
+            key: &key,
+            since_ns: query.since_ns,
+            until_ns: query.until_ns,
+            filter: &query.filter,
+            order: Order::OldestFirst,
+            cursor,
+            limit,
+        };
+        let page = search(&self.store, &request);
+        Ok(RecordsChunk { records_json: records_json(&page.records), next_cursor: page.next_cursor })
+    }
+
     fn summarise(&self, org: Org) -> OrgSummary {
         let apps = org
             .apps
@@ -180,17 +256,22 @@ pub(crate) fn picker_time_as_utc(text: &str) -> std::borrow::Cow<'_, str> {
 
 impl ConsolePort for InProcessConsole {
     fn orgs(&self) -> BoxFuture<'_, Result<Vec<OrgSummary>, PortError>> {
-        let orgs = self
-            .catalog
-            .orgs()
-            .map(|orgs| orgs.into_iter().map(|org| self.summarise(org)).collect())
-            .map_err(port_error);
-        async move { orgs }.boxed()
+        let this = self.clone();
+        off_runtime(move || {
+            this.catalog
+                .orgs()
+                .map(|orgs| orgs.into_iter().map(|org| this.summarise(org)).collect())
+                .map_err(port_error)
+        })
+        .boxed()
     }
 
     fn org(&self, org: String) -> BoxFuture<'_, Result<Option<OrgSummary>, PortError>> {
-        let found = self.catalog.org(&org).map(|found| found.map(|org| self.summarise(org))).map_err(port_error);
-        async move { found }.boxed()
+        let this = self.clone();
+        off_runtime(move || {
+            this.catalog.org(&org).map(|found| found.map(|org| this.summarise(org))).map_err(port_error)
+        })
+        .boxed()
     }
 
     fn log_page(
@@ -200,8 +281,40 @@ impl ConsolePort for InProcessConsole {
         view: LogView,
         limit: usize,
     ) -> BoxFuture<'_, Result<Option<LogPage>, PortError>> {
-        let page = self.read_log_page(&org, &app, &view, limit);
-        async move { page }.boxed()
+        let this = self.clone();
+        off_runtime(move || this.read_log_page(&org, &app, &view, limit)).boxed()
+    }
+
+    fn follow(
+        &self,
+        org: String,
+        app: String,
+        request: FollowRequest,
+    ) -> BoxFuture<'_, Result<BoxStream<'static, LiveBatch>, ReadRefusal>> {
+        let this = self.clone();
+        async move {
+            tokio::task::spawn_blocking(move || this.open_follower(&org, &app, request))
+                .await
+                .map_err(|error| ReadRefusal::Failed(port_error(error)))?
+        }
+        .boxed()
+    }
+
+    fn records(
+        &self,
+        org: String,
+        app: String,
+        view: LogView,
+        cursor: Option<u64>,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<RecordsChunk, ReadRefusal>> {
+        let this = self.clone();
+        async move {
+            tokio::task::spawn_blocking(move || this.read_records(&org, &app, &view, cursor, limit))
+                .await
+                .map_err(|error| ReadRefusal::Failed(port_error(error)))?
+        }
+        .boxed()
     }
 }
 

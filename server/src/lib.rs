@@ -217,8 +217,15 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, StartError> {
         elapsed_ms = started.elapsed().as_millis() as u64,
         "metric series rebuilt from the topics"
     );
+    let live_batches: Arc<crate::query::live::SharedBatches> = Default::default();
+    let console = Arc::new(InProcessConsole {
+        catalog: catalog.clone(),
+        store: store.clone(),
+        live_batches: live_batches.clone(),
+    });
     let state = AppState {
         leptos_options,
+        console,
         store: store.clone(),
         catalog: catalog.clone(),
         ingest: ingest.clone(),
@@ -226,12 +233,11 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, StartError> {
         statsd_counters: statsd_counters.clone(),
         series: series.clone(),
         http_stats: http_stats.clone(),
-        live_batches: Default::default(),
+        live_batches,
         sign_in_attempts: Default::default(),
         shutdown: shutdown.clone(),
     };
-    let console = Arc::new(InProcessConsole { catalog: catalog.clone(), store: store.clone() });
-    let router = http::router(state, console);
+    let router = http::router(state);
 
     let mut tasks = Vec::new();
     if let Some(demo_config) = config.demo {

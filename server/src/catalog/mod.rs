@@ -27,6 +27,8 @@ use crate::clock::now_ns;
 pub struct Caller {
     pub token: TokenInfo,
     pub ip: std::net::IpAddr,
+    /// The token's secret, so a long stream can re-check it.
+    pub secret: String,
 }
 
 impl Caller {
@@ -336,6 +338,17 @@ impl Catalog {
             return Err(CatalogError::Missing(format!("user \"{login}\" (create it first)")));
         }
         Ok(())
+    }
+
+    /// Ends a user's membership of an org; false when they were not a member.
+    /// Their open console streams of the org end at their next re-check.
+    pub fn remove_member(&self, org: &str, login: &str) -> Result<bool, CatalogError> {
+        let removed = self.db().execute(
+            "DELETE FROM members WHERE org_id = (SELECT id FROM orgs WHERE slug = ?1)
+             AND user_id = (SELECT id FROM users WHERE login = ?2)",
+            params![org, login],
+        )?;
+        Ok(removed > 0)
     }
 
     pub fn members(&self, org: &str) -> Result<Vec<Member>, CatalogError> {

@@ -57,7 +57,7 @@ pub async fn list_tokens(
     headers: HeaderMap,
     peer: Peer,
 ) -> Result<Json<Vec<TokenInfo>>, ApiError> {
-    authorize(&state, &headers, &peer, &org, None, Permission::Admin)?;
+    authorize(&state, &headers, &peer, &org, None, Permission::Admin).await?;
     Ok(Json(state.catalog.tokens(&org)?))
 }
 
@@ -72,7 +72,7 @@ pub async fn create_token(
     peer: Peer,
     Json(new): Json<NewToken>,
 ) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
-    let caller = authorize(&state, &headers, &peer, &org, None, Permission::Admin)?;
+    let caller = authorize(&state, &headers, &peer, &org, None, Permission::Admin).await?;
     let permissions = Permissions::parse(&new.permissions).map_err(ApiError::bad_query)?;
     let (token, secret) = state.catalog.create_token(&org, &new.name, permissions, &caller.actor())?;
     audit::record(&state.store, &caller, "token.created", format!("token {}", token.id), None, Some(json!(token)))
@@ -89,7 +89,7 @@ pub async fn revoke_token(
     headers: HeaderMap,
     peer: Peer,
 ) -> Result<Json<TokenInfo>, ApiError> {
-    let caller = authorize(&state, &headers, &peer, &org, None, Permission::Admin)?;
+    let caller = authorize(&state, &headers, &peer, &org, None, Permission::Admin).await?;
     let before = state.catalog.revoke_token(&org, id)?.ok_or_else(|| {
         ApiError::new(StatusCode::NOT_FOUND, format!("no token {id} in \"{org}\": `vigie tokens list` shows them"))
     })?;
@@ -136,7 +136,7 @@ pub async fn list_apps(
     headers: HeaderMap,
     peer: Peer,
 ) -> Result<Json<Vec<AppBody>>, ApiError> {
-    authorize(&state, &headers, &peer, &org, None, Permission::Read)?;
+    authorize(&state, &headers, &peer, &org, None, Permission::Read).await?;
     let apps = state.catalog.org(&org)?.map(|org| org.apps).unwrap_or_default();
     Ok(Json(apps.into_iter().map(AppBody::from).collect()))
 }
@@ -152,7 +152,7 @@ pub async fn create_app(
     peer: Peer,
     Json(body): Json<AppBody>,
 ) -> Result<(StatusCode, Json<AppBody>), ApiError> {
-    let caller = authorize(&state, &headers, &peer, &org, None, Permission::Admin)?;
+    let caller = authorize(&state, &headers, &peer, &org, None, Permission::Admin).await?;
     let app = App {
         slug: body.slug,
         name: body.name,
@@ -197,7 +197,7 @@ pub async fn list_members(
     headers: HeaderMap,
     peer: Peer,
 ) -> Result<Json<Vec<Member>>, ApiError> {
-    authorize(&state, &headers, &peer, &org, None, Permission::Admin)?;
+    authorize(&state, &headers, &peer, &org, None, Permission::Admin).await?;
     Ok(Json(state.catalog.members(&org)?))
 }
 
@@ -213,7 +213,7 @@ pub async fn add_member(
     peer: Peer,
     Json(new): Json<NewMember>,
 ) -> Result<(StatusCode, Json<AddedMember>), ApiError> {
-    let caller = authorize(&state, &headers, &peer, &org, None, Permission::Admin)?;
+    let caller = authorize(&state, &headers, &peer, &org, None, Permission::Admin).await?;
     let before = state.catalog.members(&org)?.into_iter().find(|member| member.login == new.login);
     let password = secrets::new_password();
     let created = match state.catalog.create_user(&new.login, new.name.as_deref().unwrap_or(&new.login), &password) {
@@ -286,7 +286,7 @@ pub async fn get_retention(
     headers: HeaderMap,
     peer: Peer,
 ) -> Result<Json<Vec<KindRetention>>, ApiError> {
-    authorize(&state, &headers, &peer, &org, Some(&app), Permission::Read)?;
+    authorize(&state, &headers, &peer, &org, Some(&app), Permission::Read).await?;
     Ok(Json([LogKind::Service, LogKind::Access].map(|kind| kind_retention(&state, &org, &app, kind)).into()))
 }
 
@@ -311,7 +311,7 @@ pub async fn set_retention(
     peer: Peer,
     Json(change): Json<RetentionChange>,
 ) -> Result<Json<KindRetention>, ApiError> {
-    let caller = authorize(&state, &headers, &peer, &org, Some(&app), Permission::Admin)?;
+    let caller = authorize(&state, &headers, &peer, &org, Some(&app), Permission::Admin).await?;
     if change.kind == LogKind::Audit {
         return Err(ApiError::bad_query("kind: set the retention of service or access logs"));
     }

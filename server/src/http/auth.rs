@@ -13,11 +13,12 @@ use axum::http::{header, HeaderMap, StatusCode};
 use super::error::ApiError;
 use super::AppState;
 pub use crate::catalog::Caller;
-use crate::catalog::{Authentication, Permission};
+use crate::catalog::{Authentication, Catalog, Permission};
 
 /// Checks that the request's token belongs to `org` and allows `need`;
-/// with `app`, also that the org has that app.
-pub fn authorize(
+/// with `app`, also that the org has that app. The catalog is read on a
+/// blocking thread.
+pub async fn authorize(
     state: &AppState,
     headers: &HeaderMap,
     peer: &ConnectInfo<SocketAddr>,
@@ -25,8 +26,24 @@ pub fn authorize(
     app: Option<&str>,
     need: Permission,
 ) -> Result<Caller, ApiError> {
-    let secret = bearer(headers)?;
-    let token = match state.catalog.authenticate(secret).map_err(ApiError::internal)? {
+    let secret = bearer(headers)?.to_string();
+    let ip = client_ip(headers, peer);
+    let (catalog, org, app) = (state.catalog.clone(), org.to_string(), app.map(str::to_string));
+    tokio::task::spawn_blocking(move || check_token(&catalog, secret, &org, app.as_deref(), need, ip))
+        .await
+        .map_err(ApiError::internal)?
+}
+
+/// [`authorize`]'s checks. Blocks (SQLite): call it from a blocking thread.
+fn check_token(
+    catalog: &Catalog,
+    secret: String,
+    org: &str,
+    app: Option<&str>,
+    need: Permission,
+    ip: IpAddr,
+) -> Result<Caller, ApiError> {
+    let token = match catalog.authenticate(&secret).map_err(ApiError::internal)? {
         Authentication::Valid(token) => token,
         Authentication::Revoked(token) => {
             return Err(ApiError::new(
@@ -52,7 +69,7 @@ pub fn authorize(
         return Err(not_found());
     }
     if let Some(app) = app {
-        if state.catalog.app(org, app).map_err(ApiError::internal)?.is_none() {
+        if catalog.app(org, app).map_err(ApiError::internal)?.is_none() {
             return Err(not_found());
         }
     }
@@ -68,7 +85,7 @@ pub fn authorize(
             ),
         ));
     }
-    Ok(Caller { token, ip: client_ip(headers, peer) })
+    Ok(Caller { token, ip, secret })
 }
 
 fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {

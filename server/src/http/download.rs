@@ -34,7 +34,7 @@ pub async fn download(
     Query(query): Query<LogsQuery>,
     viewer: Option<Extension<Viewer>>,
 ) -> Result<Response, ApiError> {
-    console_viewer(&state, viewer, &org, &app)?;
+    console_viewer(&state, viewer, &org, &app).await?;
     let text = match query.format.as_deref() {
         None | Some("ndjson") => false,
         Some("text") => true,

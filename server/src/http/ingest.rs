@@ -73,7 +73,7 @@ pub async fn post_logs(
     peer: ConnectInfo<SocketAddr>,
     body: Body,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &headers, &peer, &org, Some(&app), Permission::Ingest)?;
+    authorize(&state, &headers, &peer, &org, Some(&app), Permission::Ingest).await?;
     let key = app_topic(&org, &app, query.kind.as_deref())?;
     let format = line_format(&headers)?;
     let body = to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| {

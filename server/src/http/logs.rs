@@ -11,26 +11,27 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, Path, Query, State};
-use axum::http::{header, HeaderMap};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures::{stream, Stream, StreamExt};
 use serde::Deserialize;
-use vigie_app::model::{LogKind, Viewer};
+use vigie_app::model::{LogKind, LogView, ViewKind, Viewer};
+use vigie_app::port::{FollowRequest, ReadRefusal};
 
 use super::auth::authorize;
 use super::error::ApiError;
+use super::live::{self, Caller, Guarded};
 use super::AppState;
 use crate::audit;
 use crate::catalog::Permission;
 use crate::clock::now_ns;
 use crate::query::encode::{gaps_json, records_json};
 pub use crate::query::encode::{record_json, record_text};
-use crate::query::live::{self, LiveItem, LiveSelection};
+use crate::query::live::{follow as live_follow, LiveItem, LiveSelection};
 use crate::query::search::{search, Order, SearchPage, SearchRequest};
 use crate::query::time_bound::parse_time_bound;
 use crate::query::CompiledFilter;
@@ -122,7 +123,7 @@ pub async fn get_logs(
     headers: HeaderMap,
     peer: ConnectInfo<SocketAddr>,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &headers, &peer, &org, Some(&app), Permission::Read)?;
+    authorize(&state, &headers, &peer, &org, Some(&app), Permission::Read).await?;
     page(&state, app_topic(&org, &app, query.kind.as_deref())?, query).await
 }
 
@@ -143,7 +144,7 @@ pub async fn get_audit(
     headers: HeaderMap,
     peer: ConnectInfo<SocketAddr>,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &headers, &peer, &org, None, Permission::Admin)?;
+    authorize(&state, &headers, &peer, &org, None, Permission::Admin).await?;
     page(&state, audit::topic(&org), query).await
 }
 
@@ -164,14 +165,17 @@ pub async fn live_logs(
     headers: HeaderMap,
     peer: ConnectInfo<SocketAddr>,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &headers, &peer, &org, Some(&app), Permission::Read)?;
-    live(&state, app_topic(&org, &app, query.kind.as_deref())?, query, &headers)
+    let caller = authorize(&state, &headers, &peer, &org, Some(&app), Permission::Read).await?;
+    let items = live_items(&state, app_topic(&org, &app, query.kind.as_deref())?, query, &headers).await?;
+    let caller = Caller::Token { secret: caller.secret, org, app };
+    let guarded = live::guard(items.map(|item| item.sse), state.catalog.clone(), caller, state.shutdown.clone());
+    Ok(sse_response(live::sse_bytes(guarded)))
 }
 
-/// The console's live stream, `GET /bff/orgs/{org}/apps/{app}/live`: the
-/// browser's EventSource cannot send a token, so the console's session
-/// stands for it; an org the viewer is not a member of is a 404, as a
-/// missing one.
+/// The console's live stream, `GET /bff/orgs/{org}/apps/{app}/live`, read
+/// through the console's port: the browser's EventSource cannot send a
+/// token, so the console's session stands for it (re-checked as a token
+/// is); an org the viewer is not a member of is a 404, as a missing one.
 pub async fn console_live_logs(
     State(state): State<AppState>,
     Path((org, app)): Path<(String, String)>,
@@ -179,8 +183,14 @@ pub async fn console_live_logs(
     viewer: Option<axum::Extension<Viewer>>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    super::session::console_viewer(&state, viewer, &org, &app)?;
-    live(&state, app_topic(&org, &app, query.kind.as_deref())?, query, &headers)
+    super::session::console_viewer(&state, viewer, &org, &app).await?;
+    let from_offset = resume_offset(&headers, query.from)?;
+    let request = FollowRequest { view: console_view(&query)?, from_offset };
+    let batches = state.console.follow(org.clone(), app.clone(), request).await.map_err(refusal(&org, &app))?;
+    let secret = super::session::session_secret(&headers).map(str::to_string);
+    let caller = Caller::Session { secret, org, app };
+    let guarded = live::guard(batches.map(|batch| batch.sse), state.catalog.clone(), caller, state.shutdown.clone());
+    Ok(sse_response(live::sse_bytes(guarded)))
 }
 
 /// The most records the console asks for at once when it loads a range.
@@ -188,27 +198,65 @@ pub const CONSOLE_CHUNK: usize = 10_000;
 
 /// `GET /bff/orgs/{org}/apps/{app}/records`: the console's way to load a
 /// replayed range past its first paint, oldest first, in chunks of up to
-/// [`CONSOLE_CHUNK`] records: `{"records":[…],"next_cursor":…}`. Scoped to
-/// the signed-in viewer like every console route.
+/// [`CONSOLE_CHUNK`] records: `{"records":[…],"next_cursor":…}`, read
+/// through the console's port. Scoped to the signed-in viewer like every
+/// console route.
 pub async fn console_records(
     State(state): State<AppState>,
     Path((org, app)): Path<(String, String)>,
     Query(query): Query<LogsQuery>,
     viewer: Option<axum::Extension<Viewer>>,
 ) -> Result<Response, ApiError> {
-    super::session::console_viewer(&state, viewer, &org, &app)?;
-    // The range as the page's URL has it, date-time picker values included.
-    let as_utc = |bound: Option<String>| bound.map(|text| crate::console::picker_time_as_utc(&text).into_owned());
-    let query = LogsQuery { since: as_utc(query.since), until: as_utc(query.until), ..query };
-    let checked = check(app_topic(&org, &app, query.kind.as_deref())?, &query)?;
+    super::session::console_viewer(&state, viewer, &org, &app).await?;
     let limit = page_limit(query.limit, CONSOLE_CHUNK, CONSOLE_CHUNK)?;
-    let page = search_off_runtime(&state, checked, Order::OldestFirst, query.cursor.or(query.from), limit).await?;
+    let view = console_view(&query)?;
+    let chunk = state
+        .console
+        .records(org.clone(), app.clone(), view, query.cursor.or(query.from), limit)
+        .await
+        .map_err(refusal(&org, &app))?;
     let body = format!(
         "{{\"records\":{},\"next_cursor\":{}}}",
-        records_json(&page.records),
-        page.next_cursor.map_or("null".to_string(), |cursor| cursor.to_string())
+        chunk.records_json,
+        chunk.next_cursor.map_or("null".to_string(), |cursor| cursor.to_string())
     );
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+/// The console's view as its stream and range URLs carry it.
+fn console_view(query: &LogsQuery) -> Result<LogView, ApiError> {
+    let kind = match query.kind.as_deref() {
+        None | Some("service") => ViewKind::Service,
+        Some("access") => ViewKind::Access,
+        Some(other) => return Err(ApiError::bad_query(format!("unknown kind \"{other}\": use service or access"))),
+    };
+    Ok(LogView {
+        kind,
+        q: query.q.clone().unwrap_or_default(),
+        since: query.since.clone().unwrap_or_default(),
+        until: query.until.clone().unwrap_or_default(),
+    })
+}
+
+/// What the console's port refused, as the API answers it.
+fn refusal<'a>(org: &'a str, app: &'a str) -> impl Fn(ReadRefusal) -> ApiError + 'a {
+    move |refused| match refused {
+        ReadRefusal::NoSuchApp => ApiError::no_such_app(org, app),
+        ReadRefusal::BadQuery(message) => ApiError::bad_query(message),
+        ReadRefusal::Failed(error) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, error.0),
+    }
+}
+
+/// Where a live stream resumes: right after `Last-Event-ID`, else at `from`.
+fn resume_offset(headers: &HeaderMap, from: Option<u64>) -> Result<Option<u64>, ApiError> {
+    match headers.get("last-event-id").map(|value| value.to_str().unwrap_or("?")) {
+        Some(id) => id
+            .trim()
+            .parse::<u64>()
+            .map(|offset| Some(offset + 1))
+            .map_err(|_| ApiError::bad_query(format!("Last-Event-ID \"{id}\" is not an offset"))),
+        None => Ok(from),
+    }
 }
 
 /// `limit` as asked, or `default`; a 400 outside `1..=max`.
@@ -283,56 +331,41 @@ async fn page(state: &AppState, key: TopicKey, query: LogsQuery) -> Result<Respo
 /// Checks the query and opens the topic's tail where the client asked:
 /// right after `Last-Event-ID` (or the WebSocket's `from`), at `since`
 /// (replay then live), or at the end.
-fn live_items(
+async fn live_items(
     state: &AppState,
     key: TopicKey,
     query: LogsQuery,
     headers: &HeaderMap,
 ) -> Result<impl Stream<Item = LiveItem> + Send + use<>, ApiError> {
     let checked = check(key, &query)?;
-    let key = checked.key.clone();
-    let last_event_id = headers.get("last-event-id").and_then(|value| value.to_str().ok());
-    let from = match last_event_id {
-        Some(id) => Some(
-            id.trim()
-                .parse::<u64>()
-                .map_err(|_| ApiError::bad_query(format!("Last-Event-ID \"{id}\" is not an offset")))?
-                + 1,
-        ),
+    let from = resume_offset(headers, query.from)?;
+    let (store, shared) = (state.store.clone(), state.live_batches.clone());
+    // Opening a topic and finding `since` read the store: off the runtime.
+    tokio::task::spawn_blocking(move || {
+        let key = checked.key;
         // Replay then live: from the first record of `since` on.
-        None => query
-            .from
-            .or_else(|| checked.since_ns.map(|since| state.store.offsets_for_times(&key, Some(since), None).start)),
-    };
-    let selection = LiveSelection { filter: checked.filter, since_ns: checked.since_ns, until_ns: checked.until_ns };
-    let items = live::follow(state.store.clone(), state.live_batches.clone(), key, from, selection)
-        .map_err(ApiError::internal)?;
-    Ok(items.take_until(state.shutdown.clone().fired()))
+        let from =
+            from.or_else(|| checked.since_ns.map(|since| store.offsets_for_times(&key, Some(since), None).start));
+        let selection =
+            LiveSelection { filter: checked.filter, since_ns: checked.since_ns, until_ns: checked.until_ns };
+        live_follow(store, shared, key, from, selection)
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(ApiError::internal)
 }
 
-/// The live stream as Server-Sent Events. Each batch goes out as the
-/// bytes [`LiveItem`] encoded once (shared by every follower of the same
-/// batch), so the body is written without axum's `Sse`, which re-encodes
-/// every event for every client.
-fn live(state: &AppState, key: TopicKey, query: LogsQuery, headers: &HeaderMap) -> Result<Response, ApiError> {
-    let items = live_items(state, key, query, headers)?;
+/// A live stream's body as Server-Sent Events. Each batch goes out as the
+/// bytes encoded once (shared by every follower of the same batch), so the
+/// body is written without axum's `Sse`, which re-encodes every event for
+/// every client.
+fn sse_response(events: impl Stream<Item = Bytes> + Send + 'static) -> Response {
     // `retry` asks the browser to reconnect after 1 s rather than its
     // default 3 s; the empty array tells the client the stream is open.
-    let opened = stream::once(async { Some(Bytes::from_static(b"retry: 1000\ndata: []\n\n")) });
-    // The id is the last offset the client has been told about, so a
-    // reconnect resumes right after it. `None` marks the end.
-    let events = opened.chain(items.map(|item| Some(item.sse))).chain(stream::once(async { None }));
-    // A comment every 15 s keeps proxies from closing an idle stream.
-    let keep_alive = tokio_stream::wrappers::IntervalStream::new(tokio::time::interval_at(
-        tokio::time::Instant::now() + Duration::from_secs(15),
-        Duration::from_secs(15),
-    ))
-    .map(|_| Some(Bytes::from_static(b":\n\n")));
-    let body = stream::select(events, keep_alive)
-        .take_while(|chunk| std::future::ready(chunk.is_some()))
-        .map(|chunk| Ok::<_, Infallible>(chunk.unwrap_or_default()));
-    Ok(([(header::CONTENT_TYPE, "text/event-stream"), (header::CACHE_CONTROL, "no-cache")], Body::from_stream(body))
-        .into_response())
+    let opened = stream::once(async { Bytes::from_static(b"retry: 1000\ndata: []\n\n") });
+    let body = opened.chain(events).map(Ok::<_, Infallible>);
+    ([(header::CONTENT_TYPE, "text/event-stream"), (header::CACHE_CONTROL, "no-cache")], Body::from_stream(body))
+        .into_response()
 }
 
 /// Follow an app's logs over a WebSocket: text messages `{"type":"records"|"gap","last_offset":N,"data":[...]}`.
@@ -356,33 +389,55 @@ pub async fn live_logs_ws(
     peer: ConnectInfo<SocketAddr>,
     upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &headers, &peer, &org, Some(&app), Permission::Read)?;
+    let caller = authorize(&state, &headers, &peer, &org, Some(&app), Permission::Read).await?;
     let key = app_topic(&org, &app, query.kind.as_deref())?;
     let upgrade = upgrade.map_err(|rejection| {
         ApiError::bad_query(format!("{rejection}: open it as a WebSocket, or read .../logs/live as Server-Sent Events"))
     })?;
-    let next_offset = state.store.next_offset(&key);
-    let items = live_items(&state, key, query, &headers)?;
-    Ok(upgrade.on_upgrade(move |socket| follow_over_websocket(socket, items, next_offset)))
+    let next_offset = {
+        let (store, key) = (state.store.clone(), key.clone());
+        tokio::task::spawn_blocking(move || store.next_offset(&key)).await.map_err(ApiError::internal)?
+    };
+    let items = live_items(&state, key, query, &headers).await?;
+    let caller = Caller::Token { secret: caller.secret, org, app };
+    let guarded = live::guard(items, state.catalog.clone(), caller, state.shutdown.clone());
+    Ok(upgrade.on_upgrade(move |socket| follow_over_websocket(socket, guarded, next_offset)))
 }
 
-async fn follow_over_websocket(mut socket: WebSocket, items: impl Stream<Item = LiveItem> + Send, next_offset: u64) {
+async fn follow_over_websocket(
+    mut socket: WebSocket,
+    events: impl Stream<Item = Guarded<LiveItem>> + Send,
+    next_offset: u64,
+) {
     let opened = format!("{{\"type\":\"open\",\"next_offset\":{next_offset}}}");
     if socket.send(Message::Text(opened.into())).await.is_err() {
         return;
     }
-    let mut items = std::pin::pin!(items);
+    let mut events = std::pin::pin!(events);
+    let mut close = None;
     loop {
         tokio::select! {
-            item = items.next() => {
-                let Some(item) = item else { break };
-                let kind = if item.gap { "gap" } else { "records" };
-                let text = format!(
-                    "{{\"type\":\"{kind}\",\"last_offset\":{},\"data\":{}}}",
-                    item.last_offset,
-                    item.json()
-                );
-                if socket.send(Message::Text(text.into())).await.is_err() {
+            event = events.next() => {
+                let message = match event {
+                    None => break,
+                    Some(Guarded::Item(item)) => {
+                        let kind = if item.gap { "gap" } else { "records" };
+                        Message::Text(format!(
+                            "{{\"type\":\"{kind}\",\"last_offset\":{},\"data\":{}}}",
+                            item.last_offset,
+                            item.json()
+                        ).into())
+                    }
+                    Some(Guarded::Heartbeat) => Message::Ping(Bytes::new()),
+                    Some(Guarded::End(reason)) => {
+                        // 1008: policy violation, the close code for a right lost.
+                        close = Some(axum::extract::ws::CloseFrame { code: 1008, reason: reason.reason.into() });
+                        let mut end = serde_json::to_value(&reason).expect("an end reason serialises");
+                        end["type"] = "end".into();
+                        Message::Text(end.to_string().into())
+                    }
+                };
+                if socket.send(message).await.is_err() {
                     return;
                 }
             }
@@ -394,5 +449,5 @@ async fn follow_over_websocket(mut socket: WebSocket, items: impl Stream<Item = 
             },
         }
     }
-    let _ = socket.send(Message::Close(None)).await;
+    let _ = socket.send(Message::Close(close)).await;
 }

@@ -8,6 +8,7 @@ pub mod download;
 pub mod error;
 pub mod guard;
 pub mod ingest;
+pub mod live;
 
 pub mod logs;
 pub mod openapi;
@@ -44,6 +45,8 @@ pub struct AppState {
     pub series: SeriesModel,
     /// HTTP statistics from the access logs.
     pub http_stats: HttpStatsModel,
+    /// The console's port: every console read goes through it.
+    pub console: SharedConsolePort,
     /// Encoded live batches shared by followers of a topic.
     pub live_batches: Arc<crate::query::live::SharedBatches>,
     /// Failed console sign-ins per client address.
@@ -57,7 +60,8 @@ impl FromRef<AppState> for LeptosOptions {
     }
 }
 
-pub fn router(state: AppState, console: SharedConsolePort) -> Router {
+pub fn router(state: AppState) -> Router {
+    let console = state.console.clone();
     let routes = generate_route_list(App);
     let options = state.leptos_options.clone();
     // The bundle, served as the smallest file the browser accepts: release

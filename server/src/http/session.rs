@@ -72,7 +72,7 @@ impl SignInAttempts {
 }
 
 /// The session secret the request's cookie carries, if any.
-fn session_secret(headers: &HeaderMap) -> Option<&str> {
+pub fn session_secret(headers: &HeaderMap) -> Option<&str> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -98,7 +98,7 @@ fn is_console_page(path: &str) -> bool {
 /// The viewer of a console route (`/bff/…`) who may see `app` of `org`: a
 /// 401 without a session, and for an org they are not a member of the
 /// same 404 as for a missing app.
-pub fn console_viewer(
+pub async fn console_viewer(
     state: &AppState,
     viewer: Option<axum::Extension<Viewer>>,
     org: &str,
@@ -110,7 +110,15 @@ pub fn console_viewer(
             "your console session has ended: sign in again at /signin",
         ));
     };
-    if !viewer.may_see(org) || state.catalog.app(org, app).map_err(ApiError::internal)?.is_none() {
+    if !viewer.may_see(org) {
+        return Err(ApiError::no_such_app(org, app));
+    }
+    let (catalog, org_slug, app_slug) = (state.catalog.clone(), org.to_string(), app.to_string());
+    let found = tokio::task::spawn_blocking(move || catalog.app(&org_slug, &app_slug))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
+    if found.is_none() {
         return Err(ApiError::no_such_app(org, app));
     }
     Ok(viewer)

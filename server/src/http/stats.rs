@@ -45,7 +45,7 @@ pub async fn list_metrics(
     headers: HeaderMap,
     peer: ConnectInfo<SocketAddr>,
 ) -> Result<Json<MetricList>, ApiError> {
-    authorize(&state, &headers, &peer, &org, Some(&app), Permission::Read)?;
+    authorize(&state, &headers, &peer, &org, Some(&app), Permission::Read).await?;
     let (series, store) = (state.series.clone(), state.store.clone());
     let list = tokio::task::spawn_blocking(move || {
         series.catch_up(&store, &TopicKey::metrics(&org, &app));
@@ -84,7 +84,7 @@ pub async fn post_instance_metrics(
     peer: ConnectInfo<SocketAddr>,
     body: axum::body::Bytes,
 ) -> Result<Json<InstanceReply>, ApiError> {
-    authorize(&state, &headers, &peer, &org, Some(&app), Permission::Ingest)?;
+    authorize(&state, &headers, &peer, &org, Some(&app), Permission::Ingest).await?;
     let reports: Vec<InstanceReport> = match serde_json::from_slice::<serde_json::Value>(&body) {
         Ok(serde_json::Value::Array(items)) => items
             .into_iter()
@@ -160,7 +160,7 @@ pub async fn query_metric(
     headers: HeaderMap,
     peer: ConnectInfo<SocketAddr>,
 ) -> Result<Json<QueryAnswer>, ApiError> {
-    authorize(&state, &headers, &peer, &org, Some(&app), Permission::Read)?;
+    authorize(&state, &headers, &peer, &org, Some(&app), Permission::Read).await?;
     let query = check(org, app, name, &query, now_ns())?;
     let (series, store) = (state.series.clone(), state.store.clone());
     let answer = tokio::task::spawn_blocking(move || {
@@ -295,7 +295,7 @@ pub async fn http_stats(
     headers: HeaderMap,
     peer: ConnectInfo<SocketAddr>,
 ) -> Result<Json<HttpStats>, ApiError> {
-    authorize(&state, &headers, &peer, &org, Some(&app), Permission::Read)?;
+    authorize(&state, &headers, &peer, &org, Some(&app), Permission::Read).await?;
     let now = now_ns();
     let (from_ms, to_ms) = range(&query.from, &query.to, now)?;
     let step_ms = match &query.step {

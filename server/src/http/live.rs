@@ -1,0 +1,169 @@
+//! What every live stream (`.../logs/live`, `.../logs/ws`, the console's
+//! `/bff/.../live`) does besides carrying records: a heartbeat every
+//! [`RECHECK_EVERY`], so proxies keep an idle stream open and clients can
+//! tell a silent stream from a dead one, and at each heartbeat a re-check
+//! of the caller. When the token is revoked, the member removed or the
+//! session ended, the stream sends why (`event: end` with
+//! `{"reason","message"}`) and closes: a right lost mid-stream is lost for
+//! the stream too, within five seconds.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use futures::{stream, Stream, StreamExt};
+use serde::Serialize;
+
+use crate::catalog::{Authentication, Catalog, Permission};
+use crate::shutdown::ShutdownSignal;
+
+/// How often a stream sends a heartbeat and re-checks its caller.
+pub const RECHECK_EVERY: Duration = Duration::from_secs(5);
+
+/// Whose right a stream re-checks.
+#[derive(Clone, Debug)]
+pub enum Caller {
+    /// A token of the Logs API, reading `app` of `org`.
+    Token { secret: String, org: String, app: String },
+    /// A console session (its cookie's secret, if any), reading `app` of `org`.
+    Session { secret: Option<String>, org: String, app: String },
+}
+
+/// Why a stream ended: `reason` for programs, `message` for people.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct EndReason {
+    /// `token_revoked`, `access_removed` or `session_ended`.
+    pub reason: &'static str,
+    pub message: String,
+}
+
+impl EndReason {
+    fn new(reason: &'static str, message: impl Into<String>) -> EndReason {
+        EndReason { reason, message: message.into() }
+    }
+
+    pub fn json(&self) -> String {
+        serde_json::to_string(self).expect("an end reason serialises")
+    }
+}
+
+impl Caller {
+    /// Whether the caller may still read the stream. Blocks (SQLite): call
+    /// it from a blocking thread. A catalog that cannot be read keeps the
+    /// stream (logged): a failure of ours is no reason to cut a reader off.
+    fn still_allowed(&self, catalog: &Catalog) -> Result<(), EndReason> {
+        let app_gone = |org: &str, app: &str| {
+            EndReason::new("access_removed", format!("app \"{app}\" of \"{org}\" is no longer there"))
+        };
+        let checked = match self {
+            Caller::Token { secret, org, app } => catalog.authenticate(secret).map(|found| match found {
+                Authentication::Valid(token) if &token.org == org && token.permissions.allows(Permission::Read) => {
+                    match catalog.app(org, app) {
+                        Ok(Some(_)) | Err(_) => Ok(()),
+                        Ok(None) => Err(app_gone(org, app)),
+                    }
+                }
+                Authentication::Valid(token) => Err(EndReason::new(
+                    "access_removed",
+                    format!("the token \"{}\" may no longer read \"{org}\"", token.name),
+                )),
+                Authentication::Revoked(token) => Err(EndReason::new(
+                    "token_revoked",
+                    format!("the token \"{}\" ({}) was revoked: this stream has ended", token.name, token.hint),
+                )),
+                Authentication::Unknown => {
+                    Err(EndReason::new("token_revoked", "the token is no longer known: this stream has ended"))
+                }
+            }),
+            Caller::Session { secret, org, app } => {
+                let ended = || EndReason::new("session_ended", "your console session has ended: sign in again");
+                let Some(secret) = secret else { return Err(ended()) };
+                catalog.session(secret).map(|viewer| match viewer {
+                    None => Err(ended()),
+                    Some(viewer) if !viewer.may_see(org) => Err(EndReason::new(
+                        "access_removed",
+                        format!("you are no longer a member of \"{org}\": this stream has ended"),
+                    )),
+                    Some(_) => match catalog.app(org, app) {
+                        Ok(Some(_)) | Err(_) => Ok(()),
+                        Ok(None) => Err(app_gone(org, app)),
+                    },
+                })
+            }
+        };
+        checked.unwrap_or_else(|error| {
+            tracing::error!(%error, "a live stream could not re-check its caller; it goes on");
+            Ok(())
+        })
+    }
+}
+
+/// What a guarded stream yields.
+#[derive(Debug)]
+pub enum Guarded<T> {
+    Item(T),
+    /// Nothing is wrong; the caller was re-checked.
+    Heartbeat,
+    /// The caller lost the right to read; the stream ends after this.
+    End(EndReason),
+}
+
+/// `items` with a heartbeat and a re-check of `caller` every
+/// [`RECHECK_EVERY`]; it ends after an [`Guarded::End`], or when the
+/// server stops.
+pub fn guard<T: Send + 'static>(
+    items: impl Stream<Item = T> + Send + 'static,
+    catalog: Catalog,
+    caller: Caller,
+    shutdown: ShutdownSignal,
+) -> impl Stream<Item = Guarded<T>> + Send + 'static {
+    struct State<T> {
+        items: Pin<Box<dyn Stream<Item = T> + Send>>,
+        tick: tokio::time::Interval,
+        stop: Pin<Box<dyn Future<Output = ()> + Send>>,
+        catalog: Catalog,
+        caller: std::sync::Arc<Caller>,
+        ended: bool,
+    }
+    let start = tokio::time::Instant::now() + RECHECK_EVERY;
+    let state = State {
+        items: Box::pin(items),
+        tick: tokio::time::interval_at(start, RECHECK_EVERY),
+        stop: Box::pin(shutdown.fired()),
+        catalog,
+        caller: std::sync::Arc::new(caller),
+        ended: false,
+    };
+    stream::unfold(state, |mut state| async move {
+        if state.ended {
+            return None;
+        }
+        tokio::select! {
+            _ = &mut state.stop => None,
+            item = state.items.next() => item.map(|item| (Guarded::Item(item), state)),
+            _ = state.tick.tick() => {
+                let (catalog, caller) = (state.catalog.clone(), state.caller.clone());
+                let checked = tokio::task::spawn_blocking(move || caller.still_allowed(&catalog)).await;
+                match checked {
+                    Ok(Err(reason)) => {
+                        state.ended = true;
+                        Some((Guarded::End(reason), state))
+                    }
+                    Ok(Ok(())) | Err(_) => Some((Guarded::Heartbeat, state)),
+                }
+            }
+        }
+    })
+}
+
+/// A guarded stream of Server-Sent Events, as bytes: the items as they
+/// are, `event: heartbeat` and `event: end`.
+pub fn sse_bytes(
+    events: impl Stream<Item = Guarded<axum::body::Bytes>> + Send + 'static,
+) -> impl Stream<Item = axum::body::Bytes> + Send + 'static {
+    events.map(|event| match event {
+        Guarded::Item(bytes) => bytes,
+        Guarded::Heartbeat => axum::body::Bytes::from_static(b"event: heartbeat\ndata: {}\n\n"),
+        Guarded::End(reason) => format!("event: end\ndata: {}\n\n", reason.json()).into(),
+    })
+}

@@ -3,9 +3,13 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::Duration;
+
+use axum::http::header;
+use axum::routing::get;
 
 use common::{hundred_lines, serve, TestServer, LOGS};
 
@@ -78,34 +82,148 @@ async fn logs_says_what_was_wrong_and_exits_non_zero() {
     server.server.stop().await;
 }
 
+/// A running `vigie logs --follow` of `api`, its output read line by line.
+struct Follower {
+    child: Child,
+    stdout: mpsc::Receiver<String>,
+    stderr: mpsc::Receiver<String>,
+}
+
+fn follow(server: &TestServer, args: &[&str]) -> Follower {
+    let mut child = vigie()
+        .args(["logs", "--url", &server.base, "--org", "acme", "--app", "api", "--follow"])
+        .args(["--token", &server.token])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    Follower { stdout: lines_of(child.stdout.take().unwrap()), stderr: lines_of(child.stderr.take().unwrap()), child }
+}
+
+fn lines_of(output: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (lines_tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(output).lines().map_while(Result::ok) {
+            let _ = lines_tx.send(line);
+        }
+    });
+    lines
+}
+
+impl Follower {
+    /// Waits until the CLI says its live stream is open: the server then
+    /// follows the topic, and every line appended from now on will come.
+    fn wait_until_live(&self) {
+        loop {
+            let line = self.stderr.recv_timeout(Duration::from_secs(10)).expect("the live stream did not open");
+            if line.starts_with("(following new lines") {
+                return;
+            }
+        }
+    }
+
+    fn next_line(&self) -> String {
+        self.stdout.recv_timeout(Duration::from_secs(20)).expect("no line printed")
+    }
+}
+
+impl Drop for Follower {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn logs_follow_prints_new_lines_as_they_arrive() {
     let server = serve().await;
     server.post(LOGS, "text/plain", "first line").await;
-    let mut child = vigie()
-        .args(["logs", "--url", &server.base, "--org", "acme", "--app", "api", "--follow", "-n", "1"])
-        .args(["--token", &server.token])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let (lines_tx, lines) = mpsc::channel();
-    let stdout = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = lines_tx.send(line);
-        }
-    });
-    let first = lines.recv_timeout(Duration::from_secs(10)).unwrap();
+    let follower = follow(&server, &["-n", "1"]);
+    let first = follower.next_line();
     assert!(first.ends_with("first line"), "{first}");
-    // Give the live stream a moment to open, then log.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    follower.wait_until_live();
     server.post(LOGS, "text/plain", "WARN second line").await;
-    let second = lines.recv_timeout(Duration::from_secs(5)).unwrap();
+    let second = follower.next_line();
     assert!(second.ends_with("WARN WARN second line"), "{second}");
-    child.kill().unwrap();
-    child.wait().unwrap();
+    drop(follower);
     server.server.stop().await;
+}
+
+/// Lines of hundreds of KB reach the CLI in many network chunks, cut
+/// anywhere, also inside a character: it must join them back.
+#[tokio::test(flavor = "multi_thread")]
+async fn logs_follow_keeps_characters_cut_by_network_chunks_whole() {
+    let server = serve().await;
+    let follower = follow(&server, &[]);
+    follower.wait_until_live();
+    // 2, 4 and mixed 1 to 4 bytes a character, each line just under the
+    // 64 KiB a line may have.
+    let mut lines: Vec<String> = (0..8).map(|n| format!("line {n} {}", "é".repeat(30_000))).collect();
+    lines.push(format!("crabs {}", "🦀".repeat(15_000)));
+    lines.push(format!("mixed {}", "aé€🦀".repeat(6_000)));
+    lines.push(format!("flags {}", "🇫🇷".repeat(7_000)));
+    let (status, reply) = server.post(LOGS, "text/plain", &lines.join("\n")).await;
+    assert_eq!(status, 200, "{reply}");
+
+    for expected in &lines {
+        let printed = follower.next_line();
+        let replaced = printed.matches('\u{FFFD}').count();
+        let head: String = expected.chars().take(8).collect();
+        assert_eq!(replaced, 0, "{replaced} characters of line \"{head}…\" came out as U+FFFD");
+        assert!(
+            printed.ends_with(expected.as_str()),
+            "line \"{head}…\" came out as {} bytes, not {}",
+            printed.len(),
+            expected.len()
+        );
+    }
+    drop(follower);
+    server.server.stop().await;
+}
+
+/// The live stream's contract, served by a stand-in for a server that has
+/// revoked the token mid-stream: heartbeats are no lines, and an `end`
+/// event stops the CLI with the server's message, without reconnecting.
+#[tokio::test(flavor = "multi_thread")]
+async fn logs_follow_skips_heartbeats_and_stops_when_the_server_ends_the_stream() {
+    const EVENTS: &str = concat!(
+        "retry: 1000\ndata: []\n\n",
+        "event: heartbeat\ndata: {}\n\n",
+        "id: 0\ndata: [{\"offset\":0,\"ts_ns\":1700000000000000000,\"instance\":\"web-1\",\"level\":\"info\",\"message\":\"before the end\"}]\n\n",
+        "event: heartbeat\ndata: {}\n\n",
+        "event: end\ndata: {\"reason\":\"token_revoked\",\"message\":\"the token \\\"tests\\\" was revoked\"}\n\n",
+    );
+    let streams = Arc::new(AtomicUsize::new(0));
+    let opened = streams.clone();
+    let stand_in = axum::Router::new()
+        .route(
+            "/api/v1/orgs/acme/apps/api/logs",
+            get(|| async { axum::Json(serde_json::json!({"records": [], "next_cursor": null, "gaps": []})) }),
+        )
+        .route(
+            "/api/v1/orgs/acme/apps/api/logs/live",
+            get(move || {
+                opened.fetch_add(1, Ordering::SeqCst);
+                async { ([(header::CONTENT_TYPE, "text/event-stream")], EVENTS) }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, stand_in).await.unwrap() });
+
+    let mut command = tokio::process::Command::from(vigie());
+    command.args(["logs", "--url", &url, "--org", "acme", "--app", "api", "--follow", "--token", "vgt_x"]);
+    let output = tokio::time::timeout(Duration::from_secs(20), command.kill_on_drop(true).output())
+        .await
+        .expect("the CLI kept following after the stream ended")
+        .unwrap();
+    let (stdout, stderr) = text(&output);
+    assert!(!output.status.success(), "{stderr}");
+    assert_eq!(stdout, "2023-11-14T22:13:20.000Z web-1 INFO before the end\n");
+    assert!(stderr.contains("the token \"tests\" was revoked"), "{stderr}");
+    assert!(!stderr.contains("reconnecting"), "{stderr}");
+    assert_eq!(streams.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -76,6 +76,32 @@ async fn an_unknown_app_or_format_gets_a_json_error_that_says_what_to_fix() {
 
 /// Reads Server-Sent Events until `count` records have arrived; returns
 /// their messages and the last event id.
+/// What axum's extractors refuse (a query parameter of the wrong type, a
+/// body that is not the JSON asked for, no JSON content type) is an error
+/// of the API like the others: a JSON body whose `error` names the mistake.
+#[tokio::test]
+async fn a_malformed_parameter_or_body_gets_a_json_error_too() {
+    let server = serve().await;
+    let (status, reply) = server.get_json(&format!("{LOGS}?limit=ten")).await;
+    assert_eq!(status, 400);
+    assert!(reply["error"].as_str().unwrap().contains("limit: invalid digit"), "{reply}");
+
+    let tokens = "/api/v1/orgs/acme/tokens";
+    let (status, reply) = server.post(tokens, "application/json", "{\"name\": 3}").await;
+    assert_eq!(status, 400);
+    assert!(reply["error"].as_str().unwrap().contains("name: invalid type"), "{reply}");
+
+    let (status, reply) = server.post(tokens, "text/plain", "{}").await;
+    assert_eq!(status, 415);
+    assert!(reply["error"].as_str().unwrap().contains("Content-Type: application/json"), "{reply}");
+
+    let response = server.http.delete(format!("{}{tokens}/first", server.base)).send().await.unwrap();
+    assert_eq!(response.status(), 400);
+    let reply: serde_json::Value = response.json().await.unwrap();
+    assert!(reply["error"].as_str().unwrap().contains("Cannot parse"), "{reply}");
+    server.server.stop().await;
+}
+
 async fn read_live(response: reqwest::Response, count: usize) -> (Vec<String>, Option<String>) {
     let mut body = response.bytes_stream();
     let mut buffer = String::new();

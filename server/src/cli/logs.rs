@@ -6,7 +6,9 @@
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
+use eventsource_stream::{Event, Eventsource};
 use futures::StreamExt;
+use serde::Deserialize;
 use serde_json::Value;
 
 use super::remote::{encode, Remote};
@@ -75,6 +77,7 @@ pub async fn run(command: LogsCommand) -> Result<(), CliError> {
     // Then live, resuming after the last offset seen whenever the stream drops.
     let mut last_id: Option<u64> = next_offset.map(|next| next.saturating_sub(1));
     let mut retry = Duration::from_millis(500);
+    let mut opened = false;
     loop {
         let mut request = client.get(format!("{base}/live")).query(&params);
         if let Some(since) = &command.since {
@@ -88,15 +91,20 @@ pub async fn run(command: LogsCommand) -> Result<(), CliError> {
         match request.send().await {
             Ok(response) if response.status().is_success() => {
                 retry = Duration::from_millis(500);
-                let mut body = response.bytes_stream();
-                let mut buffer = String::new();
-                while let Some(Ok(chunk)) = body.next().await {
-                    buffer.push_str(&String::from_utf8_lossy(&chunk));
-                    while let Some(end) = buffer.find("\n\n") {
-                        let event: String = buffer.drain(..end + 2).collect();
-                        if let Some(id) = handle_event(&event, &mut out)? {
-                            last_id = Some(id);
-                        }
+                // The server follows the topic from here on: every line
+                // appended after this point will come.
+                if opened {
+                    eprintln!("(the live stream is back)");
+                } else {
+                    eprintln!("(following new lines; Ctrl-C to stop)");
+                    opened = true;
+                }
+                // The events are parsed from the whole byte stream, so a
+                // character cut by a chunk boundary is joined, not replaced.
+                let mut events = response.bytes_stream().eventsource();
+                while let Some(Ok(event)) = events.next().await {
+                    if let Some(id) = handle_event(&event, &mut out)? {
+                        last_id = Some(id);
                     }
                 }
             }
@@ -112,24 +120,37 @@ pub async fn run(command: LogsCommand) -> Result<(), CliError> {
     }
 }
 
-/// Prints the records of one Server-Sent Event; returns its id.
-fn handle_event(event: &str, out: &mut Printer) -> Result<Option<u64>, CliError> {
-    let (mut id, mut data, mut kind) = (None, String::new(), "message");
-    for line in event.lines() {
-        if let Some(value) = line.strip_prefix("id:") {
-            id = value.trim().parse().ok();
-        } else if let Some(value) = line.strip_prefix("data:") {
-            data.push_str(value.trim_start());
-        } else if let Some(value) = line.strip_prefix("event:") {
-            kind = if value.trim() == "gap" { "gap" } else { "message" };
+/// What the server says when it ends a live stream for good (`event: end`).
+#[derive(Debug, Deserialize)]
+struct StreamEnd {
+    /// `token_revoked`, `access_removed` or `session_ended`.
+    reason: String,
+    message: Option<String>,
+}
+
+/// Prints the records or gaps of one Server-Sent Event; returns the offset
+/// it carries, if any. `heartbeat` events only keep the connection busy;
+/// an `end` event is the server closing the stream for good, an error.
+fn handle_event(event: &Event, out: &mut Printer) -> Result<Option<u64>, CliError> {
+    let gap = match event.event.as_str() {
+        "message" => false,
+        "gap" => true,
+        "end" => {
+            let message = match serde_json::from_str::<StreamEnd>(&event.data) {
+                Ok(StreamEnd { message: Some(message), .. }) if !message.is_empty() => message,
+                Ok(StreamEnd { reason, .. }) => format!("the server ended the live stream: {reason}"),
+                Err(_) => format!("the server ended the live stream: {}", event.data),
+            };
+            return Err(CliError::Ended(message));
         }
-    }
-    if data.is_empty() {
-        return Ok(id);
-    }
-    let items: Vec<Value> = serde_json::from_str(&data).map_err(|error| CliError::Unreadable(error.to_string()))?;
+        // `heartbeat`, and kinds this version does not know.
+        _ => return Ok(None),
+    };
+    let id = event.id.trim().parse().ok();
+    let items: Vec<Value> =
+        serde_json::from_str(&event.data).map_err(|error| CliError::Unreadable(error.to_string()))?;
     for item in items {
-        if kind == "gap" {
+        if gap {
             eprintln!(
                 "(offsets {} to {} are missing: {})",
                 item["from_offset"],

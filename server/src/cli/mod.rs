@@ -17,6 +17,10 @@ pub enum CliError {
     Output(#[from] std::io::Error),
     #[error("{0}")]
     Config(String),
+    /// The server closed the live stream for good (the token was revoked,
+    /// access removed, the session ended): reconnecting would not help.
+    #[error("{0}")]
+    Ended(String),
 }
 
 /// The error a refused request carries: the server's `error` text.

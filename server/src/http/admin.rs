@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -13,7 +13,7 @@ use serde_json::json;
 use vigie_app::model::{AppKind, LogKind};
 
 use super::auth::authorize;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody, JsonBody, PathParams};
 use super::AppState;
 use crate::audit;
 use crate::catalog::{secrets, App, CatalogError, Member, Permission, Permissions, Role, TokenInfo};
@@ -50,10 +50,10 @@ pub struct CreatedToken {
 
 /// The org's tokens, never their secrets. Needs `admin`.
 #[utoipa::path(get, path = "/api/v1/orgs/{org}/tokens", tag = "admin", params(("org" = String, Path)),
-    responses((status = 200, body = Vec<TokenInfo>), (status = 401, description = "No token, or an unknown or revoked one"), (status = 403, description = "The token is not `admin`"), (status = 404, description = "Not the token's org")), security(("token" = [])))]
+    responses((status = 200, body = Vec<TokenInfo>), (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody), (status = 403, description = "The token is not `admin`", body = ErrorBody), (status = 404, description = "Not the token's org", body = ErrorBody)), security(("token" = [])))]
 pub async fn list_tokens(
     State(state): State<AppState>,
-    Path(org): Path<String>,
+    PathParams(org): PathParams<String>,
     headers: HeaderMap,
     peer: Peer,
 ) -> Result<Json<Vec<TokenInfo>>, ApiError> {
@@ -64,13 +64,13 @@ pub async fn list_tokens(
 /// Create a token; its secret is in this answer only. Needs `admin`; audited.
 #[utoipa::path(post, path = "/api/v1/orgs/{org}/tokens", tag = "admin", params(("org" = String, Path)),
     request_body = NewToken,
-    responses((status = 201, description = "The token and its secret, shown once", body = CreatedToken), (status = 400, description = "A bad name or permission"), (status = 401, description = "No token, or an unknown or revoked one"), (status = 403, description = "The token is not `admin`"), (status = 404, description = "Not the token's org")), security(("token" = [])))]
+    responses((status = 201, description = "The token and its secret, shown once", body = CreatedToken), (status = 400, description = "A bad body, name or permission", body = ErrorBody), (status = 415, description = "The body is not sent as `application/json`", body = ErrorBody), (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody), (status = 403, description = "The token is not `admin`", body = ErrorBody), (status = 404, description = "Not the token's org", body = ErrorBody)), security(("token" = [])))]
 pub async fn create_token(
     State(state): State<AppState>,
-    Path(org): Path<String>,
+    PathParams(org): PathParams<String>,
     headers: HeaderMap,
     peer: Peer,
-    Json(new): Json<NewToken>,
+    JsonBody(new): JsonBody<NewToken>,
 ) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
     let caller = authorize(&state, &headers, &peer, &org, None, Permission::Admin).await?;
     let permissions = Permissions::parse(&new.permissions).map_err(ApiError::bad_query)?;
@@ -82,10 +82,10 @@ pub async fn create_token(
 
 /// Revoke a token: it stops working at once. Needs `admin`; audited.
 #[utoipa::path(delete, path = "/api/v1/orgs/{org}/tokens/{id}", tag = "admin", params(("org" = String, Path), ("id" = i64, Path)),
-    responses((status = 200, description = "The token, revoked", body = TokenInfo), (status = 401, description = "No token, or an unknown or revoked one"), (status = 403, description = "The token is not `admin`"), (status = 404, description = "No such token in the token's org")), security(("token" = [])))]
+    responses((status = 200, description = "The token, revoked", body = TokenInfo), (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody), (status = 403, description = "The token is not `admin`", body = ErrorBody), (status = 404, description = "No such token in the token's org", body = ErrorBody)), security(("token" = [])))]
 pub async fn revoke_token(
     State(state): State<AppState>,
-    Path((org, id)): Path<(String, i64)>,
+    PathParams((org, id)): PathParams<(String, i64)>,
     headers: HeaderMap,
     peer: Peer,
 ) -> Result<Json<TokenInfo>, ApiError> {
@@ -129,10 +129,10 @@ impl From<App> for AppBody {
 
 /// The org's apps and add-ons.
 #[utoipa::path(get, path = "/api/v1/orgs/{org}/apps", tag = "admin", params(("org" = String, Path)),
-    responses((status = 200, body = Vec<AppBody>), (status = 401, description = "No token, or an unknown or revoked one"), (status = 404, description = "Not the token's org")), security(("token" = [])))]
+    responses((status = 200, body = Vec<AppBody>), (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody), (status = 404, description = "Not the token's org", body = ErrorBody)), security(("token" = [])))]
 pub async fn list_apps(
     State(state): State<AppState>,
-    Path(org): Path<String>,
+    PathParams(org): PathParams<String>,
     headers: HeaderMap,
     peer: Peer,
 ) -> Result<Json<Vec<AppBody>>, ApiError> {
@@ -144,13 +144,13 @@ pub async fn list_apps(
 /// Add an app or add-on. Needs `admin`; audited.
 #[utoipa::path(post, path = "/api/v1/orgs/{org}/apps", tag = "admin", params(("org" = String, Path)),
     request_body = AppBody,
-    responses((status = 201, body = AppBody), (status = 400, description = "A bad slug"), (status = 401, description = "No token, or an unknown or revoked one"), (status = 403, description = "The token is not `admin`"), (status = 404, description = "Not the token's org"), (status = 409, description = "The slug is taken")), security(("token" = [])))]
+    responses((status = 201, body = AppBody), (status = 400, description = "A bad body or slug", body = ErrorBody), (status = 415, description = "The body is not sent as `application/json`", body = ErrorBody), (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody), (status = 403, description = "The token is not `admin`", body = ErrorBody), (status = 404, description = "Not the token's org", body = ErrorBody), (status = 409, description = "The slug is taken", body = ErrorBody)), security(("token" = [])))]
 pub async fn create_app(
     State(state): State<AppState>,
-    Path(org): Path<String>,
+    PathParams(org): PathParams<String>,
     headers: HeaderMap,
     peer: Peer,
-    Json(body): Json<AppBody>,
+    JsonBody(body): JsonBody<AppBody>,
 ) -> Result<(StatusCode, Json<AppBody>), ApiError> {
     let caller = authorize(&state, &headers, &peer, &org, None, Permission::Admin).await?;
     let app = App {
@@ -190,10 +190,10 @@ pub struct AddedMember {
 
 /// The org's members. Needs `admin`.
 #[utoipa::path(get, path = "/api/v1/orgs/{org}/members", tag = "admin", params(("org" = String, Path)),
-    responses((status = 200, body = Vec<Member>), (status = 401, description = "No token, or an unknown or revoked one"), (status = 403, description = "The token is not `admin`"), (status = 404, description = "Not the token's org")), security(("token" = [])))]
+    responses((status = 200, body = Vec<Member>), (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody), (status = 403, description = "The token is not `admin`", body = ErrorBody), (status = 404, description = "Not the token's org", body = ErrorBody)), security(("token" = [])))]
 pub async fn list_members(
     State(state): State<AppState>,
-    Path(org): Path<String>,
+    PathParams(org): PathParams<String>,
     headers: HeaderMap,
     peer: Peer,
 ) -> Result<Json<Vec<Member>>, ApiError> {
@@ -205,13 +205,13 @@ pub async fn list_members(
 /// Needs `admin`; audited.
 #[utoipa::path(post, path = "/api/v1/orgs/{org}/members", tag = "admin", params(("org" = String, Path)),
     request_body = NewMember,
-    responses((status = 201, body = AddedMember), (status = 401, description = "No token, or an unknown or revoked one"), (status = 403, description = "The token is not `admin`"), (status = 404, description = "Not the token's org")), security(("token" = [])))]
+    responses((status = 201, body = AddedMember), (status = 400, description = "A bad body, login or role", body = ErrorBody), (status = 415, description = "The body is not sent as `application/json`", body = ErrorBody), (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody), (status = 403, description = "The token is not `admin`", body = ErrorBody), (status = 404, description = "Not the token's org", body = ErrorBody)), security(("token" = [])))]
 pub async fn add_member(
     State(state): State<AppState>,
-    Path(org): Path<String>,
+    PathParams(org): PathParams<String>,
     headers: HeaderMap,
     peer: Peer,
-    Json(new): Json<NewMember>,
+    JsonBody(new): JsonBody<NewMember>,
 ) -> Result<(StatusCode, Json<AddedMember>), ApiError> {
     let caller = authorize(&state, &headers, &peer, &org, None, Permission::Admin).await?;
     let before = state.catalog.members(&org)?.into_iter().find(|member| member.login == new.login);
@@ -279,10 +279,10 @@ fn kind_retention(state: &AppState, org: &str, app: &str, kind: LogKind) -> Kind
 
 /// How long each kind of the app's logs is kept, and what it takes now.
 #[utoipa::path(get, path = "/api/v1/orgs/{org}/apps/{app}/retention", tag = "admin", params(("org" = String, Path), ("app" = String, Path)),
-    responses((status = 200, description = "Per kind: the retention and what is stored now", body = Vec<KindRetention>), (status = 401, description = "No token, or an unknown or revoked one"), (status = 404, description = "No such app in the token's org")), security(("token" = [])))]
+    responses((status = 200, description = "Per kind: the retention and what is stored now", body = Vec<KindRetention>), (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody), (status = 404, description = "No such app in the token's org", body = ErrorBody)), security(("token" = [])))]
 pub async fn get_retention(
     State(state): State<AppState>,
-    Path((org, app)): Path<(String, String)>,
+    PathParams((org, app)): PathParams<(String, String)>,
     headers: HeaderMap,
     peer: Peer,
 ) -> Result<Json<Vec<KindRetention>>, ApiError> {
@@ -303,13 +303,13 @@ pub struct RetentionChange {
 /// Set one kind's retention. Needs `admin`; audited with before and after.
 #[utoipa::path(put, path = "/api/v1/orgs/{org}/apps/{app}/retention", tag = "admin", params(("org" = String, Path), ("app" = String, Path)),
     request_body = RetentionChange,
-    responses((status = 200, body = KindRetention), (status = 400, description = "A bad kind or limit"), (status = 401, description = "No token, or an unknown or revoked one"), (status = 403, description = "The token is not `admin`"), (status = 404, description = "No such app in the token's org")), security(("token" = [])))]
+    responses((status = 200, body = KindRetention), (status = 400, description = "A bad body, kind or limit", body = ErrorBody), (status = 415, description = "The body is not sent as `application/json`", body = ErrorBody), (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody), (status = 403, description = "The token is not `admin`", body = ErrorBody), (status = 404, description = "No such app in the token's org", body = ErrorBody)), security(("token" = [])))]
 pub async fn set_retention(
     State(state): State<AppState>,
-    Path((org, app)): Path<(String, String)>,
+    PathParams((org, app)): PathParams<(String, String)>,
     headers: HeaderMap,
     peer: Peer,
-    Json(change): Json<RetentionChange>,
+    JsonBody(change): JsonBody<RetentionChange>,
 ) -> Result<Json<KindRetention>, ApiError> {
     let caller = authorize(&state, &headers, &peer, &org, Some(&app), Permission::Admin).await?;
     if change.kind == LogKind::Audit {

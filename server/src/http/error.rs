@@ -1,10 +1,21 @@
 //! Errors of the HTTP API: a status and a JSON body whose `error` says what
 //! was wrong and what to do.
 
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
+
+/// The body of every error answer, as the API's document describes it.
+/// Some errors add keys: a filter's `position` and `expected`, the
+/// rejected lines of an ingest.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// What was wrong, and what to do about it.
+    pub error: String,
+}
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -76,5 +87,47 @@ impl IntoResponse for ApiError {
 impl From<crate::store::StoreError> for ApiError {
     fn from(error: crate::store::StoreError) -> ApiError {
         ApiError::internal(error)
+    }
+}
+
+/// A JSON request body (`axum::Json`) whose rejection is an [`ApiError`]:
+/// a bad body gets `{"error": ...}` like every other error of the API,
+/// not axum's plain text.
+#[derive(Debug, FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct JsonBody<T>(pub T);
+
+/// Query parameters (`axum::extract::Query`) whose rejection is an [`ApiError`].
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct QueryParams<T>(pub T);
+
+/// Path parameters (`axum::extract::Path`) whose rejection is an [`ApiError`].
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct PathParams<T>(pub T);
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> ApiError {
+        match rejection {
+            JsonRejection::MissingJsonContentType(_) => ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "the body must be JSON, sent with `Content-Type: application/json`",
+            ),
+            // Bad syntax, or not the fields the route takes: both the body's fault.
+            other => ApiError::bad_query(other.body_text()),
+        }
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> ApiError {
+        ApiError::new(rejection.status(), rejection.body_text())
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> ApiError {
+        ApiError::new(rejection.status(), rejection.body_text())
     }
 }

@@ -13,15 +13,14 @@
 use std::net::SocketAddr;
 
 use axum::body::{to_bytes, Body};
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use super::auth::authorize;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody, PathParams, QueryParams};
 use super::logs::app_topic;
 use super::AppState;
 use crate::catalog::Permission;
@@ -48,27 +47,32 @@ pub struct IngestReply {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_offset: Option<u64>,
     pub rejected: Vec<RejectedLine>,
+    /// With `422`: how many lines were rejected, and that the others are stored.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// Send log lines: service logs as NDJSON or text, access logs as NDJSON or Combined Log Format.
 #[utoipa::path(post, path = "/api/v1/orgs/{org}/apps/{app}/logs", tag = "ingest",
     params(("org" = String, Path), ("app" = String, Path), IngestQuery),
-    request_body(content = String, description = "Lines, one per line; gzip accepted", content_type = "application/x-ndjson"),
+    request_body(description = "Lines, one per line: JSON objects, or text (service logs) or the Combined Log Format (access logs); gzip accepted",
+        content((String = "application/x-ndjson"), (String = "text/plain"))),
     responses(
         (status = 200, description = "All lines stored", body = IngestReply),
-        (status = 401, description = "No token, or an unknown or revoked one"),
-        (status = 403, description = "The token may not ingest"),
-        (status = 404, description = "No such app in the token's org"),
-        (status = 413, description = "Over the body or batch limit; nothing stored"),
-        (status = 415, description = "A content type other than NDJSON or text"),
+        (status = 400, description = "A bad parameter, named in `error`; nothing stored", body = ErrorBody),
+        (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
+        (status = 403, description = "The token may not ingest", body = ErrorBody),
+        (status = 404, description = "No such app in the token's org", body = ErrorBody),
+        (status = 413, description = "Over the body or batch limit; nothing stored", body = ErrorBody),
+        (status = 415, description = "A content type other than NDJSON or text", body = ErrorBody),
         (status = 422, description = "Some lines rejected (listed); the others stored", body = IngestReply),
-        (status = 429, description = "Over the app's rate; nothing stored; retry after `retry-after`"),
+        (status = 429, description = "Over the app's rate; nothing stored; retry after `retry-after`", body = ErrorBody),
     ),
     security(("token" = [])))]
 pub async fn post_logs(
     State(state): State<AppState>,
-    Path((org, app)): Path<(String, String)>,
-    Query(query): Query<IngestQuery>,
+    PathParams((org, app)): PathParams<(String, String)>,
+    QueryParams(query): QueryParams<IngestQuery>,
     headers: HeaderMap,
     peer: ConnectInfo<SocketAddr>,
     body: Body,
@@ -102,23 +106,22 @@ pub async fn post_logs(
     };
     let (accepted, offsets, rejected) = (stored.accepted, stored.offsets, stored.rejected);
 
+    let error = (!rejected.is_empty()).then(|| {
+        format!(
+            "{} of {} lines were rejected (listed in \"rejected\"); the other {accepted} are stored: do not send them again",
+            rejected.len(),
+            rejected.len() + accepted,
+        )
+    });
+    let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let reply = IngestReply {
         accepted,
         first_offset: offsets.as_ref().map(|range| range.start),
         last_offset: offsets.as_ref().map(|range| range.end - 1),
         rejected,
+        error,
     };
-    if reply.rejected.is_empty() {
-        return Ok((StatusCode::OK, Json(json!(reply))).into_response());
-    }
-    let mut body = json!(reply);
-    body["error"] = json!(format!(
-        "{} of {} lines were rejected (listed in \"rejected\"); the other {} are stored: do not send them again",
-        reply.rejected.len(),
-        reply.rejected.len() + reply.accepted,
-        reply.accepted
-    ));
-    Ok((StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response())
+    Ok((status, Json(reply)).into_response())
 }
 
 fn line_format(headers: &HeaderMap) -> Result<LineFormat, ApiError> {

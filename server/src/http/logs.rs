@@ -23,7 +23,7 @@ use vigie_app::model::{LogKind, LogView, ViewKind, Viewer};
 use vigie_app::port::{FollowRequest, ReadRefusal};
 
 use super::auth::authorize;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody, PathParams, QueryParams};
 use super::live::{self, Caller, Guarded};
 use super::AppState;
 use crate::audit;
@@ -106,20 +106,54 @@ pub fn app_topic(org: &str, app: &str, kind: Option<&str>) -> Result<TopicKey, A
     Ok(TopicKey::new(org, app, kind))
 }
 
+/// A page of records as `GET .../logs` and `GET .../audit` answer it in
+/// JSON: the document's description of what [`page`] writes.
+#[derive(Debug, utoipa::ToSchema)]
+pub struct LogsPage {
+    /// Oldest or newest first, as asked.
+    pub records: Vec<RecordBody>,
+    /// The `cursor` of the next page; `null` on the last one.
+    pub next_cursor: Option<String>,
+    /// Offsets in the range that the store could not return.
+    pub gaps: Vec<GapBody>,
+}
+
+/// One record: `offset` and `ts_ns`, then the fields of what was logged.
+#[derive(Debug, utoipa::ToSchema)]
+pub struct RecordBody {
+    pub offset: u64,
+    /// When it happened, in ns since the Unix epoch.
+    pub ts_ns: i64,
+}
+
+/// Records the store could not return, and why.
+#[derive(Debug, utoipa::ToSchema)]
+pub struct GapBody {
+    pub from_offset: u64,
+    /// The first offset after the gap.
+    pub to_offset: u64,
+    /// `removed by retention`, `lost to damage on disk` or `unreadable now`.
+    pub reason: String,
+}
+
 /// A page of an app's records, with the cursor of the next page.
 #[utoipa::path(get, path = "/api/v1/orgs/{org}/apps/{app}/logs", tag = "logs",
     params(("org" = String, Path), ("app" = String, Path), LogsQuery),
     responses(
-        (status = 200, description = "`{records, next_cursor, gaps}` as JSON; or NDJSON or text by `format`", content_type = "application/json"),
-        (status = 400, description = "A bad parameter, named in `error`"),
-        (status = 401, description = "No token, or an unknown or revoked one"),
-        (status = 404, description = "No such app in the token's org"),
+        (status = 200, description = "A page of records: JSON, or NDJSON or text by `format`", content(
+            (LogsPage = "application/json"),
+            (String = "application/x-ndjson"),
+            (String = "text/plain"),
+        )),
+        (status = 400, description = "A bad parameter, named in `error`", body = ErrorBody),
+        (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
+        (status = 404, description = "No such app in the token's org", body = ErrorBody),
     ),
     security(("token" = [])))]
 pub async fn get_logs(
     State(state): State<AppState>,
-    Path((org, app)): Path<(String, String)>,
-    Query(query): Query<LogsQuery>,
+    PathParams((org, app)): PathParams<(String, String)>,
+    QueryParams(query): QueryParams<LogsQuery>,
     headers: HeaderMap,
     peer: ConnectInfo<SocketAddr>,
 ) -> Result<Response, ApiError> {
@@ -131,16 +165,21 @@ pub async fn get_logs(
 #[utoipa::path(get, path = "/api/v1/orgs/{org}/audit", tag = "admin",
     params(("org" = String, Path), LogsQuery),
     responses(
-        (status = 200, description = "`{records, next_cursor, gaps}`", content_type = "application/json"),
-        (status = 401, description = "No token, or an unknown or revoked one"),
-        (status = 403, description = "The token is not `admin`"),
-        (status = 404, description = "Not the token's org"),
+        (status = 200, description = "A page of audit records: JSON, or NDJSON or text by `format`", content(
+            (LogsPage = "application/json"),
+            (String = "application/x-ndjson"),
+            (String = "text/plain"),
+        )),
+        (status = 400, description = "A bad parameter, named in `error`", body = ErrorBody),
+        (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
+        (status = 403, description = "The token is not `admin`", body = ErrorBody),
+        (status = 404, description = "Not the token's org", body = ErrorBody),
     ),
     security(("token" = [])))]
 pub async fn get_audit(
     State(state): State<AppState>,
-    Path(org): Path<String>,
-    Query(query): Query<LogsQuery>,
+    PathParams(org): PathParams<String>,
+    QueryParams(query): QueryParams<LogsQuery>,
     headers: HeaderMap,
     peer: ConnectInfo<SocketAddr>,
 ) -> Result<Response, ApiError> {

@@ -6,13 +6,13 @@
 
 use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{ConnectInfo, State};
 use axum::http::HeaderMap;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
 use super::auth::authorize;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody, PathParams, QueryParams};
 use super::AppState;
 use crate::catalog::Permission;
 use crate::clock::now_ns;
@@ -35,13 +35,13 @@ pub struct MetricList {
     params(("org" = String, Path), ("app" = String, Path)),
     responses(
         (status = 200, description = "The app's metrics, by name", body = MetricList),
-        (status = 401, description = "No token, or an unknown or revoked one"),
-        (status = 404, description = "No such app in the token's org"),
+        (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
+        (status = 404, description = "No such app in the token's org", body = ErrorBody),
     ),
     security(("token" = [])))]
 pub async fn list_metrics(
     State(state): State<AppState>,
-    Path((org, app)): Path<(String, String)>,
+    PathParams((org, app)): PathParams<(String, String)>,
     headers: HeaderMap,
     peer: ConnectInfo<SocketAddr>,
 ) -> Result<Json<MetricList>, ApiError> {
@@ -71,15 +71,15 @@ pub struct InstanceReply {
     request_body(content = Vec<InstanceReport>, description = "A report, or an array of them", content_type = "application/json"),
     responses(
         (status = 200, description = "Stored", body = InstanceReply),
-        (status = 400, description = "A bad report, named in `error`; nothing stored"),
-        (status = 401, description = "No token, or an unknown or revoked one"),
-        (status = 403, description = "The token may not ingest"),
-        (status = 404, description = "No such app in the token's org"),
+        (status = 400, description = "A bad report, named in `error`; nothing stored", body = ErrorBody),
+        (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
+        (status = 403, description = "The token may not ingest", body = ErrorBody),
+        (status = 404, description = "No such app in the token's org", body = ErrorBody),
     ),
     security(("token" = [])))]
 pub async fn post_instance_metrics(
     State(state): State<AppState>,
-    Path((org, app)): Path<(String, String)>,
+    PathParams((org, app)): PathParams<(String, String)>,
     headers: HeaderMap,
     peer: ConnectInfo<SocketAddr>,
     body: axum::body::Bytes,
@@ -148,15 +148,15 @@ pub struct StatsQuery {
     params(("org" = String, Path), ("app" = String, Path), ("name" = String, Path), StatsQuery),
     responses(
         (status = 200, description = "The answer: one series per group, `[ms, value]` points", body = QueryAnswer),
-        (status = 400, description = "A bad parameter, named in `error`"),
-        (status = 401, description = "No token, or an unknown or revoked one"),
-        (status = 404, description = "No such app in the token's org, or no such metric in the app"),
+        (status = 400, description = "A bad parameter, named in `error`", body = ErrorBody),
+        (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
+        (status = 404, description = "No such app in the token's org, or no such metric in the app", body = ErrorBody),
     ),
     security(("token" = [])))]
 pub async fn query_metric(
     State(state): State<AppState>,
-    Path((org, app, name)): Path<(String, String, String)>,
-    Query(query): Query<StatsQuery>,
+    PathParams((org, app, name)): PathParams<(String, String, String)>,
+    QueryParams(query): QueryParams<StatsQuery>,
     headers: HeaderMap,
     peer: ConnectInfo<SocketAddr>,
 ) -> Result<Json<QueryAnswer>, ApiError> {
@@ -283,15 +283,15 @@ pub struct HttpStatsQuery {
     params(("org" = String, Path), ("app" = String, Path), HttpStatsQuery),
     responses(
         (status = 200, description = "Steps, the range's total, top paths and places", body = HttpStats),
-        (status = 400, description = "A bad parameter, named in `error`"),
-        (status = 401, description = "No token, or an unknown or revoked one"),
-        (status = 404, description = "No such app in the token's org"),
+        (status = 400, description = "A bad parameter, named in `error`", body = ErrorBody),
+        (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
+        (status = 404, description = "No such app in the token's org", body = ErrorBody),
     ),
     security(("token" = [])))]
 pub async fn http_stats(
     State(state): State<AppState>,
-    Path((org, app)): Path<(String, String)>,
-    Query(query): Query<HttpStatsQuery>,
+    PathParams((org, app)): PathParams<(String, String)>,
+    QueryParams(query): QueryParams<HttpStatsQuery>,
     headers: HeaderMap,
     peer: ConnectInfo<SocketAddr>,
 ) -> Result<Json<HttpStats>, ApiError> {

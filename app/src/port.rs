@@ -51,11 +51,22 @@ pub struct LiveBatch {
     pub sse: bytes::Bytes,
 }
 
+/// How a chunk of records is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecordsFormat {
+    /// A JSON array of records, as the Logs API writes them.
+    JsonArray,
+    /// One JSON record a line.
+    Ndjson,
+    /// One line of text a record, as people read it.
+    Text,
+}
+
 /// A chunk of a replayed range, oldest first.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RecordsChunk {
-    /// A JSON array of records, as the Logs API writes them.
-    pub records_json: String,
+    /// The records, written as asked.
+    pub body: String,
     /// Where the next chunk starts; `None` at the end of the range.
     pub next_cursor: Option<u64>,
 }
@@ -92,7 +103,7 @@ pub trait ConsolePort: ConsoleAdmin {
     ) -> BoxFuture<'_, Result<BoxStream<'static, LiveBatch>, ReadRefusal>>;
 
     /// Up to `limit` lines of a view's range from `cursor` on (the range's
-    /// start when `None`), oldest first.
+    /// start when `None`), oldest first, written as `format` says.
     fn records(
         &self,
         org: String,
@@ -100,6 +111,7 @@ pub trait ConsolePort: ConsoleAdmin {
         view: LogView,
         cursor: Option<u64>,
         limit: usize,
+        format: RecordsFormat,
     ) -> BoxFuture<'_, Result<RecordsChunk, ReadRefusal>>;
 }
 

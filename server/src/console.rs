@@ -12,11 +12,12 @@ use vigie_app::model::{
     OrgSummary, RetentionRow, ServiceLine, ViewKind, ViewProblem, Viewer,
 };
 use vigie_app::port::{
-    ConsoleAdmin, ConsolePort, FollowRequest, LiveBatch, PortError, ReadRefusal, RecordsChunk, RetentionChange,
+    ConsoleAdmin, ConsolePort, FollowRequest, LiveBatch, PortError, ReadRefusal, RecordsChunk, RecordsFormat,
+    RetentionChange,
 };
 
 use crate::catalog::{Catalog, Org};
-use crate::query::encode::records_json;
+use crate::query::encode::{record_json, record_text, records_json};
 use crate::query::live::{self, LiveSelection, SharedBatches};
 use crate::query::search::{search, Order, SearchRequest};
 use crate::query::time_bound::parse_time_bound;
@@ -82,6 +83,7 @@ impl InProcessConsole {
         view: &LogView,
         cursor: Option<u64>,
         limit: usize,
+        format: RecordsFormat,
     ) -> Result<RecordsChunk, ReadRefusal> {
         let key = self.view_topic(org, app, view.kind)?;
         let query = Self::view_query(view)?;
@@ -95,7 +97,12 @@ impl InProcessConsole {
             limit,
         };
         let page = search(&self.store, &request);
-        Ok(RecordsChunk { records_json: records_json(&page.records), next_cursor: page.next_cursor })
+        let body = match format {
+            RecordsFormat::JsonArray => records_json(&page.records),
+            RecordsFormat::Ndjson => page.records.iter().map(|record| record_json(record) + "\n").collect(),
+            RecordsFormat::Text => page.records.iter().map(|record| record_text(record) + "\n").collect(),
+        };
+        Ok(RecordsChunk { body, next_cursor: page.next_cursor })
     }
 
     fn summarise(&self, org: Org) -> OrgSummary {
@@ -307,10 +314,11 @@ impl ConsolePort for InProcessConsole {
         view: LogView,
         cursor: Option<u64>,
         limit: usize,
+        format: RecordsFormat,
     ) -> BoxFuture<'_, Result<RecordsChunk, ReadRefusal>> {
         let this = self.clone();
         async move {
-            tokio::task::spawn_blocking(move || this.read_records(&org, &app, &view, cursor, limit))
+            tokio::task::spawn_blocking(move || this.read_records(&org, &app, &view, cursor, limit, format))
                 .await
                 .map_err(|error| ReadRefusal::Failed(port_error(error)))?
         }

@@ -14,10 +14,10 @@ use vigie_app::model::{AppKind, LogKind};
 
 use super::auth::authorize;
 use super::error::{ApiError, ErrorBody, JsonBody, PathParams};
-use super::AppState;
+use super::{off_runtime, AppState};
 use crate::audit;
 use crate::catalog::{secrets, App, CatalogError, Member, Permission, Permissions, Role, TokenInfo};
-use crate::store::{Retention, TopicKey};
+use crate::store::{Retention, Store, TopicKey};
 
 type Peer = ConnectInfo<SocketAddr>;
 
@@ -58,7 +58,8 @@ pub async fn list_tokens(
     peer: Peer,
 ) -> Result<Json<Vec<TokenInfo>>, ApiError> {
     authorize(&state, &headers, &peer, &org, None, Permission::Admin).await?;
-    Ok(Json(state.catalog.tokens(&org)?))
+    let catalog = state.catalog.clone();
+    Ok(Json(off_runtime(move || Ok(catalog.tokens(&org)?)).await?))
 }
 
 /// Create a token; its secret is in this answer only. Needs `admin`; audited.
@@ -74,7 +75,9 @@ pub async fn create_token(
 ) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
     let caller = authorize(&state, &headers, &peer, &org, None, Permission::Admin).await?;
     let permissions = Permissions::parse(&new.permissions).map_err(ApiError::bad_query)?;
-    let (token, secret) = state.catalog.create_token(&org, &new.name, permissions, &caller.actor())?;
+    let (catalog, actor, name) = (state.catalog.clone(), caller.actor(), new.name.clone());
+    let org_slug = org.clone();
+    let (token, secret) = off_runtime(move || Ok(catalog.create_token(&org_slug, &name, permissions, &actor)?)).await?;
     audit::record(&state.store, &caller, "token.created", format!("token {}", token.id), None, Some(json!(token)))
         .await?;
     Ok((StatusCode::CREATED, Json(CreatedToken { token, secret })))
@@ -90,10 +93,18 @@ pub async fn revoke_token(
     peer: Peer,
 ) -> Result<Json<TokenInfo>, ApiError> {
     let caller = authorize(&state, &headers, &peer, &org, None, Permission::Admin).await?;
-    let before = state.catalog.revoke_token(&org, id)?.ok_or_else(|| {
-        ApiError::new(StatusCode::NOT_FOUND, format!("no token {id} in \"{org}\": `vigie tokens list` shows them"))
-    })?;
-    let after = state.catalog.tokens(&org)?.into_iter().find(|token| token.id == id).unwrap_or(before.clone());
+    let (catalog, org_slug) = (state.catalog.clone(), org.clone());
+    let (before, after) = off_runtime(move || {
+        let before = catalog.revoke_token(&org_slug, id)?.ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!("no token {id} in \"{org_slug}\": `vigie tokens list` shows them"),
+            )
+        })?;
+        let after = catalog.tokens(&org_slug)?.into_iter().find(|token| token.id == id).unwrap_or(before.clone());
+        Ok((before, after))
+    })
+    .await?;
     if before.revoked_at_ns.is_none() {
         audit::record(
             &state.store,
@@ -137,7 +148,8 @@ pub async fn list_apps(
     peer: Peer,
 ) -> Result<Json<Vec<AppBody>>, ApiError> {
     authorize(&state, &headers, &peer, &org, None, Permission::Read).await?;
-    let apps = state.catalog.org(&org)?.map(|org| org.apps).unwrap_or_default();
+    let catalog = state.catalog.clone();
+    let apps = off_runtime(move || Ok(catalog.org(&org)?.map(|org| org.apps).unwrap_or_default())).await?;
     Ok(Json(apps.into_iter().map(AppBody::from).collect()))
 }
 
@@ -159,7 +171,8 @@ pub async fn create_app(
         kind: body.kind.unwrap_or(AppKind::Application),
         runtime: body.runtime,
     };
-    state.catalog.create_app(&org, &app)?;
+    let (catalog, org_slug) = (state.catalog.clone(), org.clone());
+    let app = off_runtime(move || catalog.create_app(&org_slug, &app).map(|()| app).map_err(ApiError::from)).await?;
     let created = AppBody::from(app);
     audit::record(&state.store, &caller, "app.created", format!("app {}", created.slug), None, Some(json!(created)))
         .await?;
@@ -198,7 +211,8 @@ pub async fn list_members(
     peer: Peer,
 ) -> Result<Json<Vec<Member>>, ApiError> {
     authorize(&state, &headers, &peer, &org, None, Permission::Admin).await?;
-    Ok(Json(state.catalog.members(&org)?))
+    let catalog = state.catalog.clone();
+    Ok(Json(off_runtime(move || Ok(catalog.members(&org)?)).await?))
 }
 
 /// Add a member, creating the user (with a first password, returned once) when the login is new.
@@ -214,20 +228,26 @@ pub async fn add_member(
     JsonBody(new): JsonBody<NewMember>,
 ) -> Result<(StatusCode, Json<AddedMember>), ApiError> {
     let caller = authorize(&state, &headers, &peer, &org, None, Permission::Admin).await?;
-    let before = state.catalog.members(&org)?.into_iter().find(|member| member.login == new.login);
-    let password = secrets::new_password();
-    let created = match state.catalog.create_user(&new.login, new.name.as_deref().unwrap_or(&new.login), &password) {
-        Ok(()) => true,
-        Err(CatalogError::Exists(_)) => false,
-        Err(other) => return Err(other.into()),
-    };
-    state.catalog.add_member(&org, &new.login, new.role)?;
-    let member = state
-        .catalog
-        .members(&org)?
-        .into_iter()
-        .find(|member| member.login == new.login)
-        .ok_or_else(|| ApiError::internal("the member just added is not listed"))?;
+    // Argon2 hashes the first password: off the runtime, with the rest.
+    let (catalog, org_slug, login, name, role) =
+        (state.catalog.clone(), org.clone(), new.login.clone(), new.name.clone(), new.role);
+    let (before, member, password, created) = off_runtime(move || {
+        let before = catalog.members(&org_slug)?.into_iter().find(|member| member.login == login);
+        let password = secrets::new_password();
+        let created = match catalog.create_user(&login, name.as_deref().unwrap_or(&login), &password) {
+            Ok(()) => true,
+            Err(CatalogError::Exists(_)) => false,
+            Err(other) => return Err(other.into()),
+        };
+        catalog.add_member(&org_slug, &login, role)?;
+        let member = catalog
+            .members(&org_slug)?
+            .into_iter()
+            .find(|member| member.login == login)
+            .ok_or_else(|| ApiError::internal("the member just added is not listed"))?;
+        Ok((before, member, password, created))
+    })
+    .await?;
     audit::record(
         &state.store,
         &caller,
@@ -267,11 +287,12 @@ pub struct KindRetention {
     pub stored_records: u64,
 }
 
-fn kind_retention(state: &AppState, org: &str, app: &str, kind: LogKind) -> KindRetention {
-    let info = state.store.info(&TopicKey::new(org, app, kind));
+/// Blocks (reads the topic's files): call it from a blocking thread.
+fn kind_retention(store: &Store, org: &str, app: &str, kind: LogKind) -> KindRetention {
+    let info = store.info(&TopicKey::new(org, app, kind));
     KindRetention {
         kind,
-        retention: info.as_ref().map_or(state.store.config().default_retention, |info| info.retention).into(),
+        retention: info.as_ref().map_or(store.config().default_retention, |info| info.retention).into(),
         stored_bytes: info.as_ref().map_or(0, |info| info.bytes),
         stored_records: info.as_ref().map_or(0, |info| info.records),
     }
@@ -287,7 +308,12 @@ pub async fn get_retention(
     peer: Peer,
 ) -> Result<Json<Vec<KindRetention>>, ApiError> {
     authorize(&state, &headers, &peer, &org, Some(&app), Permission::Read).await?;
-    Ok(Json([LogKind::Service, LogKind::Access].map(|kind| kind_retention(&state, &org, &app, kind)).into()))
+    let store = state.store.clone();
+    let kinds = off_runtime(move || {
+        Ok([LogKind::Service, LogKind::Access].map(|kind| kind_retention(&store, &org, &app, kind)))
+    })
+    .await?;
+    Ok(Json(kinds.into()))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -319,14 +345,14 @@ pub async fn set_retention(
     if age == Some(0) || bytes == Some(0) {
         return Err(ApiError::bad_query("a retention of 0 would remove everything: use null for no limit"));
     }
-    let before = kind_retention(&state, &org, &app, change.kind).retention;
     let retention = Retention { max_age: age.map(Duration::from_secs), max_bytes: bytes };
-    let (store, key) = (state.store.clone(), TopicKey::new(&org, &app, change.kind));
-    tokio::task::spawn_blocking(move || store.set_retention(&key, retention))
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)?;
-    let after = kind_retention(&state, &org, &app, change.kind);
+    let (store, org_slug, app_slug, kind) = (state.store.clone(), org.clone(), app.clone(), change.kind);
+    let (before, after) = off_runtime(move || {
+        let before = kind_retention(&store, &org_slug, &app_slug, kind).retention;
+        store.set_retention(&TopicKey::new(&org_slug, &app_slug, kind), retention)?;
+        Ok((before, kind_retention(&store, &org_slug, &app_slug, kind)))
+    })
+    .await?;
     audit::record(
         &state.store,
         &caller,

@@ -20,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use futures::{stream, Stream, StreamExt};
 use serde::Deserialize;
 use vigie_app::model::{LogKind, LogView, ViewKind, Viewer};
-use vigie_app::port::{FollowRequest, ReadRefusal};
+use vigie_app::port::{FollowRequest, ReadRefusal, RecordsFormat};
 
 use super::auth::authorize;
 use super::error::{ApiError, ErrorBody, PathParams, QueryParams};
@@ -251,19 +251,19 @@ pub async fn console_records(
     let view = console_view(&query)?;
     let chunk = state
         .console
-        .records(org.clone(), app.clone(), view, query.cursor.or(query.from), limit)
+        .records(org.clone(), app.clone(), view, query.cursor.or(query.from), limit, RecordsFormat::JsonArray)
         .await
         .map_err(refusal(&org, &app))?;
     let body = format!(
         "{{\"records\":{},\"next_cursor\":{}}}",
-        chunk.records_json,
+        chunk.body,
         chunk.next_cursor.map_or("null".to_string(), |cursor| cursor.to_string())
     );
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 /// The console's view as its stream and range URLs carry it.
-fn console_view(query: &LogsQuery) -> Result<LogView, ApiError> {
+pub(crate) fn console_view(query: &LogsQuery) -> Result<LogView, ApiError> {
     let kind = match query.kind.as_deref() {
         None | Some("service") => ViewKind::Service,
         Some("access") => ViewKind::Access,
@@ -278,7 +278,7 @@ fn console_view(query: &LogsQuery) -> Result<LogView, ApiError> {
 }
 
 /// What the console's port refused, as the API answers it.
-fn refusal<'a>(org: &'a str, app: &'a str) -> impl Fn(ReadRefusal) -> ApiError + 'a {
+pub(crate) fn refusal<'a>(org: &'a str, app: &'a str) -> impl Fn(ReadRefusal) -> ApiError + 'a {
     move |refused| match refused {
         ReadRefusal::NoSuchApp => ApiError::no_such_app(org, app),
         ReadRefusal::BadQuery(message) => ApiError::bad_query(message),

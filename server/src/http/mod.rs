@@ -32,6 +32,14 @@ use crate::metrics::series::SeriesModel;
 use crate::shutdown::ShutdownSignal;
 use crate::store::Store;
 
+/// Runs catalog or store work (SQLite, Argon2, file reads) on a blocking
+/// thread, so no handler stalls the async runtime.
+pub async fn off_runtime<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, error::ApiError> + Send + 'static,
+) -> Result<T, error::ApiError> {
+    tokio::task::spawn_blocking(work).await.map_err(error::ApiError::internal)?
+}
+
 /// What every handler can reach; cloning it is shallow.
 #[derive(Clone)]
 pub struct AppState {

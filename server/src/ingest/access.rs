@@ -148,7 +148,7 @@ pub(crate) fn parse_combined(text: &str, defaults: &Defaults<'_>) -> Result<(i64
         let trimmed = rest.trim_start();
         let (token, after) = if let Some(quoted) = trimmed.strip_prefix('"') {
             let end = closing_quote(quoted)?;
-            (quoted[..end].replace("\\\"", "\""), &quoted[end + 1..])
+            (unescape(&quoted[..end]), &quoted[end + 1..])
         } else if let Some(bracketed) = trimmed.strip_prefix('[') {
             let end = bracketed.find(']')?;
             (bracketed[..end].to_string(), &bracketed[end + 1..])
@@ -206,6 +206,23 @@ pub(crate) fn parse_combined(text: &str, defaults: &Defaults<'_>) -> Result<(i64
             user_agent: if user_agent == "-" { String::new() } else { user_agent },
         },
     ))
+}
+
+/// A quoted field's text: `\"` and `\\` are the quote and the backslash
+/// they escape (Apache's escaping); any other backslash is kept as it is.
+fn unescape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match (c, chars.clone().next()) {
+            ('\\', Some(escaped @ ('"' | '\\'))) => {
+                out.push(escaped);
+                chars.next();
+            }
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 fn closing_quote(text: &str) -> Option<usize> {
@@ -282,5 +299,17 @@ mod tests {
         assert_eq!((line.client_ip.as_str(), line.user_agent.as_str()), ("198.51.100.4", "k6"));
         assert_eq!(parsed.rejected[0].line, 2);
         assert!(parsed.rejected[0].error.contains("no \"path\""));
+    }
+
+    #[test]
+    fn an_escaped_backslash_in_a_quoted_field_is_one_backslash() {
+        // Found by tests/parsers_arbitrary_input.rs: Apache writes a user
+        // agent `\` as `"\\"`, which was read as two backslashes.
+        let body = br#"0.0.0.0 - - [01/Jan/1970:00:00:00 +0000] "A / HTTP/1.1" 100 - "-" "\\""#;
+        let parsed = parse_access_body(body, LineFormat::Text, &DEFAULTS, None);
+        assert_eq!(parsed.accepted[0].1.user_agent, "\\");
+        let body = br#"::1 - - [01/Jan/1970:00:00:00 +0000] "GET / HTTP/1.1" 200 1 "-" "a\"b\\\"c\d""#;
+        let parsed = parse_access_body(body, LineFormat::Text, &DEFAULTS, None);
+        assert_eq!(parsed.accepted[0].1.user_agent, r#"a"b\"c\d"#);
     }
 }

@@ -242,9 +242,11 @@ fn parse_clf_time(text: &str) -> Result<i64, String> {
     let format = time::macros::format_description!(
         "[day]/[month repr:short]/[year]:[hour]:[minute]:[second] [offset_hour sign:mandatory][offset_minute]"
     );
-    OffsetDateTime::parse(text, &format)
-        .map(|time| time.unix_timestamp_nanos() as i64)
-        .map_err(|_| format!("the time \"{text}\" is not like 24/Nov/2026:13:05:09 +0000"))
+    let time = OffsetDateTime::parse(text, &format)
+        .map_err(|_| format!("the time \"{text}\" is not like 24/Nov/2026:13:05:09 +0000"))?;
+    // Nanoseconds since the epoch in an i64 reach from 1677 to 2262.
+    i64::try_from(time.unix_timestamp_nanos())
+        .map_err(|_| format!("the time \"{text}\" is outside the years 1677 to 2262"))
 }
 
 #[cfg(test)]
@@ -311,5 +313,13 @@ mod tests {
         let body = br#"::1 - - [01/Jan/1970:00:00:00 +0000] "GET / HTTP/1.1" 200 1 "-" "a\"b\\\"c\d""#;
         let parsed = parse_access_body(body, LineFormat::Text, &DEFAULTS, None);
         assert_eq!(parsed.accepted[0].1.user_agent, r#"a"b\"c\d"#);
+    }
+
+    #[test]
+    fn a_time_outside_what_nanoseconds_hold_is_refused_not_wrapped() {
+        // Found by tests/parsers_arbitrary_input.rs.
+        let body = b"::1 - - [01/Jan/2300:00:00:00 +0000] \"GET / HTTP/1.1\" 200 1";
+        let parsed = parse_access_body(body, LineFormat::Text, &DEFAULTS, None);
+        assert!(parsed.rejected[0].error.contains("outside the years 1677 to 2262"), "{:?}", parsed.rejected);
     }
 }

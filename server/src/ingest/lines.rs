@@ -89,7 +89,7 @@ pub fn parse_body_stored(body: &[u8], format: LineFormat, instance: &str, now_ns
 
 /// One NDJSON service line; `level` is used when the object names none
 /// (else the level is guessed from the message).
-pub(crate) fn parse_json_line(
+pub fn parse_json_line(
     text: &str,
     instance: &str,
     now_ns: i64,

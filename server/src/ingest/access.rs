@@ -87,7 +87,8 @@ pub(crate) fn parse_json_access(text: &str, defaults: &Defaults<'_>) -> Result<(
             None | Some(Value::Null) => Ok(None),
             Some(Value::Number(n)) => Ok(n.as_f64()),
             Some(Value::String(text)) => {
-                text.parse().map(Some).map_err(|_| format!("\"{}\" must be a number, not \"{text}\"", keys[0]))
+                let number = text.parse::<f64>().ok().filter(|n| n.is_finite());
+                number.map(Some).ok_or_else(|| format!("\"{}\" must be a number, not \"{text}\"", keys[0]))
             }
             Some(other) => Err(format!("\"{}\" must be a number, not {}", keys[0], json_type(&other))),
         }
@@ -113,7 +114,7 @@ pub(crate) fn parse_json_access(text: &str, defaults: &Defaults<'_>) -> Result<(
             query,
             status: check_status(status)?,
             bytes_sent: bytes_sent.max(0.0) as u64,
-            duration_ms,
+            duration_ms: check_duration(duration_ms)?,
             client_ip,
             country: None,
             city: None,
@@ -129,6 +130,16 @@ fn check_status(status: f64) -> Result<u16, String> {
         Ok(status as u16)
     } else {
         Err(format!("\"status\" {status} is not an HTTP status (100 to 599)"))
+    }
+}
+
+/// JSON, the stored form, has no infinity or NaN: such a duration would be
+/// stored as `null` and the line could not be read back.
+fn check_duration(duration_ms: f64) -> Result<f64, String> {
+    if duration_ms.is_finite() {
+        Ok(duration_ms)
+    } else {
+        Err(format!("the request time {duration_ms} ms is not a finite number"))
     }
 }
 
@@ -148,7 +159,7 @@ pub(crate) fn parse_combined(text: &str, defaults: &Defaults<'_>) -> Result<(i64
         let trimmed = rest.trim_start();
         let (token, after) = if let Some(quoted) = trimmed.strip_prefix('"') {
             let end = closing_quote(quoted)?;
-            (quoted[..end].replace("\\\"", "\""), &quoted[end + 1..])
+            (unescape(&quoted[..end]), &quoted[end + 1..])
         } else if let Some(bracketed) = trimmed.strip_prefix('[') {
             let end = bracketed.find(']')?;
             (bracketed[..end].to_string(), &bracketed[end + 1..])
@@ -197,7 +208,7 @@ pub(crate) fn parse_combined(text: &str, defaults: &Defaults<'_>) -> Result<(i64
             query,
             status: check_status(status)?,
             bytes_sent,
-            duration_ms,
+            duration_ms: check_duration(duration_ms)?,
             client_ip,
             country: None,
             city: None,
@@ -206,6 +217,23 @@ pub(crate) fn parse_combined(text: &str, defaults: &Defaults<'_>) -> Result<(i64
             user_agent: if user_agent == "-" { String::new() } else { user_agent },
         },
     ))
+}
+
+/// A quoted field's text: `\"` and `\\` are the quote and the backslash
+/// they escape (Apache's escaping); any other backslash is kept as it is.
+fn unescape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match (c, chars.clone().next()) {
+            ('\\', Some(escaped @ ('"' | '\\'))) => {
+                out.push(escaped);
+                chars.next();
+            }
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 fn closing_quote(text: &str) -> Option<usize> {
@@ -225,9 +253,11 @@ fn parse_clf_time(text: &str) -> Result<i64, String> {
     let format = time::macros::format_description!(
         "[day]/[month repr:short]/[year]:[hour]:[minute]:[second] [offset_hour sign:mandatory][offset_minute]"
     );
-    OffsetDateTime::parse(text, &format)
-        .map(|time| time.unix_timestamp_nanos() as i64)
-        .map_err(|_| format!("the time \"{text}\" is not like 24/Nov/2026:13:05:09 +0000"))
+    let time = OffsetDateTime::parse(text, &format)
+        .map_err(|_| format!("the time \"{text}\" is not like 24/Nov/2026:13:05:09 +0000"))?;
+    // Nanoseconds since the epoch in an i64 reach from 1677 to 2262.
+    i64::try_from(time.unix_timestamp_nanos())
+        .map_err(|_| format!("the time \"{text}\" is outside the years 1677 to 2262"))
 }
 
 #[cfg(test)]
@@ -282,5 +312,40 @@ mod tests {
         assert_eq!((line.client_ip.as_str(), line.user_agent.as_str()), ("198.51.100.4", "k6"));
         assert_eq!(parsed.rejected[0].line, 2);
         assert!(parsed.rejected[0].error.contains("no \"path\""));
+    }
+
+    #[test]
+    fn an_escaped_backslash_in_a_quoted_field_is_one_backslash() {
+        // Found by tests/parsers_arbitrary_input.rs: Apache writes a user
+        // agent `\` as `"\\"`, which was read as two backslashes.
+        let body = br#"0.0.0.0 - - [01/Jan/1970:00:00:00 +0000] "A / HTTP/1.1" 100 - "-" "\\""#;
+        let parsed = parse_access_body(body, LineFormat::Text, &DEFAULTS, None);
+        assert_eq!(parsed.accepted[0].1.user_agent, "\\");
+        let body = br#"::1 - - [01/Jan/1970:00:00:00 +0000] "GET / HTTP/1.1" 200 1 "-" "a\"b\\\"c\d""#;
+        let parsed = parse_access_body(body, LineFormat::Text, &DEFAULTS, None);
+        assert_eq!(parsed.accepted[0].1.user_agent, r#"a"b\"c\d"#);
+    }
+
+    #[test]
+    fn a_time_outside_what_nanoseconds_hold_is_refused_not_wrapped() {
+        // Found by tests/parsers_arbitrary_input.rs.
+        let body = b"::1 - - [01/Jan/2300:00:00:00 +0000] \"GET / HTTP/1.1\" 200 1";
+        let parsed = parse_access_body(body, LineFormat::Text, &DEFAULTS, None);
+        assert!(parsed.rejected[0].error.contains("outside the years 1677 to 2262"), "{:?}", parsed.rejected);
+    }
+
+    #[test]
+    fn an_infinite_or_nan_request_time_is_refused_not_stored_unreadable() {
+        // Found by tests/parsers_arbitrary_input.rs: `inf` was accepted and
+        // stored as `"duration_ms":null`, which no reader could parse.
+        let body = "0.0.0.0 - - [01/Jan/1970:00:00:00 +0000] \"A / HTTP/1.1\" 100 - \"-\" \"Aaéaaé\"inf\n\
+            {\"method\":\"GET\",\"path\":\"/\",\"status\":200,\"duration_ms\":\"NaN\"}\n\
+            {\"method\":\"GET\",\"path\":\"/\",\"status\":200,\"duration_s\":1e308}";
+        let combined = parse_access_body(body.as_bytes(), LineFormat::Text, &DEFAULTS, None);
+        assert!(combined.rejected[0].error.contains("request time inf ms is not a finite number"), "{combined:?}");
+        let json = parse_access_body(body.as_bytes(), LineFormat::Ndjson, &DEFAULTS, None);
+        let errors: Vec<&str> = json.rejected.iter().map(|r| r.error.as_str()).collect();
+        assert!(errors[1].contains("\"duration_ms\" must be a number, not \"NaN\""), "{errors:?}");
+        assert!(errors[2].contains("not a finite number"), "{errors:?}");
     }
 }

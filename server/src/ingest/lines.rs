@@ -148,23 +148,40 @@ pub(crate) fn take_first(object: &mut Map<String, Value>, keys: &[&str]) -> Opti
 
 pub(crate) fn parse_time(value: &Value) -> Result<i64, String> {
     match value {
-        Value::String(text) => OffsetDateTime::parse(text, &Rfc3339)
-            .map(|time| time.unix_timestamp_nanos() as i64)
-            .map_err(|_| format!("\"ts\" \"{text}\" is not an RFC 3339 time such as 2026-11-24T13:05:09.042Z")),
+        Value::String(text) => {
+            let time = OffsetDateTime::parse(text, &Rfc3339)
+                .map_err(|_| format!("\"ts\" \"{text}\" is not an RFC 3339 time such as 2026-11-24T13:05:09.042Z"))?;
+            i64::try_from(time.unix_timestamp_nanos()).map_err(|_| out_of_range(value))
+        }
         Value::Number(number) => {
-            let n = number.as_f64().unwrap_or_default();
-            // Seconds, milliseconds or nanoseconds, told apart by size.
-            let ts_ns = if n < 1e11 {
-                n * 1e9
-            } else if n < 1e14 {
-                n * 1e6
-            } else {
-                n
+            // Seconds, milliseconds or nanoseconds, told apart by size;
+            // whole numbers exactly (an f64 would round nanoseconds).
+            let ts_ns = match number.as_i64() {
+                Some(n) if n < 100_000_000_000 => n.checked_mul(1_000_000_000),
+                Some(n) if n < 100_000_000_000_000 => n.checked_mul(1_000_000),
+                Some(n) => Some(n),
+                None => {
+                    let n = number.as_f64().unwrap_or_default();
+                    let ts_ns = if n < 1e11 {
+                        n * 1e9
+                    } else if n < 1e14 {
+                        n * 1e6
+                    } else {
+                        n
+                    };
+                    // `as` would saturate: 2^63 ns is past what i64 holds.
+                    (-(2f64.powi(63))..2f64.powi(63)).contains(&ts_ns).then_some(ts_ns as i64)
+                }
             };
-            Ok(ts_ns as i64)
+            ts_ns.ok_or_else(|| out_of_range(value))
         }
         other => Err(format!("\"ts\" must be an RFC 3339 string or a number, not {}", json_type(other))),
     }
+}
+
+/// Nanoseconds since the epoch in an i64 reach from 1677 to 2262.
+fn out_of_range(ts: &Value) -> String {
+    format!("\"ts\" {ts} is outside the years 1677 to 2262")
 }
 
 pub(crate) fn json_type(value: &Value) -> &'static str {
@@ -248,5 +265,34 @@ mod tests {
         assert_eq!(parsed.rejected.iter().map(|r| r.line).collect::<Vec<_>>(), [1, 3]);
         assert!(parsed.rejected[0].error.contains("the limit is 65536"));
         assert!(parsed.rejected[1].error.contains("not valid UTF-8"));
+    }
+
+    #[test]
+    fn times_are_exact_to_the_nanosecond_or_refused_when_out_of_range() {
+        // Found by tests/parsers_arbitrary_input.rs: whole nanoseconds went
+        // through an f64 (rounded to 256 ns), and times past 2262 wrapped
+        // or saturated.
+        let ts = |text: &str| parse_json_line(text, "w", NOW, None).map(|(ts_ns, _)| ts_ns);
+        assert_eq!(ts(r#"{"msg":"x","ts":1795525509042123457}"#), Ok(1_795_525_509_042_123_457));
+        assert_eq!(ts(r#"{"msg":"x","ts":1795525509042}"#), Ok(1_795_525_509_042_000_000));
+        assert_eq!(ts(r#"{"msg":"x","ts":-5}"#), Ok(-5_000_000_000));
+        assert_eq!(ts(r#"{"msg":"x","ts":1795525509.5}"#), Ok(1_795_525_509_500_000_000));
+        for out_of_range in
+            ["\"2300-01-01T00:00:00Z\"", "99999999999", "99999999999999", "1e300", "18446744073709551615"]
+        {
+            let error = ts(&format!(r#"{{"msg":"x","ts":{out_of_range}}}"#)).unwrap_err();
+            assert!(error.contains("outside the years 1677 to 2262"), "{out_of_range}: {error}");
+        }
+    }
+
+    #[test]
+    fn a_stored_number_reads_back_as_the_very_same_number() {
+        // Found by tests/parsers_arbitrary_input.rs: serde_json's default
+        // float parser read this back one unit in the last place off, so
+        // the stored line and what readers saw differed.
+        let stored =
+            r#"{"instance":"web-1","level":"info","message":"","fields":{"method":[[-3.7204562584574777e+74]]}}"#;
+        let line: ServiceLine = serde_json::from_str(stored).unwrap();
+        assert_eq!(serde_json::to_string(&line).unwrap(), stored);
     }
 }

@@ -13,6 +13,9 @@
 //!   bits of length + the meaningful bits.
 //!
 //! Timestamps are milliseconds; a chunk is written once, in time order.
+//! Deltas are computed and added back with wrapping arithmetic, so any
+//! increasing times (even further apart than `i64` holds) come back
+//! exactly, and damaged bytes never overflow.
 //!
 //! When a chunk is sealed it is also tried in a second encoding, and the
 //! smaller is kept: each column whose values are all decimals of a few
@@ -148,8 +151,8 @@ impl ChunkWriter {
             self.points = 1;
             return;
         }
-        let delta = ts_ms - self.last_ts_ms;
-        write_dod(&mut self.bits, delta - self.last_delta_ms);
+        let delta = ts_ms.wrapping_sub(self.last_ts_ms);
+        write_dod(&mut self.bits, delta.wrapping_sub(self.last_delta_ms));
         self.last_delta_ms = delta;
         self.last_ts_ms = ts_ms;
         for (column, value) in self.columns.iter_mut().zip(values) {
@@ -257,8 +260,8 @@ fn encode_scaled(times: &[i64], values: &[Vec<f64>]) -> Vec<u8> {
     }
     let (mut last_ts, mut last_delta) = (times[0], 0);
     for (index, &ts) in times.iter().enumerate().skip(1) {
-        let delta = ts - last_ts;
-        write_dod(&mut bits, delta - last_delta);
+        let delta = ts.wrapping_sub(last_ts);
+        write_dod(&mut bits, delta.wrapping_sub(last_delta));
         (last_ts, last_delta) = (ts, delta);
         for (code, column) in codes.iter_mut().zip(values) {
             let value = column[index];
@@ -349,8 +352,8 @@ fn decode_scaled(bytes: &[u8], points: u32, columns: usize, mut visit: impl FnMu
     for point in 0..points {
         if point > 0 {
             let Some(dod) = read_dod(&mut reader) else { return false };
-            delta += dod;
-            ts += delta;
+            delta = delta.wrapping_add(dod);
+            ts = ts.wrapping_add(delta);
             for (code, value) in codes.iter_mut().zip(values.iter_mut()) {
                 match code {
                     ColumnCode::Xor(column) => {
@@ -422,8 +425,8 @@ pub fn decode(bytes: &[u8], points: u32, columns: usize, mut visit: impl FnMut(i
             }
         } else {
             let Some(dod) = read_dod(&mut reader) else { return false };
-            delta += dod;
-            ts += delta;
+            delta = delta.wrapping_add(dod);
+            ts = ts.wrapping_add(delta);
             for (column, value) in state.iter_mut().zip(values.iter_mut()) {
                 let Some(bits) = read_value(&mut reader, column) else { return false };
                 *value = f64::from_bits(bits);
@@ -590,5 +593,26 @@ mod tests {
             true
         }));
         assert!(seen < 100);
+    }
+
+    #[test]
+    fn times_further_apart_than_i64_holds_come_back_exactly() {
+        // Found by tests/parsers_arbitrary_input.rs: the delta overflowed.
+        let points = vec![(-8_750_983_826_656_238_613, vec![0.0]), (983_163_186_824_264_218, vec![0.0])];
+        assert_eq!(round_trip(&points), points);
+        let extremes = vec![(i64::MIN, vec![1.5]), (0, vec![2.5]), (i64::MAX, vec![3.5])];
+        assert_eq!(round_trip(&extremes), extremes);
+    }
+
+    #[test]
+    fn damaged_bytes_whose_times_overflow_decode_without_panicking() {
+        // Found by tests/parsers_arbitrary_input.rs.
+        let bytes = [0, 0, 0, 0, 0, 0, 0, 0, 7, 0, 94, 0, 12, 0, 122, 0, 0, 0, 0, 0, 0, 0, 24, 0];
+        let mut seen = 0;
+        decode(&bytes, 15, 0, |_, _| {
+            seen += 1;
+            true
+        });
+        assert!(seen <= 15);
     }
 }

@@ -13,7 +13,9 @@ pub fn parse_time_bound(text: &str, now_ns: i64) -> Result<i64, String> {
         return Ok(now_ns);
     }
     if let Ok(time) = OffsetDateTime::parse(text, &Rfc3339) {
-        return Ok(time.unix_timestamp_nanos() as i64);
+        // Nanoseconds since the epoch in an i64 reach from 1677 to 2262.
+        return i64::try_from(time.unix_timestamp_nanos())
+            .map_err(|_| format!("\"{text}\" is outside the years 1677 to 2262"));
     }
     parse_duration_ns(text).map(|ago| now_ns - ago).ok_or_else(|| {
         format!("\"{text}\" is not a time: use RFC 3339 (2026-11-24T13:05:00Z), now, or a duration back from now such as 15m, 2h, 7d")
@@ -68,5 +70,14 @@ mod tests {
             let error = parse_time_bound(bad, NOW).unwrap_err();
             assert!(error.contains("RFC 3339"), "{bad}: {error}");
         }
+    }
+
+    #[test]
+    fn a_time_outside_what_nanoseconds_hold_is_refused_not_wrapped() {
+        // Found by tests/parsers_arbitrary_input.rs: 2300 was read as 1715.
+        let error = parse_time_bound("2300-01-01 00:00:00Z", NOW).unwrap_err();
+        assert!(error.contains("outside the years 1677 to 2262"), "{error}");
+        assert!(parse_time_bound("1600-01-01T00:00:00Z", NOW).is_err());
+        assert_eq!(parse_time_bound("2262-04-11T23:47:16.854775807Z", NOW), Ok(i64::MAX));
     }
 }

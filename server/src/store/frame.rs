@@ -163,7 +163,9 @@ pub fn parse_header(bytes: &[u8]) -> Result<(FrameMeta, u32, u8), FrameError> {
     let count = u32_at(20);
     let raw_len = u32_at(44);
     let codec = bytes[40];
-    if body_len > MAX_BODY_BYTES || raw_len as usize > MAX_BODY_BYTES || count == 0 || codec > 2 {
+    // Offsets past u64::MAX cannot be: such a header is damaged.
+    let offsets_fit = u64_at(12).checked_add(count as u64).is_some();
+    if body_len > MAX_BODY_BYTES || raw_len as usize > MAX_BODY_BYTES || count == 0 || codec > 2 || !offsets_fit {
         return Err(FrameError::Corrupt("impossible header"));
     }
     let meta = FrameMeta {
@@ -224,8 +226,9 @@ pub fn for_each_raw(frame: &[u8], mut visit: impl FnMut(u64, i64, &[u8])) -> Res
         previous = previous.wrapping_add(unzigzag(delta));
         let ts_ns = previous;
         let len = get_varint(&raw, &mut at).ok_or(FrameError::Corrupt("bad length"))? as usize;
-        let payload = raw.get(at..at + len).ok_or(FrameError::Corrupt("body ends early"))?;
-        at += len;
+        let end = at.checked_add(len).ok_or(FrameError::Corrupt("bad length"))?;
+        let payload = raw.get(at..end).ok_or(FrameError::Corrupt("body ends early"))?;
+        at = end;
         visit(meta.first_offset + i, ts_ns, payload);
     }
     Ok(())
@@ -308,5 +311,31 @@ mod tests {
         for cut in 0..frame.len() {
             assert!(decode(&frame[..cut]).is_err(), "a frame cut at {cut} was accepted");
         }
+    }
+
+    /// A frame with a good CRC around `body` (raw), `count` records from `first_offset`.
+    fn checked(first_offset: u64, count: u32, body: &[u8]) -> Vec<u8> {
+        let mut frame = MAGIC.to_vec();
+        frame.extend_from_slice(&(body.len() as u32).to_le_bytes());
+        frame.extend_from_slice(&[0; 4]);
+        frame.extend_from_slice(&first_offset.to_le_bytes());
+        frame.extend_from_slice(&count.to_le_bytes());
+        frame.extend_from_slice(&[0; 16]); // min and max times
+        frame.extend_from_slice(&[0; 4]); // raw codec
+        frame.extend_from_slice(&(body.len() as u32).to_le_bytes());
+        frame.extend_from_slice(body);
+        let crc = crc32c::crc32c(&frame[12..]);
+        frame[8..12].copy_from_slice(&crc.to_le_bytes());
+        frame
+    }
+
+    #[test]
+    fn a_checked_frame_with_an_impossible_length_or_offset_is_refused_not_a_panic() {
+        // Found by tests/parsers_arbitrary_input.rs: a record length near
+        // u64::MAX overflowed the end of the record.
+        let huge_len = [0, 255, 255, 255, 255, 255, 255, 255, 255, 255, 1];
+        assert_eq!(decode(&checked(0, 1, &huge_len)), Err(FrameError::Corrupt("bad length")));
+        // Two empty records from the last offset there is.
+        assert_eq!(decode(&checked(u64::MAX, 2, &[0, 0, 0, 0])), Err(FrameError::Corrupt("impossible header")));
     }
 }

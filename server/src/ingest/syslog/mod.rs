@@ -13,7 +13,8 @@
 //! over its rate is slowed down (the connection is read later), not
 //! dropped. `listener.rs` owns the sockets.
 
-mod framing;
+/// Public for the property tests in `tests/parsers_arbitrary_input.rs`.
+pub mod framing;
 pub mod listener;
 pub mod parse;
 

@@ -39,10 +39,15 @@ fn send_raw(server: &TestServer, datagram: &str) {
     socket.send_to(datagram.as_bytes(), server.server.statsd.unwrap()).unwrap();
 }
 
-/// Waits until just after an interval starts, so what is sent now falls in one interval.
-async fn at_interval_start() {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
-    tokio::time::sleep(Duration::from_millis(1_050 - now.subsec_millis() as u64)).await;
+/// Waits until the server ends an interval (its flush count moves), so
+/// what is sent right after falls in one interval.
+async fn at_interval_start(server: &TestServer) {
+    let flushes = own_metric(server, "vigie_statsd_flushes_total").await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while own_metric(server, "vigie_statsd_flushes_total").await == flushes {
+        assert!(Instant::now() < deadline, "no interval ended in 10 s");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
 
 /// Value of one line of `/metrics`.
@@ -79,7 +84,7 @@ async fn total(server: &TestServer, name: &str, query: &str) -> f64 {
 async fn every_metric_type_sent_by_a_statsd_library_is_queried_back() {
     let server = serve_statsd().await;
     let statsd = client(&server, &server.token);
-    at_interval_start().await;
+    at_interval_start(&server).await;
     for _ in 0..100 {
         statsd.count_with_tags("orders", 1).with_tag("route", "/a").send();
     }
@@ -231,7 +236,7 @@ async fn metric_series_are_rebuilt_from_the_topics_with_the_same_answers() {
     let server = serve_statsd().await;
     let statsd = client(&server, &server.token);
     for round in 0..3u64 {
-        at_interval_start().await;
+        at_interval_start(&server).await;
         for i in 0..20u64 {
             statsd.count_with_tags("hits", round + i).with_tag("route", if i % 2 == 0 { "/a" } else { "/b" }).send();
             statsd.gauge("depth", round * 10 + i).unwrap();

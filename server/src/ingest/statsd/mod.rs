@@ -109,6 +109,8 @@ pub struct StatsdCounters {
     pub samples: AtomicU64,
     /// Points appended to metric topics.
     pub points: AtomicU64,
+    /// Intervals ended (flushed), with points or not.
+    pub flushes: AtomicU64,
     refused: Mutex<BTreeMap<&'static str, u64>>,
     last_warned: Mutex<Option<Instant>>,
     /// Where `/proc/net/udp` counts the sockets' drops (their port).
@@ -162,6 +164,9 @@ impl StatsdCounters {
         let _ = writeln!(out, "# HELP vigie_statsd_points_total Points appended to metric topics.");
         let _ = writeln!(out, "# TYPE vigie_statsd_points_total counter");
         let _ = writeln!(out, "vigie_statsd_points_total {}", self.points.load(Ordering::Relaxed));
+        let _ = writeln!(out, "# HELP vigie_statsd_flushes_total Intervals ended, with points or not.");
+        let _ = writeln!(out, "# TYPE vigie_statsd_flushes_total counter");
+        let _ = writeln!(out, "vigie_statsd_flushes_total {}", self.flushes.load(Ordering::Relaxed));
         let _ = writeln!(
             out,
             "# HELP vigie_statsd_socket_drops_total Datagrams the kernel dropped, its receive buffer full."
@@ -337,6 +342,7 @@ impl StatsdIngest {
         for key in touched {
             self.series.catch_up(&self.store, &key);
         }
+        self.counters.flushes.fetch_add(1, Ordering::Relaxed);
         Ok(appended)
     }
 }

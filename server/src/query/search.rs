@@ -40,6 +40,10 @@ pub struct SearchPage {
     pub gaps: Vec<Gap>,
 }
 
+/// One page of a search: the records of `request`'s range that match its
+/// filter, in its order, from its cursor on.
+///
+/// Blocks (reads and decompresses segments): call it from a blocking thread.
 pub fn search(store: &Store, request: &SearchRequest) -> SearchPage {
     let range = store.offsets_for_times(request.key, request.since_ns, request.until_ns);
     let in_time = |ts_ns: i64| {

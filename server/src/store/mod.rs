@@ -257,12 +257,16 @@ struct StoreInner {
 
 impl Store {
     /// Opens the store in `dir` with the default configuration.
+    ///
+    /// Blocks (file I/O and locks): call it from a blocking thread, not the async runtime.
     pub fn open(dir: impl Into<PathBuf>) -> Result<Store, StoreError> {
         Store::open_with(dir, StoreConfig::default())
     }
 
     /// Opens the store in `dir`, creating it if needed, and recovers every
     /// topic (see the module's invariants).
+    ///
+    /// Blocks (file I/O and locks): call it from a blocking thread, not the async runtime.
     pub fn open_with(dir: impl Into<PathBuf>, config: StoreConfig) -> Result<Store, StoreError> {
         let dir = dir.into();
         let topics_dir = dir.join("topics");
@@ -313,6 +317,8 @@ impl Store {
 
     /// Up to `max` records from `from_offset` on, oldest first, and what is
     /// missing among them.
+    ///
+    /// Blocks (file I/O and locks): call it from a blocking thread, not the async runtime.
     pub fn read(&self, key: &TopicKey, from_offset: u64, max: usize) -> ReadBatch {
         match self.existing(key) {
             Some(topic) => topic.read(from_offset, max),
@@ -321,6 +327,8 @@ impl Store {
     }
 
     /// The newest `max` records, oldest first.
+    ///
+    /// Blocks (file I/O and locks): call it from a blocking thread, not the async runtime.
     pub fn latest(&self, key: &TopicKey, max: usize) -> Vec<StoredRecord> {
         let Some(topic) = self.existing(key) else { return Vec::new() };
         let (first, next) = {
@@ -342,10 +350,13 @@ impl Store {
     }
 
     /// The offset the next record appended to `key` will get.
+    ///
+    /// Blocks (file I/O and locks): call it from a blocking thread, not the async runtime.
     pub fn next_offset(&self, key: &TopicKey) -> u64 {
         self.existing(key).map_or(0, |topic| *topic.next_offset.borrow())
     }
 
+    /// Blocks (file I/O and locks): call it from a blocking thread, not the async runtime.
     pub fn info(&self, key: &TopicKey) -> Option<TopicInfo> {
         let topic = self.existing(key)?;
         let state = topic.state();
@@ -362,6 +373,8 @@ impl Store {
     }
 
     /// Every topic, with its size, record count and time span.
+    ///
+    /// Blocks (file I/O and locks): call it from a blocking thread, not the async runtime.
     pub fn topics(&self) -> Vec<TopicInfo> {
         let mut keys: Vec<TopicKey> = self.inner.topics.read().expect("topic map lock").keys().cloned().collect();
         keys.sort();
@@ -372,6 +385,8 @@ impl Store {
     /// end offset excluded), in chunks of at most [`READ_CHUNK`] records.
     /// Records out of time order are found: a time bound selects frames by
     /// their min/max time, then records by their own time.
+    ///
+    /// Blocks (file I/O and locks): call it from a blocking thread, not the async runtime.
     pub fn replay(&self, key: &TopicKey, from: Position, until: Option<Position>) -> Replay {
         let Some(topic) = self.existing(key) else {
             return Replay { topic: None, next: 0, end: 0, from_ts: None, until_ts: None, pending_gaps: Vec::new() };
@@ -401,6 +416,8 @@ impl Store {
 
     /// The topic's end (its next offset), watched: it changes after every
     /// append. For readers that follow a topic with their own reads.
+    ///
+    /// Blocks (file I/O and locks): call it from a blocking thread, not the async runtime.
     pub fn watch_end(&self, key: &TopicKey) -> Result<tokio::sync::watch::Receiver<u64>, StoreError> {
         Ok(self.topic(key)?.next_offset.subscribe())
     }
@@ -412,6 +429,8 @@ impl Store {
     /// the end to move. A slow subscriber costs the store nothing and never
     /// misses or repeats a record; what retention removed before it read it
     /// comes as a gap.
+    ///
+    /// Blocks (file I/O and locks): call it from a blocking thread, not the async runtime.
     pub fn tail(
         &self,
         key: &TopicKey,
@@ -438,6 +457,8 @@ impl Store {
     /// `from_offset` on, without copying records: for searches and
     /// benchmarks. Returns the uncompressed bytes scanned and what could not
     /// be read.
+    ///
+    /// Blocks (file I/O and locks): call it from a blocking thread, not the async runtime.
     pub fn scan(&self, key: &TopicKey, from_offset: u64, mut visit: impl FnMut(u64, i64, &[u8])) -> (u64, Vec<Gap>) {
         self.scan_range(key, from_offset..u64::MAX, |offset, ts_ns, payload| {
             visit(offset, ts_ns, payload);
@@ -447,6 +468,8 @@ impl Store {
 
     /// Like [`Store::scan`] over `offsets`, stopping early when `visit`
     /// returns false.
+    ///
+    /// Blocks (file I/O and locks): call it from a blocking thread, not the async runtime.
     pub fn scan_range(
         &self,
         key: &TopicKey,
@@ -461,6 +484,8 @@ impl Store {
 
     /// The first offset that may hold a record at or after `ts_ns`, and one
     /// past the last that may hold one at or before `until_ns`.
+    ///
+    /// Blocks (file I/O and locks): call it from a blocking thread, not the async runtime.
     pub fn offsets_for_times(&self, key: &TopicKey, since_ns: Option<i64>, until_ns: Option<i64>) -> Range<u64> {
         let Some(topic) = self.existing(key) else { return 0..0 };
         let (first, next) = {
@@ -473,15 +498,20 @@ impl Store {
     }
 
     /// The oldest offset still kept (older ones were removed by retention).
+    ///
+    /// Blocks (file I/O and locks): call it from a blocking thread, not the async runtime.
     pub fn first_offset(&self, key: &TopicKey) -> u64 {
         self.existing(key).map_or(0, |topic| topic.state().first_offset)
     }
 
+    /// Blocks (file I/O and locks): call it from a blocking thread, not the async runtime.
     pub fn set_retention(&self, key: &TopicKey, retention: Retention) -> Result<(), StoreError> {
         self.topic(key)?.set_retention(retention)
     }
 
     /// Applies retention to every topic; returns the bytes freed.
+    ///
+    /// Blocks (file I/O and locks): call it from a blocking thread, not the async runtime.
     pub fn enforce_retention(&self, now_ns: i64) -> Result<u64, StoreError> {
         let topics: Vec<Arc<Topic>> = self.inner.topics.read().expect("topic map lock").values().cloned().collect();
         let mut freed = 0;
@@ -493,6 +523,8 @@ impl Store {
 
     /// Compacts the sealed segments of every topic (see
     /// `Topic::compact_sealed`); returns the bytes saved.
+    ///
+    /// Blocks (file I/O and locks): call it from a blocking thread, not the async runtime.
     pub fn compact(&self) -> Result<u64, StoreError> {
         let topics: Vec<Arc<Topic>> = self.inner.topics.read().expect("topic map lock").values().cloned().collect();
         let mut saved = 0;
@@ -503,6 +535,8 @@ impl Store {
     }
 
     /// Syncs what interval durability has not synced yet.
+    ///
+    /// Blocks (file I/O and locks): call it from a blocking thread, not the async runtime.
     pub fn sync(&self) -> Result<(), StoreError> {
         let topics: Vec<Arc<Topic>> = self.inner.topics.read().expect("topic map lock").values().cloned().collect();
         topics.iter().try_for_each(|topic| topic.sync_if_dirty())
@@ -510,6 +544,8 @@ impl Store {
 
     /// Syncs everything and writes the active segments' indexes, so the
     /// next start scans nothing. The store stays usable.
+    ///
+    /// Blocks (file I/O and locks): call it from a blocking thread, not the async runtime.
     pub fn close(&self) -> Result<(), StoreError> {
         let topics: Vec<Arc<Topic>> = self.inner.topics.read().expect("topic map lock").values().cloned().collect();
         topics.iter().try_for_each(|topic| topic.checkpoint())

@@ -328,16 +328,17 @@ impl ConsolePort for InProcessConsole {
 
 impl ConsoleAdmin for InProcessConsole {
     fn app_settings(&self, org: String, app: String) -> BoxFuture<'_, Result<Option<AppSettings>, PortError>> {
-        let settings = (|| {
-            let Some(org) = self.catalog.org(&org).map_err(port_error)? else { return Ok(None) };
-            let org = self.summarise(org);
+        let this = self.clone();
+        off_runtime(move || {
+            let Some(org) = this.catalog.org(&org).map_err(port_error)? else { return Ok(None) };
+            let org = this.summarise(org);
             let Some(app) = org.apps.iter().find(|known| known.slug == app).cloned() else { return Ok(None) };
             let now = crate::clock::now_ns();
             let retention = [ViewKind::Service, ViewKind::Access]
                 .into_iter()
                 .map(|kind| {
-                    let info = self.store.info(&TopicKey::new(&org.slug, &app.slug, log_kind(kind)));
-                    let retention = info.as_ref().map_or(self.store.config().default_retention, |info| info.retention);
+                    let info = this.store.info(&TopicKey::new(&org.slug, &app.slug, log_kind(kind)));
+                    let retention = info.as_ref().map_or(this.store.config().default_retention, |info| info.retention);
                     RetentionRow {
                         kind,
                         max_age_secs: retention.max_age.map(|age| age.as_secs()),
@@ -351,13 +352,15 @@ impl ConsoleAdmin for InProcessConsole {
                 })
                 .collect();
             Ok(Some(AppSettings { org, app, retention, may_change: false }))
-        })();
-        async move { settings }.boxed()
+        })
+        .boxed()
     }
 
     fn set_retention(&self, change: RetentionChange, by: Viewer) -> BoxFuture<'_, Result<(), PortError>> {
+        let this = self.clone();
         async move {
-            if self.catalog.app(&change.org, &change.app).map_err(port_error)?.is_none() {
+            let (catalog, org, app) = (this.catalog.clone(), change.org.clone(), change.app.clone());
+            if off_runtime(move || catalog.app(&org, &app).map_err(port_error)).await?.is_none() {
                 return Err(PortError(format!("no app \"{}\" in organisation \"{}\"", change.app, change.org)));
             }
             let key = TopicKey::new(&change.org, &change.app, log_kind(change.kind));
@@ -367,15 +370,15 @@ impl ConsoleAdmin for InProcessConsole {
                     "max_bytes": retention.max_bytes,
                 })
             };
-            let before = self.store.info(&key).map_or(self.store.config().default_retention, |info| info.retention);
             let after =
                 Retention { max_age: change.max_age_secs.map(Duration::from_secs), max_bytes: change.max_bytes };
-            let store = self.store.clone();
-            let setting = key.clone();
-            tokio::task::spawn_blocking(move || store.set_retention(&setting, after))
-                .await
-                .map_err(port_error)?
-                .map_err(port_error)?;
+            let store = this.store.clone();
+            let before = off_runtime(move || {
+                let before = store.info(&key).map_or(store.config().default_retention, |info| info.retention);
+                store.set_retention(&key, after).map_err(port_error)?;
+                Ok(before)
+            })
+            .await?;
             let line = AuditLine {
                 actor: by.actor(),
                 action: "retention.changed".into(),
@@ -384,16 +387,17 @@ impl ConsoleAdmin for InProcessConsole {
                 before: Some(described(before)),
                 after: Some(described(after)),
             };
-            crate::audit::append(&self.store, &change.org, line).await.map_err(port_error)
+            crate::audit::append(&this.store, &change.org, line).await.map_err(port_error)
         }
         .boxed()
     }
 
     fn audit_page(&self, org: String, limit: usize) -> BoxFuture<'_, Result<Option<AuditPage>, PortError>> {
-        let page = (|| {
-            let Some(org) = self.catalog.org(&org).map_err(port_error)? else { return Ok(None) };
-            let org = self.summarise(org);
-            let mut stored = self.store.latest(&crate::audit::topic(&org.slug), limit);
+        let this = self.clone();
+        off_runtime(move || {
+            let Some(org) = this.catalog.org(&org).map_err(port_error)? else { return Ok(None) };
+            let org = this.summarise(org);
+            let mut stored = this.store.latest(&crate::audit::topic(&org.slug), limit);
             stored.reverse();
             let records = stored
                 .into_iter()
@@ -403,8 +407,8 @@ impl ConsoleAdmin for InProcessConsole {
                 })
                 .collect();
             Ok(Some(AuditPage { org, records }))
-        })();
-        async move { page }.boxed()
+        })
+        .boxed()
     }
 }
 

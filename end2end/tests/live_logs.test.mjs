@@ -1,6 +1,7 @@
 // The walking skeleton's promise, checked in a real browser: open the demo
 // org, open an app, and see a line sent over HTTP appear live, without a
-// reload; and after the server restarts, the page picks up where it stopped.
+// reload; after the server restarts, or after the stream falls silent, the
+// page picks up where it stopped.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -82,8 +83,39 @@ test('after the server restarts, the live view resumes where it stopped, losing 
   const marker = `after restart ${Date.now()}`;
   await ingestText(vigie, 'demo', 'worker', marker);
   await page.locator('.log-row', { hasText: marker }).waitFor({ timeout: 2_000 });
-  const offsets = await shownOffsets(page);
-  const expected = Array.from({ length: offsets.length }, (_, i) => offsets[0] + i);
-  assert.deepEqual(offsets, expected, 'every offset once, in order, no gap');
+  assertContiguous(await shownOffsets(page));
   await page.close();
 });
+
+test('a live stream that falls silent is opened again from the next line, losing and doubling nothing', async () => {
+  const page = await signedInPage(browser, vigie, { viewport: { width: 1280, height: 800 } });
+  await page.goto(`${vigie.url}/orgs/demo/apps/worker/logs`);
+  const status = page.getByTestId('live-status');
+  await status.filter({ hasText: 'Live' }).waitFor({ timeout: 10_000 });
+  const before = `before the silence ${Date.now()}`;
+  await ingestText(vigie, 'demo', 'worker', before);
+  await page.locator('.log-row', { hasText: before }).waitFor({ timeout: 10_000 });
+
+  // The server stops without closing anything: the stream stays open and
+  // says nothing, no line and no heartbeat, until the console gives up on it.
+  vigie.freeze();
+  try {
+    await status.filter({ hasText: 'Reconnecting' }).waitFor({ timeout: 30_000 });
+  } finally {
+    vigie.thaw();
+  }
+  await status.filter({ hasText: 'Live' }).waitFor({ timeout: 15_000 });
+  const after = `after the silence ${Date.now()}`;
+  await ingestText(vigie, 'demo', 'worker', after);
+  await page.locator('.log-row', { hasText: after }).waitFor({ timeout: 10_000 });
+  const texts = await page.$$eval('[data-testid=log-lines] .log-row .log-msg', (rows) => rows.map((row) => row.innerText));
+  assert.equal(texts.filter((text) => text === before).length, 1, 'the line before the silence is still shown, once');
+  assertContiguous(await shownOffsets(page));
+  await page.close();
+});
+
+/** Every offset once, in order, no gap. */
+function assertContiguous(offsets) {
+  const expected = Array.from({ length: offsets.length }, (_, i) => offsets[0] + i);
+  assert.deepEqual(offsets, expected, 'every offset once, in order, no gap');
+}

@@ -1,4 +1,5 @@
-//! The bar above the lines: how the stream is doing, how many lines the page holds and keeps, the time zone,
+//! The bar above the lines: how the stream is doing (and, once the server
+//! ended it, why), how many lines the page holds and keeps, the time zone,
 //! and the buttons that pause, resume, jump to the newest line or continue
 //! a replay live.
 
@@ -21,13 +22,15 @@ pub fn LiveBar(tail: TailState) -> impl IntoView {
     }
 }
 
-/// How the stream is doing.
+/// The stream's state, a live region: screen readers hear it change, and
+/// the server's sentence when it ended the stream.
 #[component]
 fn StreamStatus(tail: TailState) -> impl IntoView {
     view! {
-        <span class=move || tail.status.get().class() data-testid="live-status">
+        <span class=move || tail.status.get().class() role="status" data-testid="live-status">
             <span class="dot" aria-hidden="true"></span>
             {move || tail.status.get().label()}
+            {move || tail.ended.get().map(|message| view! { <span class="live-end">{message}</span> })}
         </span>
     }
 }

@@ -4,9 +4,12 @@
 //! the Logs API's live stream (Server-Sent Events through `gloo-net`),
 //! starting right after the last line it was rendered with, or loads the
 //! rest of a replayed range in chunks. When the stream drops, the browser
-//! reconnects with `Last-Event-ID`; when it gives up, this component opens a
-//! new stream from the next offset it has not seen, so no line is lost or
-//! doubled.
+//! reconnects with `Last-Event-ID`; when it gives up, or when the stream
+//! falls silent (neither a line nor a heartbeat for [`SILENCE_MS`]), a new
+//! stream starts from the next offset the page has not seen, so no line is
+//! lost or doubled. When the server ends the stream (`event: end`: the
+//! session ended, the viewer lost access), the page stops following and
+//! says why; an ended session leads to the sign-in form.
 //!
 //! The page keeps up to a chosen number of lines (100,000 unless the viewer
 //! picks another bound, remembered in `localStorage` under `vigie.history`),
@@ -66,6 +69,11 @@ pub const HISTORY_KEY: &str = "vigie.history";
 /// How often, at most, live lines are added to the view.
 pub const FLUSH_MS: u64 = 50;
 
+/// How long a live stream may stay silent (no line, no heartbeat) before
+/// it is taken for dead and opened again. The server sends a heartbeat
+/// every 5 s, so this is two missed heartbeats and some slack.
+pub const SILENCE_MS: u64 = 12_000;
+
 /// The lines kept in the page, oldest first.
 pub type History = VecDeque<ShownRecord>;
 
@@ -77,6 +85,9 @@ pub enum LiveStatus {
     Reconnecting,
     /// A replayed range, not following.
     Replay,
+    /// The server ended the stream (the viewer may no longer read it); it
+    /// is not opened again.
+    Ended,
 }
 
 impl LiveStatus {
@@ -86,6 +97,7 @@ impl LiveStatus {
             LiveStatus::Live => "Live",
             LiveStatus::Reconnecting => "Reconnecting…",
             LiveStatus::Replay => "Replay",
+            LiveStatus::Ended => "Stopped",
         }
     }
 
@@ -95,6 +107,7 @@ impl LiveStatus {
             LiveStatus::Live => "live-status live",
             LiveStatus::Reconnecting => "live-status reconnecting",
             LiveStatus::Replay => "live-status replay",
+            LiveStatus::Ended => "live-status ended",
         }
     }
 }

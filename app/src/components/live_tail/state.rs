@@ -9,7 +9,7 @@ use leptos::prelude::*;
 
 use super::{append_bounded, find, row_window, History, LiveStatus, RangeLoad, DEFAULT_HISTORY, ROW_PX};
 use crate::components::log_row::RowLook;
-use crate::model::{group_thousands, ShownRecord};
+use crate::model::{group_thousands, ShownRecord, StreamEnd};
 
 /// The lines of the page, how they arrive, and how the list shows them.
 #[derive(Clone, Copy)]
@@ -23,6 +23,8 @@ pub struct TailState {
     /// *Continue live*).
     pub following: RwSignal<bool>,
     pub status: RwSignal<LiveStatus>,
+    /// What the server said when it ended the stream, for people.
+    pub ended: RwSignal<Option<String>>,
     /// How many lines the page keeps.
     pub history: RwSignal<usize>,
     pub range: RwSignal<RangeLoad>,
@@ -76,6 +78,7 @@ impl TailState {
             paused: RwSignal::new(false),
             following: RwSignal::new(!replay),
             status: RwSignal::new(if replay { LiveStatus::Replay } else { LiveStatus::Connecting }),
+            ended: RwSignal::new(None),
             history: RwSignal::new(DEFAULT_HISTORY),
             range: RwSignal::new(if loading_range { RangeLoad::Loading } else { RangeLoad::Complete }),
             resume_from: StoredValue::new(next_offset),
@@ -169,6 +172,13 @@ impl TailState {
         if self.status.try_get_untracked().is_some_and(|status| status != now) {
             self.status.set(now);
         }
+    }
+
+    /// The server ended the stream: it is not followed any more, and the
+    /// status says why.
+    pub fn end(self, end: StreamEnd) {
+        self.ended.set(Some(end.message));
+        self.set_status(LiveStatus::Ended);
     }
 
     /// The scroll event: sticks to the newest line when scrolled to it

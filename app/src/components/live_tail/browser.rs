@@ -64,6 +64,7 @@ fn measure_the_list(tail: TailState) {
             list.scroll_to_end();
         }
         list.measure();
+        list.hydrated.set(true);
     });
     let resized = window_event_listener(leptos::ev::resize, move |_| list.measure());
     on_cleanup(move || resized.remove());

@@ -32,6 +32,7 @@ pub fn LogRows(
             on:scroll=move |_| tail.scrolled()
             tabindex="0"
             data-testid="log-lines"
+            data-hydrated=move || list.hydrated.get().then_some("")
             role=move || (access && !empty()).then_some("table")
             aria-label=access.then_some("Requests")
         >

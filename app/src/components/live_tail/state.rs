@@ -50,6 +50,9 @@ pub struct ListScroll {
     /// table's header, if any).
     pub scroller: NodeRef<Div>,
     pub rows: NodeRef<Div>,
+    /// Set once the list runs in the browser and has measured itself; the
+    /// list says so in `data-hydrated`, which browser tests wait for.
+    pub hydrated: RwSignal<bool>,
 }
 
 impl TailState {
@@ -63,6 +66,7 @@ impl TailState {
             viewport_px: RwSignal::new(0),
             scroller: NodeRef::new(),
             rows: NodeRef::new(),
+            hydrated: RwSignal::new(false),
         };
         let window = Memo::new(move |_| {
             row_window(

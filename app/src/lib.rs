@@ -47,6 +47,13 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     components::time::provide_local_times();
+    // Browser tests wait for this sign that the page is now the app's.
+    #[cfg(feature = "hydrate")]
+    Effect::new(|_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "");
+        }
+    });
     view! {
         <Stylesheet id="vigie" href="/pkg/vigie.css" />
         <Link rel="icon" type_="image/svg+xml" href="/favicon.svg" />

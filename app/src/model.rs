@@ -613,3 +613,69 @@ mod retention_tests {
         assert_eq!(describe_days(3_600), "1 hour");
     }
 }
+
+/// Why the server ended a console's live stream (`event: end`), and what to
+/// tell the viewer. After it the server closes the stream, and the console
+/// does not open it again.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamEnd {
+    pub reason: EndReason,
+    /// A sentence for people.
+    #[serde(default)]
+    pub message: String,
+}
+
+/// Why a live stream ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    /// The viewer's session expired or was ended (signed out).
+    SessionEnded,
+    /// The viewer is no longer a member of the org.
+    AccessRemoved,
+    /// The token the stream was opened with was revoked.
+    TokenRevoked,
+    /// A reason this console does not know yet: it ends the stream all the same.
+    #[serde(other)]
+    Other,
+}
+
+impl StreamEnd {
+    /// The `end` event's data; whatever it holds, the stream has ended, so
+    /// data this console cannot read still ends it, with a plain sentence.
+    pub fn from_event_data(data: &str) -> StreamEnd {
+        let mut end = serde_json::from_str::<StreamEnd>(data)
+            .unwrap_or(StreamEnd { reason: EndReason::Other, message: String::new() });
+        if end.message.trim().is_empty() {
+            end.message = match end.reason {
+                EndReason::SessionEnded => "Your session has ended: sign in again to follow these logs.",
+                EndReason::AccessRemoved => "You can no longer read this app's logs.",
+                EndReason::TokenRevoked => "The token this stream was opened with was revoked.",
+                EndReason::Other => "The server ended this live stream.",
+            }
+            .to_string();
+        }
+        end
+    }
+}
+
+#[cfg(test)]
+mod stream_end_tests {
+    use super::*;
+
+    #[test]
+    fn an_end_event_reads_its_reason_and_sentence_and_any_data_still_ends_the_stream() {
+        let end = StreamEnd::from_event_data(r#"{"reason":"access_removed","message":"You were removed from Acme."}"#);
+        assert_eq!(end, StreamEnd { reason: EndReason::AccessRemoved, message: "You were removed from Acme.".into() });
+        assert_eq!(StreamEnd::from_event_data(r#"{"reason":"session_ended"}"#).reason, EndReason::SessionEnded);
+        assert_eq!(
+            StreamEnd::from_event_data(r#"{"reason":"token_revoked","message":""}"#).reason,
+            EndReason::TokenRevoked
+        );
+        let unknown = StreamEnd::from_event_data(r#"{"reason":"moon_phase","message":"Gone."}"#);
+        assert_eq!((unknown.reason, unknown.message.as_str()), (EndReason::Other, "Gone."));
+        let unreadable = StreamEnd::from_event_data("not json");
+        assert_eq!(unreadable.reason, EndReason::Other);
+        assert!(!unreadable.message.is_empty(), "the viewer is told something");
+    }
+}

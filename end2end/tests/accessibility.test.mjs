@@ -33,6 +33,18 @@ async function violations(page) {
     .map((violation) => `${violation.id} (${violation.impact}): ${violation.help} — ${violation.nodes.slice(0, 3).map((node) => node.target.join(' ')).join(', ')}`);
 }
 
+/**
+ * Waits until the page runs in the browser: the app marks the body once
+ * hydrated, and a log list marks itself once it has measured and drawn its
+ * rows.
+ */
+async function hydrated(page) {
+  await page.locator('body[data-hydrated]').waitFor({ state: 'attached' });
+  if (await page.getByTestId('log-lines').count() > 0) {
+    await page.locator('[data-testid=log-lines][data-hydrated]').waitFor({ state: 'attached' });
+  }
+}
+
 for (const colorScheme of ['light', 'dark']) {
   test(`every page passes an axe scan in the ${colorScheme} theme`, async () => {
     const found = {};
@@ -45,7 +57,7 @@ for (const colorScheme of ['light', 'dark']) {
     for (const [name, path] of PAGES) {
       await page.goto(`${env.vigie.url}${path}`);
       await page.locator('main').waitFor();
-      await page.waitForTimeout(300); // hydrated: live parts drawn
+      await hydrated(page);
       found[name] = await violations(page);
     }
     await page.close();

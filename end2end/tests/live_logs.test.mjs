@@ -1,6 +1,7 @@
 // The walking skeleton's promise, checked in a real browser: open the demo
 // org, open an app, and see a line sent over HTTP appear live, without a
-// reload; and after the server restarts, the page picks up where it stopped.
+// reload; after the server restarts, or after the stream falls silent, the
+// page picks up where it stopped.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -42,7 +43,7 @@ test('the org home lists the demo apps and add-ons and leads to their logs', asy
   await page.close();
 });
 
-test('a line sent over HTTP appears in the open logs page within 2 seconds, without a reload', async () => {
+test('a line sent over HTTP appears in the open logs page, without a reload', async () => {
   const page = await signedInPage(browser, vigie, { viewport: { width: 1280, height: 800 } });
   let reloads = 0;
   page.on('framenavigated', (frame) => { if (frame === page.mainFrame()) reloads += 1; });
@@ -51,13 +52,11 @@ test('a line sent over HTTP appears in the open logs page within 2 seconds, with
   assert.ok((await shownOffsets(page)).length > 0, 'the first paint shows the latest lines');
   await page.getByTestId('live-status').filter({ hasText: 'Live' }).waitFor({ timeout: 10_000 });
 
+  // How soon it appears is measured by end2end/bench/first-line.mjs, not here.
   const marker = `checkout failed for order ${Date.now()}: card declined`;
-  const sentAt = Date.now();
   await ingestText(vigie, 'demo', 'api', `ERROR ${marker}`);
   const row = page.locator('.log-row', { hasText: marker });
-  await row.waitFor({ timeout: 2_000 });
-  const elapsedMs = Date.now() - sentAt;
-  assert.ok(elapsedMs < 2_000, `appeared after ${elapsedMs} ms`);
+  await row.waitFor({ timeout: 10_000 });
   assert.match(await row.getAttribute('class'), /level-error/);
   assert.equal(reloads, 1, 'the page was loaded once and never reloaded');
 
@@ -75,15 +74,46 @@ test('after the server restarts, the live view resumes where it stopped, losing 
 
   const listen = vigie.listen;
   assert.equal(await vigie.stop(), 0, 'vigie stops cleanly on SIGTERM');
-  await status.filter({ hasText: 'Reconnecting' }).waitFor({ timeout: 5_000 });
+  await status.filter({ hasText: 'Reconnecting' }).waitFor({ timeout: 10_000 });
   vigie = await startVigie({ dataDir, listen, args: ['--demo'] });
   await status.filter({ hasText: 'Live' }).waitFor({ timeout: 15_000 });
 
   const marker = `after restart ${Date.now()}`;
   await ingestText(vigie, 'demo', 'worker', marker);
-  await page.locator('.log-row', { hasText: marker }).waitFor({ timeout: 2_000 });
-  const offsets = await shownOffsets(page);
-  const expected = Array.from({ length: offsets.length }, (_, i) => offsets[0] + i);
-  assert.deepEqual(offsets, expected, 'every offset once, in order, no gap');
+  await page.locator('.log-row', { hasText: marker }).waitFor({ timeout: 10_000 });
+  assertContiguous(await shownOffsets(page));
   await page.close();
 });
+
+test('a live stream that falls silent is opened again from the next line, losing and doubling nothing', async () => {
+  const page = await signedInPage(browser, vigie, { viewport: { width: 1280, height: 800 } });
+  await page.goto(`${vigie.url}/orgs/demo/apps/worker/logs`);
+  const status = page.getByTestId('live-status');
+  await status.filter({ hasText: 'Live' }).waitFor({ timeout: 10_000 });
+  const before = `before the silence ${Date.now()}`;
+  await ingestText(vigie, 'demo', 'worker', before);
+  await page.locator('.log-row', { hasText: before }).waitFor({ timeout: 10_000 });
+
+  // The server stops without closing anything: the stream stays open and
+  // says nothing, no line and no heartbeat, until the console gives up on it.
+  vigie.freeze();
+  try {
+    await status.filter({ hasText: 'Reconnecting' }).waitFor({ timeout: 30_000 });
+  } finally {
+    vigie.thaw();
+  }
+  await status.filter({ hasText: 'Live' }).waitFor({ timeout: 15_000 });
+  const after = `after the silence ${Date.now()}`;
+  await ingestText(vigie, 'demo', 'worker', after);
+  await page.locator('.log-row', { hasText: after }).waitFor({ timeout: 10_000 });
+  const texts = await page.$$eval('[data-testid=log-lines] .log-row .log-msg', (rows) => rows.map((row) => row.innerText));
+  assert.equal(texts.filter((text) => text === before).length, 1, 'the line before the silence is still shown, once');
+  assertContiguous(await shownOffsets(page));
+  await page.close();
+});
+
+/** Every offset once, in order, no gap. */
+function assertContiguous(offsets) {
+  const expected = Array.from({ length: offsets.length }, (_, i) => offsets[0] + i);
+  assert.deepEqual(offsets, expected, 'every offset once, in order, no gap');
+}

@@ -33,7 +33,7 @@ test('a filter typed after pressing / narrows the lines, marks the matches, and 
   // Live lines are filtered too.
   await page.getByTestId('live-status').filter({ hasText: 'Live' }).waitFor({ timeout: 10_000 });
   await ingestText(env.vigie, 'demo', 'worker', `INFO unrelated\nERROR third ${word}`);
-  await page.locator('.log-row', { hasText: 'third' }).waitFor({ timeout: 2_000 });
+  await page.locator('.log-row', { hasText: 'third' }).waitFor({ timeout: 10_000 });
   assert.equal((await rowTexts(page)).length, 3, 'the unrelated live line is not shown');
   await page.screenshot({ path: join(artifacts, 'logs-filtered.png') });
 
@@ -76,7 +76,7 @@ test('pause keeps receiving and counts new lines; resume shows them in order', a
   await page.locator('body').press(' ');
   assert.equal(await page.getByTestId('pause').getAttribute('aria-pressed'), 'true', 'space pauses');
   await ingestText(env.vigie, 'demo', 'worker', [1, 2, 3].map((n) => `INFO ${word} #${n}`).join('\n'));
-  await page.getByTestId('new-lines').filter({ hasText: '3 new lines' }).waitFor({ timeout: 2_000 });
+  await page.getByTestId('new-lines').filter({ hasText: '3 new lines' }).waitFor({ timeout: 10_000 });
   assert.equal((await rowTexts(page)).length, 0, 'the view did not move while paused');
   await page.screenshot({ path: join(artifacts, 'logs-paused.png') });
   await page.getByTestId('pause').click();
@@ -106,7 +106,7 @@ test('a replayed range shows exactly its lines, then can continue live', async (
   await page.getByRole('button', { name: /Continue live/ }).click();
   await page.getByTestId('live-status').filter({ hasText: 'Live' }).waitFor({ timeout: 10_000 });
   await ingestText(env.vigie, 'demo', 'worker', `INFO ${word} now`);
-  await page.locator('.log-row', { hasText: `${word} now` }).waitFor({ timeout: 2_000 });
+  await page.locator('.log-row', { hasText: `${word} now` }).waitFor({ timeout: 10_000 });
   // From the range's end on: the line of 10 minutes ago comes too, once.
   assert.deepEqual(await rowTexts(page), [40, 30, 20, 10].map((ago) => `${word} ${ago} minutes ago`).concat(`INFO ${word} now`));
   await page.close();

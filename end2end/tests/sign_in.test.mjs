@@ -76,7 +76,7 @@ test("a user of another org cannot open the demo org's app by its URL", async ()
 });
 
 // Last in this file: it makes the first administrator a member of the demo org too.
-test('a member of two orgs switches between them from the top bar; an ended session says so', async () => {
+test('a member of two orgs switches between them from the top bar; a session ended in another tab says so', async () => {
   const added = await fetch(`${vigie.url}/api/v1/orgs/demo/members`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${vigie.token}` },
@@ -96,8 +96,18 @@ test('a member of two orgs switches between them from the top bar; an ended sess
   const title = await page.locator('.viewer-name').getAttribute('title');
   assert.match(title, /the session ends \d{4}-\d\d-\d\d \d\d:\d\d UTC/);
 
-  // Where the page goes when the session ends.
-  await page.goto(`${vigie.url}/signin?expired=1&next=%2Forgs%2Fdemo`);
+  // Signing out in another tab of the same browser ends this tab's session.
+  const other = await page.context().newPage();
+  await other.goto(`${vigie.url}/orgs/main`);
+  await other.getByRole('button', { name: 'Sign out' }).click();
+  await other.waitForURL('**/signin?signed_out=1');
+  await other.close();
+
+  // The next page this tab asks for finds the session ended and says so,
+  // on the way to the sign-in form that brings the viewer back there.
+  await switcher.getByText('Organisations').click();
+  await switcher.getByRole('link', { name: 'Acme Demo' }).click();
+  await page.waitForURL('**/signin?expired=1&next=*');
   await page.getByRole('status').filter({ hasText: 'Your session has ended' }).waitFor();
   assert.equal(await page.locator('input[name=next]').inputValue(), '/orgs/demo');
   await page.close();

@@ -67,7 +67,15 @@ export async function startVigie({ dataDir, listen = '127.0.0.1:0', args = [] })
       if (child.exitCode !== null) return resolve(child.exitCode);
       child.once('exit', (code) => resolve(code));
       child.kill('SIGTERM');
+      child.kill('SIGCONT'); // if frozen
     }),
+    /**
+     * Stops the process without ending it (SIGSTOP): its connections stay
+     * open and say nothing, as behind a proxy that lost the server.
+     */
+    freeze: () => child.kill('SIGSTOP'),
+    /** Lets a frozen process go on where it was (SIGCONT). */
+    thaw: () => child.kill('SIGCONT'),
   };
 }
 

@@ -2,6 +2,7 @@
 
 pub mod live_tail;
 pub mod log_row;
+pub mod session;
 pub mod states;
 pub mod time;
 pub mod top_bar;

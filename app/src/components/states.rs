@@ -3,6 +3,8 @@
 
 use leptos::prelude::*;
 
+use crate::components::session::{is_session_ended, SessionEnded};
+
 #[component]
 pub fn Loading(#[prop(into)] what: String) -> impl IntoView {
     view! {
@@ -13,8 +15,13 @@ pub fn Loading(#[prop(into)] what: String) -> impl IntoView {
     }
 }
 
+/// Something failed; a session that ended under the page leads to the
+/// sign-in form instead.
 #[component]
 pub fn Failure(#[prop(into)] message: String) -> impl IntoView {
+    if is_session_ended(&message) {
+        return view! { <SessionEnded /> }.into_any();
+    }
     view! {
         <div class="state state-error" role="alert">
             <strong>"Something went wrong. "</strong>
@@ -23,6 +30,7 @@ pub fn Failure(#[prop(into)] message: String) -> impl IntoView {
             <a href="" class="retry">"Retry"</a>
         </div>
     }
+    .into_any()
 }
 
 #[component]

@@ -1,7 +1,7 @@
 //! The bar at the top of every page: the product mark, where you are, the
 //! orgs the viewer can switch to, and who is signed in (with the way out).
 //! When the session ends, the page goes to the sign-in form, which says so
-//! and brings the viewer back to where they were.
+//! and brings the viewer back to where they were (`session.rs`).
 
 use leptos::prelude::*;
 
@@ -52,7 +52,7 @@ pub fn TopBar(#[prop(optional)] crumbs: Vec<Crumb>) -> impl IntoView {
                 {move || Suspend::new(async move {
                     viewer.await.ok().flatten().map(|viewer| {
                         #[cfg(feature = "hydrate")]
-                        browser::sign_in_again_at(viewer.session_ends_ns);
+                        crate::components::session::sign_in_again_at(viewer.session_ends_ns);
                         let ends = format!(
                             "Signed in as {}; the session ends {} {} UTC",
                             viewer.login,
@@ -84,30 +84,5 @@ pub fn TopBar(#[prop(optional)] crumbs: Vec<Crumb>) -> impl IntoView {
                 })}
             </Suspense>
         </header>
-    }
-}
-
-#[cfg(feature = "hydrate")]
-mod browser {
-    use std::time::Duration;
-
-    /// Sends the page to the sign-in form when the session ends, so the
-    /// viewer is told instead of finding a list that stopped moving.
-    pub fn sign_in_again_at(ends_ns: i64) {
-        if ends_ns <= 0 {
-            return;
-        }
-        let left_ms = (ends_ns / 1_000_000) as f64 - js_sys::Date::now();
-        // Timers hold up to about 24 days; sessions are far shorter.
-        let wait = Duration::from_millis(left_ms.clamp(0.0, 2_000_000_000.0) as u64 + 1_000);
-        leptos::prelude::set_timeout(
-            || {
-                let Some(window) = web_sys::window() else { return };
-                let here = window.location();
-                let next = format!("{}{}", here.pathname().unwrap_or_default(), here.search().unwrap_or_default());
-                let _ = here.assign(&format!("/signin?expired=1&next={}", crate::model::url_encode(&next)));
-            },
-            wait,
-        );
     }
 }

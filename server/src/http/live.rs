@@ -12,7 +12,7 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use futures::{stream, Stream, StreamExt};
-use serde::Serialize;
+use vigie_app::model::{EndReason, StreamEnd};
 
 use crate::catalog::{Authentication, Catalog, Permission};
 use crate::shutdown::ShutdownSignal;
@@ -29,31 +29,24 @@ pub enum Caller {
     Session { secret: Option<String>, org: String, app: String },
 }
 
-/// Why a stream ended: `reason` for programs, `message` for people.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct EndReason {
-    /// `token_revoked`, `access_removed` or `session_ended`.
-    pub reason: &'static str,
-    pub message: String,
+/// Why a stream ended (`reason` for programs, `message` for people): the
+/// type the console reads the `end` event with.
+fn end(reason: EndReason, message: impl Into<String>) -> StreamEnd {
+    StreamEnd { reason, message: message.into() }
 }
 
-impl EndReason {
-    fn new(reason: &'static str, message: impl Into<String>) -> EndReason {
-        EndReason { reason, message: message.into() }
-    }
-
-    pub fn json(&self) -> String {
-        serde_json::to_string(self).expect("an end reason serialises")
-    }
+/// The `end` event's data.
+pub fn end_json(ended: &StreamEnd) -> String {
+    serde_json::to_string(ended).expect("a stream end serialises")
 }
 
 impl Caller {
     /// Whether the caller may still read the stream. Blocks (SQLite): call
     /// it from a blocking thread. A catalog that cannot be read keeps the
     /// stream (logged): a failure of ours is no reason to cut a reader off.
-    fn still_allowed(&self, catalog: &Catalog) -> Result<(), EndReason> {
+    fn still_allowed(&self, catalog: &Catalog) -> Result<(), StreamEnd> {
         let app_gone = |org: &str, app: &str| {
-            EndReason::new("access_removed", format!("app \"{app}\" of \"{org}\" is no longer there"))
+            end(EndReason::AccessRemoved, format!("app \"{app}\" of \"{org}\" is no longer there"))
         };
         let checked = match self {
             Caller::Token { secret, org, app } => catalog.authenticate(secret).map(|found| match found {
@@ -63,25 +56,25 @@ impl Caller {
                         Ok(None) => Err(app_gone(org, app)),
                     }
                 }
-                Authentication::Valid(token) => Err(EndReason::new(
-                    "access_removed",
+                Authentication::Valid(token) => Err(end(
+                    EndReason::AccessRemoved,
                     format!("the token \"{}\" may no longer read \"{org}\"", token.name),
                 )),
-                Authentication::Revoked(token) => Err(EndReason::new(
-                    "token_revoked",
+                Authentication::Revoked(token) => Err(end(
+                    EndReason::TokenRevoked,
                     format!("the token \"{}\" ({}) was revoked: this stream has ended", token.name, token.hint),
                 )),
                 Authentication::Unknown => {
-                    Err(EndReason::new("token_revoked", "the token is no longer known: this stream has ended"))
+                    Err(end(EndReason::TokenRevoked, "the token is no longer known: this stream has ended"))
                 }
             }),
             Caller::Session { secret, org, app } => {
-                let ended = || EndReason::new("session_ended", "your console session has ended: sign in again");
+                let ended = || end(EndReason::SessionEnded, "your console session has ended: sign in again");
                 let Some(secret) = secret else { return Err(ended()) };
                 catalog.session(secret).map(|viewer| match viewer {
                     None => Err(ended()),
-                    Some(viewer) if !viewer.may_see(org) => Err(EndReason::new(
-                        "access_removed",
+                    Some(viewer) if !viewer.may_see(org) => Err(end(
+                        EndReason::AccessRemoved,
                         format!("you are no longer a member of \"{org}\": this stream has ended"),
                     )),
                     Some(_) => match catalog.app(org, app) {
@@ -105,7 +98,7 @@ pub enum Guarded<T> {
     /// Nothing is wrong; the caller was re-checked.
     Heartbeat,
     /// The caller lost the right to read; the stream ends after this.
-    End(EndReason),
+    End(StreamEnd),
 }
 
 /// `items` with a heartbeat and a re-check of `caller` every
@@ -164,6 +157,6 @@ pub fn sse_bytes(
     events.map(|event| match event {
         Guarded::Item(bytes) => bytes,
         Guarded::Heartbeat => axum::body::Bytes::from_static(b"event: heartbeat\ndata: {}\n\n"),
-        Guarded::End(reason) => format!("event: end\ndata: {}\n\n", reason.json()).into(),
+        Guarded::End(ended) => format!("event: end\ndata: {}\n\n", end_json(&ended)).into(),
     })
 }

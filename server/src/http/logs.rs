@@ -468,10 +468,11 @@ async fn follow_over_websocket(
                         ).into())
                     }
                     Some(Guarded::Heartbeat) => Message::Ping(Bytes::new()),
-                    Some(Guarded::End(reason)) => {
+                    Some(Guarded::End(ended)) => {
+                        let mut end = serde_json::to_value(&ended).expect("a stream end serialises");
                         // 1008: policy violation, the close code for a right lost.
-                        close = Some(axum::extract::ws::CloseFrame { code: 1008, reason: reason.reason.into() });
-                        let mut end = serde_json::to_value(&reason).expect("an end reason serialises");
+                        let reason = end["reason"].as_str().unwrap_or("ended").to_string();
+                        close = Some(axum::extract::ws::CloseFrame { code: 1008, reason: reason.into() });
                         end["type"] = "end".into();
                         Message::Text(end.to_string().into())
                     }

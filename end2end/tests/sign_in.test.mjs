@@ -112,3 +112,20 @@ test('a member of two orgs switches between them from the top bar; a session end
   assert.equal(await page.locator('input[name=next]').inputValue(), '/orgs/demo');
   await page.close();
 });
+
+test('an open live view whose session ends elsewhere is sent to sign in by the stream itself', async () => {
+  const page = await signedInPage(browser, vigie);
+  await page.goto(`${vigie.url}/orgs/demo/apps/api/logs`);
+  await page.locator('.live-status.live').waitFor();
+  // Sign out from another tab: this tab does nothing, its live stream's
+  // next re-check (every 5 s) ends it with the reason.
+  const other = await page.context().newPage();
+  await other.goto(`${vigie.url}/orgs/demo`);
+  await other.getByRole('button', { name: 'Sign out' }).click();
+  await other.waitForURL('**/signin?signed_out=1');
+  await other.close();
+  await page.waitForURL('**/signin?expired=1&next=*', { timeout: 20_000 });
+  await page.getByRole('status').filter({ hasText: 'Your session has ended' }).waitFor();
+  assert.equal(await page.locator('input[name=next]').inputValue(), '/orgs/demo/apps/api/logs');
+  await page.close();
+});

@@ -4,12 +4,8 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::mpsc;
 use std::time::Duration;
-
-use axum::http::header;
-use axum::routing::get;
 
 use common::{hundred_lines, serve, TestServer, LOGS};
 
@@ -182,48 +178,46 @@ async fn logs_follow_keeps_characters_cut_by_network_chunks_whole() {
     server.server.stop().await;
 }
 
-/// The live stream's contract, served by a stand-in for a server that has
-/// revoked the token mid-stream: heartbeats are no lines, and an `end`
-/// event stops the CLI with the server's message, without reconnecting.
+/// A token revoked while the CLI follows: the server's next re-check ends
+/// the stream with its reason, and the CLI prints it and stops, without
+/// reconnecting; heartbeats before that printed no line.
 #[tokio::test(flavor = "multi_thread")]
-async fn logs_follow_skips_heartbeats_and_stops_when_the_server_ends_the_stream() {
-    const EVENTS: &str = concat!(
-        "retry: 1000\ndata: []\n\n",
-        "event: heartbeat\ndata: {}\n\n",
-        "id: 0\ndata: [{\"offset\":0,\"ts_ns\":1700000000000000000,\"instance\":\"web-1\",\"level\":\"info\",\"message\":\"before the end\"}]\n\n",
-        "event: heartbeat\ndata: {}\n\n",
-        "event: end\ndata: {\"reason\":\"token_revoked\",\"message\":\"the token \\\"tests\\\" was revoked\"}\n\n",
-    );
-    let streams = Arc::new(AtomicUsize::new(0));
-    let opened = streams.clone();
-    let stand_in = axum::Router::new()
-        .route(
-            "/api/v1/orgs/acme/apps/api/logs",
-            get(|| async { axum::Json(serde_json::json!({"records": [], "next_cursor": null, "gaps": []})) }),
-        )
-        .route(
-            "/api/v1/orgs/acme/apps/api/logs/live",
-            get(move || {
-                opened.fetch_add(1, Ordering::SeqCst);
-                async { ([(header::CONTENT_TYPE, "text/event-stream")], EVENTS) }
-            }),
-        );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, stand_in).await.unwrap() });
-
-    let mut command = tokio::process::Command::from(vigie());
-    command.args(["logs", "--url", &url, "--org", "acme", "--app", "api", "--follow", "--token", "vgt_x"]);
-    let output = tokio::time::timeout(Duration::from_secs(20), command.kill_on_drop(true).output())
-        .await
-        .expect("the CLI kept following after the stream ended")
+async fn logs_follow_stops_with_the_servers_reason_when_its_token_is_revoked() {
+    let server = serve().await;
+    let read = vigie_server::catalog::Permissions::parse("read").unwrap();
+    let (reader, secret) = server.server.catalog.create_token("acme", "follower", read, "tests").unwrap();
+    let mut child = vigie()
+        .args(["logs", "--url", &server.base, "--org", "acme", "--app", "api", "--follow", "--token", &secret])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
-    let (stdout, stderr) = text(&output);
-    assert!(!output.status.success(), "{stderr}");
-    assert_eq!(stdout, "2023-11-14T22:13:20.000Z web-1 INFO before the end\n");
-    assert!(stderr.contains("the token \"tests\" was revoked"), "{stderr}");
-    assert!(!stderr.contains("reconnecting"), "{stderr}");
-    assert_eq!(streams.load(Ordering::SeqCst), 1);
+    let follower = Follower {
+        stdout: lines_of(child.stdout.take().unwrap()),
+        stderr: lines_of(child.stderr.take().unwrap()),
+        child,
+    };
+    follower.wait_until_live();
+    server.post(LOGS, "text/plain", "before the end").await;
+    assert!(follower.next_line().ends_with("before the end"));
+
+    server.server.catalog.revoke_token("acme", reader.id).unwrap();
+    let mut follower = follower;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = follower.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(std::time::Instant::now() < deadline, "the CLI kept following after its token was revoked");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(!status.success());
+    let stderr: Vec<String> = follower.stderr.try_iter().collect();
+    let stderr = stderr.join("\n");
+    assert!(stderr.contains("\"follower\"") && stderr.contains("revoked"), "{stderr}");
+    assert!(!stderr.contains("reconnecting") && !stderr.contains("the live stream is back"), "{stderr}");
+    assert_eq!(follower.stdout.try_iter().count(), 0, "heartbeats print no line");
+    server.server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

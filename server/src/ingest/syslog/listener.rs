@@ -102,9 +102,22 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, ingest: Arc<SyslogI
                 true
             }
         };
-        let mut batch = ingest.batch(now_ns(), peer);
-        framer.drain(eof, |frame| batch.add(frame));
-        let batch = batch.finish();
+        // Parsing and routing (a token's first sight asks the catalog's
+        // SQLite) run on a blocking thread, the framer's buffer lent to it.
+        let (preparing, lent) = (ingest.clone(), std::mem::take(&mut framer));
+        let prepared = tokio::task::spawn_blocking(move || {
+            let mut lent = lent;
+            let mut batch = preparing.batch(now_ns(), peer);
+            lent.drain(eof, |frame| batch.add(frame));
+            let batch = batch.finish();
+            (lent, batch)
+        })
+        .await;
+        let Ok((returned, batch)) = prepared else {
+            tracing::error!(%peer, "syslog TCP: preparing a read failed; the connection is closed");
+            return;
+        };
+        framer = returned;
         if batch.lines() > 0 {
             wait_for_rate(&ingest, &batch).await;
             if !append(&ingest, batch).await {
@@ -144,6 +157,7 @@ async fn append(ingest: &Arc<SyslogIngest>, batch: PreparedBatch) -> bool {
 
 /// Reads datagrams until shutdown.
 pub fn serve_udp(socket: UdpSocket, ingest: Arc<SyslogIngest>, shutdown: ShutdownSignal) -> JoinHandle<()> {
+    let socket = Arc::new(socket);
     tokio::spawn(async move {
         let stop = shutdown.fired();
         tokio::pin!(stop);
@@ -158,21 +172,34 @@ pub fn serve_udp(socket: UdpSocket, ingest: Arc<SyslogIngest>, shutdown: Shutdow
                     return;
                 },
             }
-            let mut batch = ingest.batch(now_ns(), unknown_peer);
-            for _ in 0..UDP_BURST {
-                match socket.try_recv_from(&mut datagram) {
-                    Ok((len, peer)) => {
-                        batch.peer = peer;
-                        batch.add(if len >= datagram.len() { Err(DropReason::TooLong) } else { Ok(&datagram[..len]) });
-                    }
-                    Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => break,
-                    Err(error) => {
-                        tracing::debug!(%error, "syslog UDP: receive failed");
-                        break;
+            // Receiving the burst, parsing and routing (a token's first
+            // sight asks the catalog's SQLite) run on a blocking thread.
+            let (receiving, preparing, lent) = (socket.clone(), ingest.clone(), std::mem::take(&mut datagram));
+            let received = tokio::task::spawn_blocking(move || {
+                let mut datagram = lent;
+                let mut batch = preparing.batch(now_ns(), unknown_peer);
+                for _ in 0..UDP_BURST {
+                    match receiving.try_recv_from(&mut datagram) {
+                        Ok((len, peer)) => {
+                            batch.peer = peer;
+                            batch.add(if len >= datagram.len() { Err(DropReason::TooLong) } else { Ok(&datagram[..len]) });
+                        }
+                        Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => break,
+                        Err(error) => {
+                            tracing::debug!(%error, "syslog UDP: receive failed");
+                            break;
+                        }
                     }
                 }
-            }
-            let mut batch = batch.finish();
+                let batch = batch.finish();
+                (datagram, batch)
+            })
+            .await;
+            let Ok((returned, mut batch)) = received else {
+                tracing::error!("syslog UDP: preparing a burst failed; the listener stops");
+                return;
+            };
+            datagram = returned;
             // UDP cannot be slowed down: an app over its rate loses this burst.
             batch.topics.retain(|(key, lines)| {
                 let within = ingest.ingest.rate.take(&key.org, &key.app, lines.len()).is_ok();

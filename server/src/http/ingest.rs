@@ -89,9 +89,9 @@ pub async fn post_logs(
     let batch = Batch {
         key,
         format,
-        body: &body,
-        instance: query.instance.as_deref().unwrap_or("default"),
-        host: query.host.as_deref().unwrap_or_default(),
+        body,
+        instance: query.instance.unwrap_or_else(|| "default".to_string()),
+        host: query.host.unwrap_or_default(),
     };
     let stored = match store_batch(&state.store, &state.ingest, batch).await {
         Ok(stored) => stored,

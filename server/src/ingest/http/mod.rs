@@ -40,14 +40,14 @@ impl IngestState {
 
 /// One posted batch: its lines, how they are written, and the defaults
 /// for what a line leaves out.
-pub struct Batch<'a> {
+pub struct Batch {
     pub key: TopicKey,
     pub format: LineFormat,
-    pub body: &'a [u8],
+    pub body: bytes::Bytes,
     /// The instance recorded for lines that name none.
-    pub instance: &'a str,
+    pub instance: String,
     /// Access logs: the host recorded for lines that name none.
-    pub host: &'a str,
+    pub host: String,
 }
 
 /// Why a batch was refused whole (nothing of it stored).
@@ -71,10 +71,11 @@ pub struct Stored {
     pub rejected: Vec<RejectedLine>,
 }
 
-/// Checks a batch against the line limit and the app's rate, parses it,
-/// and appends its valid lines to the topic (on a blocking thread).
-pub async fn store_batch(store: &Store, ingest: &IngestState, batch: Batch<'_>) -> Result<Stored, Refused> {
-    let body = batch.body;
+/// Checks a batch against the line limit and the app's rate, then parses
+/// it and appends its valid lines to the topic, both on a blocking thread
+/// (a body of 10 MiB is tens of milliseconds of parsing).
+pub async fn store_batch(store: &Store, ingest: &IngestState, batch: Batch) -> Result<Stored, Refused> {
+    let body = &batch.body;
     let lines = memchr::memchr_iter(b'\n', body).count() + usize::from(!body.is_empty() && !body.ends_with(b"\n"));
     let limits = ingest.limits;
     if lines > limits.batch_lines {
@@ -88,10 +89,18 @@ pub async fn store_batch(store: &Store, ingest: &IngestState, batch: Batch<'_>) 
             retry_after_secs: wait.as_secs() + 1,
         });
     }
+    let (store, geoip) = (store.clone(), ingest.geoip.clone());
+    tokio::task::spawn_blocking(move || parse_and_append(&store, geoip.as_deref(), batch))
+        .await
+        .map_err(|error| StoreError::Append(format!("the ingest task failed: {error}")))?
+}
+
+/// Parses a batch and appends its valid lines. Blocks: call it from a blocking thread.
+fn parse_and_append(store: &Store, geoip: Option<&GeoIp>, batch: Batch) -> Result<Stored, Refused> {
     let now = now_ns();
     let (payloads, rejected) = if batch.key.kind == LogKind::Access {
-        let defaults = Defaults { instance: batch.instance, host: batch.host, now_ns: now };
-        let parsed = parse_access_body(body, batch.format, &defaults, ingest.geoip.as_deref());
+        let defaults = Defaults { instance: &batch.instance, host: &batch.host, now_ns: now };
+        let parsed = parse_access_body(&batch.body, batch.format, &defaults, geoip);
         let payloads = parsed
             .accepted
             .iter()
@@ -99,18 +108,10 @@ pub async fn store_batch(store: &Store, ingest: &IngestState, batch: Batch<'_>) 
             .collect::<Vec<_>>();
         (payloads, parsed.rejected)
     } else {
-        let parsed = parse_body_stored(body, batch.format, batch.instance, now);
+        let parsed = parse_body_stored(&batch.body, batch.format, &batch.instance, now);
         (parsed.accepted, parsed.rejected)
     };
     let accepted = payloads.len();
-    let offsets = if payloads.is_empty() {
-        None
-    } else {
-        let (store, key) = (store.clone(), batch.key);
-        let range = tokio::task::spawn_blocking(move || store.append_batch(&key, payloads))
-            .await
-            .map_err(|error| StoreError::Append(format!("the append task failed: {error}")))??;
-        Some(range)
-    };
+    let offsets = if payloads.is_empty() { None } else { Some(store.append_batch(&batch.key, payloads)?) };
     Ok(Stored { accepted, offsets, rejected })
 }

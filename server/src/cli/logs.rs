@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use eventsource_stream::{Event, Eventsource};
 use futures::StreamExt;
-use serde::Deserialize;
 use serde_json::Value;
+use vigie_app::model::StreamEnd;
 
 use super::remote::{encode, Remote};
 use super::{refused, CliError};
@@ -120,14 +120,6 @@ pub async fn run(command: LogsCommand) -> Result<(), CliError> {
     }
 }
 
-/// What the server says when it ends a live stream for good (`event: end`).
-#[derive(Debug, Deserialize)]
-struct StreamEnd {
-    /// `token_revoked`, `access_removed` or `session_ended`.
-    reason: String,
-    message: Option<String>,
-}
-
 /// Prints the records or gaps of one Server-Sent Event; returns the offset
 /// it carries, if any. `heartbeat` events only keep the connection busy;
 /// an `end` event is the server closing the stream for good, an error.
@@ -135,14 +127,8 @@ fn handle_event(event: &Event, out: &mut Printer) -> Result<Option<u64>, CliErro
     let gap = match event.event.as_str() {
         "message" => false,
         "gap" => true,
-        "end" => {
-            let message = match serde_json::from_str::<StreamEnd>(&event.data) {
-                Ok(StreamEnd { message: Some(message), .. }) if !message.is_empty() => message,
-                Ok(StreamEnd { reason, .. }) => format!("the server ended the live stream: {reason}"),
-                Err(_) => format!("the server ended the live stream: {}", event.data),
-            };
-            return Err(CliError::Ended(message));
-        }
+        // The shape the console reads too; whatever it holds, the stream has ended.
+        "end" => return Err(CliError::Ended(StreamEnd::from_event_data(&event.data).message)),
         // `heartbeat`, and kinds this version does not know.
         _ => return Ok(None),
     };

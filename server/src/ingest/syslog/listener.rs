@@ -182,7 +182,11 @@ pub fn serve_udp(socket: UdpSocket, ingest: Arc<SyslogIngest>, shutdown: Shutdow
                     match receiving.try_recv_from(&mut datagram) {
                         Ok((len, peer)) => {
                             batch.peer = peer;
-                            batch.add(if len >= datagram.len() { Err(DropReason::TooLong) } else { Ok(&datagram[..len]) });
+                            batch.add(if len >= datagram.len() {
+                                Err(DropReason::TooLong)
+                            } else {
+                                Ok(&datagram[..len])
+                            });
                         }
                         Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => break,
                         Err(error) => {

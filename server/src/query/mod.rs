@@ -15,6 +15,7 @@
 pub mod encode;
 pub mod live;
 pub mod search;
+pub mod stats;
 pub mod time_bound;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder};

@@ -211,14 +211,8 @@ pub async fn sign_in(
             state.sign_in_attempts.failed(ip);
             back("wrong")
         }
-        Ok(Err(error)) => {
-            tracing::error!(%error, "sign-in failed");
-            (StatusCode::INTERNAL_SERVER_ERROR, "the catalog could not be read: see the server's log").into_response()
-        }
-        Err(error) => {
-            tracing::error!(%error, "the sign-in task failed");
-            StatusCode::INTERNAL_SERVER_ERROR.into_response()
-        }
+        Ok(Err(error)) => ApiError::internal(error).into_response(),
+        Err(error) => ApiError::internal(error).into_response(),
     }
 }
 

@@ -71,6 +71,9 @@ pub fn AppLogsPage() -> impl IntoView {
                                         <a class="tab" class:active=on_access aria-current=on_access.then_some("page") href=access_tab>
                                             "Access logs"
                                         </a>
+                                        <a class="tab" href=format!("/orgs/{}/apps/{}/metrics", page.org.slug, page.app.slug)>
+                                            "Metrics"
+                                        </a>
                                         <a class="tab" href=format!("/orgs/{}/apps/{}/settings", page.org.slug, page.app.slug)>
                                             "Settings"
                                         </a>

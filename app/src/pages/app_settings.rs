@@ -63,6 +63,7 @@ fn SettingsView(settings: AppSettings, save: ServerAction<SetAppRetention>) -> i
                 <nav class="tabs" aria-label="Views of this app">
                     <a class="tab" href=format!("{base}/logs")>"Service logs"</a>
                     <a class="tab" href=format!("{base}/logs?kind=access")>"Access logs"</a>
+                    <a class="tab" href=format!("{base}/metrics")>"Metrics"</a>
                     <a class="tab active" aria-current="page" href=format!("{base}/settings")>"Settings"</a>
                 </nav>
             </div>

@@ -4,9 +4,14 @@
 //! [`components::chart::draw`](crate::components::chart::draw).
 
 use crate::components::chart::draw::{chart_view, ChartSpec, Line, Scale};
-use crate::model::{url_encode, AppSummary, ChartView, Choice, MetricsPage, OrgSummary, PickedMetric, CHART_RANGES};
+use crate::model::{
+    group_thousands, url_encode, AppSummary, ChartView, Choice, CountLink, HttpPage, MetricsPage, OrgSummary, PathRow,
+    PickedMetric, CHART_RANGES, HTTP_RANGES,
+};
 use crate::port::PortError;
-use crate::stats_port::{MetricSummary, SeriesLines, SeriesRequest, SharedStatsPort, StatsRefusal};
+use crate::stats_port::{
+    HttpRequest, HttpSummary, MetricSummary, SeriesLines, SeriesRequest, SharedStatsPort, StatsRefusal,
+};
 
 /// The tag that names an instance in instance reports.
 const INSTANCE_TAG: &str = "instance";
@@ -118,6 +123,7 @@ pub fn range_ms(range: &str) -> Option<i64> {
         "1h" => Some(3_600_000),
         "6h" => Some(6 * 3_600_000),
         "24h" => Some(86_400_000),
+        "2d" => Some(2 * 86_400_000),
         "7d" => Some(7 * 86_400_000),
         "30d" => Some(30 * 86_400_000),
         _ => None,
@@ -129,6 +135,7 @@ fn range_label(range: &str) -> String {
         "1h" => "last 1 h".into(),
         "6h" => "last 6 h".into(),
         "24h" => "last 24 h".into(),
+        "2d" => "last 2 days".into(),
         "7d" => "last 7 days".into(),
         "30d" => "last 30 days".into(),
         other => format!("range {other}"),
@@ -264,9 +271,14 @@ async fn instance_chart(
     for line in used.lines {
         let label = line_label(&line.tags, chart.metric);
         let limit = beside.as_ref().and_then(|beside| beside.lines.iter().find(|other| other.tags == line.tags));
-        lines.push(Line { label: label.clone(), points: line.points, faint: false });
+        lines.push(Line { label: label.clone(), points: line.points, faint: false, colour: None });
         if let Some(limit) = limit {
-            lines.push(Line { label: format!("{label} limit"), points: limit.points.clone(), faint: true });
+            lines.push(Line {
+                label: format!("{label} limit"),
+                points: limit.points.clone(),
+                faint: true,
+                colour: None,
+            });
         }
     }
     let spec = ChartSpec {
@@ -283,6 +295,7 @@ async fn instance_chart(
         from_ms: used.from_ms,
         to_ms: used.to_ms,
         scale: Scale { divisor: chart.divisor },
+        stacked: false,
     };
     Ok(chart_view(spec, &lines))
 }
@@ -358,7 +371,12 @@ async fn picked_metric(
     let lines: Vec<Line> = answer
         .lines
         .into_iter()
-        .map(|line| Line { label: line_label(&line.tags, &metric.name), points: line.points, faint: false })
+        .map(|line| Line {
+            label: line_label(&line.tags, &metric.name),
+            points: line.points,
+            faint: false,
+            colour: None,
+        })
         .collect();
     let by = if ask.group_by.is_empty() { String::new() } else { format!(" by {}", ask.group_by) };
     let spec = ChartSpec {
@@ -369,7 +387,166 @@ async fn picked_metric(
         from_ms: answer.from_ms,
         to_ms: answer.to_ms,
         scale: Scale::ONE,
+        stacked: false,
     };
     picked.chart = Some(chart_view(spec, &lines));
     Ok(picked)
+}
+
+/// The status classes, as the access-log filter names them, with their colours.
+const STATUS_CLASSES: [(&str, &str); 5] =
+    [("1xx", "#8b6bd6"), ("2xx", "#1f9d6b"), ("3xx", "#3b7ddd"), ("4xx", "#d08a00"), ("5xx", "#d64545")];
+
+/// How many paths the HTTP page lists.
+pub const TOP_PATHS: usize = 20;
+
+/// A link to the app's access logs over the last `range`, filtered by `q`.
+fn access_logs_href(org: &str, app: &str, range: &str, q: &str) -> String {
+    format!("/orgs/{org}/apps/{app}/logs?kind=access&q={}&since={}", url_encode(q), url_encode(range))
+}
+
+/// A path as a filter term: quoted, with quotes and backslashes escaped.
+fn path_term(path: &str) -> String {
+    format!("path:\"{}\"", path.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// The HTTP statistics page of `app` over `range` (`1h` … `2d`, default 24 h).
+pub async fn http_page(
+    org: OrgSummary,
+    app: AppSummary,
+    stats: SharedStatsPort,
+    range: String,
+    now_ms: i64,
+) -> Result<HttpPage, PortError> {
+    let base = format!("/orgs/{}/apps/{}/http", org.slug, app.slug);
+    let range = if range.is_empty() { crate::model::DEFAULT_CHART_RANGE.to_string() } else { range };
+    let ranges = HTTP_RANGES
+        .iter()
+        .map(|choice| Choice {
+            label: choice.to_string(),
+            href: format!("{base}?range={choice}"),
+            current: *choice == range,
+        })
+        .collect();
+    let mut page = HttpPage {
+        range_label: range_label(&range),
+        org,
+        app,
+        ranges,
+        problem: None,
+        total_requests: String::new(),
+        charts: Vec::new(),
+        status_links: Vec::new(),
+        top_paths: Vec::new(),
+    };
+    let Some(span_ms) = range_ms(&range).filter(|_| HTTP_RANGES.contains(&range.as_str())) else {
+        page.problem =
+            Some(format!("range: \"{range}\" is none of {} (HTTP statistics are kept 2 days)", HTTP_RANGES.join(", ")));
+        return Ok(page);
+    };
+    let request = HttpRequest { from_ms: now_ms - span_ms, to_ms: now_ms, top: TOP_PATHS };
+    let summary = stats.http(page.org.slug.clone(), page.app.slug.clone(), request).await.map_err(refusal_to_port)?;
+    let (org_slug, app_slug) = (page.org.slug.clone(), page.app.slug.clone());
+    page.total_requests = group_thousands(summary.total.requests);
+    page.status_links = STATUS_CLASSES
+        .iter()
+        .enumerate()
+        .filter(|(class, _)| *class > 0 || summary.total.status[0] > 0)
+        .map(|(class, (label, _))| CountLink {
+            label: label.to_string(),
+            count: group_thousands(summary.total.status[class]),
+            href: access_logs_href(&org_slug, &app_slug, &range, &format!("status:{label}")),
+        })
+        .collect();
+    page.top_paths = summary
+        .top_paths
+        .iter()
+        .map(|path| PathRow {
+            path: path.path.clone(),
+            href: (path.path != "(other paths)")
+                .then(|| access_logs_href(&org_slug, &app_slug, &range, &path_term(&path.path))),
+            requests: group_thousands(path.requests),
+            error_rate: format!("{:.1} %", path.server_errors as f64 * 100.0 / path.requests.max(1) as f64),
+        })
+        .collect();
+    page.charts = http_charts(&summary, &page.range_label);
+    Ok(page)
+}
+
+fn http_charts(summary: &HttpSummary, range_label: &str) -> Vec<ChartView> {
+    let step_s = summary.step_ms as f64 / 1_000.0;
+    let step = step_words(summary.step_ms);
+    let spec = |id: &str, title: &str, what: &str, caption: String, divisor: f64, stacked: bool| ChartSpec {
+        id: id.to_string(),
+        title: title.to_string(),
+        summary_head: format!("{what}, {range_label}"),
+        caption,
+        from_ms: summary.from_ms,
+        to_ms: summary.to_ms,
+        scale: Scale { divisor },
+        stacked,
+    };
+    let with_1xx = summary.total.status[0] > 0;
+    let requests: Vec<Line> = STATUS_CLASSES
+        .iter()
+        .enumerate()
+        .filter(|(class, _)| *class > 0 || with_1xx)
+        .map(|(class, (label, colour))| Line {
+            label: label.to_string(),
+            points: summary.steps.iter().map(|step| (step.ts_ms, step.status[class] as f64 / step_s)).collect(),
+            faint: false,
+            colour: Some(colour),
+        })
+        .collect();
+    let latency: Vec<Line> = ["p50", "p95", "p99"]
+        .iter()
+        .enumerate()
+        .map(|(at, label)| Line {
+            label: label.to_string(),
+            points: summary.steps.iter().filter_map(|step| step.latency_ms[at].map(|ms| (step.ts_ms, ms))).collect(),
+            faint: false,
+            colour: None,
+        })
+        .collect();
+    let bytes = [Line {
+        label: "bytes out".to_string(),
+        points: summary.steps.iter().map(|step| (step.ts_ms, step.bytes_out as f64 / step_s)).collect(),
+        faint: false,
+        colour: None,
+    }];
+    vec![
+        chart_view(
+            spec(
+                "http.requests",
+                "Requests per second by status class",
+                "Requests per second by status class, stacked",
+                format!("requests per second in each {step} step, by status class"),
+                1.0,
+                true,
+            ),
+            &requests,
+        ),
+        chart_view(
+            spec(
+                "http.latency",
+                "Latency (ms)",
+                "Latency percentiles in ms",
+                format!("latency percentiles of each {step} step, in ms"),
+                1.0,
+                false,
+            ),
+            &latency,
+        ),
+        chart_view(
+            spec(
+                "http.bytes_out",
+                "Bytes out (kB/s)",
+                "Bytes sent per second, kB/s",
+                format!("bytes sent per second in each {step} step, in kB/s"),
+                1e3,
+                false,
+            ),
+            &bytes,
+        ),
+    ]
 }

@@ -777,3 +777,44 @@ pub struct PickedMetric {
     pub problem: Option<String>,
     pub chart: Option<ChartView>,
 }
+
+/// The ranges the HTTP statistics page offers: they are kept 2 days.
+pub const HTTP_RANGES: [&str; 4] = ["1h", "6h", "24h", "2d"];
+
+/// `/orgs/:org/apps/:app/http`: the app's HTTP statistics from its access logs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HttpPage {
+    pub org: OrgSummary,
+    pub app: AppSummary,
+    pub ranges: Vec<Choice>,
+    /// `last 24 h`.
+    pub range_label: String,
+    /// What is wrong with the URL (then nothing else is shown).
+    pub problem: Option<String>,
+    /// Requests over the range, written out (`12,345`).
+    pub total_requests: String,
+    /// Requests per second by status class, latency percentiles, bytes out.
+    pub charts: Vec<ChartView>,
+    /// Each status class with its requests over the range, linking to its access logs.
+    pub status_links: Vec<CountLink>,
+    /// The most requested paths, most first.
+    pub top_paths: Vec<PathRow>,
+}
+
+/// A count that links to the logs that make it up.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CountLink {
+    pub label: String,
+    pub count: String,
+    pub href: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PathRow {
+    pub path: String,
+    /// Its access logs; none for the paths counted together.
+    pub href: Option<String>,
+    pub requests: String,
+    /// Share of its requests answered 5xx: `2.5 %`.
+    pub error_rate: String,
+}

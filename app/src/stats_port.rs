@@ -91,6 +91,51 @@ pub trait StatsPort: Send + Sync + 'static {
         app: String,
         request: SeriesRequest,
     ) -> BoxFuture<'_, Result<SeriesLines, StatsRefusal>>;
+
+    /// The app's HTTP statistics over a range, about 300 whole-minute steps.
+    fn http(&self, org: String, app: String, request: HttpRequest) -> BoxFuture<'_, Result<HttpSummary, StatsRefusal>>;
 }
 
 pub type SharedStatsPort = Arc<dyn StatsPort>;
+
+/// An app's HTTP statistics over a range, as the Stats API's `GET .../http` asks.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HttpRequest {
+    pub from_ms: i64,
+    pub to_ms: i64,
+    /// How many of the most requested paths to list.
+    pub top: usize,
+}
+
+/// HTTP statistics from the access logs: per step and for the whole range.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HttpSummary {
+    pub step_ms: i64,
+    /// The range asked, the first step aligned to the step.
+    pub from_ms: i64,
+    pub to_ms: i64,
+    /// Steps with requests, oldest first.
+    pub steps: Vec<HttpStepStats>,
+    pub total: HttpStepStats,
+    /// The most requested paths, most first.
+    pub top_paths: Vec<PathStats>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct HttpStepStats {
+    pub ts_ms: i64,
+    pub requests: u64,
+    /// Requests answered 1xx, 2xx, 3xx, 4xx, 5xx.
+    pub status: [u64; 5],
+    pub bytes_out: u64,
+    /// Latency percentiles in ms (p50, p95, p99); `None` without requests.
+    pub latency_ms: [Option<f64>; 3],
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct PathStats {
+    pub path: String,
+    pub requests: u64,
+    /// Of them, answered 5xx.
+    pub server_errors: u64,
+}

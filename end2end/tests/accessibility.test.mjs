@@ -24,6 +24,7 @@ const PAGES = [
   ['app settings', '/orgs/demo/apps/api/settings'],
   ['server metrics', '/orgs/demo/apps/api/metrics?range=1h'],
   ['metrics with a wrong range', '/orgs/demo/apps/api/metrics?range=2h'],
+  ['HTTP statistics', '/orgs/demo/apps/web/http?range=1h'],
   ['audit log', '/orgs/demo/audit'],
 ];
 

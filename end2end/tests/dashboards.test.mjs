@@ -61,3 +61,26 @@ for (const colorScheme of ['light', 'dark']) {
     await page.close();
   });
 }
+
+for (const colorScheme of ['light', 'dark']) {
+  test(`the HTTP page charts requests, latency and bytes and links a status class to its access logs (${colorScheme})`, async () => {
+    const page = await signedInPage(env.browser, env.vigie, { colorScheme, viewport: { width: 1280, height: 900 } });
+    await page.goto(`${env.vigie.url}/orgs/demo/apps/web/metrics`);
+    await page.getByRole('link', { name: 'HTTP', exact: true }).click();
+    await page.waitForURL('**/orgs/demo/apps/web/http');
+    await page.locator('body[data-hydrated]').waitFor({ state: 'attached' });
+    await page.getByRole('link', { name: '1h', exact: true }).click();
+    await page.waitForURL('**/http?range=1h');
+    await page.getByRole('img', { name: /^Requests per second by status class, stacked, last 1 h: 2xx max [\d.]+, 3xx max/ }).waitFor();
+    await page.getByRole('img', { name: /^Latency percentiles in ms, last 1 h: p50 max [\d.]+, p95 max [\d.]+, p99 max [\d.]+$/ }).waitFor();
+    await page.getByRole('img', { name: /^Bytes sent per second, kB\/s, last 1 h: bytes out max/ }).waitFor();
+    const paths = page.getByTestId('top-paths').locator('tbody tr');
+    assert.ok(await paths.count() > 0);
+    for (const text of await paths.first().locator('td.num').allInnerTexts()) assert.match(text, /^[\d,.]+( %)?$/);
+    await page.screenshot({ path: join(artifacts, `http-${colorScheme}.png`), fullPage: true });
+
+    await page.getByRole('list', { name: 'Access logs by status class' }).getByRole('link', { name: '5xx' }).click();
+    await page.waitForURL('**/logs?kind=access&q=status%3A5xx&since=1h');
+    await page.close();
+  });
+}

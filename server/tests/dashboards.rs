@@ -217,3 +217,89 @@ async fn a_custom_metric_is_charted_by_its_aggregation_and_tag_and_its_tag_value
     let wrong = page(&server, &cookie, "range=2h").await;
     assert!(wrong.contains("range: \"2h\" is none of 1h, 6h, 24h, 7d, 30d"), "{wrong}");
 }
+
+#[tokio::test]
+async fn the_http_page_counts_what_the_stats_api_counts_and_links_each_class_and_path_to_its_access_logs() {
+    let server = server().await;
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    // 600 requests over the last 10 minutes: /a, /a, /b, and a hostile path; every tenth a 503, every seventh a 404.
+    let lines: Vec<String> = (0..600)
+        .map(|i: i64| {
+            let path = ["/a", "/a", "/b", "/<img src=x onerror=alert(1)>"][i as usize % 4];
+            let status = if i % 10 == 0 {
+                503
+            } else if i % 7 == 0 {
+                404
+            } else {
+                200
+            };
+            json!({"ts": common::rfc3339(now_ms - 600_000 + i * 1_000), "method": "GET", "path": path, "status": status,
+                   "duration_ms": (i % 50 + 1) as f64, "bytes_sent": 1_000 + i, "client_ip": "10.0.0.7"})
+            .to_string()
+        })
+        .collect();
+    let (status, reply) =
+        server.post("/api/v1/orgs/acme/apps/api/logs?kind=access", "application/x-ndjson", &lines.join("\n")).await;
+    assert_eq!(status, 200, "{reply}");
+    let cookie = session_cookie(&server).await;
+    let response = browser()
+        .get(format!("{}/orgs/acme/apps/api/http?range=1h", server.base))
+        .header(COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let html = response.text().await.unwrap();
+    let (status, stats) = server.get_json("/api/v1/orgs/acme/apps/api/http?from=1h&top=20").await;
+    assert_eq!(status, 200, "{stats}");
+    assert_eq!(stats["total"]["requests"], 600);
+
+    // The requests chart's table: each class's requests per second, as the API's steps say.
+    let (columns, rows) = table(&html, "http.requests");
+    assert_eq!(columns, ["2xx", "3xx", "4xx", "5xx"]);
+    let steps = stats["steps"].as_array().unwrap();
+    assert_eq!(rows.len(), steps.len());
+    let step_s = stats["step_ms"].as_f64().unwrap() / 1_000.0;
+    for step in steps {
+        let (_, cells) = rows.iter().find(|(ts, _)| *ts == step["ts_ms"].as_i64().unwrap()).unwrap();
+        for (cell, class) in cells.iter().zip(["2xx", "3xx", "4xx", "5xx"]) {
+            assert_eq!(cell.0.parse::<f64>().unwrap(), step["status"][class].as_f64().unwrap() / step_s, "{class}");
+        }
+    }
+    let (_, rows) = table(&html, "http.latency");
+    for step in steps {
+        let (_, cells) = rows.iter().find(|(ts, _)| *ts == step["ts_ms"].as_i64().unwrap()).unwrap();
+        assert_eq!(cells[2].0.parse::<f64>().unwrap(), step["latency_ms"]["p99"].as_f64().unwrap());
+    }
+
+    // Status classes and paths link to the access logs filtered by them, over the same range.
+    let fives = stats["total"]["status"]["5xx"].as_u64().unwrap();
+    assert_eq!(fives, 60);
+    assert!(
+        html.contains(
+            r#"href="/orgs/acme/apps/api/logs?kind=access&amp;q=status%3A5xx&amp;since=1h" data-status="5xx">5xx"#
+        ),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"href="/orgs/acme/apps/api/logs?kind=access&amp;q=path%3A%22%2Fa%22&amp;since=1h">/a<"#),
+        "{html}"
+    );
+    let top = &stats["top_paths"][0];
+    assert_eq!((top["path"].as_str(), top["requests"].as_u64()), (Some("/a"), Some(300)));
+    let rate = top["server_errors"].as_f64().unwrap() * 100.0 / 300.0;
+    assert!(html.contains(&format!("{rate:.1} %")), "the 5xx rate of /a: {rate}");
+    assert!(!html.to_lowercase().contains("<img"), "a path is text, never an element");
+    assert!(html.contains("/&lt;img src=x onerror=alert(1)&gt;"));
+
+    let wrong = browser()
+        .get(format!("{}/orgs/acme/apps/api/http?range=7d", server.base))
+        .header(COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(wrong.contains("range: \"7d\" is none of 1h, 6h, 24h, 2d (HTTP statistics are kept 2 days)"), "{wrong}");
+}

@@ -10,6 +10,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::get_metrics_page;
 use crate::components::{
+    app_tabs::{AppTab, AppTabs},
     chart::Chart,
     states::{Failure, Loading, Missing, NotVisiblePage},
     top_bar::{Crumb, TopBar},
@@ -47,7 +48,7 @@ pub fn AppMetricsPage() -> impl IntoView {
 
 /// A row of links, the current one marked.
 #[component]
-fn Choices(#[prop(into)] label: String, choices: Vec<Choice>) -> impl IntoView {
+pub fn Choices(#[prop(into)] label: String, choices: Vec<Choice>) -> impl IntoView {
     let links = choices
         .into_iter()
         .map(|choice| {
@@ -89,12 +90,7 @@ fn MetricsView(page: MetricsPage) -> impl IntoView {
             <div class="page-head">
                 <h1>{app.name.clone()}</h1>
                 <span class="badge">{app.runtime.clone()}</span>
-                <nav class="tabs" aria-label="Views of this app">
-                    <a class="tab" href=format!("{base}/logs")>"Service logs"</a>
-                    <a class="tab" href=format!("{base}/logs?kind=access")>"Access logs"</a>
-                    <a class="tab active" aria-current="page" href=format!("{base}/metrics")>"Metrics"</a>
-                    <a class="tab" href=format!("{base}/settings")>"Settings"</a>
-                </nav>
+                <AppTabs org=org.slug.clone() app=app.slug.clone() current=AppTab::Metrics />
             </div>
             <div class="metrics-bar">
                 <Choices label="Range" choices=ranges />

@@ -6,10 +6,15 @@
 
 use futures::future::BoxFuture;
 use futures::FutureExt;
+use vigie_app::model::LogKind;
 use vigie_app::port::PortError;
-use vigie_app::stats_port::{MetricSummary, SeriesLine, SeriesLines, SeriesRequest, StatsPort, StatsRefusal};
+use vigie_app::stats_port::{
+    HttpRequest, HttpStepStats, HttpSummary, MetricSummary, PathStats, SeriesLine, SeriesLines, SeriesRequest,
+    StatsPort, StatsRefusal,
+};
 
 use super::{off_runtime, port_error, InProcessConsole};
+use crate::metrics::http_stats::{self, HttpStep};
 use crate::metrics::series::{default_step_ms, Aggregation, QueryError, SeriesQuery};
 use crate::store::TopicKey;
 
@@ -101,6 +106,48 @@ impl InProcessConsole {
     }
 }
 
+impl InProcessConsole {
+    /// The app's HTTP statistics, the model caught up with the access topic first. Blocks.
+    fn read_http(&self, org: &str, app: &str, request: HttpRequest) -> Result<HttpSummary, StatsRefusal> {
+        match self.app_exists(org, app) {
+            Ok(true) => {}
+            Ok(false) => return Err(StatsRefusal::NoSuchApp),
+            Err(error) => return Err(StatsRefusal::Failed(error)),
+        }
+        let step_ms = http_stats::default_step_ms(request.to_ms - request.from_ms);
+        self.http_stats.catch_up(&self.store, &TopicKey::new(org, app, LogKind::Access));
+        let stats = self
+            .http_stats
+            .query(org, app, request.from_ms, request.to_ms, step_ms, request.top)
+            .map_err(|error| StatsRefusal::BadQuery(error.to_string()))?;
+        let step = |step: &HttpStep| HttpStepStats {
+            ts_ms: step.ts_ms,
+            requests: step.requests,
+            status: [
+                step.status.informational,
+                step.status.success,
+                step.status.redirect,
+                step.status.client_error,
+                step.status.server_error,
+            ],
+            bytes_out: step.bytes_out,
+            latency_ms: [step.latency_ms.p50, step.latency_ms.p95, step.latency_ms.p99],
+        };
+        Ok(HttpSummary {
+            step_ms,
+            from_ms: stats.total.ts_ms,
+            to_ms: request.to_ms,
+            steps: stats.steps.iter().map(step).collect(),
+            total: step(&stats.total),
+            top_paths: stats
+                .top_paths
+                .into_iter()
+                .map(|path| PathStats { path: path.path, requests: path.requests, server_errors: path.server_errors })
+                .collect(),
+        })
+    }
+}
+
 impl StatsPort for InProcessConsole {
     fn metrics(&self, org: String, app: String) -> BoxFuture<'_, Result<Option<Vec<MetricSummary>>, PortError>> {
         let this = self.clone();
@@ -116,6 +163,16 @@ impl StatsPort for InProcessConsole {
         let this = self.clone();
         async move {
             tokio::task::spawn_blocking(move || this.read_series(&org, &app, request))
+                .await
+                .map_err(|error| StatsRefusal::Failed(port_error(error)))?
+        }
+        .boxed()
+    }
+
+    fn http(&self, org: String, app: String, request: HttpRequest) -> BoxFuture<'_, Result<HttpSummary, StatsRefusal>> {
+        let this = self.clone();
+        async move {
+            tokio::task::spawn_blocking(move || this.read_http(&org, &app, request))
                 .await
                 .map_err(|error| StatsRefusal::Failed(port_error(error)))?
         }

@@ -17,11 +17,9 @@ use super::AppState;
 use crate::catalog::Permission;
 use crate::clock::now_ns;
 use crate::ingest::instances::{self, InstanceReport};
-use crate::metrics::http_stats::{HttpStats, BUCKET_MS as HTTP_BUCKET_MS, PATHS_PER_BUCKET};
+use crate::metrics::http_stats::{self, HttpStats, PATHS_PER_BUCKET};
 use crate::metrics::point::MetricType;
-use crate::metrics::series::{
-    default_step_ms, Aggregation, MetricInfo, QueryAnswer, QueryError, SeriesQuery, DEFAULT_POINTS,
-};
+use crate::metrics::series::{default_step_ms, Aggregation, MetricInfo, QueryAnswer, QueryError, SeriesQuery};
 use crate::query::time_bound::{parse_duration_ns, parse_time_bound};
 use crate::store::TopicKey;
 use vigie_app::model::LogKind;
@@ -246,11 +244,6 @@ fn check(org: String, app: String, name: String, query: &StatsQuery, now: i64) -
     Ok(SeriesQuery { org, app, name, kind, from_ms, to_ms, step_ms, aggregation, filter, group_by })
 }
 
-/// The smallest multiple of `multiple` at or above `value` (both positive).
-fn round_up(value: i64, multiple: i64) -> i64 {
-    (value + multiple - 1) / multiple * multiple
-}
-
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct HttpStatsQuery {
@@ -290,7 +283,7 @@ pub async fn http_stats(
     let (from_ms, to_ms) = range(&query.from, &query.to, now)?;
     let step_ms = match &query.step {
         Some(text) => parse_step_ms(text)?,
-        None => round_up(((to_ms - from_ms) / DEFAULT_POINTS).max(1), HTTP_BUCKET_MS),
+        None => http_stats::default_step_ms(to_ms - from_ms),
     };
     let top = query.top.unwrap_or(10).min(PATHS_PER_BUCKET);
     let (model, store) = (state.http_stats.clone(), state.store.clone());

@@ -28,6 +28,8 @@ pub struct Line {
     /// Drawn thin and faint, with the colour of the line before it (a limit
     /// beside what it limits).
     pub faint: bool,
+    /// Its own colour (`#rrggbb`) rather than the palette's next.
+    pub colour: Option<&'static str>,
 }
 
 /// How a chart writes its values.
@@ -71,6 +73,9 @@ pub struct ChartSpec {
     pub from_ms: i64,
     pub to_ms: i64,
     pub scale: Scale,
+    /// Lines drawn as areas stacked on each other, the first at the bottom
+    /// (the table and legend still give each line's own values).
+    pub stacked: bool,
 }
 
 /// Draws the chart and writes its legend, table and accessible name.
@@ -78,7 +83,9 @@ pub fn chart_view(spec: ChartSpec, lines: &[Line]) -> ChartView {
     let mut colours = Vec::with_capacity(lines.len());
     let mut next = 0;
     for line in lines {
-        if line.faint && next > 0 {
+        if let Some(colour) = line.colour {
+            colours.push(colour);
+        } else if line.faint && next > 0 {
             colours.push(PALETTE[(next - 1) % PALETTE.len()]);
         } else {
             colours.push(PALETTE[next % PALETTE.len()]);
@@ -157,7 +164,12 @@ fn plot(
     colours: &[&str],
 ) -> Result<(), Box<dyn std::error::Error>> {
     let root = SVGBackend::with_string(svg, (WIDTH, HEIGHT)).into_drawing_area();
-    let max = lines.iter().flat_map(|line| line.points.iter().map(|(_, value)| *value)).fold(0.0f64, f64::max);
+    let stacks = if spec.stacked { stacked(lines) } else { Vec::new() };
+    let max = lines
+        .iter()
+        .flat_map(|line| line.points.iter().map(|(_, value)| *value))
+        .chain(stacks.iter().flat_map(|stack| stack.iter().map(|(_, value)| *value)))
+        .fold(0.0f64, f64::max);
     let top = if max > 0.0 { max * 1.1 } else { 1.0 };
     let span_ms = spec.to_ms - spec.from_ms;
     let mut chart = ChartBuilder::on(&root).margin(10).x_label_area_size(24).y_label_area_size(64).build_cartesian_2d(
@@ -183,7 +195,12 @@ fn plot(
         .light_line_style(TRANSPARENT)
         .label_style(("sans-serif", 14).into_font().color(&INK))
         .draw()?;
-    for (line, colour) in lines.iter().zip(colours) {
+    // The top of the stack first, so each lower area is drawn over it.
+    for (stack, colour) in stacks.into_iter().zip(colours).rev() {
+        let colour = parse_colour(colour);
+        chart.draw_series(AreaSeries::new(stack, 0.0, colour.mix(0.45)).border_style(colour.stroke_width(1)))?;
+    }
+    for (line, colour) in lines.iter().zip(colours).filter(|_| !spec.stacked) {
         let colour = parse_colour(colour);
         let style = if line.faint { colour.mix(0.6).stroke_width(1) } else { colour.stroke_width(2) };
         // A step without a point breaks the line rather than bridging it.
@@ -199,6 +216,29 @@ fn plot(
     }
     root.present()?;
     Ok(())
+}
+
+/// Each line's points added to those of the lines before it, step by step
+/// (a step a line has no point in counts as 0 for it).
+fn stacked(lines: &[Line]) -> Vec<Vec<(i64, f64)>> {
+    let mut times: Vec<i64> = lines.iter().flat_map(|line| line.points.iter().map(|(ts, _)| *ts)).collect();
+    times.sort_unstable();
+    times.dedup();
+    let mut below = vec![0.0; times.len()];
+    lines
+        .iter()
+        .map(|line| {
+            times
+                .iter()
+                .zip(below.iter_mut())
+                .map(|(ts, sum)| {
+                    let value = line.points.binary_search_by_key(ts, |(at, _)| *at).map_or(0.0, |at| line.points[at].1);
+                    *sum += value;
+                    (*ts, *sum)
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// Whole hours or days between `from_ms` and `to_ms`, 4 to 8 of them.
@@ -247,6 +287,7 @@ mod tests {
             from_ms: 0,
             to_ms: 60_000,
             scale: Scale::ONE,
+            stacked: false,
         }
     }
 
@@ -256,6 +297,7 @@ mod tests {
             label: "<img src=x onerror=alert(1)>".into(),
             points: vec![(0, 1.5), (10_000, 43.25)],
             faint: false,
+            colour: None,
         }];
         let view = chart_view(spec(), &lines);
         assert!(view.svg.starts_with("<svg"), "{}", &view.svg[..80.min(view.svg.len())]);
@@ -264,6 +306,13 @@ mod tests {
         assert_eq!(view.summary, "X per instance, last 1 h: <img src=x onerror=alert(1)> max 43.25");
         assert_eq!(view.table.rows.len(), 2);
         assert_eq!(view.table.rows[1].cells[0].value, "43.25");
+    }
+
+    #[test]
+    fn stacked_lines_add_up_step_by_step_and_a_missing_point_counts_as_zero() {
+        let line = |points: Vec<(i64, f64)>| Line { label: String::new(), points, faint: false, colour: None };
+        let stacks = stacked(&[line(vec![(0, 1.0), (10, 2.0)]), line(vec![(10, 5.0)])]);
+        assert_eq!(stacks, vec![vec![(0, 1.0), (10, 2.0)], vec![(0, 1.0), (10, 7.0)]]);
     }
 
     #[test]

@@ -129,3 +129,53 @@ pub async fn get_audit_page(org: String) -> Result<Option<AuditPage>, ServerFnEr
     }
     port()?.audit_page(org, AUDIT_PAGE_LINES).await.map_err(ServerFnError::new)
 }
+
+/// What a dashboard needs before it reads: the org and app, if the viewer
+/// may see them, the stats port, and now in ms.
+#[cfg(feature = "ssr")]
+async fn dashboard_of(
+    org: String,
+    app: String,
+) -> Result<Option<(OrgSummary, crate::model::AppSummary, crate::stats_port::SharedStatsPort, i64)>, ServerFnError> {
+    if !viewer().await?.may_see(&org) {
+        return Ok(None);
+    }
+    let stats = use_context::<crate::stats_port::SharedStatsPort>()
+        .ok_or_else(|| ServerFnError::new("the console is not connected to Vigie's statistics"))?;
+    let Some(summary) = port()?.org(org).await.map_err(ServerFnError::new)? else { return Ok(None) };
+    let Some(app) = summary.apps.iter().find(|known| known.slug == app).cloned() else { return Ok(None) };
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis() as i64);
+    Ok(Some((summary, app, stats, now_ms)))
+}
+
+/// An app's metrics page: its server metrics per instance over `range`
+/// (`1h` … `30d`, default 24 h) and, when `metric` names one of its custom
+/// metrics, that metric by `aggregation` grouped by `group_by`. Charts are
+/// drawn here, on the server.
+#[server(prefix = "/bff")]
+pub async fn get_metrics_page(
+    org: String,
+    app: String,
+    range: String,
+    metric: String,
+    aggregation: String,
+    group_by: String,
+) -> Result<Option<crate::model::MetricsPage>, ServerFnError> {
+    let Some((summary, app, stats, now_ms)) = dashboard_of(org, app).await? else { return Ok(None) };
+    let ask = crate::dashboards::MetricsAsk { range, metric, aggregation, group_by };
+    crate::dashboards::metrics_page(summary, app, stats, ask, now_ms).await.map_err(ServerFnError::new)
+}
+
+/// An app's HTTP statistics page over `range` (`1h` … `2d`, default 24 h),
+/// its charts drawn here, on the server.
+#[server(prefix = "/bff")]
+pub async fn get_http_page(
+    org: String,
+    app: String,
+    range: String,
+) -> Result<Option<crate::model::HttpPage>, ServerFnError> {
+    let Some((summary, app, stats, now_ms)) = dashboard_of(org, app).await? else { return Ok(None) };
+    crate::dashboards::http_page(summary, app, stats, range, now_ms).await.map(Some).map_err(ServerFnError::new)
+}

@@ -6,11 +6,15 @@
 
 pub mod api;
 pub mod components;
+#[cfg(feature = "ssr")]
+pub mod dashboards;
 pub mod model;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod port;
 pub mod query;
+#[cfg(feature = "ssr")]
+pub mod stats_port;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
@@ -20,8 +24,8 @@ use leptos_router::{
 };
 
 use pages::{
-    app_logs::AppLogsPage, app_settings::AppSettingsPage, not_found::NotFound, org_audit::OrgAuditPage,
-    org_home::OrgHomePage, orgs::OrgsPage, sign_in::SignInPage,
+    app_http::AppHttpPage, app_logs::AppLogsPage, app_metrics::AppMetricsPage, app_settings::AppSettingsPage,
+    not_found::NotFound, org_audit::OrgAuditPage, org_home::OrgHomePage, orgs::OrgsPage, sign_in::SignInPage,
 };
 
 /// The HTML document around every server-rendered page.
@@ -71,6 +75,8 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/orgs/:org") view=OrgHomePage ssr=SsrMode::Async />
                 <Route path=path!("/orgs/:org/audit") view=OrgAuditPage ssr=SsrMode::Async />
                 <Route path=path!("/orgs/:org/apps/:app/logs") view=AppLogsPage ssr=SsrMode::Async />
+                <Route path=path!("/orgs/:org/apps/:app/metrics") view=AppMetricsPage ssr=SsrMode::Async />
+                <Route path=path!("/orgs/:org/apps/:app/http") view=AppHttpPage ssr=SsrMode::Async />
                 <Route path=path!("/orgs/:org/apps/:app/settings") view=AppSettingsPage ssr=SsrMode::Async />
             </Routes>
         </Router>

@@ -679,3 +679,142 @@ mod stream_end_tests {
         assert!(!unreadable.message.is_empty(), "the viewer is told something");
     }
 }
+
+/// The ranges the dashboards offer, back from now (`?range=…`).
+pub const CHART_RANGES: [&str; 5] = ["1h", "6h", "24h", "7d", "30d"];
+
+/// The range a dashboard shows when its URL names none.
+pub const DEFAULT_CHART_RANGE: &str = "24h";
+
+/// A link among several choices (a range, a metric, an aggregation), and
+/// whether it is the one shown.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Choice {
+    pub label: String,
+    pub href: String,
+    pub current: bool,
+}
+
+/// A chart as the page shows it, every piece drawn or written on the
+/// server: the browser only places it (no plotting or number formatting
+/// in the bundle).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChartView {
+    /// A stable name for tests and anchors: the metric's name.
+    pub id: String,
+    /// `CPU %`, `Memory used (MB)`.
+    pub title: String,
+    /// Its accessible name: what it shows and each line's maximum.
+    pub summary: String,
+    /// The SVG drawing, its text escaped; no user text is drawn in it (the
+    /// legend and table carry the names).
+    pub svg: String,
+    pub legend: Vec<LegendEntry>,
+    pub table: ChartTable,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LegendEntry {
+    pub label: String,
+    /// The line's colour, `#rrggbb`.
+    pub colour: String,
+    /// `max 43.2`.
+    pub note: String,
+}
+
+/// A chart's numbers: one row per step, one column per line.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChartTable {
+    /// What each cell is: `avg per 5 min step, %`.
+    pub caption: String,
+    pub columns: Vec<String>,
+    pub rows: Vec<ChartRow>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChartRow {
+    /// The step's start in ms since the epoch, and written in UTC.
+    pub ts_ms: i64,
+    pub time: String,
+    pub cells: Vec<ChartCell>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChartCell {
+    /// As shown (`43.2`), empty when the line has no point in the step.
+    pub text: String,
+    /// The exact value, as the Stats API writes it.
+    pub value: String,
+}
+
+/// `/orgs/:org/apps/:app/metrics`: the app's server metrics per instance
+/// and its custom (statsd) metrics.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MetricsPage {
+    pub org: OrgSummary,
+    pub app: AppSummary,
+    pub ranges: Vec<Choice>,
+    /// `last 24 h`.
+    pub range_label: String,
+    /// What is wrong with the URL (then no chart is drawn).
+    pub problem: Option<String>,
+    /// One chart per instance metric the app reports; empty when it reports none.
+    pub server_charts: Vec<ChartView>,
+    /// The app's statsd metrics, each a link that picks it.
+    pub custom_metrics: Vec<Choice>,
+    pub picked: Option<PickedMetric>,
+}
+
+/// The custom metric the URL picked, its choices and its chart.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PickedMetric {
+    pub name: String,
+    pub kind: String,
+    pub aggregations: Vec<Choice>,
+    /// `none` and each of its tags.
+    pub group_bys: Vec<Choice>,
+    /// Why the chart is not drawn, if it is not.
+    pub problem: Option<String>,
+    pub chart: Option<ChartView>,
+}
+
+/// The ranges the HTTP statistics page offers: they are kept 2 days.
+pub const HTTP_RANGES: [&str; 4] = ["1h", "6h", "24h", "2d"];
+
+/// `/orgs/:org/apps/:app/http`: the app's HTTP statistics from its access logs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HttpPage {
+    pub org: OrgSummary,
+    pub app: AppSummary,
+    pub ranges: Vec<Choice>,
+    /// `last 24 h`.
+    pub range_label: String,
+    /// What is wrong with the URL (then nothing else is shown).
+    pub problem: Option<String>,
+    /// Requests over the range, written out (`12,345`).
+    pub total_requests: String,
+    /// Requests per second by status class, latency percentiles, bytes out.
+    pub charts: Vec<ChartView>,
+    /// Each status class with its requests over the range, linking to its access logs.
+    pub status_links: Vec<CountLink>,
+    /// The most requested paths, most first.
+    pub top_paths: Vec<PathRow>,
+}
+
+/// A count that links to the logs that make it up.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CountLink {
+    pub label: String,
+    pub count: String,
+    pub href: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PathRow {
+    pub path: String,
+    /// Its access logs; none for the paths counted together.
+    pub href: Option<String>,
+    pub requests: String,
+    /// Share of its requests answered 5xx: `2.5 %`.
+    pub error_rate: String,
+}

@@ -22,6 +22,9 @@ const PAGES = [
   ['replayed range', '/orgs/demo/apps/api/logs?since=15m'],
   ['access logs', '/orgs/demo/apps/web/logs?kind=access'],
   ['app settings', '/orgs/demo/apps/api/settings'],
+  ['server metrics', '/orgs/demo/apps/api/metrics?range=1h'],
+  ['metrics with a wrong range', '/orgs/demo/apps/api/metrics?range=2h'],
+  ['HTTP statistics', '/orgs/demo/apps/web/http?range=1h'],
   ['audit log', '/orgs/demo/audit'],
 ];
 

@@ -1,4 +1,7 @@
-//! The console's port, implemented in-process on the catalog and the store.
+//! The console's port, implemented in-process on the catalog and the store;
+//! its stats port, on the metric read model, is in `console/stats.rs`.
+
+mod stats;
 
 use std::time::Duration;
 
@@ -17,6 +20,8 @@ use vigie_app::port::{
 };
 
 use crate::catalog::{Catalog, Org};
+use crate::metrics::http_stats::HttpStatsModel;
+use crate::metrics::series::SeriesModel;
 use crate::query::encode::{record_json, record_text, records_json};
 use crate::query::live::{self, LiveSelection, SharedBatches};
 use crate::query::search::{search, Order, SearchRequest};
@@ -32,6 +37,10 @@ pub struct InProcessConsole {
     pub store: Store,
     /// Encoded live batches, shared with the Logs API's followers.
     pub live_batches: Arc<SharedBatches>,
+    /// The metric read model the dashboards chart (the one the Stats API reads).
+    pub series: SeriesModel,
+    /// HTTP statistics from the access logs.
+    pub http_stats: HttpStatsModel,
 }
 
 /// Runs `read` on a blocking thread: the port's calls read SQLite and the store.

@@ -222,9 +222,12 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, StartError> {
         catalog: catalog.clone(),
         store: store.clone(),
         live_batches: live_batches.clone(),
+        series: series.clone(),
+        http_stats: http_stats.clone(),
     });
     let state = AppState {
         leptos_options,
+        stats: console.clone(),
         console,
         store: store.clone(),
         catalog: catalog.clone(),

@@ -87,7 +87,10 @@ async fn http_statistics_equal_a_count_by_hand_over_the_access_logs() {
         let got = step["latency_ms"]["p99"].as_f64().unwrap();
         assert!((got - p99).abs() <= p99 * 0.01, "minute {minute} p99 {got}, exact {p99}");
     }
-    assert_eq!(stats["top_paths"], json!([{"path": "/a", "requests": 300}, {"path": "/b", "requests": 200}]));
+    assert_eq!(
+        stats["top_paths"],
+        json!([{"path": "/a", "requests": 300, "server_errors": 20}, {"path": "/b", "requests": 200, "server_errors": 10}])
+    );
 
     // Places: Paris and Tokyo get their own 1° cells; private addresses none.
     let places: Vec<(String, u64)> = stats["places"]

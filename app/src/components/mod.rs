@@ -1,5 +1,7 @@
 //! Pieces the pages share.
 
+pub mod app_tabs;
+pub mod chart;
 pub mod live_tail;
 pub mod log_row;
 pub mod session;

@@ -9,6 +9,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use crate::api::get_log_page;
 use crate::components::log_row::FilterLinks;
 use crate::components::{
+    app_tabs::{AppTab, AppTabs},
     live_tail::LiveTail,
     states::{Failure, Loading, Missing, NotVisiblePage},
     top_bar::{Crumb, TopBar},
@@ -47,11 +48,6 @@ pub fn AppLogsPage() -> impl IntoView {
                         let more_from = page.more_in_range.then_some(page.next_offset);
                         // Clicking a status or a country adds it to the filter.
                         provide_context(FilterLinks { base: base.clone(), view: view.clone() });
-                        let tab = |kind: ViewKind| LogView { kind, ..LogView::default() };
-                        let (service_tab, access_tab) = (
-                            format!("{base}{}", tab(ViewKind::Service).to_query()),
-                            format!("{base}{}", tab(ViewKind::Access).to_query()),
-                        );
                         let on_access = view.kind == ViewKind::Access;
                         let crumbs = vec![
                             Crumb::link(page.org.name.clone(), format!("/orgs/{}", page.org.slug)),
@@ -64,17 +60,11 @@ pub fn AppLogsPage() -> impl IntoView {
                                 <div class="page-head">
                                     <h1>{page.app.name}</h1>
                                     <span class="badge">{page.app.runtime}</span>
-                                    <nav class="tabs" aria-label="Views of this app">
-                                        <a class="tab" class:active=!on_access aria-current=(!on_access).then_some("page") href=service_tab>
-                                            "Service logs"
-                                        </a>
-                                        <a class="tab" class:active=on_access aria-current=on_access.then_some("page") href=access_tab>
-                                            "Access logs"
-                                        </a>
-                                        <a class="tab" href=format!("/orgs/{}/apps/{}/settings", page.org.slug, page.app.slug)>
-                                            "Settings"
-                                        </a>
-                                    </nav>
+                                    <AppTabs
+                                        org=page.org.slug.clone()
+                                        app=page.app.slug.clone()
+                                        current=if on_access { AppTab::AccessLogs } else { AppTab::ServiceLogs }
+                                    />
                                 </div>
                                 <ViewBar base view=view.clone() problem=page.problem.clone() />
                                 {match page.problem {

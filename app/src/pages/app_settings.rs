@@ -8,6 +8,7 @@ use leptos_router::hooks::use_params_map;
 
 use crate::api::{get_app_settings, SetAppRetention};
 use crate::components::{
+    app_tabs::{AppTab, AppTabs},
     states::{Failure, Loading, NotVisiblePage},
     top_bar::{Crumb, TopBar},
 };
@@ -60,11 +61,7 @@ fn SettingsView(settings: AppSettings, save: ServerAction<SetAppRetention>) -> i
             <div class="page-head">
                 <h1>{app.name.clone()}</h1>
                 <span class="badge">{app.runtime.clone()}</span>
-                <nav class="tabs" aria-label="Views of this app">
-                    <a class="tab" href=format!("{base}/logs")>"Service logs"</a>
-                    <a class="tab" href=format!("{base}/logs?kind=access")>"Access logs"</a>
-                    <a class="tab active" aria-current="page" href=format!("{base}/settings")>"Settings"</a>
-                </nav>
+                <AppTabs org=org.slug.clone() app=app.slug.clone() current=AppTab::Settings />
             </div>
             <h2>"Retention"</h2>
             <p class="muted">

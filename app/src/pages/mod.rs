@@ -1,6 +1,8 @@
 //! One file per page of the console.
 
+pub mod app_http;
 pub mod app_logs;
+pub mod app_metrics;
 pub mod app_settings;
 pub mod not_found;
 pub mod org_audit;

@@ -20,7 +20,7 @@ use axum::routing::get;
 use axum::Router;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
-use vigie_app::{port::SharedConsolePort, shell, App};
+use vigie_app::{port::SharedConsolePort, shell, stats_port::SharedStatsPort, App};
 
 use std::sync::Arc;
 
@@ -55,6 +55,8 @@ pub struct AppState {
     pub http_stats: HttpStatsModel,
     /// The console's port: every console read goes through it.
     pub console: SharedConsolePort,
+    /// The dashboards' port: every console chart reads through it.
+    pub stats: SharedStatsPort,
     /// Encoded live batches shared by followers of a topic.
     pub live_batches: Arc<crate::query::live::SharedBatches>,
     /// Failed console sign-ins per client address.
@@ -70,6 +72,7 @@ impl FromRef<AppState> for LeptosOptions {
 
 pub fn router(state: AppState) -> Router {
     let console = state.console.clone();
+    let stats = state.stats.clone();
     let routes = generate_route_list(App);
     let options = state.leptos_options.clone();
     // The bundle, served as the smallest file the browser accepts: release
@@ -98,6 +101,7 @@ pub fn router(state: AppState) -> Router {
             routes,
             move || {
                 provide_context(console.clone());
+                provide_context(stats.clone());
                 page_policy_with_nonce();
             },
             move || shell(options.clone()),

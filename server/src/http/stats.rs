@@ -17,9 +17,9 @@ use super::AppState;
 use crate::catalog::Permission;
 use crate::clock::now_ns;
 use crate::ingest::instances::{self, InstanceReport};
-use crate::metrics::http_stats::{HttpStats, BUCKET_MS as HTTP_BUCKET_MS, PATHS_PER_BUCKET};
+use crate::metrics::http_stats::{self, HttpStats, PATHS_PER_BUCKET};
 use crate::metrics::point::MetricType;
-use crate::metrics::series::{Aggregation, MetricInfo, QueryAnswer, QueryError, SeriesQuery};
+use crate::metrics::series::{default_step_ms, Aggregation, MetricInfo, QueryAnswer, QueryError, SeriesQuery};
 use crate::query::time_bound::{parse_duration_ns, parse_time_bound};
 use crate::store::TopicKey;
 use vigie_app::model::LogKind;
@@ -176,9 +176,6 @@ pub async fn query_metric(
     })
 }
 
-/// Points a query returns when it names no step.
-const DEFAULT_POINTS: i64 = 300;
-
 /// `from` and `to` in ms, checked; by default the last hour.
 fn range(from: &Option<String>, to: &Option<String>, now: i64) -> Result<(i64, i64), ApiError> {
     let bound = |what: &str, text: &Option<String>, default: &str| {
@@ -247,20 +244,6 @@ fn check(org: String, app: String, name: String, query: &StatsQuery, now: i64) -
     Ok(SeriesQuery { org, app, name, kind, from_ms, to_ms, step_ms, aggregation, filter, group_by })
 }
 
-/// About [`DEFAULT_POINTS`] steps over `range_ms`, each a whole number of
-/// the coarsest resolution it spans (10 s, 1 min, 1 h), so the query reads
-/// rollups where they exist: raw points are kept for 3 days only.
-fn default_step_ms(range_ms: i64) -> i64 {
-    let wanted = (range_ms / DEFAULT_POINTS).max(1);
-    let unit = [3_600_000, 60_000, 10_000].into_iter().find(|unit| wanted >= *unit).unwrap_or(10_000);
-    round_up(wanted, unit)
-}
-
-/// The smallest multiple of `multiple` at or above `value` (both positive).
-fn round_up(value: i64, multiple: i64) -> i64 {
-    (value + multiple - 1) / multiple * multiple
-}
-
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct HttpStatsQuery {
@@ -300,7 +283,7 @@ pub async fn http_stats(
     let (from_ms, to_ms) = range(&query.from, &query.to, now)?;
     let step_ms = match &query.step {
         Some(text) => parse_step_ms(text)?,
-        None => round_up(((to_ms - from_ms) / DEFAULT_POINTS).max(1), HTTP_BUCKET_MS),
+        None => http_stats::default_step_ms(to_ms - from_ms),
     };
     let top = query.top.unwrap_or(10).min(PATHS_PER_BUCKET);
     let (model, store) = (state.http_stats.clone(), state.store.clone());
@@ -312,17 +295,4 @@ pub async fn http_stats(
     .await
     .map_err(ApiError::internal)?;
     answer.map(Json).map_err(|error| ApiError::bad_query(error.to_string()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn default_steps_are_whole_units_of_the_coarsest_resolution_they_span() {
-        assert_eq!(default_step_ms(3_600_000), 20_000, "an hour: 10 s points");
-        assert_eq!(default_step_ms(7 * 86_400_000), 2_040_000, "a week: whole minutes");
-        assert_eq!(default_step_ms(30 * 86_400_000), 10_800_000, "a month: whole hours");
-        assert_eq!(default_step_ms(1_000), 10_000);
-    }
 }

@@ -27,6 +27,16 @@ pub const OTHER_PATHS: &str = "(other paths)";
 /// Most steps one query returns.
 pub const MAX_STEPS: i64 = 5_000;
 
+/// Steps a query gets when it names none: about this many over its range.
+pub const DEFAULT_STEPS: i64 = 300;
+
+/// About [`DEFAULT_STEPS`] whole-minute steps over `range_ms`; the Stats
+/// API and the console's HTTP page both use it, so they answer the same steps.
+pub fn default_step_ms(range_ms: i64) -> i64 {
+    let wanted = (range_ms / DEFAULT_STEPS).max(1);
+    (wanted + BUCKET_MS - 1) / BUCKET_MS * BUCKET_MS
+}
+
 /// The read model; cloning it is shallow.
 #[derive(Clone, Default)]
 pub struct HttpStatsModel {
@@ -49,7 +59,8 @@ struct Bucket {
     status: [u64; 5],
     bytes_out: u64,
     latency_ms: DDSketch,
-    paths: HashMap<String, u64>,
+    /// Per path: requests, and of them 5xx answers.
+    paths: HashMap<String, (u64, u64)>,
     places: HashMap<Place, u64>,
 }
 
@@ -89,7 +100,9 @@ impl Bucket {
         } else {
             OTHER_PATHS
         };
-        *self.paths.entry(path.to_string()).or_default() += 1;
+        let tally = self.paths.entry(path.to_string()).or_default();
+        tally.0 += 1;
+        tally.1 += u64::from((500..600).contains(&line.status));
         if let (Some(country), Some(lat), Some(lon)) = (&line.country, line.lat, line.lon) {
             let place = Place { country: country.clone(), lat: lat.floor() as i16, lon: lon.floor() as i16 };
             if self.places.len() < PLACES_PER_BUCKET || self.places.contains_key(&place) {
@@ -106,8 +119,10 @@ impl Bucket {
         self.bytes_out += other.bytes_out;
         // Sketches of one configuration always merge.
         let _ = self.latency_ms.merge(&other.latency_ms);
-        for (path, count) in &other.paths {
-            *self.paths.entry(path.clone()).or_default() += count;
+        for (path, (requests, server_errors)) in &other.paths {
+            let tally = self.paths.entry(path.clone()).or_default();
+            tally.0 += requests;
+            tally.1 += server_errors;
         }
         for (place, count) in &other.places {
             *self.places.entry(place.clone()).or_default() += count;
@@ -172,6 +187,8 @@ pub struct HttpStep {
 pub struct PathCount {
     pub path: String,
     pub requests: u64,
+    /// Of them, answered 5xx.
+    pub server_errors: u64,
 }
 
 /// Requests from one place: a country and a 1° cell (its centre given).
@@ -281,8 +298,11 @@ impl HttpStatsModel {
                 total.merge(bucket);
             }
         }
-        let mut top_paths: Vec<PathCount> =
-            total.paths.iter().map(|(path, &requests)| PathCount { path: path.clone(), requests }).collect();
+        let mut top_paths: Vec<PathCount> = total
+            .paths
+            .iter()
+            .map(|(path, &(requests, server_errors))| PathCount { path: path.clone(), requests, server_errors })
+            .collect();
         top_paths.sort_by(|a, b| b.requests.cmp(&a.requests).then_with(|| a.path.cmp(&b.path)));
         top_paths.truncate(top);
         let mut places: Vec<PlaceCount> = total

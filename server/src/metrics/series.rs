@@ -270,6 +270,19 @@ impl Series {
     }
 }
 
+/// Points a query returns when it names no step.
+pub const DEFAULT_POINTS: i64 = 300;
+
+/// About [`DEFAULT_POINTS`] steps over `range_ms`, each a whole number of
+/// the coarsest resolution it spans (10 s, 1 min, 1 h), so the query reads
+/// rollups where they exist: raw points are kept for 3 days only. The Stats
+/// API and the console's charts both use it, so they answer the same steps.
+pub fn default_step_ms(range_ms: i64) -> i64 {
+    let wanted = (range_ms / DEFAULT_POINTS).max(1);
+    let unit = [3_600_000, 60_000, 10_000].into_iter().find(|unit| wanted >= *unit).unwrap_or(10_000);
+    (wanted + unit - 1) / unit * unit
+}
+
 /// How a query combines points within a step and across the series of a group.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]

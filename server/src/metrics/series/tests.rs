@@ -197,3 +197,11 @@ fn a_new_model_rebuilt_from_the_topics_answers_the_same() {
     assert_eq!(listed[1].tags["route"], vec!["/a".to_string(), "/b".to_string()]);
     assert!(rebuilt.list("acme", "web").is_empty(), "another app sees nothing");
 }
+
+#[test]
+fn default_steps_are_whole_units_of_the_coarsest_resolution_they_span() {
+    assert_eq!(default_step_ms(3_600_000), 20_000, "an hour: 10 s points");
+    assert_eq!(default_step_ms(7 * 86_400_000), 2_040_000, "a week: whole minutes");
+    assert_eq!(default_step_ms(30 * 86_400_000), 10_800_000, "a month: whole hours");
+    assert_eq!(default_step_ms(1_000), 10_000);
+}

@@ -1,0 +1,86 @@
+// An on-call engineer opens an app's metrics: one chart per server metric,
+// each named for assistive technology with what it shows, its legend naming
+// the demo's two instances, and a table of its numbers a click away.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { artifacts, signedInPage, demoForTests } from './vigie.mjs';
+
+const env = demoForTests();
+
+const CHARTS = [
+  ['instance.cpu_percent', /^CPU % \(100 = one core\) per instance, last 24 h: api-1 max [\d.]+, api-2 max [\d.]+$/],
+  ['instance.memory_used_bytes', /^Memory used against limit, MB, per instance, last 24 h: api-1 max [\d.]+, api-1 limit max [\d.]+, api-2 max/],
+  ['instance.net_in_bytes', /^Network in, kB\/s, per instance, last 24 h: api-1 max/],
+  ['instance.net_out_bytes', /^Network out, kB\/s, per instance, last 24 h: api-1 max/],
+  ['instance.disk_read_bytes', /^Disk read, kB\/s, per instance, last 24 h: api-1 max/],
+  ['instance.disk_write_bytes', /^Disk write, kB\/s, per instance, last 24 h: api-1 max/],
+];
+
+for (const colorScheme of ['light', 'dark']) {
+  test(`the metrics page draws one named chart per server metric, with its table (${colorScheme})`, async () => {
+    const page = await signedInPage(env.browser, env.vigie, { colorScheme, viewport: { width: 1280, height: 900 } });
+    await page.goto(`${env.vigie.url}/orgs/demo/apps/api/logs`);
+    await page.getByRole('link', { name: 'Metrics' }).click();
+    await page.waitForURL('**/orgs/demo/apps/api/metrics');
+    await page.locator('body[data-hydrated]').waitFor({ state: 'attached' });
+
+    const charts = page.locator('[data-chart]');
+    assert.deepEqual(await charts.evaluateAll((found) => found.map((chart) => chart.dataset.chart)), CHARTS.map(([id]) => id));
+    for (const [id, name] of CHARTS) {
+      const chart = page.locator(`[data-chart="${id}"]`);
+      const label = await chart.getByRole('img').getAttribute('aria-label');
+      assert.match(label, name);
+      assert.equal(await chart.locator('svg polyline, svg path').count() > 0, true, `${id} draws lines`);
+      const legend = await chart.getByRole('list', { name: 'Legend' }).locator('.legend-label').allInnerTexts();
+      assert.ok(legend.includes('api-1') && legend.includes('api-2'), `${id}: ${legend}`);
+    }
+    await page.getByRole('link', { name: '24h' }).and(page.locator('[aria-current=page]')).waitFor();
+    await page.screenshot({ path: join(artifacts, `metrics-24h-${colorScheme}.png`), fullPage: true });
+
+    // The table: a click opens it, its columns are the instances, its cells numbers.
+    const cpu = page.locator('[data-chart="instance.cpu_percent"]');
+    await cpu.getByText('Table').click();
+    const table = cpu.getByRole('table');
+    await table.waitFor();
+    assert.deepEqual(await table.locator('thead th').allInnerTexts(), ['Time (UTC)', 'api-1', 'api-2']);
+    const rows = table.locator('tbody tr');
+    assert.ok(await rows.count() > 0);
+    for (const text of await rows.first().locator('td').allInnerTexts()) assert.match(text, /^(\d+\.\d+)?$/);
+    await cpu.screenshot({ path: join(artifacts, `metrics-table-${colorScheme}.png`) });
+
+    // Another range is a link that keeps the page; a wrong one says what is wrong.
+    await page.getByRole('link', { name: '1h', exact: true }).click();
+    await page.waitForURL('**/metrics?range=1h');
+    await page.getByRole('img', { name: /^CPU % \(100 = one core\) per instance, last 1 h/ }).waitFor();
+    // The demo's history is short: the last hour shows its lines whole.
+    await page.screenshot({ path: join(artifacts, `metrics-1h-${colorScheme}.png`), fullPage: true });
+    await page.goto(`${env.vigie.url}/orgs/demo/apps/api/metrics?range=2h`);
+    assert.equal(await page.getByTestId('problem').innerText(), 'range: "2h" is none of 1h, 6h, 24h, 7d, 30d');
+    await page.close();
+  });
+}
+
+for (const colorScheme of ['light', 'dark']) {
+  test(`the HTTP page charts requests, latency and bytes and links a status class to its access logs (${colorScheme})`, async () => {
+    const page = await signedInPage(env.browser, env.vigie, { colorScheme, viewport: { width: 1280, height: 900 } });
+    await page.goto(`${env.vigie.url}/orgs/demo/apps/web/metrics`);
+    await page.getByRole('link', { name: 'HTTP', exact: true }).click();
+    await page.waitForURL('**/orgs/demo/apps/web/http');
+    await page.locator('body[data-hydrated]').waitFor({ state: 'attached' });
+    await page.getByRole('link', { name: '1h', exact: true }).click();
+    await page.waitForURL('**/http?range=1h');
+    await page.getByRole('img', { name: /^Requests per second by status class, stacked, last 1 h: 2xx max [\d.]+, 3xx max/ }).waitFor();
+    await page.getByRole('img', { name: /^Latency percentiles in ms, last 1 h: p50 max [\d.]+, p95 max [\d.]+, p99 max [\d.]+$/ }).waitFor();
+    await page.getByRole('img', { name: /^Bytes sent per second, kB\/s, last 1 h: bytes out max/ }).waitFor();
+    const paths = page.getByTestId('top-paths').locator('tbody tr');
+    assert.ok(await paths.count() > 0);
+    for (const text of await paths.first().locator('td.num').allInnerTexts()) assert.match(text, /^[\d,.]+( %)?$/);
+    await page.screenshot({ path: join(artifacts, `http-${colorScheme}.png`), fullPage: true });
+
+    await page.getByRole('list', { name: 'Access logs by status class' }).getByRole('link', { name: '5xx' }).click();
+    await page.waitForURL('**/logs?kind=access&q=status%3A5xx&since=1h');
+    await page.close();
+  });
+}

@@ -114,6 +114,10 @@ enum BenchWhat {
     /// process, bytes per stored point, Stats API latency, memory of
     /// 100,000 active series.
     Metrics(bench::metrics::MetricsBenchConfig),
+    /// What long filtered replays cost the live side: HTTP ingest and SSE
+    /// followers' latency, alone and while replay clients page through a
+    /// 10 M-line topic, against a `vigie serve` child process.
+    ReplayLoad(bench::replay_load::ReplayLoadConfig),
 }
 
 #[derive(Args)]
@@ -291,6 +295,15 @@ async fn main() -> ExitCode {
         }
         Command::Bench { what: BenchWhat::Api(config) } => {
             return match bench::api::run(config).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("the benchmark failed: {error}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        Command::Bench { what: BenchWhat::ReplayLoad(config) } => {
+            return match bench::replay_load::run(config).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(error) => {
                     eprintln!("the benchmark failed: {error}");

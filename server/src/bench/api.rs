@@ -62,7 +62,7 @@ pub struct ApiBenchConfig {
     pub follow_batches_per_sec: usize,
 }
 
-type BenchResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+pub(crate) type BenchResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 pub async fn run(config: ApiBenchConfig) -> BenchResult<()> {
     let scratch = Scratch::new(&config.dir).map_err(|error| format!("{}: {error}", config.dir.display()))?;
@@ -73,50 +73,62 @@ pub async fn run(config: ApiBenchConfig) -> BenchResult<()> {
     }
     let mut rows = Vec::new();
 
-    let (rate, elapsed, cores) = http_ingest(&server, config.http_lines, config.http_senders).await?;
-    rows.push(Row {
-        what: format!(
-            "HTTP NDJSON ingest, batches of 1,000, {} senders, {} lines in {elapsed:.2} s",
-            config.http_senders,
-            group(config.http_lines as f64)
-        ),
-        figure: format!("{} lines/s (server busy {cores:.2} cores)", group(rate)),
-        target: "≥ 500,000 lines/s",
-    });
+    // `--http-lines 0 --syslog-lines 0` measures the followers alone.
+    if config.http_lines > 0 {
+        let (rate, elapsed, cores) = http_ingest(&server, "http", config.http_lines, config.http_senders).await?;
+        rows.push(Row {
+            what: format!(
+                "HTTP NDJSON ingest, batches of 1,000, {} senders, {} lines in {elapsed:.2} s",
+                config.http_senders,
+                group(config.http_lines as f64)
+            ),
+            figure: format!("{} lines/s (server busy {cores:.2} cores)", group(rate)),
+            target: "≥ 500,000 lines/s",
+        });
+    }
 
-    let (rate, elapsed, cores) = syslog_ingest(&server, config.syslog_lines, config.syslog_connections).await?;
-    rows.push(Row {
-        what: format!(
-            "syslog TCP ingest (RFC 5424, newline framing), {} connections, {} lines in {elapsed:.2} s",
-            config.syslog_connections,
-            group(config.syslog_lines as f64)
-        ),
-        figure: format!("{} lines/s (server busy {cores:.2} cores)", group(rate)),
-        target: "≥ 300,000 lines/s",
-    });
+    if config.syslog_lines > 0 {
+        let (rate, elapsed, cores) = syslog_ingest(&server, config.syslog_lines, config.syslog_connections).await?;
+        rows.push(Row {
+            what: format!(
+                "syslog TCP ingest (RFC 5424, newline framing), {} connections, {} lines in {elapsed:.2} s",
+                config.syslog_connections,
+                group(config.syslog_lines as f64)
+            ),
+            figure: format!("{} lines/s (server busy {cores:.2} cores)", group(rate)),
+            target: "≥ 300,000 lines/s",
+        });
+    }
 
-    let followed = follow(&server, &config).await?;
+    let load = FollowLoad {
+        followers: config.followers,
+        lines_per_sec: config.follow_lines_per_sec,
+        batches_per_sec: config.follow_batches_per_sec,
+        secs: config.follow_secs,
+    };
+    let followed = follow(&server, "follow", &load).await?;
     rows.push(Row {
         what: format!(
             "{} SSE followers of one app, {} lines/s asked ({} reached) in {} batches/s for {} s: ingest → client latency",
-            config.followers,
+            load.followers,
             group(config.follow_lines_per_sec as f64),
             group(followed.lines_per_sec),
             config.follow_batches_per_sec,
             config.follow_secs
         ),
         figure: format!(
-            "p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; {} of {} lines delivered",
+            "p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; {} of {} lines delivered ({} heartbeats skipped)",
             followed.p50_ms,
             followed.p99_ms,
             followed.max_ms,
             group(followed.delivered as f64),
-            group(followed.expected as f64)
+            group(followed.expected as f64),
+            group(followed.heartbeats as f64)
         ),
         target: "p99 < 50 ms",
     });
     rows.push(Row {
-        what: format!("server RSS while {} followers read", config.followers),
+        what: format!("server RSS while {} followers read", load.followers),
         figure: format!(
             "{} MB before they connect, {} MB peak, {} MB at the end; CPU: server {:.2} cores, clients {:.2} cores",
             followed.rss_before_mb,
@@ -132,7 +144,6 @@ pub async fn run(config: ApiBenchConfig) -> BenchResult<()> {
     Ok(())
 }
 
-/// The server under test, a child process.
 /// A `vigie serve` child process on loopback, with its admin token.
 pub(crate) struct Server {
     child: Child,
@@ -147,7 +158,7 @@ pub(crate) struct Server {
 }
 
 impl Server {
-    async fn start(data_dir: &std::path::Path) -> BenchResult<Server> {
+    pub(crate) async fn start(data_dir: &std::path::Path) -> BenchResult<Server> {
         Server::start_with(data_dir, &["--statsd", "off"]).await
     }
 
@@ -215,12 +226,12 @@ impl Server {
         Ok(())
     }
 
-    fn logs_url(&self, app: &str) -> String {
+    pub(crate) fn logs_url(&self, app: &str) -> String {
         format!("{}/api/v1/orgs/{}/apps/{app}/logs", self.base, self.org)
     }
 
     /// The number of records in the app's service topic.
-    async fn records(&self, app: &str) -> BenchResult<u64> {
+    pub(crate) async fn records(&self, app: &str) -> BenchResult<u64> {
         let page: Value =
             self.http.get(format!("{}?order=desc&limit=1", self.logs_url(app))).send().await?.json().await?;
         Ok(page["records"][0]["offset"].as_u64().map_or(0, |last| last + 1))
@@ -269,12 +280,19 @@ fn ndjson_bodies(count: usize) -> Vec<String> {
         .collect()
 }
 
-/// Lines per second, seconds, and the server's busy cores.
-async fn http_ingest(server: &Server, lines: usize, senders: usize) -> BenchResult<(f64, f64, f64)> {
+/// Sends `lines` demo lines to `app` over HTTP, batches of 1,000 from
+/// `senders` concurrent clients; returns lines per second, seconds, and
+/// the server's busy cores.
+pub(crate) async fn http_ingest(
+    server: &Server,
+    app: &str,
+    lines: usize,
+    senders: usize,
+) -> BenchResult<(f64, f64, f64)> {
     let bodies = Arc::new(ndjson_bodies(100_000));
     let batches = lines.div_ceil(1_000);
     let next = Arc::new(AtomicUsize::new(0));
-    let url = server.logs_url("http");
+    let url = server.logs_url(app);
     let cpu_before = server.cpu_secs();
     let started = Instant::now();
     let mut tasks = Vec::new();
@@ -305,9 +323,9 @@ async fn http_ingest(server: &Server, lines: usize, senders: usize) -> BenchResu
     }
     let elapsed = started.elapsed().as_secs_f64();
     let server_cores = (server.cpu_secs() - cpu_before) / elapsed;
-    let stored = server.records("http").await?;
+    let stored = server.records(app).await?;
     if stored != (batches * 1_000) as u64 {
-        return Err(format!("sent {} lines over HTTP, {stored} stored", batches * 1_000).into());
+        return Err(format!("sent {} lines over HTTP to {app}, {stored} stored", batches * 1_000).into());
     }
     Ok((stored as f64 / elapsed, elapsed, server_cores))
 }
@@ -370,37 +388,52 @@ async fn syslog_ingest(server: &Server, lines: usize, connections: usize) -> Ben
     Ok((total as f64 / elapsed, elapsed, (server.cpu_secs() - cpu_before) / elapsed))
 }
 
-struct Followed {
-    /// The rate the producer reached.
-    lines_per_sec: f64,
-    /// Cores busy on average while the producer sent: the server's, and
-    /// this process's (the followers and the producer).
-    server_cores: f64,
-    client_cores: f64,
-    p50_ms: f64,
-    p99_ms: f64,
-    max_ms: f64,
-    delivered: u64,
-    expected: u64,
-    rss_before_mb: u64,
-    rss_peak_mb: u64,
-    rss_after_mb: u64,
+/// SSE followers of one app and the steady producer they follow.
+pub(crate) struct FollowLoad {
+    pub followers: usize,
+    pub lines_per_sec: usize,
+    pub batches_per_sec: usize,
+    /// How long the producer sends.
+    pub secs: u64,
 }
 
-async fn follow(server: &Server, config: &ApiBenchConfig) -> BenchResult<Followed> {
+pub(crate) struct Followed {
+    /// The rate the producer reached.
+    pub lines_per_sec: f64,
+    /// Cores busy on average while the producer sent: the server's, and
+    /// this process's (the followers and the producer).
+    pub server_cores: f64,
+    pub client_cores: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    pub delivered: u64,
+    pub expected: u64,
+    /// `event: heartbeat`s the followers got (and did not count as records).
+    pub heartbeats: u64,
+    pub rss_before_mb: u64,
+    pub rss_peak_mb: u64,
+    pub rss_after_mb: u64,
+}
+
+/// Connects `load.followers` SSE clients to `app`'s live stream, sends
+/// timestamped lines at a steady rate, and measures each event's latency
+/// from send to arrival.
+pub(crate) async fn follow(server: &Server, app: &str, load: &FollowLoad) -> BenchResult<Followed> {
     let rss_before_mb = server.rss_mb();
-    let url = format!("{}/live", server.logs_url("follow"));
+    let url = format!("{}/live", server.logs_url(app));
     let addr = server.base.trim_start_matches("http://").to_string();
     let path = url.trim_start_matches("http://").trim_start_matches(addr.as_str()).to_string();
     let latencies_us = Arc::new(Mutex::new(Vec::<u32>::new()));
     let delivered = Arc::new(AtomicU64::new(0));
+    let heartbeats = Arc::new(AtomicU64::new(0));
     let connected = Arc::new(AtomicUsize::new(0));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut clients = Vec::new();
-    for _ in 0..config.followers {
+    for _ in 0..load.followers {
         let (addr, path, token, http) = (addr.clone(), path.clone(), server.token.clone(), server.http.clone());
-        let (latencies_us, delivered, connected, mut stop) =
-            (latencies_us.clone(), delivered.clone(), connected.clone(), stop_rx.clone());
+        let (latencies_us, delivered, heartbeats, connected, mut stop) =
+            (latencies_us.clone(), delivered.clone(), heartbeats.clone(), connected.clone(), stop_rx.clone());
         clients.push(tokio::spawn(async move {
             // A plain HTTP/1.1 client on a raw socket, as light as curl:
             // events are found in the bytes as they come (the chunked
@@ -440,6 +473,16 @@ async fn follow(server: &Server, config: &ApiBenchConfig) -> BenchResult<Followe
                         opened = true;
                         connected.fetch_add(1, Ordering::Relaxed);
                     }
+                    // The stream's own events carry no records: a heartbeat
+                    // every 5 s is no line, and an end means the server cut
+                    // the stream, which this bench never asks for.
+                    if event_named(event, b"heartbeat") {
+                        heartbeats.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
+                    if event_named(event, b"end") {
+                        return Err(format!("the server ended a live stream: {}", String::from_utf8_lossy(event)));
+                    }
                     let (Some(id), Some(first)) =
                         (number_after(event, b"id: "), number_after(event, b"data: [{\"offset\":"))
                     else {
@@ -462,12 +505,12 @@ async fn follow(server: &Server, config: &ApiBenchConfig) -> BenchResult<Followe
         }));
     }
     let deadline = Instant::now() + Duration::from_secs(60);
-    while connected.load(Ordering::Relaxed) < config.followers {
+    while connected.load(Ordering::Relaxed) < load.followers {
         if Instant::now() > deadline {
             return Err(format!(
                 "{} of {} followers connected in 60 s",
                 connected.load(Ordering::Relaxed),
-                config.followers
+                load.followers
             )
             .into());
         }
@@ -475,8 +518,8 @@ async fn follow(server: &Server, config: &ApiBenchConfig) -> BenchResult<Followe
     }
 
     // The producer: evenly spaced batches, each line stamped with its send time.
-    let batches_per_sec = config.follow_batches_per_sec.clamp(1, 1_000);
-    let per_batch = config.follow_lines_per_sec.div_ceil(batches_per_sec);
+    let batches_per_sec = load.batches_per_sec.clamp(1, 1_000);
+    let per_batch = load.lines_per_sec.div_ceil(batches_per_sec);
     let mut ticker = tokio::time::interval(Duration::from_millis(1000 / batches_per_sec as u64));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let words = sample_payloads(LogKind::Service, per_batch, 5);
@@ -485,12 +528,12 @@ async fn follow(server: &Server, config: &ApiBenchConfig) -> BenchResult<Followe
     let mut sent = 0u64;
     let mut rss_peak_mb = rss_before_mb;
     let mut last_rss = Instant::now();
-    let url = server.logs_url("follow");
+    let url = server.logs_url(app);
     // Batches go out concurrently (at most 16 in flight), so a slow answer
     // never delays the next batch's send time.
     let in_flight = Arc::new(tokio::sync::Semaphore::new(16));
     let mut posts = Vec::new();
-    while started.elapsed() < Duration::from_secs(config.follow_secs) {
+    while started.elapsed() < Duration::from_secs(load.secs) {
         ticker.tick().await;
         let ts = now_ns();
         let mut body = String::with_capacity(per_batch * 160);
@@ -523,7 +566,7 @@ async fn follow(server: &Server, config: &ApiBenchConfig) -> BenchResult<Followe
         post.await??;
     }
     // Let the last lines arrive.
-    let expected = sent * config.followers as u64;
+    let expected = sent * load.followers as u64;
     let drain_deadline = Instant::now() + Duration::from_secs(10);
     while delivered.load(Ordering::Relaxed) < expected && Instant::now() < drain_deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -546,10 +589,17 @@ async fn follow(server: &Server, config: &ApiBenchConfig) -> BenchResult<Followe
         max_ms: at(1.0),
         delivered: delivered.load(Ordering::Relaxed),
         expected,
+        heartbeats: heartbeats.load(Ordering::Relaxed),
         rss_before_mb,
         rss_peak_mb,
         rss_after_mb,
     })
+}
+
+/// Whether a Server-Sent Event (its bytes up to the blank line) is an
+/// `event: NAME` one. The chunked encoding's size line may come before it.
+fn event_named(event: &[u8], name: &[u8]) -> bool {
+    event.split(|b| *b == b'\n').any(|line| line.strip_prefix(b"event: ".as_slice()) == Some(name))
 }
 
 /// The number written right after the first `prefix` in `bytes`.

@@ -118,7 +118,10 @@ pub fn guard<T: Send + 'static>(
         caller: std::sync::Arc<Caller>,
         ended: bool,
     }
-    let start = tokio::time::Instant::now() + RECHECK_EVERY;
+    // The first re-check at a random point of the first period: streams
+    // opened together (a thousand followers after a restart) then re-check
+    // spread out, not in one burst of catalog reads every period.
+    let start = tokio::time::Instant::now() + RECHECK_EVERY.mul_f64(rand::random_range(0.05..=1.0));
     let state = State {
         items: Box::pin(items),
         tick: tokio::time::interval_at(start, RECHECK_EVERY),

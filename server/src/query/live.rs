@@ -127,10 +127,10 @@ impl LiveSelection {
     }
 }
 
-/// Follows `key` from offset `from` (or from its end) on. Reads of the
-/// store (and the filter's work on what they return) run on blocking
-/// threads; a batch another follower already encoded is taken from
-/// [`SharedBatches`] without touching the store.
+/// Follows `key` from offset `from` (or from its end) on. A batch another
+/// follower already encoded is taken from [`SharedBatches`]; the newest
+/// records are read from the topic's memory; reads that need the disk run
+/// on blocking threads.
 pub fn follow(
     store: Store,
     shared: Arc<SharedBatches>,
@@ -165,13 +165,19 @@ struct Follower {
 
 impl Follower {
     /// The items of the next batch from `next`, and where the one after
-    /// starts: shared if another follower encoded it, else read on a
-    /// blocking thread.
+    /// starts: shared if another follower encoded it; read from the
+    /// topic's memory of its newest records on the runtime (no file, no
+    /// wait: where followers at the end read, a thousand of them woken by
+    /// one append each finding the batch the first encoded); else read on
+    /// a blocking thread.
     async fn next_items(&self, next: u64) -> (u64, Vec<LiveItem>) {
         if self.selection.keeps_all() {
             if let Some((after, item)) = self.shared.get(&self.key, next) {
                 return (after, vec![item]);
             }
+        }
+        if let Some(recent) = self.store.read_recent(&self.key, next, READ_CHUNK) {
+            return encode_batch(&self.shared, &self.key, &self.selection, next, recent);
         }
         let (store, shared, key, selection) =
             (self.store.clone(), self.shared.clone(), self.key.clone(), self.selection.clone());
@@ -193,8 +199,19 @@ fn read_batch(
     selection: &LiveSelection,
     next: u64,
 ) -> (u64, Vec<LiveItem>) {
+    encode_batch(shared, key, selection, next, store.read(key, next, READ_CHUNK))
+}
+
+/// Filters and encodes a batch read from `next`, sharing it when whole.
+fn encode_batch(
+    shared: &SharedBatches,
+    key: &TopicKey,
+    selection: &LiveSelection,
+    next: u64,
+    read: ReadBatch,
+) -> (u64, Vec<LiveItem>) {
     let sharing = selection.keeps_all();
-    let ReadBatch { records, next_offset, gaps } = store.read(key, next, READ_CHUNK);
+    let ReadBatch { records, next_offset, gaps } = read;
     let last_offset = next_offset.saturating_sub(1);
     let mut items = Vec::with_capacity(2);
     if !gaps.is_empty() {

@@ -326,6 +326,14 @@ impl Store {
         }
     }
 
+    /// [`Store::read`] when the records from `from_offset` on are all still
+    /// in the topic's memory of its newest records (where live followers
+    /// read); `None` when the read needs the disk. Does not block: no file
+    /// is touched, a lock is held for a copy of shared pointers.
+    pub fn read_recent(&self, key: &TopicKey, from_offset: u64, max: usize) -> Option<ReadBatch> {
+        self.existing(key)?.read_recent(from_offset, max)
+    }
+
     /// The newest `max` records, oldest first.
     ///
     /// Blocks (file I/O and locks): call it from a blocking thread, not the async runtime.

@@ -401,6 +401,22 @@ impl Topic {
         self.read_once(from_offset, max)
     }
 
+    /// [`Topic::read`] when the records from `from_offset` on are all still
+    /// in memory (the newest ones, where live followers read), else `None`.
+    /// Takes the state's read lock for a copy of shared pointers, touches
+    /// no file: it does not block.
+    pub fn read_recent(&self, from_offset: u64, max: usize) -> Option<ReadBatch> {
+        let state = self.state();
+        let oldest_recent = state.recent.front()?;
+        if from_offset < oldest_recent.offset || from_offset < state.first_offset {
+            return None;
+        }
+        let skip = (from_offset - oldest_recent.offset) as usize;
+        let records: Vec<_> = state.recent.iter().skip(skip).take(max).cloned().collect();
+        let next_offset = records.last().map_or(from_offset.max(state.next_offset), |r| r.offset + 1);
+        Some(ReadBatch { records, next_offset, gaps: Vec::new() })
+    }
+
     fn read_once(&self, from_offset: u64, max: usize) -> ReadBatch {
         let mut batch = ReadBatch::default();
         let mut from = from_offset;

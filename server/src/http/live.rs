@@ -7,8 +7,6 @@
 //! `{"reason","message"}`) and closes: a right lost mid-stream is lost for
 //! the stream too, within five seconds.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::time::Duration;
 
 use futures::{stream, Stream, StreamExt};
@@ -110,46 +108,32 @@ pub fn guard<T: Send + 'static>(
     caller: Caller,
     shutdown: ShutdownSignal,
 ) -> impl Stream<Item = Guarded<T>> + Send + 'static {
-    struct State<T> {
-        items: Pin<Box<dyn Stream<Item = T> + Send>>,
-        tick: tokio::time::Interval,
-        stop: Pin<Box<dyn Future<Output = ()> + Send>>,
-        catalog: Catalog,
-        caller: std::sync::Arc<Caller>,
-        ended: bool,
-    }
     // The first re-check at a random point of the first period: streams
     // opened together (a thousand followers after a restart) then re-check
     // spread out, not in one burst of catalog reads every period.
     let start = tokio::time::Instant::now() + RECHECK_EVERY.mul_f64(rand::random_range(0.05..=1.0));
-    let state = State {
-        items: Box::pin(items),
-        tick: tokio::time::interval_at(start, RECHECK_EVERY),
-        stop: Box::pin(shutdown.fired()),
-        catalog,
-        caller: std::sync::Arc::new(caller),
-        ended: false,
-    };
-    stream::unfold(state, |mut state| async move {
-        if state.ended {
-            return None;
-        }
-        tokio::select! {
-            _ = &mut state.stop => None,
-            item = state.items.next() => item.map(|item| (Guarded::Item(item), state)),
-            _ = state.tick.tick() => {
-                let (catalog, caller) = (state.catalog.clone(), state.caller.clone());
-                let checked = tokio::task::spawn_blocking(move || caller.still_allowed(&catalog)).await;
-                match checked {
-                    Ok(Err(reason)) => {
-                        state.ended = true;
-                        Some((Guarded::End(reason), state))
-                    }
-                    Ok(Ok(())) | Err(_) => Some((Guarded::Heartbeat, state)),
+    let caller = std::sync::Arc::new(caller);
+    let checks = tokio_stream::wrappers::IntervalStream::new(tokio::time::interval_at(start, RECHECK_EVERY)).then(
+        move |_| {
+            let (catalog, caller) = (catalog.clone(), caller.clone());
+            async move {
+                match tokio::task::spawn_blocking(move || caller.still_allowed(&catalog)).await {
+                    Ok(Err(ended)) => Guarded::End(ended),
+                    Ok(Ok(())) | Err(_) => Guarded::Heartbeat,
                 }
             }
-        }
-    })
+        },
+    );
+    // Merged without a future per item (a thousand followers send a
+    // hundred thousand items a second); the stream stops after an end.
+    let mut ended = false;
+    stream::select(items.map(Guarded::Item), checks)
+        .take_while(move |event| {
+            let going = !ended;
+            ended |= matches!(event, Guarded::End(_));
+            std::future::ready(going)
+        })
+        .take_until(shutdown.fired())
 }
 
 /// A guarded stream of Server-Sent Events, as bytes: the items as they

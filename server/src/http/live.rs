@@ -113,8 +113,8 @@ pub fn guard<T: Send + 'static>(
     // spread out, not in one burst of catalog reads every period.
     let start = tokio::time::Instant::now() + RECHECK_EVERY.mul_f64(rand::random_range(0.05..=1.0));
     let caller = std::sync::Arc::new(caller);
-    let checks = tokio_stream::wrappers::IntervalStream::new(tokio::time::interval_at(start, RECHECK_EVERY)).then(
-        move |_| {
+    let checks =
+        tokio_stream::wrappers::IntervalStream::new(tokio::time::interval_at(start, RECHECK_EVERY)).then(move |_| {
             let (catalog, caller) = (catalog.clone(), caller.clone());
             async move {
                 match tokio::task::spawn_blocking(move || caller.still_allowed(&catalog)).await {
@@ -122,8 +122,7 @@ pub fn guard<T: Send + 'static>(
                     Ok(Ok(())) | Err(_) => Guarded::Heartbeat,
                 }
             }
-        },
-    );
+        });
     // Merged without a future per item (a thousand followers send a
     // hundred thousand items a second); the stream stops after an end.
     let mut ended = false;

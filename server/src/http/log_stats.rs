@@ -118,7 +118,7 @@ pub async fn log_stats(
         Ok(count(&store, &request))
     })
     .await?;
-    let gaps = serde_json::from_str(&crate::query::encode::gaps_json(&stats.gaps)).map_err(ApiError::internal)?;
+    let gaps = crate::query::encode::gaps_value(&stats.gaps);
     Ok(Json(LogStats {
         total: stats.total,
         step_s: step_ns.map(|step| step as f64 / 1e9),

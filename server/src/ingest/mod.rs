@@ -13,7 +13,7 @@
 //! back the lines it may store and, for the others, which was wrong and why.
 //!
 //! Ingest sits above the store, the catalog and the read models, and below
-//! the HTTP layer: nothing here imports `crate::http`.
+//! the HTTP layer, which it never imports.
 
 pub mod access;
 pub mod demo_places;

@@ -45,8 +45,8 @@ pub fn record_text(record: &StoredRecord) -> String {
     }
 }
 
-/// A JSON array of the stretches of offsets a read could not return, and why.
-pub fn gaps_json(gaps: &[Gap]) -> String {
+/// The stretches of offsets a read could not return, and why, as JSON.
+pub fn gaps_value(gaps: &[Gap]) -> serde_json::Value {
     let gaps: Vec<serde_json::Value> = gaps
         .iter()
         .map(|gap| {
@@ -57,7 +57,12 @@ pub fn gaps_json(gaps: &[Gap]) -> String {
             })
         })
         .collect();
-    serde_json::Value::Array(gaps).to_string()
+    serde_json::Value::Array(gaps)
+}
+
+/// [`gaps_value`] written as text.
+pub fn gaps_json(gaps: &[Gap]) -> String {
+    gaps_value(gaps).to_string()
 }
 
 /// A JSON array of records, each its payload object with `offset` and

@@ -92,14 +92,24 @@ pub fn count(store: &Store, request: &StatsRequest) -> Stats {
             return true;
         }
         stats.total += 1;
+        // With `by`, the record is parsed once for both; without, only the
+        // split's two fields are read.
+        let record = request.by.and_then(|_| match serde_json::from_slice::<Value>(payload) {
+            Ok(Value::Object(record)) => Some(record),
+            _ => None,
+        });
         if let Some(step) = request.step_ns {
             let start_ns = ts_ns.div_euclid(step) * step;
             let bucket = buckets.entry(start_ns).or_insert_with(|| Bucket { start_ns, ..Bucket::default() });
             bucket.total += 1;
-            *bucket.counts.entry(split_of(payload, request.split)).or_default() += 1;
+            let split = match &record {
+                Some(record) => split_of_record(record, request.split),
+                None => split_of(payload, request.split),
+            };
+            *bucket.counts.entry(split).or_default() += 1;
         }
         if let Some(field) = request.by {
-            match field_value(payload, field) {
+            match record.and_then(|record| field_value(record, field)) {
                 Some(value) if values.len() < MAX_DISTINCT || values.contains_key(&value) => {
                     *values.entry(value).or_default() += 1
                 }
@@ -127,10 +137,20 @@ fn split_of(payload: &[u8], split: Split) -> String {
     }
 }
 
+/// [`split_of`] for a record already parsed.
+fn split_of_record(record: &serde_json::Map<String, Value>, split: Split) -> String {
+    match split {
+        Split::Level => record.get("level").and_then(Value::as_str).unwrap_or("none").to_string(),
+        Split::StatusClass => match record.get("status").and_then(Value::as_u64) {
+            Some(status) => format!("{}xx", status / 100),
+            None => "none".into(),
+        },
+    }
+}
+
 /// A field's value as text: a top-level key of the record, or one of a
 /// service line's `fields`.
-fn field_value(payload: &[u8], field: &str) -> Option<String> {
-    let Ok(Value::Object(mut record)) = serde_json::from_slice::<Value>(payload) else { return None };
+fn field_value(mut record: serde_json::Map<String, Value>, field: &str) -> Option<String> {
     let value = match record.remove(field) {
         Some(value) => value,
         None => match record.remove("fields") {

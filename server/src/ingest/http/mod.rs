@@ -1,8 +1,8 @@
 //! Log lines posted over HTTP (`POST /api/v1/orgs/{org}/apps/{app}/logs`):
 //! what ingest needs besides the store ([`IngestState`]), and one batch
 //! taken from its body to its topic ([`store_batch`]). The route itself
-//! (the token, the body's size and content type, the answer) is the HTTP
-//! layer's, in `crate::http::ingest`.
+//! (the token, the body's size and content type, the answer) belongs to
+//! the HTTP layer, a floor above, which calls down into this one.
 //!
 //! A batch over the line limit or the app's rate is refused whole and
 //! nothing of it is stored; otherwise its valid lines are stored and the

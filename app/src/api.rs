@@ -144,10 +144,7 @@ async fn dashboard_of(
         .ok_or_else(|| ServerFnError::new("the console is not connected to Vigie's statistics"))?;
     let Some(summary) = port()?.org(org).await.map_err(ServerFnError::new)? else { return Ok(None) };
     let Some(app) = summary.apps.iter().find(|known| known.slug == app).cloned() else { return Ok(None) };
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_millis() as i64);
-    Ok(Some((summary, app, stats, now_ms)))
+    Ok(Some((summary, app, stats, now_ms())))
 }
 
 /// An app's metrics page: its server metrics per instance over `range`
@@ -158,24 +155,60 @@ async fn dashboard_of(
 pub async fn get_metrics_page(
     org: String,
     app: String,
-    range: String,
-    metric: String,
-    aggregation: String,
-    group_by: String,
+    ask: crate::model::MetricsAsk,
 ) -> Result<Option<crate::model::MetricsPage>, ServerFnError> {
     let Some((summary, app, stats, now_ms)) = dashboard_of(org, app).await? else { return Ok(None) };
-    let ask = crate::dashboards::MetricsAsk { range, metric, aggregation, group_by };
     crate::dashboards::metrics_page(summary, app, stats, ask, now_ms).await.map_err(ServerFnError::new)
 }
 
-/// An app's HTTP statistics page over `range` (`1h` … `2d`, default 24 h),
-/// its charts drawn here, on the server.
+/// An app's HTTP statistics page over `range` (`1h` … `2d`, default 24 h)
+/// or from `from` to `to`, its charts drawn here, on the server.
 #[server(prefix = "/bff")]
 pub async fn get_http_page(
     org: String,
     app: String,
     range: String,
+    from: String,
+    to: String,
 ) -> Result<Option<crate::model::HttpPage>, ServerFnError> {
     let Some((summary, app, stats, now_ms)) = dashboard_of(org, app).await? else { return Ok(None) };
-    crate::dashboards::http_page(summary, app, stats, range, now_ms).await.map(Some).map_err(ServerFnError::new)
+    crate::dashboards::http_page(summary, app, stats, (range, from, to), now_ms)
+        .await
+        .map(Some)
+        .map_err(ServerFnError::new)
+}
+
+/// An app's overview: its last 24 h at a glance.
+#[server(prefix = "/bff")]
+pub async fn get_overview_page(org: String, app: String) -> Result<Option<crate::model::OverviewPage>, ServerFnError> {
+    let Some((summary, app, stats, now_ms)) = dashboard_of(org, app).await? else { return Ok(None) };
+    crate::dashboards::overview_page(summary, app, stats, port()?, now_ms).await.map(Some).map_err(ServerFnError::new)
+}
+
+/// An app's request map, in `mode` `24h` (default) or `realtime`.
+#[server(prefix = "/bff")]
+pub async fn get_map_page(
+    org: String,
+    app: String,
+    mode: String,
+) -> Result<Option<crate::model::MapPage>, ServerFnError> {
+    let Some((summary, app, stats, now_ms)) = dashboard_of(org, app).await? else { return Ok(None) };
+    crate::dashboards::map_page(summary, app, stats, mode, now_ms).await.map(Some).map_err(ServerFnError::new)
+}
+
+/// Each app's requests and errors per hour over 24 h, for the org page's cards.
+#[server(prefix = "/bff")]
+pub async fn get_org_sparklines(org: String) -> Result<Vec<crate::model::AppSparklines>, ServerFnError> {
+    if !viewer().await?.may_see(&org) {
+        return Ok(Vec::new());
+    }
+    let stats = use_context::<crate::stats_port::SharedStatsPort>()
+        .ok_or_else(|| ServerFnError::new("the console is not connected to Vigie's statistics"))?;
+    let Some(summary) = port()?.org(org).await.map_err(ServerFnError::new)? else { return Ok(Vec::new()) };
+    Ok(crate::dashboards::sparklines(&summary, stats, now_ms()).await)
+}
+
+#[cfg(feature = "ssr")]
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_millis() as i64)
 }

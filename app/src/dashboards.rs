@@ -5,12 +5,13 @@
 
 use crate::components::chart::draw::{chart_view, ChartSpec, Line, Scale};
 use crate::model::{
-    group_thousands, url_encode, AppSummary, ChartView, Choice, CountLink, HttpPage, MetricsPage, OrgSummary, PathRow,
-    PickedMetric, CHART_RANGES, HTTP_RANGES,
+    clock_utc, day_utc, group_thousands, url_encode, AppSparklines, AppSummary, ChartView, Choice, CountLink,
+    ErrorLine, HttpPage, MapPage, MapView, MetricsPage, OrgSummary, OverviewPage, PathRow, PickedMetric, CHART_RANGES,
+    HTTP_RANGES, MAP_MODES,
 };
 use crate::port::PortError;
 use crate::stats_port::{
-    HttpRequest, HttpSummary, MetricSummary, SeriesLines, SeriesRequest, SharedStatsPort, StatsRefusal,
+    HttpRequest, HttpSummary, MetricSummary, PlaceStats, SeriesLines, SeriesRequest, SharedStatsPort, StatsRefusal,
 };
 
 /// The tag that names an instance in instance reports.
@@ -87,20 +88,19 @@ const INSTANCE_CHARTS: [InstanceChart; 6] = [
     },
 ];
 
-/// The view the metrics page's URL asks for, as typed.
-#[derive(Clone, Debug, Default)]
-pub struct MetricsAsk {
-    pub range: String,
-    pub metric: String,
-    pub aggregation: String,
-    pub group_by: String,
+pub use crate::model::MetricsAsk;
+
+trait AskHref {
+    fn href(&self, base: &str) -> String;
 }
 
-impl MetricsAsk {
+impl AskHref for MetricsAsk {
     /// The page's URL with these parameters (empty ones left out).
     fn href(&self, base: &str) -> String {
         let params: Vec<String> = [
             ("range", &self.range),
+            ("from", &self.from),
+            ("to", &self.to),
             ("metric", &self.metric),
             ("aggregation", &self.aggregation),
             ("group_by", &self.group_by),
@@ -142,6 +142,56 @@ fn range_label(range: &str) -> String {
     }
 }
 
+/// The time a dashboard shows: a range back from now (then it follows
+/// new points live) or a custom one.
+pub struct Span {
+    pub from_ms: i64,
+    pub to_ms: i64,
+    pub label: String,
+    pub live: bool,
+}
+
+/// The longest custom range, in ms.
+const LONGEST_SPAN_MS: i64 = 31 * 86_400_000;
+
+/// The span a dashboard's URL asks for: `from`/`to` (RFC 3339) when given,
+/// else `range` among `offered` (or `24h`); the error says what is wrong.
+pub fn span_of(range: &str, from: &str, to: &str, offered: &[&str], now_ms: i64) -> Result<Span, String> {
+    if from.is_empty() && to.is_empty() {
+        let range = if range.is_empty() { crate::model::DEFAULT_CHART_RANGE } else { range };
+        return match range_ms(range).filter(|_| offered.contains(&range)) {
+            Some(span_ms) => {
+                Ok(Span { from_ms: now_ms - span_ms, to_ms: now_ms, label: range_label(range), live: true })
+            }
+            None => Err(format!("range: \"{range}\" is none of {}", offered.join(", "))),
+        };
+    }
+    let parse = |name: &str, text: &str| {
+        let text = text.trim();
+        // A date-time picker's `2026-11-25T14:00` (or with seconds) is read as UTC.
+        let full = match text.len() {
+            16 => format!("{text}:00Z"),
+            19 => format!("{text}Z"),
+            _ => text.to_string(),
+        };
+        time::OffsetDateTime::parse(&full, &time::format_description::well_known::Rfc3339)
+            .map(|time| (time.unix_timestamp_nanos() / 1_000_000) as i64)
+            .map_err(|_| format!("{name}: \"{text}\" is not an RFC 3339 time such as 2026-11-25T14:00:00Z"))
+    };
+    let from_ms = parse("from", from)?;
+    let to_ms = if to.is_empty() { now_ms } else { parse("to", to)? };
+    if to_ms - from_ms < 60_000 {
+        return Err("from: the range must be at least a minute long, from before to".to_string());
+    }
+    if to_ms - from_ms > LONGEST_SPAN_MS {
+        return Err("from: a range is at most 31 days long".to_string());
+    }
+    let (from_ns, to_ns) = (from_ms * 1_000_000, to_ms * 1_000_000);
+    let to_day = if day_utc(from_ns) == day_utc(to_ns) { String::new() } else { format!("{} ", day_utc(to_ns)) };
+    let label = format!("{} {} to {to_day}{}", day_utc(from_ns), &clock_utc(from_ns)[..5], &clock_utc(to_ns)[..5]);
+    Ok(Span { from_ms, to_ms, label, live: false })
+}
+
 /// The metrics page of `app`, `None` when the org has no such app.
 pub async fn metrics_page(
     org: OrgSummary,
@@ -151,13 +201,15 @@ pub async fn metrics_page(
     now_ms: i64,
 ) -> Result<Option<MetricsPage>, PortError> {
     let base = format!("/orgs/{}/apps/{}/metrics", org.slug, app.slug);
+    let custom = !ask.from.is_empty() || !ask.to.is_empty();
     let range = if ask.range.is_empty() { crate::model::DEFAULT_CHART_RANGE.to_string() } else { ask.range.clone() };
     let ranges = CHART_RANGES
         .iter()
         .map(|choice| Choice {
             label: choice.to_string(),
-            href: MetricsAsk { range: choice.to_string(), ..ask.clone() }.href(&base),
-            current: *choice == range,
+            href: MetricsAsk { range: choice.to_string(), from: String::new(), to: String::new(), ..ask.clone() }
+                .href(&base),
+            current: !custom && *choice == range,
         })
         .collect();
     let Some(metrics) = stats.metrics(org.slug.clone(), app.slug.clone()).await? else { return Ok(None) };
@@ -166,13 +218,21 @@ pub async fn metrics_page(
         .filter(|metric| !metric.name.starts_with("instance."))
         .map(|metric| Choice {
             label: metric.name.clone(),
-            href: MetricsAsk { range: ask.range.clone(), metric: metric.name.clone(), ..MetricsAsk::default() }
-                .href(&base),
+            href: MetricsAsk {
+                range: ask.range.clone(),
+                from: ask.from.clone(),
+                to: ask.to.clone(),
+                metric: metric.name.clone(),
+                ..MetricsAsk::default()
+            }
+            .href(&base),
             current: metric.name == ask.metric,
         })
         .collect();
+    let span = span_of(&ask.range, &ask.from, &ask.to, &CHART_RANGES, now_ms);
     let mut page = MetricsPage {
-        range_label: range_label(&range),
+        range_label: span.as_ref().map(|span| span.label.clone()).unwrap_or_default(),
+        live: span.as_ref().is_ok_and(|span| span.live),
         org,
         app,
         ranges,
@@ -181,11 +241,14 @@ pub async fn metrics_page(
         custom_metrics,
         picked: None,
     };
-    let Some(span_ms) = range_ms(&range) else {
-        page.problem = Some(format!("range: \"{range}\" is none of {}", CHART_RANGES.join(", ")));
-        return Ok(Some(page));
+    let span = match span {
+        Ok(span) => span,
+        Err(problem) => {
+            page.problem = Some(problem);
+            return Ok(Some(page));
+        }
     };
-    let (from_ms, to_ms) = (now_ms - span_ms, now_ms);
+    let (from_ms, to_ms) = (span.from_ms, span.to_ms);
     let window = Window { org: &page.org.slug, app: &page.app.slug, from_ms, to_ms, label: &page.range_label };
     for chart in &INSTANCE_CHARTS {
         if metrics.iter().any(|metric| metric.name == chart.metric) {
@@ -296,6 +359,11 @@ async fn instance_chart(
         to_ms: used.to_ms,
         scale: Scale { divisor: chart.divisor },
         stacked: false,
+        // The instance's service logs at the minute clicked.
+        click: Some(format!(
+            "/orgs/{}/apps/{}/logs?q=instance%3A%22{{series}}%22&since={{since}}&until={{until}}",
+            window.org, window.app
+        )),
     };
     Ok(chart_view(spec, &lines))
 }
@@ -388,6 +456,7 @@ async fn picked_metric(
         to_ms: answer.to_ms,
         scale: Scale::ONE,
         stacked: false,
+        click: None,
     };
     picked.chart = Some(chart_view(spec, &lines));
     Ok(picked)
@@ -400,9 +469,20 @@ const STATUS_CLASSES: [(&str, &str); 5] =
 /// How many paths the HTTP page lists.
 pub const TOP_PATHS: usize = 20;
 
-/// A link to the app's access logs over the last `range`, filtered by `q`.
-fn access_logs_href(org: &str, app: &str, range: &str, q: &str) -> String {
-    format!("/orgs/{org}/apps/{app}/logs?kind=access&q={}&since={}", url_encode(q), url_encode(range))
+/// A link to the app's access logs over a span, filtered by `q`.
+fn access_logs_href(org: &str, app: &str, (since, until): (&str, &str), q: &str) -> String {
+    let until = if until.is_empty() { String::new() } else { format!("&until={}", url_encode(until)) };
+    format!("/orgs/{org}/apps/{app}/logs?kind=access&q={}&since={}{until}", url_encode(q), url_encode(since))
+}
+
+/// A span as the logs page's `since` and `until` write it.
+fn logs_bounds(span: &Span, range: &str) -> (String, String) {
+    if span.live {
+        let range = if range.is_empty() { crate::model::DEFAULT_CHART_RANGE } else { range };
+        (range.to_string(), String::new())
+    } else {
+        (crate::model::rfc3339_utc(span.from_ms), crate::model::rfc3339_utc(span.to_ms))
+    }
 }
 
 /// A path as a filter term: quoted, with quotes and backslashes escaped.
@@ -415,21 +495,30 @@ pub async fn http_page(
     org: OrgSummary,
     app: AppSummary,
     stats: SharedStatsPort,
-    range: String,
+    (range, from, to): (String, String, String),
     now_ms: i64,
 ) -> Result<HttpPage, PortError> {
     let base = format!("/orgs/{}/apps/{}/http", org.slug, app.slug);
-    let range = if range.is_empty() { crate::model::DEFAULT_CHART_RANGE.to_string() } else { range };
+    let custom = !from.is_empty() || !to.is_empty();
+    let shown = if range.is_empty() { crate::model::DEFAULT_CHART_RANGE } else { range.as_str() };
     let ranges = HTTP_RANGES
         .iter()
         .map(|choice| Choice {
             label: choice.to_string(),
             href: format!("{base}?range={choice}"),
-            current: *choice == range,
+            current: !custom && *choice == shown,
         })
         .collect();
+    let span = span_of(&range, &from, &to, &HTTP_RANGES, now_ms).and_then(|span| {
+        if span.to_ms - span.from_ms > 2 * 86_400_000 {
+            Err("from: HTTP statistics are kept 2 days: pick a shorter range".to_string())
+        } else {
+            Ok(span)
+        }
+    });
     let mut page = HttpPage {
-        range_label: range_label(&range),
+        range_label: span.as_ref().map(|span| span.label.clone()).unwrap_or_default(),
+        live: span.as_ref().is_ok_and(|span| span.live),
         org,
         app,
         ranges,
@@ -439,12 +528,16 @@ pub async fn http_page(
         status_links: Vec::new(),
         top_paths: Vec::new(),
     };
-    let Some(span_ms) = range_ms(&range).filter(|_| HTTP_RANGES.contains(&range.as_str())) else {
-        page.problem =
-            Some(format!("range: \"{range}\" is none of {} (HTTP statistics are kept 2 days)", HTTP_RANGES.join(", ")));
-        return Ok(page);
+    let span = match span {
+        Ok(span) => span,
+        Err(problem) => {
+            page.problem = Some(format!("{problem} (HTTP statistics are kept 2 days)"));
+            return Ok(page);
+        }
     };
-    let request = HttpRequest { from_ms: now_ms - span_ms, to_ms: now_ms, top: TOP_PATHS };
+    let (since, until) = logs_bounds(&span, &range);
+    let bounds = (since.as_str(), until.as_str());
+    let request = HttpRequest { from_ms: span.from_ms, to_ms: span.to_ms, step_ms: None, top: TOP_PATHS };
     let summary = stats.http(page.org.slug.clone(), page.app.slug.clone(), request).await.map_err(refusal_to_port)?;
     let (org_slug, app_slug) = (page.org.slug.clone(), page.app.slug.clone());
     page.total_requests = group_thousands(summary.total.requests);
@@ -455,7 +548,7 @@ pub async fn http_page(
         .map(|(class, (label, _))| CountLink {
             label: label.to_string(),
             count: group_thousands(summary.total.status[class]),
-            href: access_logs_href(&org_slug, &app_slug, &range, &format!("status:{label}")),
+            href: access_logs_href(&org_slug, &app_slug, bounds, &format!("status:{label}")),
         })
         .collect();
     page.top_paths = summary
@@ -464,19 +557,22 @@ pub async fn http_page(
         .map(|path| PathRow {
             path: path.path.clone(),
             href: (path.path != "(other paths)")
-                .then(|| access_logs_href(&org_slug, &app_slug, &range, &path_term(&path.path))),
+                .then(|| access_logs_href(&org_slug, &app_slug, bounds, &path_term(&path.path))),
             requests: group_thousands(path.requests),
             error_rate: format!("{:.1} %", path.server_errors as f64 * 100.0 / path.requests.max(1) as f64),
         })
         .collect();
-    page.charts = http_charts(&summary, &page.range_label);
+    page.charts = http_charts(&summary, &page.range_label, &org_slug, &app_slug);
     Ok(page)
 }
 
-fn http_charts(summary: &HttpSummary, range_label: &str) -> Vec<ChartView> {
+fn http_charts(summary: &HttpSummary, range_label: &str, org: &str, app: &str) -> Vec<ChartView> {
     let step_s = summary.step_ms as f64 / 1_000.0;
     let step = step_words(summary.step_ms);
+    // The access logs of the minute clicked; of its status class on the requests chart.
+    let minute = format!("/orgs/{org}/apps/{app}/logs?kind=access&since={{since}}&until={{until}}");
     let spec = |id: &str, title: &str, what: &str, caption: String, divisor: f64, stacked: bool| ChartSpec {
+        click: Some(if stacked { format!("{minute}&q=status%3A{{series}}") } else { minute.clone() }),
         id: id.to_string(),
         title: title.to_string(),
         summary_head: format!("{what}, {range_label}"),
@@ -549,4 +645,273 @@ fn http_charts(summary: &HttpSummary, range_label: &str) -> Vec<ChartView> {
             &bytes,
         ),
     ]
+}
+
+/// XML text and attribute escaping for markup written here rather than by Leptos.
+fn escape_xml(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Most cells a map draws (places come most requested first).
+const MAP_CELLS: usize = 2_000;
+/// How many countries a map lists.
+const MAP_COUNTRIES: usize = 12;
+
+/// The request map of `places`: a circle per 1° cell sized and shaded by
+/// its share of the busiest cell, each a link to the access logs of its
+/// country over `bounds`, with its counts as a tooltip.
+pub fn map_view(places: &[PlaceStats], org: &str, app: &str, bounds: (&str, &str), what: &str) -> MapView {
+    use std::fmt::Write;
+    let busiest = places.iter().map(|place| place.requests).max().unwrap_or(0).max(1) as f64;
+    let mut cells_svg = String::new();
+    for place in places.iter().take(MAP_CELLS) {
+        let share = place.requests as f64 / busiest;
+        let country = escape_xml(&place.country);
+        let href = escape_xml(&access_logs_href(org, app, bounds, &format!("country:{}", place.country)));
+        let _ = write!(
+            cells_svg,
+            "<a href=\"{href}\" data-country=\"{country}\" data-lat=\"{}\" data-lon=\"{}\" data-requests=\"{}\">\
+             <title>{country} {:.1}, {:.1}: {} requests</title>\
+             <circle class=\"map-cell\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"{:.2}\" fill-opacity=\"{:.2}\"/></a>",
+            place.lat,
+            place.lon,
+            place.requests,
+            place.lat,
+            place.lon,
+            group_thousands(place.requests),
+            place.lon + 180.0,
+            90.0 - place.lat,
+            0.7 + 3.3 * share.sqrt(),
+            0.35 + 0.55 * share,
+        );
+    }
+    let mut by_country: Vec<(String, u64)> = Vec::new();
+    for place in places {
+        match by_country.iter_mut().find(|(country, _)| *country == place.country) {
+            Some((_, requests)) => *requests += place.requests,
+            None => by_country.push((place.country.clone(), place.requests)),
+        }
+    }
+    by_country.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let placed: u64 = by_country.iter().map(|(_, requests)| requests).sum();
+    let countries: Vec<CountLink> = by_country
+        .iter()
+        .take(MAP_COUNTRIES)
+        .map(|(country, requests)| CountLink {
+            label: country.clone(),
+            count: group_thousands(*requests),
+            href: access_logs_href(org, app, bounds, &format!("country:{country}")),
+        })
+        .collect();
+    let summary = if countries.is_empty() {
+        format!("Map of {what}: no request placed")
+    } else {
+        let most: Vec<String> =
+            countries.iter().take(3).map(|country| format!("{} {}", country.label, country.count)).collect();
+        format!("Map of {what}: {} requests placed, most from {}", group_thousands(placed), most.join(", "))
+    };
+    MapView { cells_svg, countries, placed: group_thousands(placed), summary }
+}
+
+/// The request map page: the last 24 h as a heatmap, or realtime (the
+/// page draws each request as it comes; the heatmap stays beneath).
+pub async fn map_page(
+    org: OrgSummary,
+    app: AppSummary,
+    stats: SharedStatsPort,
+    mode: String,
+    now_ms: i64,
+) -> Result<MapPage, PortError> {
+    let mode = if mode.is_empty() { MAP_MODES[0].to_string() } else { mode };
+    let base = format!("/orgs/{}/apps/{}/map", org.slug, app.slug);
+    let modes = MAP_MODES
+        .iter()
+        .map(|choice| Choice {
+            label: if *choice == "24h" { "Last 24 h".to_string() } else { "Realtime".to_string() },
+            href: format!("{base}?mode={choice}"),
+            current: *choice == mode,
+        })
+        .collect();
+    let empty = MapView { cells_svg: String::new(), countries: Vec::new(), placed: "0".into(), summary: String::new() };
+    let mut page = MapPage { org, app, mode: mode.clone(), modes, problem: None, map: empty };
+    if !MAP_MODES.contains(&mode.as_str()) {
+        page.problem = Some(format!("mode: \"{mode}\" is none of {}", MAP_MODES.join(", ")));
+        return Ok(page);
+    }
+    let request = HttpRequest { from_ms: now_ms - 86_400_000, to_ms: now_ms, step_ms: Some(86_400_000), top: 0 };
+    let summary = stats.http(page.org.slug.clone(), page.app.slug.clone(), request).await.map_err(refusal_to_port)?;
+    page.map = map_view(&summary.places, &page.org.slug, &page.app.slug, ("24h", ""), "the last 24 h's requests");
+    Ok(page)
+}
+
+/// How many error lines the overview reads, and shows.
+const OVERVIEW_ERRORS_READ: usize = 200;
+const OVERVIEW_ERRORS_SHOWN: usize = 8;
+
+/// An app's overview: the last 24 h at a glance, each tile linking to its page.
+pub async fn overview_page(
+    org: OrgSummary,
+    app: AppSummary,
+    stats: SharedStatsPort,
+    console: crate::port::SharedConsolePort,
+    now_ms: i64,
+) -> Result<OverviewPage, PortError> {
+    let (org_slug, app_slug) = (org.slug.clone(), app.slug.clone());
+    let label = range_label("24h");
+    let window = Window { org: &org_slug, app: &app_slug, from_ms: now_ms - 86_400_000, to_ms: now_ms, label: &label };
+    let metrics = stats.metrics(org_slug.clone(), app_slug.clone()).await?.unwrap_or_default();
+    let mut server_charts = Vec::new();
+    for chart in INSTANCE_CHARTS.iter().take(2) {
+        if metrics.iter().any(|metric| metric.name == chart.metric) {
+            server_charts.push(instance_chart(&stats, &window, chart).await?);
+        }
+    }
+    let day = HttpRequest { from_ms: now_ms - 86_400_000, to_ms: now_ms, step_ms: Some(3_600_000), top: 0 };
+    let summary = stats.http(org_slug.clone(), app_slug.clone(), day).await.map_err(refusal_to_port)?;
+    let bounds = ("24h", "");
+    let status_links = STATUS_CLASSES
+        .iter()
+        .enumerate()
+        .filter(|(class, _)| *class > 0 || summary.total.status[0] > 0)
+        .map(|(class, (label, _))| CountLink {
+            label: label.to_string(),
+            count: group_thousands(summary.total.status[class]),
+            href: access_logs_href(&org_slug, &app_slug, bounds, &format!("status:{label}")),
+        })
+        .collect();
+    let http_href = format!("/orgs/{org_slug}/apps/{app_slug}/http?range=24h");
+    let latency = ["p50", "p95", "p99"]
+        .iter()
+        .zip(summary.total.latency_ms)
+        .map(|(label, ms)| CountLink {
+            label: label.to_string(),
+            count: ms.map_or_else(|| "–".to_string(), |ms| format!("{} ms", Scale::ONE.show(ms))),
+            href: http_href.clone(),
+        })
+        .collect();
+    let requests_chart = (summary.total.requests > 0).then(|| {
+        let charts = http_charts(&summary, &label, &org_slug, &app_slug);
+        let mut chart = charts.into_iter().next().expect("the requests chart comes first");
+        chart.title = "Requests per hour by status class".to_string();
+        chart
+    });
+    // Requests per second over the last whole minute.
+    let minute_end = now_ms.div_euclid(60_000) * 60_000;
+    let last_minute = HttpRequest { from_ms: minute_end - 60_000, to_ms: minute_end, step_ms: Some(60_000), top: 0 };
+    let recent = stats.http(org_slug.clone(), app_slug.clone(), last_minute).await.map_err(refusal_to_port)?;
+    let requests_per_second = Scale::ONE.show(recent.total.requests as f64 / 60.0);
+    let errors_view = crate::model::LogView {
+        kind: crate::model::ViewKind::Service,
+        q: "level>=error".to_string(),
+        since: "1h".to_string(),
+        until: String::new(),
+    };
+    let errors_href = format!("/orgs/{org_slug}/apps/{app_slug}/logs{}", errors_view.to_query());
+    let error_page = console.log_page(org_slug.clone(), app_slug.clone(), errors_view, OVERVIEW_ERRORS_READ).await?;
+    let (errors, error_count) = match error_page {
+        Some(page) => {
+            let count = if page.more_in_range {
+                format!("{}+", group_thousands(page.records.len() as u64))
+            } else {
+                group_thousands(page.records.len() as u64)
+            };
+            let lines = page
+                .records
+                .iter()
+                .rev()
+                .take(OVERVIEW_ERRORS_SHOWN)
+                .filter_map(|record| match &record.line {
+                    crate::model::LogLine::Service(line) => Some(error_line(&org_slug, &app_slug, record.ts_ns, line)),
+                    crate::model::LogLine::Access(_) => None,
+                })
+                .collect();
+            (lines, count)
+        }
+        None => (Vec::new(), "0".to_string()),
+    };
+    let map = map_view(&summary.places, &org_slug, &app_slug, bounds, "the last 24 h's requests");
+    Ok(OverviewPage {
+        org,
+        app,
+        server_charts,
+        requests_chart,
+        total_requests: group_thousands(summary.total.requests),
+        status_links,
+        latency,
+        requests_per_second,
+        errors,
+        error_count,
+        errors_href,
+        map,
+    })
+}
+
+/// An error line and a link to it: its instance's logs from its time on.
+fn error_line(org: &str, app: &str, ts_ns: i64, line: &crate::model::ServiceLine) -> ErrorLine {
+    let ts_ms = ts_ns.div_euclid(1_000_000);
+    let view = crate::model::LogView {
+        kind: crate::model::ViewKind::Service,
+        q: format!("instance:\"{}\"", line.instance.replace('\\', "\\\\").replace('"', "\\\"")),
+        since: crate::model::rfc3339_utc(ts_ms),
+        until: crate::model::rfc3339_utc(ts_ms + 1_000),
+    };
+    let first_line = line.message.lines().next().unwrap_or_default();
+    ErrorLine {
+        time: clock_utc(ts_ns)[..8].to_string(),
+        instance: line.instance.clone(),
+        message: first_line.chars().take(200).collect(),
+        href: format!("/orgs/{org}/apps/{app}/logs{}", view.to_query()),
+    }
+}
+
+/// Each app's requests and 5xx responses per hour over the last 24 h.
+pub async fn sparklines(org: &OrgSummary, stats: SharedStatsPort, now_ms: i64) -> Vec<AppSparklines> {
+    let mut out = Vec::new();
+    for app in &org.apps {
+        let day = HttpRequest { from_ms: now_ms - 86_400_000, to_ms: now_ms, step_ms: Some(3_600_000), top: 0 };
+        let Ok(summary) = stats.http(org.slug.clone(), app.slug.clone(), day).await else { continue };
+        if summary.total.requests == 0 {
+            continue;
+        }
+        let hours: Vec<i64> = (0..24).map(|hour| summary.from_ms + hour * 3_600_000).collect();
+        let per_hour = |pick: &dyn Fn(&crate::stats_port::HttpStepStats) -> u64| -> Vec<u64> {
+            hours.iter().map(|ts| summary.steps.iter().find(|step| step.ts_ms == *ts).map_or(0, pick)).collect()
+        };
+        let requests = per_hour(&|step| step.requests);
+        let errors = per_hour(&|step| step.status[4]);
+        out.push(AppSparklines {
+            app: app.slug.clone(),
+            requests: spark_points(&requests),
+            errors: spark_points(&errors),
+            summary: format!(
+                "{} requests, {} errors (5xx) in the last 24 h",
+                group_thousands(summary.total.requests),
+                group_thousands(summary.total.status[4])
+            ),
+        });
+    }
+    out
+}
+
+/// A polyline's points for `values` in a 100 × 24 box (2 units of margin).
+fn spark_points(values: &[u64]) -> String {
+    let max = values.iter().copied().max().unwrap_or(0).max(1) as f64;
+    let step = 100.0 / (values.len().max(2) - 1) as f64;
+    let points: Vec<String> = values
+        .iter()
+        .enumerate()
+        .map(|(at, value)| format!("{:.1},{:.1}", at as f64 * step, 22.0 - 20.0 * *value as f64 / max))
+        .collect();
+    points.join(" ")
 }

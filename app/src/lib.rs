@@ -24,8 +24,9 @@ use leptos_router::{
 };
 
 use pages::{
-    app_http::AppHttpPage, app_logs::AppLogsPage, app_metrics::AppMetricsPage, app_settings::AppSettingsPage,
-    not_found::NotFound, org_audit::OrgAuditPage, org_home::OrgHomePage, orgs::OrgsPage, sign_in::SignInPage,
+    app_http::AppHttpPage, app_logs::AppLogsPage, app_map::AppMapPage, app_metrics::AppMetricsPage,
+    app_overview::AppOverviewPage, app_settings::AppSettingsPage, not_found::NotFound, org_audit::OrgAuditPage,
+    org_home::OrgHomePage, orgs::OrgsPage, sign_in::SignInPage,
 };
 
 /// The HTML document around every server-rendered page.
@@ -74,7 +75,9 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/") view=OrgsPage ssr=SsrMode::Async />
                 <Route path=path!("/orgs/:org") view=OrgHomePage ssr=SsrMode::Async />
                 <Route path=path!("/orgs/:org/audit") view=OrgAuditPage ssr=SsrMode::Async />
+                <Route path=path!("/orgs/:org/apps/:app") view=AppOverviewPage ssr=SsrMode::Async />
                 <Route path=path!("/orgs/:org/apps/:app/logs") view=AppLogsPage ssr=SsrMode::Async />
+                <Route path=path!("/orgs/:org/apps/:app/map") view=AppMapPage ssr=SsrMode::Async />
                 <Route path=path!("/orgs/:org/apps/:app/metrics") view=AppMetricsPage ssr=SsrMode::Async />
                 <Route path=path!("/orgs/:org/apps/:app/http") view=AppHttpPage ssr=SsrMode::Async />
                 <Route path=path!("/orgs/:org/apps/:app/settings") view=AppSettingsPage ssr=SsrMode::Async />

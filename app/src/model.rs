@@ -706,11 +706,103 @@ pub struct ChartView {
     pub title: String,
     /// Its accessible name: what it shows and each line's maximum.
     pub summary: String,
-    /// The SVG drawing, its text escaped; no user text is drawn in it (the
-    /// legend and table carry the names).
+    /// The SVG drawing of the axes, its text escaped; no user text is
+    /// drawn in it (the legend and table carry the names).
     pub svg: String,
+    /// One drawing per line, in the legend's order, laid over the axes at
+    /// the same size, so the legend can hide and show each.
+    pub layers: Vec<String>,
+    /// Lines drawn as stacked areas (each layer from 0 to its cumulative values).
+    pub stacked: bool,
+    /// The time axis, ms since the epoch.
+    pub from_ms: i64,
+    pub to_ms: i64,
+    /// The top of the value axis, in the values' own unit.
+    pub y_top: f64,
+    /// Where the plot sits in the drawing (left, top, right, bottom, as
+    /// fractions of its width and height).
+    pub plot: [f64; 4],
+    /// Where a click on the plot leads: a URL in which `{series}` becomes
+    /// the line under the pointer (URL-encoded), `{since}` and `{until}`
+    /// the minute clicked (RFC 3339). `None`: a click does nothing.
+    pub click: Option<String>,
     pub legend: Vec<LegendEntry>,
     pub table: ChartTable,
+}
+
+impl ChartView {
+    /// The table row nearest to `ts_ms`, if the chart has rows.
+    pub fn row_near(&self, ts_ms: i64) -> Option<&ChartRow> {
+        let rows = &self.table.rows;
+        let at = rows.partition_point(|row| row.ts_ms < ts_ms);
+        let after = rows.get(at);
+        let before = at.checked_sub(1).and_then(|at| rows.get(at));
+        match (before, after) {
+            (Some(b), Some(a)) => Some(if ts_ms - b.ts_ms <= a.ts_ms - ts_ms { b } else { a }),
+            (one, None) | (None, one) => one,
+        }
+    }
+
+    /// The time at a fraction `x` (0 to 1) across the whole drawing; `None` outside the plot.
+    pub fn time_at(&self, x: f64) -> Option<i64> {
+        let [left, _, right, _] = self.plot;
+        let across = (x - left) / (right - left);
+        (0.0..=1.0).contains(&across).then(|| self.from_ms + ((self.to_ms - self.from_ms) as f64 * across) as i64)
+    }
+
+    /// Where `ts_ms` is across the whole drawing, as a fraction of its width.
+    pub fn x_of(&self, ts_ms: i64) -> f64 {
+        let [left, _, right, _] = self.plot;
+        left + (right - left) * (ts_ms - self.from_ms) as f64 / (self.to_ms - self.from_ms).max(1) as f64
+    }
+
+    /// The value at a fraction `y` (0 at the top) down the whole drawing.
+    pub fn value_at(&self, y: f64) -> f64 {
+        let [_, top, _, bottom] = self.plot;
+        self.y_top * (1.0 - (y - top) / (bottom - top))
+    }
+
+    /// The line a click at `value` in `row` is on: for stacked areas, the
+    /// band it falls in; otherwise the nearest line (faint ones left out).
+    pub fn line_at(&self, row: &ChartRow, value: f64) -> Option<usize> {
+        let values: Vec<Option<f64>> = row.cells.iter().map(|cell| cell.value.parse::<f64>().ok()).collect();
+        if self.stacked {
+            let mut sum = 0.0;
+            for (at, cell) in values.iter().enumerate() {
+                sum += cell.unwrap_or(0.0);
+                if value <= sum {
+                    return Some(at);
+                }
+            }
+            return values.iter().rposition(Option::is_some);
+        }
+        values
+            .iter()
+            .enumerate()
+            .filter(|(at, _)| !self.legend.get(*at).is_some_and(|entry| entry.faint))
+            .filter_map(|(at, cell)| cell.map(|v| (at, (v - value).abs())))
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(at, _)| at)
+    }
+
+    /// Where a click on line `line` at the minute of `ts_ms` leads.
+    pub fn click_href(&self, line: usize, ts_ms: i64) -> Option<String> {
+        let template = self.click.as_ref()?;
+        let series = self.legend.get(line)?.label.clone();
+        let minute = ts_ms.div_euclid(60_000) * 60_000;
+        Some(
+            template
+                .replace("{series}", &url_encode(&series))
+                .replace("{since}", &url_encode(&rfc3339_utc(minute)))
+                .replace("{until}", &url_encode(&rfc3339_utc(minute + 60_000))),
+        )
+    }
+}
+
+/// `2026-11-25T14:05:00Z` for ms since the epoch.
+pub fn rfc3339_utc(ts_ms: i64) -> String {
+    let ns = ts_ms * 1_000_000;
+    format!("{}T{}Z", day_utc(ns), &clock_utc(ns)[..8])
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -720,6 +812,9 @@ pub struct LegendEntry {
     pub colour: String,
     /// `max 43.2`.
     pub note: String,
+    /// Drawn faint beside another line (a limit): never the line a click is on.
+    #[serde(default)]
+    pub faint: bool,
 }
 
 /// A chart's numbers: one row per step, one column per line.
@@ -747,6 +842,18 @@ pub struct ChartCell {
     pub value: String,
 }
 
+/// The view the metrics page's URL asks for, as typed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct MetricsAsk {
+    pub range: String,
+    /// A custom range (RFC 3339), which zooming writes; it wins over `range`.
+    pub from: String,
+    pub to: String,
+    pub metric: String,
+    pub aggregation: String,
+    pub group_by: String,
+}
+
 /// `/orgs/:org/apps/:app/metrics`: the app's server metrics per instance
 /// and its custom (statsd) metrics.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -754,6 +861,8 @@ pub struct MetricsPage {
     pub org: OrgSummary,
     pub app: AppSummary,
     pub ranges: Vec<Choice>,
+    /// A range back from now: the page follows new points.
+    pub live: bool,
     /// `last 24 h`.
     pub range_label: String,
     /// What is wrong with the URL (then no chart is drawn).
@@ -787,6 +896,8 @@ pub struct HttpPage {
     pub org: OrgSummary,
     pub app: AppSummary,
     pub ranges: Vec<Choice>,
+    /// A range back from now: the page follows new requests.
+    pub live: bool,
     /// `last 24 h`.
     pub range_label: String,
     /// What is wrong with the URL (then nothing else is shown).
@@ -817,4 +928,79 @@ pub struct PathRow {
     pub requests: String,
     /// Share of its requests answered 5xx: `2.5 %`.
     pub error_rate: String,
+}
+
+/// The request map: cells drawn on the server over the world's outlines
+/// (`/world.svg`, the same equirectangular plane: x = longitude + 180,
+/// y = 90 − latitude), and the countries with their counts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MapView {
+    /// SVG markup of the cells (one `<a>` a cell, its text escaped).
+    pub cells_svg: String,
+    /// The countries with most requests, each linking to its access logs.
+    pub countries: Vec<CountLink>,
+    /// Requests placed on the map, written out.
+    pub placed: String,
+    /// The map's accessible name: what it shows and where most requests come from.
+    pub summary: String,
+}
+
+/// An error line of the app's service logs, linking to it in the logs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ErrorLine {
+    /// `14:05:09` (UTC).
+    pub time: String,
+    pub instance: String,
+    pub message: String,
+    pub href: String,
+}
+
+/// `/orgs/:org/apps/:app`: the app at a glance over the last 24 h.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OverviewPage {
+    pub org: OrgSummary,
+    pub app: AppSummary,
+    /// CPU and memory per instance.
+    pub server_charts: Vec<ChartView>,
+    /// Requests per hour by status class.
+    pub requests_chart: Option<ChartView>,
+    pub total_requests: String,
+    pub status_links: Vec<CountLink>,
+    /// p50, p95, p99 over the 24 h (`label` the percentile, `count` the ms).
+    pub latency: Vec<CountLink>,
+    /// Requests per second over the last whole minute.
+    pub requests_per_second: String,
+    /// The newest error lines of the last hour, newest first.
+    pub errors: Vec<ErrorLine>,
+    /// How many error lines the last hour holds (`200+` past what was read).
+    pub error_count: String,
+    /// The service logs of the last hour at error level and above.
+    pub errors_href: String,
+    pub map: MapView,
+}
+
+/// The ways the request map shows requests.
+pub const MAP_MODES: [&str; 2] = ["24h", "realtime"];
+
+/// `/orgs/:org/apps/:app/map`: where the app's requests come from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MapPage {
+    pub org: OrgSummary,
+    pub app: AppSummary,
+    /// `24h` (a heatmap of the last 24 h) or `realtime` (a dot per request as it comes).
+    pub mode: String,
+    pub modes: Vec<Choice>,
+    pub problem: Option<String>,
+    pub map: MapView,
+}
+
+/// An app's requests and 5xx responses per hour over 24 h, for its card.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AppSparklines {
+    pub app: String,
+    /// SVG `points` of each polyline in a 100 × 24 box.
+    pub requests: String,
+    pub errors: String,
+    /// `1,234 requests, 5 errors (5xx) in 24 h`.
+    pub summary: String,
 }

@@ -103,6 +103,8 @@ pub type SharedStatsPort = Arc<dyn StatsPort>;
 pub struct HttpRequest {
     pub from_ms: i64,
     pub to_ms: i64,
+    /// `None`: about 300 whole-minute steps over the range, as the Stats API chooses.
+    pub step_ms: Option<i64>,
     /// How many of the most requested paths to list.
     pub top: usize,
 }
@@ -119,6 +121,18 @@ pub struct HttpSummary {
     pub total: HttpStepStats,
     /// The most requested paths, most first.
     pub top_paths: Vec<PathStats>,
+    /// Requests per place over the range, most first.
+    pub places: Vec<PlaceStats>,
+}
+
+/// Requests from one place: a country and a 1° cell, given by its centre.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlaceStats {
+    /// ISO 3166-1 alpha-2, as the GeoIP lookup (or the producer) wrote it.
+    pub country: String,
+    pub lat: f64,
+    pub lon: f64,
+    pub requests: u64,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -303,3 +303,200 @@ async fn the_http_page_counts_what_the_stats_api_counts_and_links_each_class_and
         .unwrap();
     assert!(wrong.contains("range: \"7d\" is none of 1h, 6h, 24h, 2d (HTTP statistics are kept 2 days)"), "{wrong}");
 }
+
+async fn get_page(server: &TestServer, cookie: &str, path: &str) -> String {
+    let response = browser().get(format!("{}{path}", server.base)).header(COOKIE, cookie).send().await.unwrap();
+    assert_eq!(response.status(), 200, "{path}");
+    // Without the markers hydration places between texts.
+    response.text().await.unwrap().replace("<!>", "")
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+}
+
+/// A City database (MaxMind DB) placing 2.0.0.0/16 in Paris, 3.0.0.0/16
+/// in New York and 1.120.0.0/16 in Sydney, with a country code there a
+/// hostile database wrote.
+fn hostile_geoip_database(dir: &std::path::Path) -> std::path::PathBuf {
+    use maxminddb_writer::paths::IpAddrWithMask;
+    let mut db = maxminddb_writer::Database::default();
+    db.metadata.database_type = "Test-City".into();
+    db.metadata.languages = vec!["en".into()];
+    db.metadata.binary_format_major_version = 2;
+    for (first, second, country, lat, lon) in
+        [(2u8, 0u8, "FR", 48.85, 2.35), (3, 0, "US", 40.71, -74.0), (1, 120, HOSTILE, -33.9, 151.2)]
+    {
+        let record = json!({"country": {"iso_code": country}, "location": {"latitude": lat, "longitude": lon}});
+        let data = db.insert_value(record).unwrap();
+        db.insert_node(IpAddrWithMask::new(std::net::IpAddr::from([first, second, 0, 0]), 16), data);
+    }
+    let path = dir.join("city.mmdb");
+    std::fs::write(&path, db.write_to(Vec::new()).unwrap()).unwrap();
+    path
+}
+
+/// As [`server`], locating clients with [`hostile_geoip_database`].
+async fn server_with_places() -> (TestServer, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let database = hostile_geoip_database(dir.path());
+    let server = serve_with(move |config| {
+        config.geoip = vigie_server::GeoIpSource::File(database);
+    })
+    .await;
+    server.server.catalog.create_user("ana", "Ana Lima", PASSWORD).unwrap();
+    server.server.catalog.add_member("acme", "ana", Role::Member).unwrap();
+    (server, dir)
+}
+
+/// 600 requests over the last 10 minutes from the three places (half from
+/// Paris); every tenth a 503.
+async fn post_placed_requests(server: &TestServer) {
+    let now_ms = now_ms();
+    let clients = ["2.0.1.1", "2.0.9.9", "2.0.3.3", "3.0.1.1", "3.0.2.2", "1.120.4.4"];
+    let lines: Vec<String> = (0..600)
+        .map(|i: i64| {
+            json!({"ts": common::rfc3339(now_ms - 600_000 + i * 1_000), "method": "GET", "path": "/a",
+                   "status": if i % 10 == 0 { 503 } else { 200 }, "duration_ms": (i % 50 + 1) as f64,
+                   "bytes_sent": 1_000, "client_ip": clients[i as usize % clients.len()]})
+            .to_string()
+        })
+        .collect();
+    let (status, reply) =
+        server.post("/api/v1/orgs/acme/apps/api/logs?kind=access", "application/x-ndjson", &lines.join("\n")).await;
+    assert_eq!(status, 200, "{reply}");
+}
+
+/// The map's cells as the page draws them: country, lat, lon, requests.
+fn map_cells(html: &str) -> Vec<(String, f64, f64, u64)> {
+    html.split("<a href=\"/orgs/acme/apps/api/logs?kind=access&amp;q=country")
+        .skip(1)
+        .map(|cell| &cell[..cell.find('>').unwrap()])
+        .filter(|cell| cell.contains("data-lat="))
+        .map(|cell| {
+            let attr = |name: &str| {
+                let start = cell.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
+                cell[start..start + cell[start..].find('"').unwrap()].to_string()
+            };
+            (
+                attr("data-country"),
+                attr("data-lat").parse().unwrap(),
+                attr("data-lon").parse().unwrap(),
+                attr("data-requests").parse().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_overview_and_the_map_count_what_the_stats_api_counts_and_escape_what_producers_wrote() {
+    let (server, _dir) = server_with_places().await;
+    post_placed_requests(&server).await;
+    report_instances(&server).await;
+    let errors = [
+        json!({"level": "error", "message": format!("payment failed {HOSTILE}"), "instance": "api-1"}),
+        json!({"level": "info", "message": "all good", "instance": "api-1"}),
+        json!({"level": "fatal", "message": "out of memory\nat main.rs:1", "instance": "api-2"}),
+    ];
+    let body: Vec<String> = errors.iter().map(Value::to_string).collect();
+    let (status, reply) =
+        server.post("/api/v1/orgs/acme/apps/api/logs", "application/x-ndjson", &body.join("\n")).await;
+    assert_eq!(status, 200, "{reply}");
+    let cookie = session_cookie(&server).await;
+
+    let html = get_page(&server, &cookie, "/orgs/acme/apps/api").await;
+    let (status, day) = server.get_json("/api/v1/orgs/acme/apps/api/http?from=24h&step=1h&top=5").await;
+    assert_eq!(status, 200, "{day}");
+    assert_eq!(day["total"]["requests"], 600);
+    assert!(html.contains(r#"data-testid="total-requests" class="big-number">600<"#), "{html}");
+    assert!(html.contains(r#"href="/orgs/acme/apps/api/logs?kind=access&amp;q=status%3A5xx&amp;since=24h" data-key="5xx" data-kind="status">5xx</a> <span class="mono">60<"#), "{html}");
+    for percentile in ["p50", "p95", "p99"] {
+        let ms = day["total"]["latency_ms"][percentile].as_f64().unwrap();
+        let shown = if ms >= 100.0 { format!("{ms:.1}") } else { format!("{ms:.2}") };
+        assert!(
+            html.contains(&format!(
+                r#"data-key="{percentile}" data-kind="percentile">{percentile}</a> <span class="mono">{shown} ms<"#
+            )),
+            "{percentile} {shown}"
+        );
+    }
+    // The requests per hour: its table is the API's hourly steps.
+    let (columns, rows) = table(&html, "http.requests");
+    assert_eq!(columns, ["2xx", "3xx", "4xx", "5xx"]);
+    let steps = day["steps"].as_array().unwrap();
+    assert_eq!(rows.len(), steps.len());
+    for step in steps {
+        let (_, cells) = rows.iter().find(|(ts, _)| *ts == step["ts_ms"].as_i64().unwrap()).unwrap();
+        assert_eq!(cells[3].0.parse::<f64>().unwrap(), step["status"]["5xx"].as_f64().unwrap() / 3_600.0);
+    }
+    assert!(
+        html.contains("data-chart=\"instance.cpu_percent\"")
+            && html.contains("data-chart=\"instance.memory_used_bytes\"")
+    );
+    // The error lines of the last hour, newest first, each a link to its instance's logs at its time.
+    assert!(html.contains(r#"data-testid="error-count" class="muted">2<"#), "{html}");
+    let fatal = html.find("out of memory").expect("the fatal line");
+    let error = html.find("payment failed &lt;img src=x onerror=alert(1)&gt;").expect("the error line, escaped");
+    assert!(fatal < error, "newest first");
+    assert!(!html.contains("all good"));
+    assert!(html.contains("href=\"/orgs/acme/apps/api/logs?q=instance%3A%22api-2%22&amp;since=20"), "{html}");
+
+    // The small map, and the map page: every cell is a place the API counts, escaped.
+    let places = day["places"].as_array().unwrap();
+    assert_eq!(places.len(), 3);
+    for html in [html, get_page(&server, &cookie, "/orgs/acme/apps/api/map").await] {
+        let cells = map_cells(&html);
+        assert_eq!(cells.len(), 3, "{html}");
+        for place in places {
+            let country = escape(place["country"].as_str().unwrap()).replace('"', "&quot;");
+            let found = cells.iter().find(|cell| cell.0 == country).unwrap_or_else(|| panic!("{country} in {cells:?}"));
+            assert_eq!(
+                (found.1, found.2, found.3),
+                (place["lat"].as_f64().unwrap(), place["lon"].as_f64().unwrap(), place["requests"].as_u64().unwrap())
+            );
+        }
+        assert!(!html.to_lowercase().contains("<img"), "a country is text, never an element");
+        assert!(html.contains(
+            r#"href="/orgs/acme/apps/api/logs?kind=access&amp;q=country%3AFR&amp;since=24h" data-country="FR""#
+        ));
+    }
+    let wrong = get_page(&server, &cookie, "/orgs/acme/apps/api/map?mode=yesterday").await;
+    assert!(wrong.contains("mode: \"yesterday\" is none of 24h, realtime"), "{wrong}");
+
+    // The org page: the app's card sums up its day.
+    let org = get_page(&server, &cookie, "/orgs/acme").await;
+    assert!(org.contains("aria-label=\"600 requests, 60 errors (5xx) in the last 24 h\""), "{org}");
+}
+
+#[tokio::test]
+async fn a_custom_range_draws_that_range_and_says_what_is_wrong_with_a_bad_one() {
+    let server = server().await;
+    report_instances(&server).await;
+    let cookie = session_cookie(&server).await;
+    let to_ms = now_ms().div_euclid(60_000) * 60_000;
+    let from_ms = to_ms - 300_000;
+    let query = format!("from={}&to={}", common::rfc3339(from_ms), common::rfc3339(to_ms));
+    let html = page(&server, &cookie, &query).await;
+    assert!(html.contains(r#"data-testid="custom-range""#), "{html}");
+    let (status, answer) =
+        server.get_json(&format!("{METRICS}/instance.cpu_percent?{query}&aggregation=avg&group_by=instance")).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_table_is_the_answer(&html, "instance.cpu_percent", &answer, "instance", 1.0);
+    let (_, rows) = table(&html, "instance.cpu_percent");
+    assert!(rows.iter().all(|(ts, _)| (from_ms - 60_000..to_ms).contains(ts)), "only the range asked");
+
+    for (query, problem) in [
+        ("from=yesterday", "from: \"yesterday\" is not an RFC 3339 time such as 2026-11-25T14:00:00Z"),
+        (
+            "from=2026-11-25T14:00:00Z&to=2026-11-25T13:00:00Z",
+            "from: the range must be at least a minute long, from before to",
+        ),
+        ("from=2026-01-01T00:00:00Z&to=2026-11-25T13:00:00Z", "from: a range is at most 31 days long"),
+    ] {
+        let html = get_page(&server, &cookie, &format!("{PAGE}?{query}")).await;
+        assert!(
+            html.contains(&format!("data-testid=\"problem\" class=\"dashboard-problem\">{problem}<")),
+            "{query}: {html}"
+        );
+    }
+}

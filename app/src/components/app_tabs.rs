@@ -1,35 +1,49 @@
-//! The tabs of an app's pages: its logs, its dashboards and its settings.
+//! The tabs of an app's pages: its overview, its logs, its dashboards and its settings.
 
 use leptos::prelude::*;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum AppTab {
+    Overview,
     ServiceLogs,
     AccessLogs,
     Metrics,
     Http,
+    Map,
     Settings,
 }
 
 impl AppTab {
-    const ALL: [AppTab; 5] = [AppTab::ServiceLogs, AppTab::AccessLogs, AppTab::Metrics, AppTab::Http, AppTab::Settings];
+    const ALL: [AppTab; 7] = [
+        AppTab::Overview,
+        AppTab::ServiceLogs,
+        AppTab::AccessLogs,
+        AppTab::Metrics,
+        AppTab::Http,
+        AppTab::Map,
+        AppTab::Settings,
+    ];
 
     fn label(self) -> &'static str {
         match self {
+            AppTab::Overview => "Overview",
             AppTab::ServiceLogs => "Service logs",
             AppTab::AccessLogs => "Access logs",
             AppTab::Metrics => "Metrics",
             AppTab::Http => "HTTP",
+            AppTab::Map => "Map",
             AppTab::Settings => "Settings",
         }
     }
 
     fn path(self) -> &'static str {
         match self {
+            AppTab::Overview => "",
             AppTab::ServiceLogs => "logs",
             AppTab::AccessLogs => "logs?kind=access",
             AppTab::Metrics => "metrics",
             AppTab::Http => "http",
+            AppTab::Map => "map",
             AppTab::Settings => "settings",
         }
     }
@@ -42,7 +56,7 @@ pub fn AppTabs(#[prop(into)] org: String, #[prop(into)] app: String, current: Ap
         .map(|tab| {
             let here = tab == current;
             view! {
-                <a class="tab" class:active=here aria-current=here.then_some("page") href=format!("/orgs/{org}/apps/{app}/{}", tab.path())>
+                <a class="tab" class:active=here aria-current=here.then_some("page") href=if tab.path().is_empty() { format!("/orgs/{org}/apps/{app}") } else { format!("/orgs/{org}/apps/{app}/{}", tab.path()) }>
                     {tab.label()}
                 </a>
             }

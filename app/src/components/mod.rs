@@ -4,6 +4,8 @@ pub mod app_tabs;
 pub mod chart;
 pub mod live_tail;
 pub mod log_row;
+pub mod map;
+pub mod refresh;
 pub mod session;
 pub mod states;
 pub mod time;

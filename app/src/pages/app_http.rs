@@ -11,7 +11,8 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use crate::api::get_http_page;
 use crate::components::{
     app_tabs::{AppTab, AppTabs},
-    chart::Chart,
+    chart::{provide_chart_state, Chart},
+    refresh::refresh_while_live,
     states::{Failure, Loading, Missing, NotVisiblePage},
     top_bar::{Crumb, TopBar},
 };
@@ -23,11 +24,13 @@ pub fn AppHttpPage() -> impl IntoView {
     let query = use_query_map();
     let target = move || {
         let (org, app) = params.with(|p| (p.get("org").unwrap_or_default(), p.get("app").unwrap_or_default()));
-        (org, app, query.with(|q| q.get("range").unwrap_or_default()))
+        (org, app, query.with(|q| ["range", "from", "to"].map(|name| q.get(name).unwrap_or_default())))
     };
-    let page = Resource::new(target, |(org, app, range)| get_http_page(org, app, range));
+    let page = Resource::new(target, |(org, app, [range, from, to])| get_http_page(org, app, range, from, to));
+    provide_chart_state();
+    refresh_while_live(move || page.refetch(), move || query.with_untracked(|q| q.get("from").is_none()));
     view! {
-        <Suspense fallback=|| view! { <TopBar /><main class="page"><Loading what="HTTP statistics" /></main> }>
+        <Transition fallback=|| view! { <TopBar /><main class="page"><Loading what="HTTP statistics" /></main> }>
             {move || Suspend::new(async move {
                 match page.await {
                     Err(error) => view! {
@@ -38,16 +41,17 @@ pub fn AppHttpPage() -> impl IntoView {
                     Ok(Some(page)) => view! { <HttpView page /> }.into_any(),
                 }
             })}
-        </Suspense>
+        </Transition>
     }
 }
 
 #[component]
 fn HttpView(page: HttpPage) -> impl IntoView {
-    let HttpPage { org, app, ranges, range_label, problem, total_requests, charts, status_links, top_paths } = page;
+    let HttpPage { org, app, ranges, live, range_label, problem, total_requests, charts, status_links, top_paths } =
+        page;
     let crumbs = vec![
         Crumb::link(org.name.clone(), format!("/orgs/{}", org.slug)),
-        Crumb::link(app.name.clone(), format!("/orgs/{}/apps/{}/logs", org.slug, app.slug)),
+        Crumb::link(app.name.clone(), format!("/orgs/{}/apps/{}", org.slug, app.slug)),
         Crumb::here("HTTP"),
     ];
     let body = if let Some(problem) = problem {
@@ -89,10 +93,7 @@ fn HttpView(page: HttpPage) -> impl IntoView {
                 <span class="badge">{app.runtime.clone()}</span>
                 <AppTabs org=org.slug.clone() app=app.slug.clone() current=AppTab::Http />
             </div>
-            <div class="metrics-bar">
-                <crate::pages::app_metrics::Choices label="Range" choices=ranges />
-                <span class="muted">{range_label}", UTC"</span>
-            </div>
+            <crate::pages::app_metrics::RangeBar ranges range_label=range_label.clone() live keep=&[] />
             {body}
         </main>
     }

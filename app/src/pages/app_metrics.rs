@@ -11,11 +11,12 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use crate::api::get_metrics_page;
 use crate::components::{
     app_tabs::{AppTab, AppTabs},
-    chart::Chart,
+    chart::{provide_chart_state, Chart},
+    refresh::refresh_while_live,
     states::{Failure, Loading, Missing, NotVisiblePage},
     top_bar::{Crumb, TopBar},
 };
-use crate::model::{Choice, MetricsPage, PickedMetric};
+use crate::model::{Choice, MetricsAsk, MetricsPage, PickedMetric};
 
 #[component]
 pub fn AppMetricsPage() -> impl IntoView {
@@ -23,15 +24,18 @@ pub fn AppMetricsPage() -> impl IntoView {
     let query = use_query_map();
     let target = move || {
         let (org, app) = params.with(|p| (p.get("org").unwrap_or_default(), p.get("app").unwrap_or_default()));
-        let ask =
-            query.with(|q| ["range", "metric", "aggregation", "group_by"].map(|name| q.get(name).unwrap_or_default()));
+        let ask = query.with(|q| {
+            ["range", "from", "to", "metric", "aggregation", "group_by"].map(|name| q.get(name).unwrap_or_default())
+        });
         (org, app, ask)
     };
-    let page = Resource::new(target, |(org, app, [range, metric, aggregation, group_by])| {
-        get_metrics_page(org, app, range, metric, aggregation, group_by)
+    let page = Resource::new(target, |(org, app, [range, from, to, metric, aggregation, group_by])| {
+        get_metrics_page(org, app, MetricsAsk { range, from, to, metric, aggregation, group_by })
     });
+    provide_chart_state();
+    refresh_while_live(move || page.refetch(), move || query.with_untracked(|q| q.get("from").is_none()));
     view! {
-        <Suspense fallback=|| view! { <TopBar /><main class="page"><Loading what="metrics" /></main> }>
+        <Transition fallback=|| view! { <TopBar /><main class="page"><Loading what="metrics" /></main> }>
             {move || Suspend::new(async move {
                 match page.await {
                     Err(error) => view! {
@@ -42,7 +46,7 @@ pub fn AppMetricsPage() -> impl IntoView {
                     Ok(Some(page)) => view! { <MetricsView page /> }.into_any(),
                 }
             })}
-        </Suspense>
+        </Transition>
     }
 }
 
@@ -65,11 +69,11 @@ pub fn Choices(#[prop(into)] label: String, choices: Vec<Choice>) -> impl IntoVi
 
 #[component]
 fn MetricsView(page: MetricsPage) -> impl IntoView {
-    let MetricsPage { org, app, ranges, range_label, problem, server_charts, custom_metrics, picked } = page;
+    let MetricsPage { org, app, ranges, live, range_label, problem, server_charts, custom_metrics, picked } = page;
     let base = format!("/orgs/{}/apps/{}", org.slug, app.slug);
     let crumbs = vec![
         Crumb::link(org.name.clone(), format!("/orgs/{}", org.slug)),
-        Crumb::link(app.name.clone(), format!("{base}/logs")),
+        Crumb::link(app.name.clone(), base.clone()),
         Crumb::here("Metrics"),
     ];
     let body = match problem {
@@ -92,12 +96,47 @@ fn MetricsView(page: MetricsPage) -> impl IntoView {
                 <span class="badge">{app.runtime.clone()}</span>
                 <AppTabs org=org.slug.clone() app=app.slug.clone() current=AppTab::Metrics />
             </div>
-            <div class="metrics-bar">
-                <Choices label="Range" choices=ranges />
-                <span class="muted">{range_label}", UTC"</span>
-            </div>
+            <RangeBar ranges range_label=range_label.clone() live keep=&["metric", "aggregation", "group_by"] />
             {body}
         </main>
+    }
+}
+
+/// The range picker of a dashboard: the ranges back from now, a custom
+/// range (a form that writes `from` and `to` to the URL, keeping the
+/// parameters named in `keep`), and whether the page follows new points.
+#[component]
+pub fn RangeBar(ranges: Vec<Choice>, range_label: String, live: bool, keep: &'static [&'static str]) -> impl IntoView {
+    let query = leptos_router::hooks::use_query_map();
+    let kept = keep
+        .iter()
+        .filter_map(|name| {
+            let value = query.with_untracked(|q| q.get(name))?;
+            Some(view! { <input type="hidden" name=*name value=value /> })
+        })
+        .collect_view();
+    let (from, to) = query.with_untracked(|q| (q.get("from").unwrap_or_default(), q.get("to").unwrap_or_default()));
+    let custom = !from.is_empty();
+    let status = if live {
+        view! { <span class="live-badge" data-testid="live">"Live · new points every few seconds"</span> }.into_any()
+    } else {
+        view! { <span class="badge" data-testid="custom-range">"Custom range"</span> }.into_any()
+    };
+    view! {
+        <div class="metrics-bar">
+            <Choices label="Range" choices=ranges />
+            <details class="custom-range" open=custom>
+                <summary>"Custom…"</summary>
+                <form method="get" class="custom-range-form">
+                    {kept}
+                    <label>"From " <input type="text" name="from" value=from placeholder="2026-11-25T14:00:00Z" required /></label>
+                    <label>"to " <input type="text" name="to" value=to placeholder="now" /></label>
+                    <button type="submit">"Show"</button>
+                </form>
+            </details>
+            <span class="muted" data-testid="range-label">{range_label}", UTC"</span>
+            {status}
+        </div>
     }
 }
 

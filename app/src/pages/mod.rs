@@ -2,7 +2,9 @@
 
 pub mod app_http;
 pub mod app_logs;
+pub mod app_map;
 pub mod app_metrics;
+pub mod app_overview;
 pub mod app_settings;
 pub mod not_found;
 pub mod org_audit;

@@ -4,21 +4,24 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
-use crate::api::get_org;
+use crate::api::{get_org, get_org_sparklines};
 use crate::components::{
     states::{Failure, Loading, NotVisiblePage},
     top_bar::{Crumb, TopBar},
 };
-use crate::model::{clock_utc, group_thousands, AppKind, AppSummary};
+use crate::model::{clock_utc, group_thousands, AppKind, AppSparklines, AppSummary};
 
 #[component]
 pub fn OrgHomePage() -> impl IntoView {
     let params = use_params_map();
     let org_slug = move || params.read().get("org").unwrap_or_default();
     let org = Resource::new(org_slug, get_org);
+    let sparks = Resource::new(org_slug, get_org_sparklines);
     view! {
         <Suspense fallback=|| view! { <TopBar /><main class="page"><Loading what="apps" /></main> }>
             {move || Suspend::new(async move {
+                // Sparklines are a garnish: the page shows without them.
+                let sparks = sparks.await.unwrap_or_default();
                 match org.await {
                     Err(error) => view! {
                         <TopBar />
@@ -39,8 +42,8 @@ pub fn OrgHomePage() -> impl IntoView {
                                         <a class="tab" href=format!("/orgs/{org_slug}/audit")>"Audit log"</a>
                                     </nav>
                                 </div>
-                                <AppSection title="Applications" org=org_slug.clone() apps />
-                                <AppSection title="Add-ons" org=org_slug apps=addons />
+                                <AppSection title="Applications" org=org_slug.clone() apps sparks=sparks.clone() />
+                                <AppSection title="Add-ons" org=org_slug apps=addons sparks />
                             </main>
                         }.into_any()
                     }
@@ -51,7 +54,7 @@ pub fn OrgHomePage() -> impl IntoView {
 }
 
 #[component]
-fn AppSection(title: &'static str, org: String, apps: Vec<AppSummary>) -> impl IntoView {
+fn AppSection(title: &'static str, org: String, apps: Vec<AppSummary>, sparks: Vec<AppSparklines>) -> impl IntoView {
     let empty = apps.is_empty();
     view! {
         <section class="app-section">
@@ -61,7 +64,15 @@ fn AppSection(title: &'static str, org: String, apps: Vec<AppSummary>) -> impl I
             </Show>
             <ul class="card-list">
                 {apps.into_iter().map(|app| {
-                    let href = format!("/orgs/{org}/apps/{}/logs", app.slug);
+                    let href = format!("/orgs/{org}/apps/{}", app.slug);
+                    let spark = sparks.iter().find(|spark| spark.app == app.slug).cloned().map(|spark| view! {
+                        <span class="sparklines" role="img" aria-label=spark.summary.clone() data-testid="sparklines">
+                            <svg viewBox="0 0 100 24" preserveAspectRatio="none" aria-hidden="true">
+                                <polyline class="spark-requests" points=spark.requests fill="none"></polyline>
+                                <polyline class="spark-errors" points=spark.errors fill="none"></polyline>
+                            </svg>
+                        </span>
+                    });
                     let last = match app.last_log_ns {
                         Some(ts_ns) => format!("last line {} UTC", clock_utc(ts_ns)),
                         None => "never logged".to_string(),
@@ -71,6 +82,7 @@ fn AppSection(title: &'static str, org: String, apps: Vec<AppSummary>) -> impl I
                             <a class="card-link" href=href>
                                 <span class="card-title">{app.name}</span>
                                 <span class="badge">{app.runtime}</span>
+                                {spark}
                                 <span class="card-meta">
                                     {format!(
                                         "{} lines and {} requests in the last hour · {} lines kept · {last}",

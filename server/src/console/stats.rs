@@ -9,8 +9,8 @@ use futures::FutureExt;
 use vigie_app::model::LogKind;
 use vigie_app::port::PortError;
 use vigie_app::stats_port::{
-    HttpRequest, HttpStepStats, HttpSummary, MetricSummary, PathStats, SeriesLine, SeriesLines, SeriesRequest,
-    StatsPort, StatsRefusal,
+    HttpRequest, HttpStepStats, HttpSummary, MetricSummary, PathStats, PlaceStats, SeriesLine, SeriesLines,
+    SeriesRequest, StatsPort, StatsRefusal,
 };
 
 use super::{off_runtime, port_error, InProcessConsole};
@@ -114,7 +114,7 @@ impl InProcessConsole {
             Ok(false) => return Err(StatsRefusal::NoSuchApp),
             Err(error) => return Err(StatsRefusal::Failed(error)),
         }
-        let step_ms = http_stats::default_step_ms(request.to_ms - request.from_ms);
+        let step_ms = request.step_ms.unwrap_or_else(|| http_stats::default_step_ms(request.to_ms - request.from_ms));
         self.http_stats.catch_up(&self.store, &TopicKey::new(org, app, LogKind::Access));
         let stats = self
             .http_stats
@@ -143,6 +143,16 @@ impl InProcessConsole {
                 .top_paths
                 .into_iter()
                 .map(|path| PathStats { path: path.path, requests: path.requests, server_errors: path.server_errors })
+                .collect(),
+            places: stats
+                .places
+                .into_iter()
+                .map(|place| PlaceStats {
+                    country: place.country,
+                    lat: place.lat,
+                    lon: place.lon,
+                    requests: place.requests,
+                })
                 .collect(),
         })
     }

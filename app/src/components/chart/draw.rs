@@ -5,6 +5,7 @@
 //! and the names go into HTML that Leptos escapes. The SVG backend escapes
 //! what it writes anyway (`SVGBackend::escape_and_push`).
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use crate::model::{clock_utc, day_utc, ChartCell, ChartRow, ChartTable, ChartView, LegendEntry};
@@ -20,6 +21,23 @@ const INK_SVG: &str = "#010203";
 /// The drawing's own size: about what it is shown at, so its text stays readable.
 const WIDTH: u32 = 560;
 const HEIGHT: u32 = 210;
+/// Around the plot: the margin, the time axis below, the value axis left.
+const MARGIN: u32 = 10;
+const X_LABELS: u32 = 24;
+const Y_LABELS: u32 = 64;
+
+/// Where the plot sits in the drawing, as fractions of its width and
+/// height: left, top, right, bottom. The browser maps a pointer to a time
+/// and a value with it.
+pub fn plot_box() -> [f64; 4] {
+    let (w, h) = (WIDTH as f64, HEIGHT as f64);
+    [
+        (MARGIN + Y_LABELS) as f64 / w,
+        MARGIN as f64 / h,
+        (WIDTH - MARGIN) as f64 / w,
+        (HEIGHT - MARGIN - X_LABELS) as f64 / h,
+    ]
+}
 
 /// One line to draw.
 pub struct Line {
@@ -76,6 +94,8 @@ pub struct ChartSpec {
     /// Lines drawn as areas stacked on each other, the first at the bottom
     /// (the table and legend still give each line's own values).
     pub stacked: bool,
+    /// Where a click on the plot leads (see [`ChartView::click`]).
+    pub click: Option<String>,
 }
 
 /// Draws the chart and writes its legend, table and accessible name.
@@ -105,6 +125,7 @@ pub fn chart_view(spec: ChartSpec, lines: &[Line]) -> ChartView {
             label: line.label.clone(),
             colour: colour.to_string(),
             note: max_of(line).map_or_else(|| "no points".to_string(), |max| format!("max {}", spec.scale.show(max))),
+            faint: line.faint,
         })
         .collect();
     let summary = if lines.is_empty() {
@@ -113,9 +134,36 @@ pub fn chart_view(spec: ChartSpec, lines: &[Line]) -> ChartView {
         let parts: Vec<String> = legend.iter().map(|entry| format!("{} {}", entry.label, entry.note)).collect();
         format!("{}: {}", spec.summary_head, parts.join(", "))
     };
-    let svg = draw_svg(&spec, lines, &colours);
+    let top = y_top(&spec, lines);
+    let svg = draw_svg(|area| plot_axes(area, &spec, top));
+    let stacks = if spec.stacked { stacked(lines) } else { Vec::new() };
+    let layers = lines
+        .iter()
+        .zip(&colours)
+        .enumerate()
+        .map(|(at, (line, colour))| {
+            draw_svg(|area| match stacks.get(at) {
+                Some(stack) => plot_area(area, &spec, top, stack, colour),
+                None => plot_line(area, &spec, top, line, colour),
+            })
+        })
+        .collect();
     let table = table_of(&spec, lines);
-    ChartView { id: spec.id, title: spec.title, summary, svg, legend, table }
+    ChartView {
+        id: spec.id,
+        title: spec.title,
+        summary,
+        svg,
+        layers,
+        stacked: spec.stacked,
+        from_ms: spec.from_ms,
+        to_ms: spec.to_ms,
+        y_top: top,
+        plot: plot_box(),
+        click: spec.click,
+        legend,
+        table,
+    }
 }
 
 fn table_of(spec: &ChartSpec, lines: &[Line]) -> ChartTable {
@@ -144,10 +192,18 @@ fn table_of(spec: &ChartSpec, lines: &[Line]) -> ChartTable {
     ChartTable { caption: spec.caption.clone(), columns: lines.iter().map(|line| line.label.clone()).collect(), rows }
 }
 
-/// The drawing alone. A failure (never expected for a string target) draws nothing.
-fn draw_svg(spec: &ChartSpec, lines: &[Line], colours: &[&str]) -> String {
+/// One drawing of the chart's size: the axes, or one line. A failure
+/// (never expected for a string target) draws nothing.
+fn draw_svg(
+    draw: impl FnOnce(&DrawingArea<SVGBackend, plotters::coord::Shift>) -> Result<(), Box<dyn std::error::Error>>,
+) -> String {
     let mut svg = String::new();
-    let _ = plot(&mut svg, spec, lines, colours);
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        if draw(&root).and_then(|_| root.present().map_err(Into::into)).is_err() {
+            return String::new();
+        }
+    }
     // Axes and ticks take the theme's text colour; the drawing scales to its box.
     svg.replace(INK_SVG, "currentColor").replacen(
         &format!("<svg width=\"{WIDTH}\" height=\"{HEIGHT}\""),
@@ -157,25 +213,45 @@ fn draw_svg(spec: &ChartSpec, lines: &[Line], colours: &[&str]) -> String {
     )
 }
 
-fn plot(
-    svg: &mut String,
-    spec: &ChartSpec,
-    lines: &[Line],
-    colours: &[&str],
-) -> Result<(), Box<dyn std::error::Error>> {
-    let root = SVGBackend::with_string(svg, (WIDTH, HEIGHT)).into_drawing_area();
+/// The top of the value axis: a tenth above the highest point (or stack).
+fn y_top(spec: &ChartSpec, lines: &[Line]) -> f64 {
     let stacks = if spec.stacked { stacked(lines) } else { Vec::new() };
     let max = lines
         .iter()
         .flat_map(|line| line.points.iter().map(|(_, value)| *value))
         .chain(stacks.iter().flat_map(|stack| stack.iter().map(|(_, value)| *value)))
         .fold(0.0f64, f64::max);
-    let top = if max > 0.0 { max * 1.1 } else { 1.0 };
+    if max > 0.0 {
+        max * 1.1
+    } else {
+        1.0
+    }
+}
+
+type Area<'a> = DrawingArea<SVGBackend<'a>, plotters::coord::Shift>;
+type Plot<'a> = ChartContext<'a, SVGBackend<'a>, Cartesian2d<plotters::coord::types::RangedCoordi64, RangedCoordf64>>;
+
+/// The chart's coordinates on `area`: the same for the axes and every line,
+/// so the layers line up.
+fn coordinates<'a>(area: &Area<'a>, spec: &ChartSpec, top: f64) -> Result<Plot<'a>, Box<dyn std::error::Error>> {
+    let chart = ChartBuilder::on(area)
+        .margin(MARGIN)
+        .x_label_area_size(X_LABELS)
+        .y_label_area_size(Y_LABELS)
+        .build_cartesian_2d(spec.from_ms..spec.to_ms, 0.0..top)?;
+    Ok(chart)
+}
+
+fn plot_axes(area: &Area<'_>, spec: &ChartSpec, top: f64) -> Result<(), Box<dyn std::error::Error>> {
     let span_ms = spec.to_ms - spec.from_ms;
-    let mut chart = ChartBuilder::on(&root).margin(10).x_label_area_size(24).y_label_area_size(64).build_cartesian_2d(
-        (spec.from_ms..spec.to_ms).with_key_points(time_ticks(spec.from_ms, spec.to_ms)),
-        0.0..top,
-    )?;
+    let mut chart = ChartBuilder::on(area)
+        .margin(MARGIN)
+        .x_label_area_size(X_LABELS)
+        .y_label_area_size(Y_LABELS)
+        .build_cartesian_2d(
+            (spec.from_ms..spec.to_ms).with_key_points(time_ticks(spec.from_ms, spec.to_ms)),
+            0.0..top,
+        )?;
     let scale = &spec.scale;
     chart
         .configure_mesh()
@@ -195,26 +271,46 @@ fn plot(
         .light_line_style(TRANSPARENT)
         .label_style(("sans-serif", 14).into_font().color(&INK))
         .draw()?;
-    // The top of the stack first, so each lower area is drawn over it.
-    for (stack, colour) in stacks.into_iter().zip(colours).rev() {
-        let colour = parse_colour(colour);
-        chart.draw_series(AreaSeries::new(stack, 0.0, colour.mix(0.45)).border_style(colour.stroke_width(1)))?;
-    }
-    for (line, colour) in lines.iter().zip(colours).filter(|_| !spec.stacked) {
-        let colour = parse_colour(colour);
-        let style = if line.faint { colour.mix(0.6).stroke_width(1) } else { colour.stroke_width(2) };
-        // A step without a point breaks the line rather than bridging it.
-        let step = line.points.windows(2).map(|pair| pair[1].0 - pair[0].0).min().unwrap_or(0);
-        let mut run: Vec<(i64, f64)> = Vec::new();
-        for &(ts, value) in &line.points {
-            if run.last().is_some_and(|(last, _)| ts - last > step) {
-                chart.draw_series(LineSeries::new(std::mem::take(&mut run), style))?;
-            }
-            run.push((ts, value));
+    Ok(())
+}
+
+/// One line; a step without a point breaks it rather than bridging it.
+fn plot_line(
+    area: &Area<'_>,
+    spec: &ChartSpec,
+    top: f64,
+    line: &Line,
+    colour: &str,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let mut chart = coordinates(area, spec, top)?;
+    let colour = parse_colour(colour);
+    let style = if line.faint { colour.mix(0.6).stroke_width(1) } else { colour.stroke_width(2) };
+    let step = line.points.windows(2).map(|pair| pair[1].0 - pair[0].0).min().unwrap_or(0);
+    let mut run: Vec<(i64, f64)> = Vec::new();
+    for &(ts, value) in &line.points {
+        if run.last().is_some_and(|(last, _)| ts - last > step) {
+            chart.draw_series(LineSeries::new(std::mem::take(&mut run), style))?;
         }
-        chart.draw_series(LineSeries::new(run, style))?;
+        run.push((ts, value));
     }
-    root.present()?;
+    chart.draw_series(LineSeries::new(run, style))?;
+    Ok(())
+}
+
+/// One band of a stack: from 0 up to its cumulative values (drawn under
+/// the bands above it, which the page lays over it).
+fn plot_area(
+    area: &Area<'_>,
+    spec: &ChartSpec,
+    top: f64,
+    stack: &[(i64, f64)],
+    colour: &str,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let mut chart = coordinates(area, spec, top)?;
+    let colour = parse_colour(colour);
+    chart.draw_series(
+        AreaSeries::new(stack.iter().copied(), 0.0, colour.mix(0.45)).border_style(colour.stroke_width(1)),
+    )?;
     Ok(())
 }
 
@@ -288,6 +384,7 @@ mod tests {
             to_ms: 60_000,
             scale: Scale::ONE,
             stacked: false,
+            click: None,
         }
     }
 
@@ -302,6 +399,8 @@ mod tests {
         let view = chart_view(spec(), &lines);
         assert!(view.svg.starts_with("<svg"), "{}", &view.svg[..80.min(view.svg.len())]);
         assert!(!view.svg.contains("img"));
+        assert_eq!(view.layers.len(), 1);
+        assert!(view.layers[0].contains("<polyline") && !view.layers[0].contains("img"), "{}", view.layers[0]);
         assert!(!view.svg.contains(INK_SVG), "axes follow the theme");
         assert_eq!(view.summary, "X per instance, last 1 h: <img src=x onerror=alert(1)> max 43.25");
         assert_eq!(view.table.rows.len(), 2);

@@ -33,7 +33,7 @@ mod range_note;
 mod rows;
 mod state;
 #[cfg(feature = "hydrate")]
-mod stream;
+pub(crate) mod stream;
 
 use std::collections::VecDeque;
 

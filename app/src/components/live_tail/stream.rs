@@ -259,7 +259,8 @@ fn now_ms() -> f64 {
     js_sys::Date::now()
 }
 
-async fn sleep(duration: Duration) {
+/// Waits `duration` (a browser timer).
+pub async fn sleep(duration: Duration) {
     let (done, wait) = futures::channel::oneshot::channel::<()>();
     set_timeout(
         move || {

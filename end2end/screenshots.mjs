@@ -2,6 +2,7 @@
 // from `vigie serve --demo` with a day of demo history.
 //
 //   node end2end/screenshots.mjs [OUT_DIR]     (default docs/screenshots)
+//   VIGIE_URL=http://127.0.0.1:3000 node end2end/screenshots.mjs   (a running demo)
 
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,7 +19,8 @@ const PAGES = [
 ];
 const only = process.env.PAGES?.split(',');
 
-const vigie = await startVigie({ dataDir: scratchDataDir(), args: ['--demo', '--demo-backfill-minutes', process.env.BACKFILL ?? '1440', '--syslog-tcp', 'off', '--syslog-udp', 'off', '--statsd', 'off'] });
+// VIGIE_URL: a running `vigie serve --demo` to photograph instead of a new one.
+const vigie = process.env.VIGIE_URL ? { url: process.env.VIGIE_URL, stop: async () => {} } : await startVigie({ dataDir: scratchDataDir(), args: ['--demo', '--demo-backfill-minutes', process.env.BACKFILL ?? '1440', '--syslog-tcp', 'off', '--syslog-udp', 'off', '--statsd', 'off'] });
 const browser = await launchChromium();
 try {
   for (const colorScheme of (process.env.SCHEMES ?? 'light,dark').split(',')) {

@@ -562,11 +562,14 @@ pub async fn http_page(
             error_rate: format!("{:.1} %", path.server_errors as f64 * 100.0 / path.requests.max(1) as f64),
         })
         .collect();
-    page.charts = http_charts(&summary, &page.range_label, &org_slug, &app_slug);
+    page.charts = http_charts(&summary, &page.range_label, &org_slug, &app_slug, false);
     Ok(page)
 }
 
-fn http_charts(summary: &HttpSummary, range_label: &str, org: &str, app: &str) -> Vec<ChartView> {
+/// The HTTP page's charts; with `per_hour`, requests are shown per hour
+/// (their exact values stay per second, as the Stats API gives them).
+fn http_charts(summary: &HttpSummary, range_label: &str, org: &str, app: &str, per_hour: bool) -> Vec<ChartView> {
+    let (per, per_divisor) = if per_hour { ("hour", 1.0 / 3_600.0) } else { ("second", 1.0) };
     let step_s = summary.step_ms as f64 / 1_000.0;
     let step = step_words(summary.step_ms);
     // The access logs of the minute clicked; of its status class on the requests chart.
@@ -614,10 +617,10 @@ fn http_charts(summary: &HttpSummary, range_label: &str, org: &str, app: &str) -
         chart_view(
             spec(
                 "http.requests",
-                "Requests per second by status class",
-                "Requests per second by status class, stacked",
-                format!("requests per second in each {step} step, by status class"),
-                1.0,
+                &format!("Requests per {per} by status class"),
+                &format!("Requests per {per} by status class, stacked"),
+                format!("requests per {per} in each {step} step, by status class"),
+                per_divisor,
                 true,
             ),
             &requests,
@@ -801,10 +804,8 @@ pub async fn overview_page(
         })
         .collect();
     let requests_chart = (summary.total.requests > 0).then(|| {
-        let charts = http_charts(&summary, &label, &org_slug, &app_slug);
-        let mut chart = charts.into_iter().next().expect("the requests chart comes first");
-        chart.title = "Requests per hour by status class".to_string();
-        chart
+        let charts = http_charts(&summary, &label, &org_slug, &app_slug, true);
+        charts.into_iter().next().expect("the requests chart comes first")
     });
     // Requests per second over the last whole minute.
     let minute_end = now_ms.div_euclid(60_000) * 60_000;

@@ -75,8 +75,10 @@ const DOT_MS: f64 = 2_000.0;
 fn RealtimeDots(org: String, app: String) -> impl IntoView {
     let dots = RwSignal::new(Vec::<Dot>::new());
     let seen = RwSignal::new(0u64);
+    // Whether the access stream is open now (tests wait for it).
+    let open = RwSignal::new(false);
     #[cfg(feature = "hydrate")]
-    realtime::start(format!("/bff/orgs/{org}/apps/{app}/live?kind=access"), dots, seen);
+    realtime::start(format!("/bff/orgs/{org}/apps/{app}/live?kind=access"), dots, seen, open);
     #[cfg(not(feature = "hydrate"))]
     let _ = (org, app);
     view! {
@@ -92,7 +94,7 @@ fn RealtimeDots(org: String, app: String) -> impl IntoView {
                 ></circle>
             </For>
         </svg>
-        <p class="map-live muted" data-testid="realtime-count" aria-live="off">
+        <p class="map-live muted" data-testid="realtime-count" data-stream=move || if open.get() { "open" } else { "closed" } aria-live="off">
             {move || format!("{} requests since the map opened", crate::model::group_thousands(seen.get()))}
         </p>
     }
@@ -126,12 +128,12 @@ mod realtime {
     /// Follows the access stream until the map leaves the page; every
     /// [`FLUSH_MS`] the cells hit since the last flush become new dots and
     /// dots older than [`DOT_MS`] go.
-    pub fn start(url: String, dots: RwSignal<Vec<Dot>>, seen: RwSignal<u64>) {
+    pub fn start(url: String, dots: RwSignal<Vec<Dot>>, seen: RwSignal<u64>, open: RwSignal<bool>) {
         let arrivals: Inbox = Rc::default();
         let inbox = arrivals.clone();
         let (abort, registration) = futures::future::AbortHandle::new_pair();
         leptos::task::spawn_local(async move {
-            let follow = follow(url, inbox, seen);
+            let follow = follow(url, inbox, seen, open);
             let _ = futures::future::Abortable::new(follow, registration).await;
         });
         let flushes = std::cell::Cell::new(0u64);
@@ -160,10 +162,15 @@ mod realtime {
     /// Requests since the last flush by cell: country, where to draw, how many.
     type Inbox = Rc<RefCell<HashMap<(i32, i32), (String, f64, f64, u64)>>>;
 
-    async fn follow(url: String, inbox: Inbox, seen: RwSignal<u64>) {
+    async fn follow(url: String, inbox: Inbox, seen: RwSignal<u64>, open: RwSignal<bool>) {
         loop {
             if let Ok(mut stream) = EventSource::new(&url) {
-                if let Ok(mut batches) = stream.subscribe("message") {
+                if let (Ok(mut opened), Ok(mut batches)) = (stream.subscribe("open"), stream.subscribe("message")) {
+                    leptos::task::spawn_local(async move {
+                        while let Some(Ok(_)) = opened.next().await {
+                            open.set(true);
+                        }
+                    });
                     while let Some(Ok((_, event))) = batches.next().await {
                         let Some(data) = event.data().as_string() else { continue };
                         let Ok(batch) = serde_json::from_str::<Vec<Placed>>(&data) else { continue };
@@ -181,6 +188,7 @@ mod realtime {
                 }
                 stream.close();
             }
+            open.set(false);
             crate::components::live_tail::stream::sleep(Duration::from_secs(2)).await;
         }
     }

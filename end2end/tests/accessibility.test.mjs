@@ -25,6 +25,10 @@ const PAGES = [
   ['server metrics', '/orgs/demo/apps/api/metrics?range=1h'],
   ['metrics with a wrong range', '/orgs/demo/apps/api/metrics?range=2h'],
   ['HTTP statistics', '/orgs/demo/apps/web/http?range=1h'],
+  ['app overview', '/orgs/demo/apps/api'],
+  ['request map', '/orgs/demo/apps/web/map'],
+  ['realtime request map', '/orgs/demo/apps/web/map?mode=realtime'],
+  ['custom metrics range', '/orgs/demo/apps/api/metrics?from=2026-11-25T14:00:00Z&to=2026-11-25T15:00:00Z'],
   ['audit log', '/orgs/demo/audit'],
 ];
 

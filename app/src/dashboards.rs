@@ -724,7 +724,7 @@ pub fn map_view(places: &[PlaceStats], org: &str, app: &str, bounds: (&str, &str
             countries.iter().take(3).map(|country| format!("{} {}", country.label, country.count)).collect();
         format!("Map of {what}: {} requests placed, most from {}", group_thousands(placed), most.join(", "))
     };
-    MapView { cells_svg, countries, placed: group_thousands(placed), summary }
+    MapView { cells_svg, countries, placed: group_thousands(placed), summary, credit: None }
 }
 
 /// The request map page: the last 24 h as a heatmap, or realtime (the
@@ -746,7 +746,13 @@ pub async fn map_page(
             current: *choice == mode,
         })
         .collect();
-    let empty = MapView { cells_svg: String::new(), countries: Vec::new(), placed: "0".into(), summary: String::new() };
+    let empty = MapView {
+        cells_svg: String::new(),
+        countries: Vec::new(),
+        placed: "0".into(),
+        summary: String::new(),
+        credit: None,
+    };
     let mut page = MapPage { org, app, mode: mode.clone(), modes, problem: None, map: empty };
     if !MAP_MODES.contains(&mode.as_str()) {
         page.problem = Some(format!("mode: \"{mode}\" is none of {}", MAP_MODES.join(", ")));
@@ -755,6 +761,7 @@ pub async fn map_page(
     let request = HttpRequest { from_ms: now_ms - 86_400_000, to_ms: now_ms, step_ms: Some(86_400_000), top: 0 };
     let summary = stats.http(page.org.slug.clone(), page.app.slug.clone(), request).await.map_err(refusal_to_port)?;
     page.map = map_view(&summary.places, &page.org.slug, &page.app.slug, ("24h", ""), "the last 24 h's requests");
+    page.map.credit = stats.places_credit();
     Ok(page)
 }
 
@@ -841,7 +848,8 @@ pub async fn overview_page(
         }
         None => (Vec::new(), "0".to_string()),
     };
-    let map = map_view(&summary.places, &org_slug, &app_slug, bounds, "the last 24 h's requests");
+    let mut map = map_view(&summary.places, &org_slug, &app_slug, bounds, "the last 24 h's requests");
+    map.credit = stats.places_credit();
     Ok(OverviewPage {
         org,
         app,

@@ -943,6 +943,8 @@ pub struct MapView {
     pub placed: String,
     /// The map's accessible name: what it shows and where most requests come from.
     pub summary: String,
+    /// The attribution the GeoIP data's licence asks for (text, link).
+    pub credit: Option<(String, String)>,
 }
 
 /// An error line of the app's service logs, linking to it in the logs.

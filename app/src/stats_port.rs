@@ -92,6 +92,12 @@ pub trait StatsPort: Send + Sync + 'static {
         request: SeriesRequest,
     ) -> BoxFuture<'_, Result<SeriesLines, StatsRefusal>>;
 
+    /// The attribution (text, link) that the licence of the GeoIP data
+    /// placing clients asks of pages showing places; `None` when none is asked.
+    fn places_credit(&self) -> Option<(String, String)> {
+        None
+    }
+
     /// The app's HTTP statistics over a range, about 300 whole-minute steps.
     fn http(&self, org: String, app: String, request: HttpRequest) -> BoxFuture<'_, Result<HttpSummary, StatsRefusal>>;
 }

@@ -41,6 +41,8 @@ pub struct InProcessConsole {
     pub series: SeriesModel,
     /// HTTP statistics from the access logs.
     pub http_stats: HttpStatsModel,
+    /// The attribution the GeoIP database's licence asks of the maps (text, link).
+    pub places_credit: Option<(String, String)>,
 }
 
 /// Runs `read` on a blocking thread: the port's calls read SQLite and the store.

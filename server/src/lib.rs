@@ -158,6 +158,7 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, StartError> {
     if geoip.is_none() {
         tracing::info!("no GeoIP database: access logs get no client location (see --geoip-db)");
     }
+    let places_credit = geoip.as_ref().and_then(|geoip| geoip.credit());
     let (stop, stopping) = watch::channel(false);
     let shutdown = ShutdownSignal(stopping);
 
@@ -224,6 +225,7 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, StartError> {
         live_batches: live_batches.clone(),
         series: series.clone(),
         http_stats: http_stats.clone(),
+        places_credit: places_credit.map(|(text, link)| (text.to_string(), link.to_string())),
     });
     let state = AppState {
         leptos_options,

@@ -20,7 +20,9 @@ pub fn RequestMap(
     realtime: Option<(String, String)>,
     #[prop(optional)] small: bool,
 ) -> impl IntoView {
-    let MapView { cells_svg, countries, placed, summary } = map;
+    let MapView { cells_svg, countries, placed, summary, credit } = map;
+    let credit =
+        credit.map(|(text, link)| view! { <p class="map-credit muted"><a href=link rel="noopener">{text}</a></p> });
     let drawing = format!(
         "<svg class=\"map-svg\" viewBox=\"{VIEW_BOX}\" preserveAspectRatio=\"xMidYMid meet\">\
          <image href=\"/world.svg\" x=\"0\" y=\"6\" width=\"360\" height=\"142\"/>\
@@ -48,6 +50,7 @@ pub fn RequestMap(
             </div>
             <figcaption>
                 <ul class="map-countries" aria-label="Requests by country">{countries}</ul>
+                {credit}
             </figcaption>
         </figure>
     }

@@ -159,6 +159,10 @@ impl InProcessConsole {
 }
 
 impl StatsPort for InProcessConsole {
+    fn places_credit(&self) -> Option<(String, String)> {
+        self.places_credit.clone()
+    }
+
     fn metrics(&self, org: String, app: String) -> BoxFuture<'_, Result<Option<Vec<MetricSummary>>, PortError>> {
         let this = self.clone();
         off_runtime(move || this.read_metrics(&org, &app)).boxed()

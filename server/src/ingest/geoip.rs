@@ -45,6 +45,19 @@ impl GeoIp {
         Ok(GeoIp { reader, source })
     }
 
+    /// The attribution its data's licence asks of pages that show its
+    /// results (text, link), if it is one that asks.
+    pub fn credit(&self) -> Option<(&'static str, &'static str)> {
+        let kind = self.reader.metadata().database_type.to_ascii_lowercase();
+        if kind.contains("dbip") || kind.contains("db-ip") {
+            Some(("IP geolocation by DB-IP", "https://db-ip.com"))
+        } else if kind.contains("geolite") {
+            Some(("This product includes GeoLite2 data created by MaxMind", "https://www.maxmind.com"))
+        } else {
+            None
+        }
+    }
+
     /// The demo database, built in memory.
     pub fn demo() -> GeoIp {
         GeoIp::from_bytes(demo_database(), "demo".into()).expect("the demo GeoIP database is well-formed")
@@ -52,16 +65,58 @@ impl GeoIp {
 
     /// `None` for an address the database does not cover (private, unknown,
     /// or IPv6 in an IPv4 database): such a client simply has no location.
+    ///
+    /// Reads MaxMind's City layout (GeoLite2, GeoIP2, DB-IP's own), and the
+    /// flat one of the ip-location-db packages (`country_code`, `city`,
+    /// `latitude`, `longitude`), such as DB-IP City Lite as `scripts/run`
+    /// installs it.
     pub fn locate(&self, ip: IpAddr) -> Option<Place> {
-        let found = self.reader.lookup(ip).ok()?.decode::<geoip2::City>().ok()??;
-        let place = Place {
-            country: found.country.iso_code.map(str::to_string),
-            city: found.city.names.english.map(str::to_string),
-            lat: found.location.latitude,
-            lon: found.location.longitude,
-        };
+        let found = self.reader.lookup(ip).ok()?;
+        let mut place = Place::default();
+        if let Ok(Some(city)) = found.decode::<geoip2::City>() {
+            place = Place {
+                country: city.country.iso_code.map(str::to_string),
+                city: city.city.names.english.map(str::to_string),
+                lat: city.location.latitude,
+                lon: city.location.longitude,
+            };
+        }
+        if place == Place::default() {
+            if let Ok(Some(flat)) = found.decode::<FlatRecord>() {
+                place = Place { country: flat.country_code, city: flat.city, lat: flat.latitude, lon: flat.longitude };
+            }
+        }
         (place != Place::default()).then_some(place)
     }
+}
+
+/// A record of the flat layout (ip-location-db's MMDB files), whose
+/// coordinates may be written as floats or doubles.
+#[derive(serde::Deserialize)]
+struct FlatRecord {
+    country_code: Option<String>,
+    city: Option<String>,
+    #[serde(default, deserialize_with = "any_float")]
+    latitude: Option<f64>,
+    #[serde(default, deserialize_with = "any_float")]
+    longitude: Option<f64>,
+}
+
+fn any_float<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<f64>, D::Error> {
+    struct AnyFloat;
+    impl serde::de::Visitor<'_> for AnyFloat {
+        type Value = Option<f64>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a float or a double")
+        }
+        fn visit_f32<E>(self, value: f32) -> Result<Self::Value, E> {
+            Ok(Some(value as f64))
+        }
+        fn visit_f64<E>(self, value: f64) -> Result<Self::Value, E> {
+            Ok(Some(value))
+        }
+    }
+    deserializer.deserialize_any(AnyFloat)
 }
 
 #[derive(Serialize)]
@@ -119,6 +174,28 @@ pub fn demo_database() -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_database_of_the_flat_layout_places_its_clients_too() {
+        let mut db = maxminddb_writer::Database::default();
+        db.metadata.database_type = "dbip-city-ipv4".into();
+        db.metadata.binary_format_major_version = 2;
+        #[derive(Serialize)]
+        struct Flat<'a> {
+            country_code: &'a str,
+            city: &'a str,
+            latitude: f32,
+            longitude: f32,
+        }
+        let data =
+            db.insert_value(Flat { country_code: "PT", city: "Lisbon", latitude: 38.7, longitude: -9.1 }).unwrap();
+        db.insert_node(IpAddrWithMask::new(IpAddr::from([5, 6, 0, 0]), 16), data);
+        let geoip = GeoIp::from_bytes(db.write_to(Vec::new()).unwrap(), "flat".into()).unwrap();
+        let lisbon = geoip.locate("5.6.7.8".parse().unwrap()).unwrap();
+        assert_eq!((lisbon.country.as_deref(), lisbon.city.as_deref()), (Some("PT"), Some("Lisbon")));
+        assert!((lisbon.lat.unwrap() - 38.7).abs() < 0.01 && (lisbon.lon.unwrap() + 9.1).abs() < 0.01);
+        assert_eq!(geoip.locate("5.7.0.1".parse().unwrap()), None);
+    }
 
     #[test]
     fn the_demo_database_places_demo_clients_and_nobody_else() {

@@ -212,3 +212,24 @@ pub async fn get_org_sparklines(org: String) -> Result<Vec<crate::model::AppSpar
 fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_millis() as i64)
 }
+
+/// The logs page's explorer for a view: its volume histogram and its
+/// fields' top values, counted in place over its range (a live view: the
+/// last hour).
+#[server(prefix = "/bff")]
+pub async fn get_log_explorer(
+    org: String,
+    app: String,
+    view: LogView,
+) -> Result<Option<crate::model::Explorer>, ServerFnError> {
+    if !viewer().await?.may_see(&org) {
+        return Ok(None);
+    }
+    let fields = crate::dashboards::explorer_fields(view.kind);
+    let base = format!("/orgs/{org}/apps/{app}/logs");
+    let Some(volume) = port()?.log_volume(org, app, view.clone(), fields, 60, 5).await.map_err(ServerFnError::new)?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(crate::dashboards::explorer(volume, &base, &view)))
+}

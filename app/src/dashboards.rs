@@ -359,6 +359,7 @@ async fn instance_chart(
         to_ms: used.to_ms,
         scale: Scale { divisor: chart.divisor },
         stacked: false,
+        zoom: None,
         // The instance's service logs at the minute clicked.
         click: Some(format!(
             "/orgs/{}/apps/{}/logs?q=instance%3A%22{{series}}%22&since={{since}}&until={{until}}",
@@ -457,6 +458,7 @@ async fn picked_metric(
         scale: Scale::ONE,
         stacked: false,
         click: None,
+        zoom: None,
     };
     picked.chart = Some(chart_view(spec, &lines));
     Ok(picked)
@@ -576,6 +578,7 @@ fn http_charts(summary: &HttpSummary, range_label: &str, org: &str, app: &str, p
     let minute = format!("/orgs/{org}/apps/{app}/logs?kind=access&since={{since}}&until={{until}}");
     let spec = |id: &str, title: &str, what: &str, caption: String, divisor: f64, stacked: bool| ChartSpec {
         click: Some(if stacked { format!("{minute}&q=status%3A{{series}}") } else { minute.clone() }),
+        zoom: None,
         id: id.to_string(),
         title: title.to_string(),
         summary_head: format!("{what}, {range_label}"),
@@ -923,4 +926,110 @@ fn spark_points(values: &[u64]) -> String {
         .map(|(at, value)| format!("{:.1},{:.1}", at as f64 * step, 22.0 - 20.0 * *value as f64 / max))
         .collect();
     points.join(" ")
+}
+
+/// Levels as the volume histogram stacks them, lowest first, with their colours.
+const LEVEL_COLOURS: [(&str, &str); 6] = [
+    ("trace", "#8a94a6"),
+    ("debug", "#8b6bd6"),
+    ("info", "#3b7ddd"),
+    ("warn", "#d08a00"),
+    ("error", "#d64545"),
+    ("fatal", "#9a1b1b"),
+];
+
+/// The fields whose values the explorer counts, by kind of log.
+pub fn explorer_fields(kind: crate::model::ViewKind) -> Vec<String> {
+    let fields: &[&str] = match kind {
+        crate::model::ViewKind::Service => &["level", "instance"],
+        crate::model::ViewKind::Access => &["status", "method", "path", "country", "instance"],
+    };
+    fields.iter().map(|field| field.to_string()).collect()
+}
+
+/// A filter term for `field` equal to `value`: quoted unless it is a plain word.
+fn field_term(field: &str, value: &str) -> String {
+    let plain = !value.is_empty()
+        && value.chars().all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
+        && !value.starts_with('-');
+    if plain {
+        format!("{field}:{value}")
+    } else {
+        format!("{field}:\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""))
+    }
+}
+
+/// The logs page's explorer for `view`: its volume per step, stacked by
+/// level (service lines) or status class (access lines), and each field's
+/// most frequent values, each a link that narrows the view to it (or, the
+/// second link, leaves it out).
+pub fn explorer(volume: crate::port::LogVolume, base: &str, view: &crate::model::LogView) -> crate::model::Explorer {
+    use crate::model::{Explorer, Facet, FacetValue, LogView};
+    let range_label = if view.is_replay() { "the range shown".to_string() } else { "the last hour".to_string() };
+    if let Some(problem) = volume.problem {
+        return Explorer { chart: None, total: String::new(), range_label, facets: Vec::new(), problem: Some(problem) };
+    }
+    let with_term = |term: String| {
+        let q = if view.q.trim().is_empty() { term } else { format!("{} {term}", view.q.trim()) };
+        format!("{base}{}", LogView { q, ..view.clone() }.to_query())
+    };
+    let facets = volume
+        .facets
+        .iter()
+        .map(|(field, values, other)| Facet {
+            field: field.clone(),
+            values: values
+                .iter()
+                .map(|(value, count)| FacetValue {
+                    value: value.clone(),
+                    count: group_thousands(*count),
+                    include: with_term(field_term(field, value)),
+                    exclude: with_term(format!("-{}", field_term(field, value))),
+                })
+                .collect(),
+            other: if *other == 0 { String::new() } else { group_thousands(*other) },
+        })
+        .collect();
+    let series: Vec<(&str, &'static str)> =
+        if view.kind == crate::model::ViewKind::Access { STATUS_CLASSES.to_vec() } else { LEVEL_COLOURS.to_vec() };
+    let lines: Vec<Line> = series
+        .iter()
+        .filter(|(name, _)| {
+            volume.buckets.iter().any(|(_, counts)| counts.iter().any(|(key, n)| key == name && *n > 0))
+        })
+        .map(|(name, colour)| Line {
+            label: name.to_string(),
+            points: volume
+                .buckets
+                .iter()
+                .map(|(ts, counts)| (*ts, counts.iter().find(|(key, _)| key == name).map_or(0.0, |(_, n)| *n as f64)))
+                .collect(),
+            faint: false,
+            colour: Some(colour),
+        })
+        .collect();
+    let step = step_words(volume.step_ms);
+    let split = if view.kind == crate::model::ViewKind::Access { "status class" } else { "level" };
+    // A click opens that step alone, the filter kept.
+    let step_view = LogView { since: "{since}".into(), until: "{until}".into(), ..view.clone() };
+    let click =
+        format!("{base}{}", step_view.to_query()).replace("%7Bsince%7D", "{since}").replace("%7Buntil%7D", "{until}");
+    let chart = (!lines.is_empty()).then(|| {
+        chart_view(
+            ChartSpec {
+                id: "logs.volume".to_string(),
+                title: format!("Lines per {step}"),
+                summary_head: format!("Matching lines per {step} by {split}, {range_label}"),
+                caption: format!("matching lines in each {step} step, by {split}"),
+                from_ms: volume.from_ms,
+                to_ms: volume.to_ms,
+                scale: Scale::ONE,
+                stacked: true,
+                click: Some(click),
+                zoom: Some(["since".to_string(), "until".to_string()]),
+            },
+            &lines,
+        )
+    });
+    Explorer { chart, total: group_thousands(volume.total), range_label, facets, problem: None }
 }

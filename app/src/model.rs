@@ -722,6 +722,10 @@ pub struct ChartView {
     /// Where the plot sits in the drawing (left, top, right, bottom, as
     /// fractions of its width and height).
     pub plot: [f64; 4],
+    /// The URL parameters a drag across the plot writes its range to
+    /// (`from`, `to` on the dashboards; `since`, `until` on the logs page).
+    #[serde(default = "default_zoom_params")]
+    pub zoom: [String; 2],
     /// Where a click on the plot leads: a URL in which `{series}` becomes
     /// the line under the pointer (URL-encoded), `{since}` and `{until}`
     /// the minute clicked (RFC 3339). `None`: a click does nothing.
@@ -797,6 +801,10 @@ impl ChartView {
                 .replace("{until}", &url_encode(&rfc3339_utc(minute + 60_000))),
         )
     }
+}
+
+fn default_zoom_params() -> [String; 2] {
+    ["from".to_string(), "to".to_string()]
 }
 
 /// `2026-11-25T14:05:00Z` for ms since the epoch.
@@ -1005,4 +1013,35 @@ pub struct AppSparklines {
     pub errors: String,
     /// `1,234 requests, 5 errors (5xx) in 24 h`.
     pub summary: String,
+}
+
+/// The logs page's explorer: the view's volume over its range (a live
+/// view: the last hour) and its fields' most frequent values.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Explorer {
+    pub chart: Option<ChartView>,
+    /// Matching records in the range, written out.
+    pub total: String,
+    pub range_label: String,
+    pub facets: Vec<Facet>,
+    pub problem: Option<String>,
+}
+
+/// A field of the view and its most frequent values.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Facet {
+    pub field: String,
+    pub values: Vec<FacetValue>,
+    /// Matching records with another value or none, written out (empty when 0).
+    pub other: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FacetValue {
+    pub value: String,
+    pub count: String,
+    /// The view with `field:value` added to its filter.
+    pub include: String,
+    /// The view with `-field:value` added.
+    pub exclude: String,
 }

@@ -71,6 +71,26 @@ pub struct RecordsChunk {
     pub next_cursor: Option<u64>,
 }
 
+/// How many records of a view fall in each step of its range, split by
+/// level or status class, and the most frequent values of some fields:
+/// the logs page's volume histogram and field sidebar.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LogVolume {
+    /// The range counted: the view's, or the last hour of a live view.
+    pub from_ms: i64,
+    pub to_ms: i64,
+    pub step_ms: i64,
+    /// Records of the range that match the view's filter.
+    pub total: u64,
+    /// Steps with records, oldest first: `(step start, [(level or class, count)])`.
+    pub buckets: Vec<(i64, Vec<(String, u64)>)>,
+    /// Per field asked: its most frequent values with their counts, and
+    /// how many matching records have another value or none.
+    pub facets: Vec<(String, Vec<(String, u64)>, u64)>,
+    /// What is wrong with the view, if anything (then nothing is counted).
+    pub problem: Option<String>,
+}
+
 pub trait ConsolePort: ConsoleAdmin {
     /// The organisations this console shows.
     fn orgs(&self) -> BoxFuture<'_, Result<Vec<OrgSummary>, PortError>>;
@@ -90,6 +110,18 @@ pub trait ConsolePort: ConsoleAdmin {
         view: LogView,
         limit: usize,
     ) -> BoxFuture<'_, Result<Option<LogPage>, PortError>>;
+
+    /// Counts a view's records per step of its range (about `steps` of
+    /// them) and the `top` values of `fields`. `None` when there is no such app.
+    fn log_volume(
+        &self,
+        org: String,
+        app: String,
+        view: LogView,
+        fields: Vec<String>,
+        steps: i64,
+        top: usize,
+    ) -> BoxFuture<'_, Result<Option<LogVolume>, PortError>>;
 
     /// Follows an app's service or access lines that match a view: the
     /// batches as they are appended, never a line lost or doubled (lines

@@ -15,8 +15,8 @@ use vigie_app::model::{
     OrgSummary, RetentionRow, ServiceLine, ViewKind, ViewProblem, Viewer,
 };
 use vigie_app::port::{
-    ConsoleAdmin, ConsolePort, FollowRequest, LiveBatch, PortError, ReadRefusal, RecordsChunk, RecordsFormat,
-    RetentionChange,
+    ConsoleAdmin, ConsolePort, FollowRequest, LiveBatch, LogVolume, PortError, ReadRefusal, RecordsChunk,
+    RecordsFormat, RetentionChange,
 };
 
 use crate::catalog::{Catalog, Org};
@@ -221,6 +221,86 @@ impl InProcessConsole {
 }
 
 /// A view's parameters, checked: each mistake names its parameter.
+/// The range a live view's volume covers: the last hour.
+const LIVE_VOLUME_NS: i64 = 3_600_000_000_000;
+/// Most fields one volume request counts the values of.
+const MAX_VOLUME_FIELDS: usize = 8;
+
+impl InProcessConsole {
+    /// A view's volume per step and its fields' top values. Blocks (scans
+    /// the range in place, once for the steps and once per field).
+    fn read_log_volume(
+        &self,
+        org: &str,
+        app: &str,
+        view: &LogView,
+        fields: &[String],
+        steps: i64,
+        top: usize,
+    ) -> Result<Option<LogVolume>, PortError> {
+        use crate::query::stats::{count, Split, StatsRequest};
+        if self.catalog.app(org, app).map_err(port_error)?.is_none() {
+            return Ok(None);
+        }
+        let now = crate::clock::now_ns();
+        let key = TopicKey::new(org, app, log_kind(view.kind));
+        let mut volume = LogVolume {
+            from_ms: 0,
+            to_ms: 0,
+            step_ms: 0,
+            total: 0,
+            buckets: Vec::new(),
+            facets: Vec::new(),
+            problem: None,
+        };
+        let query = match ViewQuery::check(view, now) {
+            Ok(query) => query,
+            Err(problem) => {
+                volume.problem = Some(format!("{}: {}", problem.param, problem.message));
+                return Ok(Some(volume));
+            }
+        };
+        let until = query.until_ns.unwrap_or(now);
+        let since = query.since_ns.unwrap_or(until - LIVE_VOLUME_NS);
+        // Whole seconds, whole minutes past a minute, whole hours past an hour.
+        let raw = ((until - since) / steps.clamp(1, 1_000)).max(1_000_000_000);
+        let step_ns = [1, 5, 10, 30, 60, 300, 600, 1_800, 3_600, 21_600, 86_400]
+            .iter()
+            .map(|secs| secs * 1_000_000_000)
+            .find(|step| *step >= raw)
+            .unwrap_or_else(|| (raw + 86_399_999_999_999) / 86_400_000_000_000 * 86_400_000_000_000);
+        let split = if view.kind == ViewKind::Access { Split::StatusClass } else { Split::Level };
+        fn request<'a>(
+            key: &'a TopicKey,
+            (since, until): (i64, i64),
+            filter: &'a CompiledFilter,
+            split: Split,
+            step_ns: Option<i64>,
+            by: Option<&'a str>,
+            top: usize,
+        ) -> StatsRequest<'a> {
+            StatsRequest { key, since_ns: Some(since), until_ns: Some(until), filter, step_ns, split, by, top }
+        }
+        let range = (since, until);
+        let counted = count(&self.store, &request(&key, range, &query.filter, split, Some(step_ns), None, top.max(1)));
+        volume.from_ms = since.div_euclid(1_000_000);
+        volume.to_ms = until.div_euclid(1_000_000);
+        volume.step_ms = step_ns / 1_000_000;
+        volume.total = counted.total;
+        volume.buckets = counted
+            .buckets
+            .into_iter()
+            .map(|bucket| (bucket.start_ns.div_euclid(1_000_000), bucket.counts.into_iter().collect()))
+            .collect();
+        for field in fields.iter().take(MAX_VOLUME_FIELDS) {
+            let found = count(&self.store, &request(&key, range, &query.filter, split, None, Some(field), top.max(1)));
+            let values = found.top.into_iter().map(|value| (value.value, value.count)).collect();
+            volume.facets.push((field.clone(), values, found.top_other));
+        }
+        Ok(Some(volume))
+    }
+}
+
 struct ViewQuery {
     filter: CompiledFilter,
     since_ns: Option<i64>,
@@ -301,6 +381,19 @@ impl ConsolePort for InProcessConsole {
     ) -> BoxFuture<'_, Result<Option<LogPage>, PortError>> {
         let this = self.clone();
         off_runtime(move || this.read_log_page(&org, &app, &view, limit)).boxed()
+    }
+
+    fn log_volume(
+        &self,
+        org: String,
+        app: String,
+        view: LogView,
+        fields: Vec<String>,
+        steps: i64,
+        top: usize,
+    ) -> BoxFuture<'_, Result<Option<LogVolume>, PortError>> {
+        let this = self.clone();
+        off_runtime(move || this.read_log_volume(&org, &app, &view, &fields, steps, top)).boxed()
     }
 
     fn follow(

@@ -12,6 +12,11 @@ pub const REFRESH_MS: u64 = 5_000;
 /// Calls `refetch` every [`REFRESH_MS`] while `live()` holds and the page
 /// is visible, until the component that asked leaves the page.
 pub fn refresh_while_live(refetch: impl Fn() + 'static, live: impl Fn() -> bool + 'static) {
+    refresh_every_while(REFRESH_MS, refetch, live);
+}
+
+/// As [`refresh_while_live`], every `every_ms`.
+pub fn refresh_every_while(every_ms: u64, refetch: impl Fn() + 'static, live: impl Fn() -> bool + 'static) {
     #[cfg(feature = "hydrate")]
     {
         let tick = move || {
@@ -19,10 +24,10 @@ pub fn refresh_while_live(refetch: impl Fn() + 'static, live: impl Fn() -> bool 
                 refetch();
             }
         };
-        if let Ok(handle) = set_interval_with_handle(tick, std::time::Duration::from_millis(REFRESH_MS)) {
+        if let Ok(handle) = set_interval_with_handle(tick, std::time::Duration::from_millis(every_ms)) {
             on_cleanup(move || handle.clear());
         }
     }
     #[cfg(not(feature = "hydrate"))]
-    let _ = (refetch, live);
+    let _ = (every_ms, refetch, live);
 }

@@ -10,6 +10,7 @@ use crate::api::get_log_page;
 use crate::components::log_row::FilterLinks;
 use crate::components::{
     app_tabs::{AppTab, AppTabs},
+    explorer::LogExplorer,
     live_tail::LiveTail,
     states::{Failure, Loading, Missing, NotVisiblePage},
     top_bar::{Crumb, TopBar},
@@ -77,6 +78,7 @@ pub fn AppLogsPage() -> impl IntoView {
                                         </div>
                                     }.into_any(),
                                     None => view! {
+                                        <LogExplorer org=page.org.slug.clone() app=page.app.slug.clone() view=view.clone() />
                                         <LiveTail
                                             org=page.org.slug
                                             app=page.app.slug

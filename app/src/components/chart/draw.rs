@@ -96,6 +96,8 @@ pub struct ChartSpec {
     pub stacked: bool,
     /// Where a click on the plot leads (see [`ChartView::click`]).
     pub click: Option<String>,
+    /// The URL parameters a drag writes (see [`ChartView::zoom`]); `from`, `to` when `None`.
+    pub zoom: Option<[String; 2]>,
 }
 
 /// Draws the chart and writes its legend, table and accessible name.
@@ -160,6 +162,7 @@ pub fn chart_view(spec: ChartSpec, lines: &[Line]) -> ChartView {
         to_ms: spec.to_ms,
         y_top: top,
         plot: plot_box(),
+        zoom: spec.zoom.unwrap_or_else(|| ["from".to_string(), "to".to_string()]),
         click: spec.click,
         legend,
         table,
@@ -385,6 +388,7 @@ mod tests {
             scale: Scale::ONE,
             stacked: false,
             click: None,
+            zoom: None,
         }
     }
 

@@ -277,7 +277,7 @@ mod pointer {
             chart.with_value(|c| {
                 let clamp = |x: f64| c.time_at(x.clamp(c.plot[0], c.plot[2]));
                 let (from, to) = (clamp(start.min(x))?, clamp(start.max(x))?);
-                Some(zoomed_href(from, to))
+                Some(zoomed_href(&c.zoom, from, to))
             })
         } else {
             chart.with_value(|c| {
@@ -293,7 +293,7 @@ mod pointer {
 
     /// This page's URL with its range replaced by `from` to `to`.
     #[cfg(feature = "hydrate")]
-    fn zoomed_href(from_ms: i64, to_ms: i64) -> String {
+    fn zoomed_href([from_param, to_param]: &[String; 2], from_ms: i64, to_ms: i64) -> String {
         let location = window().location();
         let path = location.pathname().unwrap_or_default();
         let search = location.search().unwrap_or_default();
@@ -301,11 +301,14 @@ mod pointer {
             .trim_start_matches('?')
             .split('&')
             .filter(|pair| !pair.is_empty())
-            .filter(|pair| !["range", "from", "to"].contains(&pair.split('=').next().unwrap_or_default()))
+            .filter(|pair| {
+                let name = pair.split('=').next().unwrap_or_default();
+                name != "range" && name != from_param && name != to_param
+            })
             .map(str::to_string)
             .collect();
-        pairs.push(format!("from={}", crate::model::url_encode(&crate::model::rfc3339_utc(from_ms))));
-        pairs.push(format!("to={}", crate::model::url_encode(&crate::model::rfc3339_utc(to_ms))));
+        pairs.push(format!("{from_param}={}", crate::model::url_encode(&crate::model::rfc3339_utc(from_ms))));
+        pairs.push(format!("{to_param}={}", crate::model::url_encode(&crate::model::rfc3339_utc(to_ms))));
         format!("{path}?{}", pairs.join("&"))
     }
 

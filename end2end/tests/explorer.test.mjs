@@ -1,0 +1,83 @@
+// The logs page's explorer as a user reads it: the volume histogram's
+// steps are what the stats endpoint counts for the same view; a field's
+// value narrows the lines and the URL; alt-click leaves it out; a drag
+// across the histogram replays that range.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { artifacts, demoForTests, signedInPage } from './vigie.mjs';
+
+const env = demoForTests();
+
+async function stats(query) {
+  const response = await fetch(`${env.vigie.url}/api/v1/orgs/demo/apps/web/logs/stats?${query}`, {
+    headers: { authorization: `Bearer ${env.vigie.token}` },
+  });
+  assert.equal(response.status, 200);
+  return response.json();
+}
+
+test('the histogram counts what the stats endpoint counts, and a field value narrows the view', async () => {
+  const page = await signedInPage(env.browser, env.vigie, { viewport: { width: 1280, height: 900 } });
+  // A replayed range that has ended, so both counts see the same lines
+  // (3 minutes: a debug bundle takes a while to take in a long range).
+  const until = new Date(Math.floor(Date.now() / 60_000) * 60_000).toISOString().replace('.000', '');
+  const since = new Date(Date.parse(until) - 3 * 60_000).toISOString().replace('.000', '');
+  await page.goto(`${env.vigie.url}/orgs/demo/apps/web/logs?kind=access&since=${since}&until=${until}`);
+  await page.locator('body[data-hydrated]').waitFor({ state: 'attached' });
+  const chart = page.locator('[data-chart="logs.volume"]');
+  await chart.waitFor();
+
+  // The histogram's table: per step, its count per status class.
+  const columns = await chart.locator('thead th').allTextContents();
+  const rows = await chart.locator('tbody tr').evaluateAll((rows) =>
+    rows.map((row) => [Number(row.dataset.tsMs), [...row.querySelectorAll('td')].map((cell) => Number(cell.dataset.value || 0))]));
+  const step = rows.length > 1 ? rows[1][0] - rows[0][0] : 60_000;
+  const answer = await stats(`kind=access&since=${since}&until=${until}&step=${step / 1000}s`);
+  const buckets = answer.buckets.filter((bucket) => bucket.total > 0);
+  assert.ok(buckets.length > 0);
+  assert.equal(rows.length, buckets.length);
+  for (const bucket of buckets) {
+    const row = rows.find(([ts]) => ts === Math.floor(bucket.start_ns / 1e6));
+    assert.ok(row, `a row for ${bucket.start_ns}`);
+    columns.slice(1).forEach((klass, at) => assert.equal(row[1][at], bucket.counts[klass] ?? 0, `${klass} at ${row[0]}`));
+  }
+  assert.equal(await page.getByTestId('explorer-total').textContent(), `${answer.total.toLocaleString('en-US')} matching lines in the range shown`);
+  await page.screenshot({ path: join(artifacts, 'explorer.png') });
+
+  // The top method, as the endpoint ranks it, narrows the view.
+  const methods = await stats(`kind=access&since=${since}&until=${until}&by=method&top=5`);
+  const top = methods.top[0];
+  const facet = page.locator('.facet[data-field="method"]');
+  assert.equal(await facet.locator('li').first().textContent(), `${top.value} ${top.count.toLocaleString('en-US')} −`);
+  await facet.getByRole('link', { name: top.value, exact: true }).click();
+  await page.waitForURL((url) => url.searchParams.get('q') === `method:${top.value}`);
+  await page.locator('[data-chart="logs.volume"]').waitFor();
+
+  // Alt-click on a status leaves it out.
+  const status = page.locator('.facet[data-field="status"] .facet-value').first();
+  const code = await status.textContent();
+  await status.click({ modifiers: ['Alt'] });
+  await page.waitForURL((url) => url.searchParams.get('q') === `method:${top.value} -status:${code}`);
+  await page.close();
+});
+
+test('a drag across the histogram replays that range', async () => {
+  const page = await signedInPage(env.browser, env.vigie, { viewport: { width: 1280, height: 900 } });
+  await page.goto(`${env.vigie.url}/orgs/demo/apps/web/logs?kind=access`);
+  await page.locator('body[data-hydrated]').waitFor({ state: 'attached' });
+  const overlay = page.locator('[data-chart="logs.volume"] .chart-overlay');
+  await overlay.waitFor();
+  const box = await overlay.boundingBox();
+  await page.mouse.move(box.x + box.width * 0.85, box.y + box.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width * 0.97, box.y + box.height / 2, { steps: 4 });
+  await page.mouse.up();
+  await page.waitForURL(/logs\?kind=access&since=[^&]+&until=[^&]+$/);
+  const url = new URL(page.url());
+  const span = Date.parse(url.searchParams.get('until')) - Date.parse(url.searchParams.get('since'));
+  assert.ok(span > 5 * 60_000 && span < 12 * 60_000, `${span} ms`);
+  await page.getByText('Continue live').or(page.getByTestId('range-note')).first().waitFor();
+  await page.close();
+});

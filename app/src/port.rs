@@ -86,10 +86,14 @@ pub struct LogVolume {
     pub buckets: Vec<(i64, Vec<(String, u64)>)>,
     /// Per field asked: its most frequent values with their counts, and
     /// how many matching records have another value or none.
-    pub facets: Vec<(String, Vec<(String, u64)>, u64)>,
+    pub facets: Vec<FieldValues>,
     /// What is wrong with the view, if anything (then nothing is counted).
     pub problem: Option<String>,
 }
+
+/// A field, its most frequent values with their counts, and how many
+/// matching records have another value or none.
+pub type FieldValues = (String, Vec<(String, u64)>, u64);
 
 pub trait ConsolePort: ConsoleAdmin {
     /// The organisations this console shows.

@@ -119,3 +119,33 @@ async fn mistakes_are_400s_that_name_the_parameter() {
     }
     server.server.stop().await;
 }
+
+#[tokio::test]
+async fn the_context_of_a_line_is_its_neighbours_unfiltered_in_offset_order() {
+    let server = serve().await;
+    // 3,000 lines in batches, so the topic spans several writes.
+    for batch in 0..3 {
+        let body: String = (0..1_000)
+            .map(|n| format!("{{\"level\":\"info\",\"message\":\"line {}\"}}\n", batch * 1_000 + n))
+            .collect();
+        let (status, reply) = server.post(LOGS, "application/x-ndjson", &body).await;
+        assert_eq!(status, 200, "{reply}");
+    }
+    let offsets = |body: &Value| -> Vec<u64> {
+        body["records"].as_array().unwrap().iter().map(|record| record["offset"].as_u64().unwrap()).collect()
+    };
+    let (status, around) = server.get_json(&format!("{LOGS}/context?offset=1500&before=3&after=2")).await;
+    assert_eq!(status, 200, "{around}");
+    assert_eq!(around["offset"], 1500);
+    assert_eq!(offsets(&around), (1497..=1502).collect::<Vec<_>>());
+    assert_eq!(around["records"][3]["message"], "line 1500");
+    // At the start and the end of the topic: what there is.
+    let (_, first) = server.get_json(&format!("{LOGS}/context?offset=1&before=20&after=1")).await;
+    assert_eq!(offsets(&first), vec![0, 1, 2]);
+    let (_, last) = server.get_json(&format!("{LOGS}/context?offset=2999&before=1")).await;
+    assert_eq!(offsets(&last), vec![2998, 2999]);
+    let (status, none) = server.get_json(&format!("{LOGS}/context?offset=3000")).await;
+    assert_eq!((status, none["error"].as_str()), (404, Some("no line at offset 3000 yet")));
+    let (status, wide) = server.get_json(&format!("{LOGS}/context?offset=10&before=501")).await;
+    assert_eq!((status, wide["error"].as_str()), (400, Some("before must be at most 500")));
+}

@@ -9,6 +9,7 @@ pub mod error;
 pub mod guard;
 pub mod ingest;
 pub mod live;
+pub mod log_context;
 pub mod log_stats;
 pub mod logs;
 pub mod openapi;

@@ -10,7 +10,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{admin, ingest, log_stats, logs, stats, AppState};
+use super::{admin, ingest, log_context, log_stats, logs, stats, AppState};
 
 /// Where the document is served.
 pub const DOCUMENT_PATH: &str = "/api/v1/openapi.json";
@@ -57,6 +57,7 @@ pub fn api() -> (Router<AppState>, Document) {
         .routes(routes!(ingest::post_logs, logs::get_logs))
         .routes(routes!(logs::live_logs))
         .routes(routes!(log_stats::log_stats))
+        .routes(routes!(log_context::log_context))
         .routes(routes!(logs::live_logs_ws))
         .routes(routes!(admin::get_retention, admin::set_retention))
         .routes(routes!(admin::list_apps, admin::create_app))

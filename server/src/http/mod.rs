@@ -12,6 +12,7 @@ pub mod live;
 pub mod log_stats;
 pub mod logs;
 pub mod openapi;
+pub mod prometheus;
 pub mod session;
 pub mod stats;
 
@@ -94,6 +95,7 @@ pub fn router(state: AppState) -> Router {
         .route("/signin", axum::routing::post(session::sign_in))
         .route("/signout", axum::routing::post(session::sign_out))
         .route("/api/{*rest}", axum::routing::any(guard::api_not_found))
+        .route("/prometheus/{*rest}", axum::routing::any(prometheus::not_found))
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(own_metrics))
         .leptos_routes_with_context(

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod auth;
 pub mod download;
 pub mod error;
+pub mod grafana;
 pub mod guard;
 pub mod ingest;
 pub mod live;
@@ -63,6 +64,8 @@ pub struct AppState {
     /// Failed console sign-ins per client address.
     pub sign_in_attempts: Arc<session::SignInAttempts>,
     pub shutdown: ShutdownSignal,
+    /// Each org's Grafana: dashboards, token, provisioning.
+    pub grafana: crate::grafana::GrafanaService,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -10,7 +10,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{admin, ingest, log_stats, logs, prometheus, stats, AppState};
+use super::{admin, grafana, ingest, log_stats, logs, prometheus, stats, AppState};
 
 /// Where the document is served.
 pub const DOCUMENT_PATH: &str = "/api/v1/openapi.json";
@@ -29,6 +29,7 @@ pub const DOCUMENT_PATH: &str = "/api/v1/openapi.json";
         (name = "logs", description = "Searching and following logs"),
         (name = "stats", description = "Metrics of an app: statsd series queried by range, step and aggregation, and HTTP statistics from its access logs"),
         (name = "admin", description = "An org's tokens, apps, members, retention and audit log"),
+        (name = "grafana", description = "An org's Grafana: its dashboards, its read-only token, reset, enable, disable, export (docs/GRAFANA.md)"),
         (name = "prometheus", description = "The Prometheus HTTP query API (a PromQL subset, docs/PROMETHEUS.md) for Grafana and promtool: the token's org decides what is read"),
     )
 )]
@@ -79,6 +80,11 @@ pub fn api() -> (Router<AppState>, Document) {
         .routes(routes!(admin::list_tokens, admin::create_token))
         .routes(routes!(admin::revoke_token))
         .routes(routes!(admin::list_members, admin::add_member))
+        .routes(routes!(grafana::status))
+        .routes(routes!(grafana::reset))
+        .routes(routes!(grafana::enable))
+        .routes(routes!(grafana::disable))
+        .routes(routes!(grafana::export))
         .routes(routes!(prometheus::query_get, prometheus::query_post))
         .routes(routes!(prometheus::query_range_get, prometheus::query_range_post))
         .routes(routes!(prometheus::labels_get, prometheus::labels_post))

@@ -77,6 +77,8 @@ impl FromRef<AppState> for LeptosOptions {
 pub fn router(state: AppState) -> Router {
     let console = state.console.clone();
     let stats = state.stats.clone();
+    let grafana: vigie_app::grafana_port::SharedGrafanaPort =
+        Arc::new(crate::console::grafana::InProcessGrafana { service: state.grafana.clone() });
     let routes = generate_route_list(App);
     let options = state.leptos_options.clone();
     // The bundle, served as the smallest file the browser accepts: release
@@ -107,6 +109,7 @@ pub fn router(state: AppState) -> Router {
             move || {
                 provide_context(console.clone());
                 provide_context(stats.clone());
+                provide_context(grafana.clone());
                 page_policy_with_nonce();
             },
             move || shell(options.clone()),

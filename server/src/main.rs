@@ -149,6 +149,10 @@ enum BenchWhat {
     /// followers' latency, alone and while replay clients page through a
     /// 10 M-line topic, against a `vigie serve` child process.
     ReplayLoad(bench::replay_load::ReplayLoadConfig),
+    /// The same PromQL range queries against Vigie's Prometheus-compatible
+    /// API and a real Prometheus (Debian's 2.42, fed by promtool) holding
+    /// the same points: latency on both and their ratio.
+    Prometheus(bench::prometheus::PrometheusBenchConfig),
 }
 
 #[derive(Args)]
@@ -356,6 +360,15 @@ async fn main() -> ExitCode {
         }
         Command::Bench { what: BenchWhat::Api(config) } => {
             return match bench::api::run(config).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("the benchmark failed: {error}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        Command::Bench { what: BenchWhat::Prometheus(config) } => {
+            return match bench::prometheus::run(config).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(error) => {
                     eprintln!("the benchmark failed: {error}");

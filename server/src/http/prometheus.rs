@@ -36,9 +36,9 @@ pub const PREFIX: &str = "/prometheus/api/v1";
 pub struct PromAnswer {
     /// `success` or `error`.
     pub status: String,
-    /// The answer (`resultType` and `result` for queries, a list for listings).
+    /// The answer: an object (`resultType` and `result`) for queries and
+    /// metadata, a list for listings.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Object)]
     pub data: Option<Value>,
     /// `bad_data`, `execution`, `unauthorized`, `not_found` or `internal`.
     #[serde(rename = "errorType", skip_serializing_if = "Option::is_none")]

@@ -404,6 +404,18 @@ async fn main() -> ExitCode {
         (None, true) => GeoIpSource::Demo,
         (None, false) => GeoIpSource::None,
     };
+    let http_url = |what: &str, url: &Option<String>| match url {
+        Some(text) if !text.starts_with("http://") && !text.starts_with("https://") => {
+            Err(format!("{what} must be an http:// or https:// URL, not \"{text}\""))
+        }
+        _ => Ok(()),
+    };
+    if let Err(error) =
+        http_url("--grafana-url", &args.grafana_url).and(http_url("--grafana-vigie-url", &args.grafana_vigie_url))
+    {
+        eprintln!("vigie serve: {error}");
+        return ExitCode::FAILURE;
+    }
     let grafana = match (args.grafana_url, args.grafana_token) {
         (Some(url), Some(service_account_token)) => Some(vigie_server::grafana::GrafanaConfig {
             url,

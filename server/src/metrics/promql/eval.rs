@@ -22,8 +22,8 @@ use super::EvalError;
 /// How far back an instant selector looks for a sample (Prometheus's default).
 pub const LOOKBACK_MS: i64 = 300_000;
 
-/// Most values (rows × steps) one expression may hold.
-pub const MAX_CELLS: usize = 10_000_000;
+/// Most values (rows × steps) one expression may hold: 32 MB of them.
+pub const MAX_CELLS: usize = 2_000_000;
 
 /// The times an expression is evaluated at: `start_ms`, then every
 /// `step_ms` up to `end_ms` included.

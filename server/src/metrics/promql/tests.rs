@@ -172,3 +172,23 @@ fn numbers_are_written_as_prometheus_writes_them() {
     assert_eq!(number(f64::NEG_INFINITY), "-Inf");
     assert_eq!(timestamp(1_500), json!(1.5));
 }
+
+#[test]
+fn names_and_tags_become_what_prometheus_allows() {
+    use super::source::{label_name, metric_name};
+    assert_eq!(metric_name("instance.cpu_percent"), "instance_cpu_percent");
+    assert_eq!(metric_name("9lives-sent"), "_9lives_sent");
+    assert_eq!(label_name("route.name"), "route_name");
+    assert_eq!(label_name("app"), "exported_app");
+    assert_eq!(label_name("__name__"), "exported_name__");
+    assert_eq!(label_name("instance"), "instance");
+}
+
+#[test]
+fn an_expression_too_large_to_hold_is_refused() {
+    let f = fixture();
+    // Four series over a million steps: more values than one expression may hold.
+    let grid = Grid { start_ms: f.start, end_ms: f.start + 1_000_000, step_ms: 1, ranged: true };
+    let error = query(&f.source(), &parse("instance_cpu").unwrap(), grid).unwrap_err();
+    assert!(matches!(&error, EvalError::Execution(m) if m.contains("4 series")), "{error:?}");
+}

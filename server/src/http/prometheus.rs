@@ -80,6 +80,7 @@ impl From<EvalError> for PromError {
         let status = match error {
             EvalError::BadData(_) => StatusCode::BAD_REQUEST,
             EvalError::Execution(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            EvalError::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
         };
         PromError { status, kind: error.error_type(), message: error.to_string() }
     }
@@ -135,6 +136,21 @@ impl Params {
             return Err(PromError::bad_data(format!("at most {MAX_MATCHERS} match[] selectors")));
         }
         texts.into_iter().map(|text| promql::parse_selector(text).map_err(PromError::from)).collect()
+    }
+
+    /// `timeout` (a duration, at most [`promql::MAX_QUERY_TIME`]).
+    fn timeout(&self) -> Result<std::time::Duration, PromError> {
+        match self.one("timeout") {
+            None => Ok(promql::MAX_QUERY_TIME),
+            Some(text) => parse_step(text)
+                .filter(|ms| *ms > 0)
+                .map(|ms| std::time::Duration::from_millis(ms as u64).min(promql::MAX_QUERY_TIME))
+                .ok_or_else(|| {
+                    PromError::bad_data(format!(
+                        "invalid parameter \"timeout\": cannot parse \"{text}\" to a valid duration"
+                    ))
+                }),
+        }
     }
 
     fn time(&self, name: &str, default_ms: i64) -> Result<i64, PromError> {
@@ -309,7 +325,9 @@ async fn run_instant(
     let text = params.one("query").ok_or_else(|| PromError::bad_data("invalid parameter \"query\": missing"))?;
     let expr = promql::parse(text)?;
     let at = params.time("time", now_ms())?;
-    let data = with_source(&state, org, move |source| Ok(promql::query(source, &expr, Grid::instant(at))?)).await?;
+    let timeout = params.timeout()?;
+    let data =
+        with_source(&state, org, move |source| Ok(promql::query(source, &expr, Grid::instant(at), timeout)?)).await?;
     Ok(success(data))
 }
 
@@ -345,7 +363,8 @@ async fn run_range(
         ));
     }
     let grid = Grid { start_ms: start, end_ms: end, step_ms: step, ranged: true };
-    let data = with_source(&state, org, move |source| Ok(promql::query(source, &expr, grid)?)).await?;
+    let timeout = params.timeout()?;
+    let data = with_source(&state, org, move |source| Ok(promql::query(source, &expr, grid, timeout)?)).await?;
     Ok(success(data))
 }
 
@@ -397,6 +416,7 @@ async fn run_series(
         (status = 400, description = "`bad_data`: a bad query or parameter", body = PromAnswer),
         (status = 401, description = "No token, or an invalid one", body = PromAnswer),
         (status = 422, description = "`execution`: the query cannot be evaluated", body = PromAnswer),
+        (status = 503, description = "`timeout`: the query ran past its time limit", body = PromAnswer),
     ),
     security(("token" = []), ("basic" = [])))]
 pub async fn query_get(
@@ -415,6 +435,7 @@ pub async fn query_get(
         (status = 400, description = "`bad_data`", body = PromAnswer),
         (status = 401, description = "No token, or an invalid one", body = PromAnswer),
         (status = 422, description = "`execution`", body = PromAnswer),
+        (status = 503, description = "`timeout`", body = PromAnswer),
     ),
     security(("token" = []), ("basic" = [])))]
 pub async fn query_post(
@@ -433,6 +454,7 @@ pub async fn query_post(
         (status = 400, description = "`bad_data`", body = PromAnswer),
         (status = 401, description = "No token, or an invalid one", body = PromAnswer),
         (status = 422, description = "`execution`", body = PromAnswer),
+        (status = 503, description = "`timeout`", body = PromAnswer),
     ),
     security(("token" = []), ("basic" = [])))]
 pub async fn query_range_get(
@@ -451,6 +473,7 @@ pub async fn query_range_get(
         (status = 400, description = "`bad_data`", body = PromAnswer),
         (status = 401, description = "No token, or an invalid one", body = PromAnswer),
         (status = 422, description = "`execution`", body = PromAnswer),
+        (status = 503, description = "`timeout`", body = PromAnswer),
     ),
     security(("token" = []), ("basic" = [])))]
 pub async fn query_range_post(

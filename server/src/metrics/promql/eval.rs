@@ -70,6 +70,10 @@ pub enum Value {
 pub struct Evaluator<'a> {
     pub source: &'a Source<'a>,
     pub grid: Grid,
+    /// Past it, evaluation stops with [`EvalError::Timeout`]: checked at
+    /// each read and each series a range function goes through.
+    pub deadline: std::time::Instant,
+    pub timeout: std::time::Duration,
 }
 
 fn bad(message: impl Into<String>) -> EvalError {
@@ -136,6 +140,13 @@ impl Evaluator<'_> {
         }
     }
 
+    fn check_time(&self) -> Result<(), EvalError> {
+        if std::time::Instant::now() > self.deadline {
+            return Err(EvalError::Timeout(self.timeout.as_secs()));
+        }
+        Ok(())
+    }
+
     fn check_cells(&self, rows: usize) -> Result<(), EvalError> {
         if rows.saturating_mul(self.grid.steps()) > MAX_CELLS {
             return Err(EvalError::Execution(format!(
@@ -147,6 +158,7 @@ impl Evaluator<'_> {
     }
 
     fn read(&self, selector: &VectorSelector, back_ms: i64, precision_ms: i64) -> Result<Vec<Samples>, EvalError> {
+        self.check_time()?;
         if selector.at.is_some() {
             return Err(bad("the @ modifier is not supported by Vigie"));
         }
@@ -218,6 +230,7 @@ impl Evaluator<'_> {
             let samples = self.read(vs, range_ms, precision)?;
             let mut rows = Vec::with_capacity(samples.len());
             for series in samples {
+                self.check_time()?;
                 let values: Vec<Option<f64>> = (0..steps)
                     .map(|index| {
                         let t = self.grid.at(index) - offset;

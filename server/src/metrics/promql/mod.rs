@@ -24,6 +24,9 @@ pub const MAX_QUERY_BYTES: usize = 16_384;
 pub const MAX_STEPS: i64 = 11_000;
 /// Most `match[]` selectors one listing takes.
 pub const MAX_MATCHERS: usize = 50;
+/// How long a query may run (Prometheus's default `--query.timeout`); a
+/// shorter `timeout` parameter is honoured.
+pub const MAX_QUERY_TIME: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// Why a query was not answered, in Prometheus's error types.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -34,6 +37,9 @@ pub enum EvalError {
     /// The query is well formed but cannot be evaluated (HTTP 422, `execution`).
     #[error("{0}")]
     Execution(String),
+    /// The query ran past its time limit (HTTP 503, `timeout`).
+    #[error("query timed out in expression evaluation (limit {0} s): narrow it, or take a larger step")]
+    Timeout(u64),
 }
 
 impl EvalError {
@@ -41,6 +47,7 @@ impl EvalError {
         match self {
             EvalError::BadData(_) => "bad_data",
             EvalError::Execution(_) => "execution",
+            EvalError::Timeout(_) => "timeout",
         }
     }
 }
@@ -70,8 +77,10 @@ pub fn parse_selector(text: &str) -> Result<Selector, EvalError> {
 /// query, `matrix` for a range query.
 ///
 /// Blocks (reads chunk files and logs): call it from a blocking thread.
-pub fn query(source: &Source, expr: &Expr, grid: Grid) -> Result<Json, EvalError> {
-    let value = Evaluator { source, grid }.eval(expr)?;
+pub fn query(source: &Source, expr: &Expr, grid: Grid, timeout: std::time::Duration) -> Result<Json, EvalError> {
+    let timeout = timeout.min(MAX_QUERY_TIME);
+    let evaluator = Evaluator { source, grid, deadline: std::time::Instant::now() + timeout, timeout };
+    let value = evaluator.eval(expr)?;
     if !grid.ranged {
         let at = timestamp(grid.start_ms);
         return Ok(match value {

@@ -63,7 +63,7 @@ impl Fixture {
     }
 
     fn instant(&self, text: &str, at_ms: i64) -> Result<serde_json::Value, EvalError> {
-        query(&self.source(), &parse(text)?, Grid::instant(at_ms))
+        query(&self.source(), &parse(text)?, Grid::instant(at_ms), MAX_QUERY_TIME)
     }
 }
 
@@ -134,7 +134,8 @@ fn arithmetic_and_comparisons_between_vectors_and_scalars() {
 fn a_range_query_answers_a_matrix_step_by_step() {
     let f = fixture();
     let grid = Grid { start_ms: f.start, end_ms: f.start + 30_000, step_ms: 10_000, ranged: true };
-    let data = query(&f.source(), &parse(r#"instance_cpu{app="web",instance="a"}"#).unwrap(), grid).unwrap();
+    let data =
+        query(&f.source(), &parse(r#"instance_cpu{app="web",instance="a"}"#).unwrap(), grid, MAX_QUERY_TIME).unwrap();
     let s = f.start / 1000;
     assert_eq!(data["result"][0]["values"], json!([[s, "0"], [s + 10, "1"], [s + 20, "2"], [s + 30, "3"]]));
 }
@@ -189,6 +190,14 @@ fn an_expression_too_large_to_hold_is_refused() {
     let f = fixture();
     // Four series over a million steps: more values than one expression may hold.
     let grid = Grid { start_ms: f.start, end_ms: f.start + 1_000_000, step_ms: 1, ranged: true };
-    let error = query(&f.source(), &parse("instance_cpu").unwrap(), grid).unwrap_err();
+    let error = query(&f.source(), &parse("instance_cpu").unwrap(), grid, MAX_QUERY_TIME).unwrap_err();
     assert!(matches!(&error, EvalError::Execution(m) if m.contains("4 series")), "{error:?}");
+}
+
+#[test]
+fn a_query_past_its_time_limit_stops() {
+    let f = fixture();
+    let grid = Grid { start_ms: f.start, end_ms: f.start + 60_000, step_ms: 10_000, ranged: true };
+    let error = query(&f.source(), &parse("rate(instance_cpu[1m])").unwrap(), grid, std::time::Duration::ZERO);
+    assert_eq!(error.unwrap_err(), EvalError::Timeout(0));
 }

@@ -137,9 +137,7 @@ pub fn series(source: &Source, selectors: &[Selector], range_ms: (i64, i64)) -> 
     let selectors = if selectors.is_empty() { &everything[..] } else { selectors };
     let mut found = BTreeSet::new();
     for selector in selectors {
-        for series in source.select(selector, Some(range_ms), source.level_for(range_ms.0, 3_600_000))? {
-            // A series exists in the range if it has a sample there; statsd
-            // series are listed while they are kept.
+        for series in source.list(selector, range_ms)? {
             found.insert(series.labels);
         }
     }

@@ -185,12 +185,31 @@ impl Source<'_> {
     }
 
     /// The series `selector` matches, with their samples in
-    /// `[from_ms, to_ms]` (none without a range: listings).
+    /// `[from_ms, to_ms]`. Without a range, statsd series come without
+    /// samples (listings: a series is listed while it is kept), HTTP
+    /// statistics read the 2 days they keep and log lines the last hour.
     ///
     /// Blocks (chunk files, log scans): call it from a blocking thread.
     pub fn select(
         &self,
         selector: &Selector,
+        range_ms: Option<(i64, i64)>,
+        level: usize,
+    ) -> Result<Vec<Samples>, EvalError> {
+        self.select_in(selector, range_ms, range_ms, level)
+    }
+
+    /// The series listings show: statsd series while they are kept, HTTP
+    /// statistics and log lines with a sample in the range.
+    pub fn list(&self, selector: &Selector, range_ms: (i64, i64)) -> Result<Vec<Samples>, EvalError> {
+        self.select_in(selector, None, Some(range_ms), 0)
+    }
+
+    /// [`Source::select`], the statsd range apart from the others'.
+    fn select_in(
+        &self,
+        selector: &Selector,
+        statsd_range_ms: Option<(i64, i64)>,
         range_ms: Option<(i64, i64)>,
         level: usize,
     ) -> Result<Vec<Samples>, EvalError> {
@@ -200,7 +219,7 @@ impl Source<'_> {
                 "the query reads more than {MAX_SERIES} series: narrow its selectors (app=\"…\", a name)"
             ))
         };
-        let end_exclusive = range_ms.map(|(from, to)| (from, to + 1));
+        let end_exclusive = statsd_range_ms.map(|(from, to)| (from, to + 1));
         for app in self.apps {
             let mut base = Labels::new();
             base.insert("app".into(), app.clone());

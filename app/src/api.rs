@@ -24,7 +24,7 @@ pub const SIGNED_OUT: &str = "your session has ended: sign in again";
 
 /// The signed-in viewer of the current request.
 #[cfg(feature = "ssr")]
-async fn viewer() -> Result<Viewer, ServerFnError> {
+pub(crate) async fn viewer() -> Result<Viewer, ServerFnError> {
     let parts: http::request::Parts = leptos_axum::extract().await?;
     parts.extensions.get::<Viewer>().cloned().ok_or_else(|| ServerFnError::new(SIGNED_OUT))
 }

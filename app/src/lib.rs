@@ -8,6 +8,8 @@ pub mod api;
 pub mod components;
 #[cfg(feature = "ssr")]
 pub mod dashboards;
+#[cfg(feature = "ssr")]
+pub mod grafana_port;
 pub mod model;
 pub mod pages;
 #[cfg(feature = "ssr")]

@@ -502,6 +502,26 @@ pub struct AppSettings {
     pub may_change: bool,
 }
 
+/// An org's "Metrics in Grafana" section.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct GrafanaView {
+    pub org: String,
+    pub enabled: bool,
+    /// The org's Grafana token: its name and the first characters of its
+    /// secret (the rest is never shown).
+    pub token_name: Option<String>,
+    pub token_hint: Option<String>,
+    /// Revoked: every panel says "invalid token" until a reset.
+    pub token_revoked: bool,
+    /// The Home dashboard in the Grafana Vigie provisions, if any.
+    pub home_url: Option<String>,
+    pub provisioned_at_ns: Option<i64>,
+    pub provision_error: Option<String>,
+    pub dashboards: usize,
+    /// Whether the viewer may act (an admin of the org).
+    pub may_change: bool,
+}
+
 pub type AuditRecord = LogRecord<AuditLine>;
 
 /// An org's audit log, newest first.

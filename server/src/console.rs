@@ -1,6 +1,8 @@
 //! The console's port, implemented in-process on the catalog and the store;
-//! its stats port, on the metric read model, is in `console/stats.rs`.
+//! its stats port, on the metric read model, is in `console/stats.rs`; its
+//! Grafana port, on the Grafana service, in `console/grafana.rs`.
 
+pub mod grafana;
 mod stats;
 
 use std::time::Duration;

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod clock;
 pub mod console;
 pub mod demo;
+pub mod grafana;
 pub mod http;
 pub mod ingest;
 pub mod metrics;
@@ -64,6 +65,9 @@ pub struct ServeConfig {
     pub syslog_udp: Option<SocketAddr>,
     /// statsd over UDP, if any.
     pub statsd: Option<StatsdConfig>,
+    /// A Grafana to provision orgs' dashboards into over its HTTP API, if
+    /// any; an empty `vigie_url` means this server's own address.
+    pub grafana: Option<grafana::GrafanaConfig>,
 }
 
 #[derive(Clone, Debug)]
@@ -227,7 +231,19 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, StartError> {
         http_stats: http_stats.clone(),
         places_credit: places_credit.map(|(text, link)| (text.to_string(), link.to_string())),
     });
+    let grafana = grafana::GrafanaService {
+        catalog: catalog.clone(),
+        series: series.clone(),
+        store: store.clone(),
+        config: config.grafana.clone().map(|mut grafana| {
+            if grafana.vigie_url.is_empty() {
+                grafana.vigie_url = format!("http://{addr}");
+            }
+            Arc::new(grafana)
+        }),
+    };
     let state = AppState {
+        grafana,
         leptos_options,
         stats: console.clone(),
         console,

@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 use vigie_server::bench;
+use vigie_server::cli::grafana::GrafanaCommand;
 use vigie_server::cli::logs::LogsCommand;
 use vigie_server::cli::remote::RemoteArgs;
 use vigie_server::cli::tokens::TokensCommand;
@@ -36,6 +37,13 @@ enum Command {
         #[command(subcommand)]
         action: TokensAction,
     },
+    /// An organisation's Grafana: status, RESET ALL DASHBOARDS, enable, disable, export.
+    Grafana {
+        #[command(flatten)]
+        remote: RemoteArgs,
+        #[command(subcommand)]
+        action: GrafanaAction,
+    },
     /// Measure a part of Vigie on this machine and print a table.
     Bench {
         #[command(subcommand)]
@@ -58,6 +66,29 @@ enum TokensAction {
     List,
     /// Revoke a token by its id (see `list`).
     Revoke { id: i64 },
+}
+
+#[derive(Subcommand)]
+enum GrafanaAction {
+    /// On or off, the org's Grafana token (masked), the dashboards.
+    Status,
+    /// Rotate the org's Grafana token and put every dashboard back as
+    /// generated (edits in the Vigie folder are lost). Needs an admin token.
+    Reset,
+    /// Make the org's Grafana token and provision the dashboards.
+    Enable,
+    /// Revoke the org's Grafana token: its data source stops reading.
+    Disable,
+    /// Write file provisioning (dashboards, a dashboards provider, a data
+    /// source with the org's Grafana token) for any Grafana.
+    Export {
+        /// Where to write: DIR/dashboards/vigie/*.json, DIR/provisioning/….
+        #[arg(long)]
+        dir: PathBuf,
+        /// Vigie's URL as Grafana reaches it; default: --url.
+        #[arg(long)]
+        vigie_url: Option<String>,
+    },
 }
 
 #[derive(Args)]
@@ -118,6 +149,10 @@ enum BenchWhat {
     /// followers' latency, alone and while replay clients page through a
     /// 10 M-line topic, against a `vigie serve` child process.
     ReplayLoad(bench::replay_load::ReplayLoadConfig),
+    /// The same PromQL range queries against Vigie's Prometheus-compatible
+    /// API and a real Prometheus (Debian's 2.42, fed by promtool) holding
+    /// the same points: latency on both and their ratio.
+    Prometheus(bench::prometheus::PrometheusBenchConfig),
 }
 
 #[derive(Args)]
@@ -194,6 +229,16 @@ struct ServeArgs {
     /// Series one app may have at once over statsd; lines of more are dropped and counted.
     #[arg(long, env = "VIGIE_STATSD_MAX_SERIES_PER_APP", default_value_t = 100_000)]
     statsd_max_series_per_app: usize,
+    /// A Grafana to provision each org's folder, data source and
+    /// dashboards into, over its HTTP API (docs/GRAFANA.md).
+    #[arg(long, env = "VIGIE_GRAFANA_URL", requires = "grafana_token")]
+    grafana_url: Option<String>,
+    /// A Grafana service account token (Editor) for --grafana-url.
+    #[arg(long, env = "VIGIE_GRAFANA_TOKEN", hide_env_values = true)]
+    grafana_token: Option<String>,
+    /// Vigie's URL as Grafana reaches it; default: http:// and --listen.
+    #[arg(long, env = "VIGIE_GRAFANA_VIGIE_URL")]
+    grafana_vigie_url: Option<String>,
 }
 
 /// An address, or `off`.
@@ -265,6 +310,26 @@ async fn main() -> ExitCode {
                 }
             };
         }
+        Command::Grafana { remote, action } => {
+            let command = match action {
+                GrafanaAction::Status => GrafanaCommand::Status,
+                GrafanaAction::Reset => GrafanaCommand::Reset,
+                GrafanaAction::Enable => GrafanaCommand::Enable,
+                GrafanaAction::Disable => GrafanaCommand::Disable,
+                GrafanaAction::Export { dir, vigie_url } => GrafanaCommand::Export { dir, vigie_url },
+            };
+            let result = match remote.resolve() {
+                Ok(remote) => vigie_server::cli::grafana::run(remote, command).await,
+                Err(error) => Err(error),
+            };
+            return match result {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("vigie grafana: {error}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
         Command::Bench { what: BenchWhat::Store { dir, records, codecs, seek_topic_gb } } => {
             let mut parsed = Vec::new();
             for name in &codecs {
@@ -302,6 +367,15 @@ async fn main() -> ExitCode {
                 }
             };
         }
+        Command::Bench { what: BenchWhat::Prometheus(config) } => {
+            return match bench::prometheus::run(config).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("the benchmark failed: {error}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
         Command::Bench { what: BenchWhat::ReplayLoad(config) } => {
             return match bench::replay_load::run(config).await {
                 Ok(()) => ExitCode::SUCCESS,
@@ -330,7 +404,28 @@ async fn main() -> ExitCode {
         (None, true) => GeoIpSource::Demo,
         (None, false) => GeoIpSource::None,
     };
+    let http_url = |what: &str, url: &Option<String>| match url {
+        Some(text) if !text.starts_with("http://") && !text.starts_with("https://") => {
+            Err(format!("{what} must be an http:// or https:// URL, not \"{text}\""))
+        }
+        _ => Ok(()),
+    };
+    if let Err(error) =
+        http_url("--grafana-url", &args.grafana_url).and(http_url("--grafana-vigie-url", &args.grafana_vigie_url))
+    {
+        eprintln!("vigie serve: {error}");
+        return ExitCode::FAILURE;
+    }
+    let grafana = match (args.grafana_url, args.grafana_token) {
+        (Some(url), Some(service_account_token)) => Some(vigie_server::grafana::GrafanaConfig {
+            url,
+            service_account_token,
+            vigie_url: args.grafana_vigie_url.unwrap_or_default(),
+        }),
+        _ => None,
+    };
     let config = ServeConfig {
+        grafana,
         listen: args.listen,
         data_dir: args.data_dir,
         site_root: args.site_root,

@@ -14,7 +14,7 @@ const FLOORS: &[&[&str]] = &[
     &["clock", "shutdown"],
     &["store", "catalog"],
     &["metrics", "query", "audit"],
-    &["ingest", "drains"],
+    &["ingest", "drains", "grafana"],
     &["http", "console"],
     &["lib", "main", "cli", "bench", "demo", "bootstrap"],
 ];

@@ -286,6 +286,7 @@ async fn a_second_server_on_the_same_statsd_port_is_refused() {
     let port = first.server.statsd.unwrap();
     let data_dir = tempfile::tempdir().unwrap();
     let config = vigie_server::ServeConfig {
+        grafana: None,
         listen: "127.0.0.1:0".parse().unwrap(),
         data_dir: data_dir.path().to_path_buf(),
         site_root: data_dir.path().join("site"),

@@ -3,6 +3,7 @@
 pub mod app_tabs;
 pub mod chart;
 pub mod explorer;
+pub mod grafana;
 pub mod live_tail;
 pub mod log_row;
 pub mod map;

@@ -5,6 +5,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
 use crate::api::{get_org, get_org_sparklines};
+use crate::components::grafana::GrafanaSection;
 use crate::components::{
     states::{Failure, Loading, NotVisiblePage},
     top_bar::{Crumb, TopBar},
@@ -43,7 +44,8 @@ pub fn OrgHomePage() -> impl IntoView {
                                     </nav>
                                 </div>
                                 <AppSection title="Applications" org=org_slug.clone() apps sparks=sparks.clone() />
-                                <AppSection title="Add-ons" org=org_slug apps=addons sparks />
+                                <AppSection title="Add-ons" org=org_slug.clone() apps=addons sparks />
+                                <GrafanaSection org=org_slug />
                             </main>
                         }.into_any()
                     }

@@ -215,6 +215,7 @@ fn prometheus_bytes_per_value(
 async fn stats_api(config: &MetricsBenchConfig, rows: &mut Vec<Row>) -> BenchResult<()> {
     let scratch = Scratch::new(&config.dir).map_err(|error| format!("{}: {error}", config.dir.display()))?;
     let server = crate::start(crate::ServeConfig {
+        grafana: None,
         listen: "127.0.0.1:0".parse()?,
         data_dir: scratch.0.clone(),
         site_root: scratch.0.join("site"),

@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod metrics;
+pub mod prometheus;
 pub mod replay_load;
 
 use std::path::{Path, PathBuf};

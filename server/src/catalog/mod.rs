@@ -6,9 +6,12 @@
 //! Token secrets are never stored: only their SHA-256 digest, so a copy of
 //! the database does not leak access. Passwords are Argon2id hashes.
 
+mod grafana;
 mod schema;
 pub mod secrets;
 mod sessions;
+
+pub use grafana::{GrafanaLink, GRAFANA_TOKEN_NAME};
 
 pub use sessions::SESSION_TTL;
 
@@ -372,42 +375,8 @@ impl Catalog {
         permissions: Permissions,
         created_by: &str,
     ) -> Result<(TokenInfo, String), CatalogError> {
-        if name.trim().is_empty() || name.len() > 100 {
-            return Err(CatalogError::Invalid("a token's name is 1 to 100 characters".into()));
-        }
-        let secret = secrets::new_token_secret();
-        let hint = secrets::hint(&secret);
-        let created_at_ns = now_ns();
         let db = self.db();
-        let inserted = db.execute(
-            "INSERT INTO tokens (org_id, name, hint, secret_hash, can_read, can_ingest, can_admin, created_by, created_at)
-             SELECT id, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 FROM orgs WHERE slug = ?1",
-            params![
-                org,
-                name,
-                hint,
-                secrets::digest(&secret),
-                permissions.read,
-                permissions.ingest,
-                permissions.admin,
-                created_by,
-                created_at_ns
-            ],
-        )?;
-        if inserted == 0 {
-            return Err(CatalogError::Missing(format!("organisation \"{org}\"")));
-        }
-        let info = TokenInfo {
-            id: db.last_insert_rowid(),
-            org: org.to_string(),
-            name: name.to_string(),
-            hint,
-            permissions,
-            created_by: created_by.to_string(),
-            created_at_ns,
-            revoked_at_ns: None,
-        };
-        Ok((info, secret))
+        insert_token(&db, org, name, permissions, created_by)
     }
 
     pub fn tokens(&self, org: &str) -> Result<Vec<TokenInfo>, CatalogError> {
@@ -454,6 +423,51 @@ impl Catalog {
 const TOKEN_SELECT: &str = "SELECT tokens.id, orgs.slug, tokens.name, tokens.hint, tokens.can_read, tokens.can_ingest,
     tokens.can_admin, tokens.created_by, tokens.created_at, tokens.revoked_at
     FROM tokens JOIN orgs ON orgs.id = tokens.org_id";
+
+/// Inserts a token of `org`; its secret is returned here and never again.
+fn insert_token(
+    db: &Connection,
+    org: &str,
+    name: &str,
+    permissions: Permissions,
+    created_by: &str,
+) -> Result<(TokenInfo, String), CatalogError> {
+    if name.trim().is_empty() || name.len() > 100 {
+        return Err(CatalogError::Invalid("a token's name is 1 to 100 characters".into()));
+    }
+    let secret = secrets::new_token_secret();
+    let hint = secrets::hint(&secret);
+    let created_at_ns = now_ns();
+    let inserted = db.execute(
+        "INSERT INTO tokens (org_id, name, hint, secret_hash, can_read, can_ingest, can_admin, created_by, created_at)
+         SELECT id, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 FROM orgs WHERE slug = ?1",
+        params![
+            org,
+            name,
+            hint,
+            secrets::digest(&secret),
+            permissions.read,
+            permissions.ingest,
+            permissions.admin,
+            created_by,
+            created_at_ns
+        ],
+    )?;
+    if inserted == 0 {
+        return Err(CatalogError::Missing(format!("organisation \"{org}\"")));
+    }
+    let info = TokenInfo {
+        id: db.last_insert_rowid(),
+        org: org.to_string(),
+        name: name.to_string(),
+        hint,
+        permissions,
+        created_by: created_by.to_string(),
+        created_at_ns,
+        revoked_at_ns: None,
+    };
+    Ok((info, secret))
+}
 
 fn token_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<TokenInfo> {
     Ok(TokenInfo {

@@ -61,6 +61,19 @@ pub fn migrations() -> Migrations<'static> {
             expires_at INTEGER NOT NULL
         );",
         ),
+        // An org's Grafana: whether it is on, and its own read-only token,
+        // whose secret is kept because Vigie writes it into Grafana's data
+        // source (docs/SECURITY.md).
+        M::up(
+            "CREATE TABLE grafana (
+            org_id INTEGER PRIMARY KEY REFERENCES orgs (id) ON DELETE CASCADE,
+            enabled INTEGER NOT NULL,
+            token_id INTEGER REFERENCES tokens (id),
+            token_secret TEXT,
+            provisioned_at INTEGER,
+            provision_error TEXT
+        );",
+        ),
     ])
 }
 

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod auth;
 pub mod download;
 pub mod error;
+pub mod grafana;
 pub mod guard;
 pub mod ingest;
 pub mod live;
@@ -13,6 +14,7 @@ pub mod log_context;
 pub mod log_stats;
 pub mod logs;
 pub mod openapi;
+pub mod prometheus;
 pub mod session;
 pub mod stats;
 
@@ -63,6 +65,8 @@ pub struct AppState {
     /// Failed console sign-ins per client address.
     pub sign_in_attempts: Arc<session::SignInAttempts>,
     pub shutdown: ShutdownSignal,
+    /// Each org's Grafana: dashboards, token, provisioning.
+    pub grafana: crate::grafana::GrafanaService,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -74,6 +78,8 @@ impl FromRef<AppState> for LeptosOptions {
 pub fn router(state: AppState) -> Router {
     let console = state.console.clone();
     let stats = state.stats.clone();
+    let grafana: vigie_app::grafana_port::SharedGrafanaPort =
+        Arc::new(crate::console::grafana::InProcessGrafana { service: state.grafana.clone() });
     let routes = generate_route_list(App);
     let options = state.leptos_options.clone();
     // The bundle, served as the smallest file the browser accepts: release
@@ -95,6 +101,7 @@ pub fn router(state: AppState) -> Router {
         .route("/signin", axum::routing::post(session::sign_in))
         .route("/signout", axum::routing::post(session::sign_out))
         .route("/api/{*rest}", axum::routing::any(guard::api_not_found))
+        .route("/prometheus/{*rest}", axum::routing::any(prometheus::not_found))
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(own_metrics))
         .leptos_routes_with_context(
@@ -103,6 +110,7 @@ pub fn router(state: AppState) -> Router {
             move || {
                 provide_context(console.clone());
                 provide_context(stats.clone());
+                provide_context(grafana.clone());
                 page_policy_with_nonce();
             },
             move || shell(options.clone()),

@@ -10,7 +10,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{admin, ingest, log_context, log_stats, logs, stats, AppState};
+use super::{admin, grafana, ingest, log_context, log_stats, logs, prometheus, stats, AppState};
 
 /// Where the document is served.
 pub const DOCUMENT_PATH: &str = "/api/v1/openapi.json";
@@ -29,6 +29,8 @@ pub const DOCUMENT_PATH: &str = "/api/v1/openapi.json";
         (name = "logs", description = "Searching and following logs"),
         (name = "stats", description = "Metrics of an app: statsd series queried by range, step and aggregation, and HTTP statistics from its access logs"),
         (name = "admin", description = "An org's tokens, apps, members, retention and audit log"),
+        (name = "grafana", description = "An org's Grafana: its dashboards, its read-only token, reset, enable, disable, export (docs/GRAFANA.md)"),
+        (name = "prometheus", description = "The Prometheus HTTP query API (a PromQL subset, docs/PROMETHEUS.md) for Grafana and promtool: the token's org decides what is read"),
     )
 )]
 struct ApiDoc;
@@ -45,6 +47,16 @@ impl Modify for BearerToken {
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("vgt_…")
                     .description(Some("An API token; create one with `vigie tokens create`"))
+                    .build(),
+            ),
+        );
+        // Prometheus clients (Grafana, promtool) send the token as basic auth's password.
+        components.add_security_scheme(
+            "basic",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Basic)
+                    .description(Some("Any user name, an API token as the password (the Prometheus API only)"))
                     .build(),
             ),
         );
@@ -69,6 +81,19 @@ pub fn api() -> (Router<AppState>, Document) {
         .routes(routes!(admin::list_tokens, admin::create_token))
         .routes(routes!(admin::revoke_token))
         .routes(routes!(admin::list_members, admin::add_member))
+        .routes(routes!(grafana::status))
+        .routes(routes!(grafana::reset))
+        .routes(routes!(grafana::enable))
+        .routes(routes!(grafana::disable))
+        .routes(routes!(grafana::export))
+        .routes(routes!(prometheus::query_get, prometheus::query_post))
+        .routes(routes!(prometheus::query_range_get, prometheus::query_range_post))
+        .routes(routes!(prometheus::labels_get, prometheus::labels_post))
+        .routes(routes!(prometheus::label_values))
+        .routes(routes!(prometheus::series_get, prometheus::series_post))
+        .routes(routes!(prometheus::metadata))
+        .routes(routes!(prometheus::query_exemplars, prometheus::query_exemplars_post))
+        .routes(routes!(prometheus::buildinfo))
         .split_for_parts();
     document.info.version = env!("CARGO_PKG_VERSION").to_string();
     let served = document.clone();

@@ -85,7 +85,7 @@ pub fn session_secret(headers: &HeaderMap) -> Option<&str> {
 /// files, probes. A browser sends its cookie with each of them, so the
 /// session is not looked up there.
 fn without_viewer(path: &str) -> bool {
-    const NONE: [&str; 5] = ["/api/", "/pkg/", "/healthz", "/metrics", "/favicon"];
+    const NONE: [&str; 6] = ["/api/", "/prometheus/", "/pkg/", "/healthz", "/metrics", "/favicon"];
     NONE.iter().any(|prefix| path.starts_with(prefix))
 }
 

@@ -11,6 +11,7 @@ pub mod chunk_files;
 pub mod gorilla;
 pub mod http_stats;
 pub mod point;
+pub mod promql;
 pub mod series;
 
 /// Calls `apply(offset, ts_ns, payload)` for every record of `key` from

@@ -467,6 +467,16 @@ pub struct MetricInfo {
 
 pub const MAX_TAG_VALUES: usize = 100;
 
+/// One stored series and its points, as [`SeriesModel::read_series`] reads them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReadSeries {
+    pub name: String,
+    pub kind: MetricType,
+    pub tags: Vec<(String, String)>,
+    /// `(ms, values)`, oldest first.
+    pub points: Vec<(i64, Vec<f64>)>,
+}
+
 impl SeriesModel {
     pub fn new(retention: SeriesRetention) -> SeriesModel {
         SeriesModel { retention, ..SeriesModel::default() }
@@ -658,6 +668,60 @@ impl SeriesModel {
             series_matched: matched,
             series,
         })
+    }
+
+    /// Every series of `org`'s `app` that `wanted(name, type, tags)` keeps,
+    /// with its points in `[from_ms, to_ms)` at the resolution
+    /// `RESOLUTIONS_MS[level]`, oldest first; `points` false: the series
+    /// only. Raw points come as stored ([`MetricType::fields`]); rollups as
+    /// raw points would be (gauges and sets: the bucket's last value), so a
+    /// caller reads every level alike. For the Prometheus-compatible API.
+    ///
+    /// Blocks (may read chunk files): call it from a blocking thread.
+    pub fn read_series(
+        &self,
+        org: &str,
+        app: &str,
+        level: usize,
+        range_ms: Option<(i64, i64)>,
+        mut wanted: impl FnMut(&str, MetricType, &[(String, String)]) -> bool,
+    ) -> Vec<ReadSeries> {
+        let inner = self.read();
+        let Some(metrics) = inner.apps.get(&(org.to_string(), app.to_string())) else { return Vec::new() };
+        let level = level.min(RESOLUTIONS_MS.len() - 1);
+        let mut found = Vec::new();
+        for ((name, kind), metric) in metrics {
+            for (tags, series) in &metric.series {
+                if !wanted(name, *kind, tags) {
+                    continue;
+                }
+                let mut points = Vec::new();
+                if let Some((from_ms, to_ms)) = range_ms {
+                    series.levels[level].visit(from_ms, to_ms, self.files.as_deref(), |ts, values| {
+                        let values = match (level, kind.shape()) {
+                            (0, _) | (_, Shape::Counter) | (_, Shape::Summary) => values.to_vec(),
+                            (_, Shape::Sampled) => vec![values[0]],
+                        };
+                        points.push((ts, values));
+                    });
+                }
+                found.push(ReadSeries { name: name.clone(), kind: *kind, tags: tags.clone(), points });
+            }
+        }
+        found
+    }
+
+    /// How long each resolution keeps its points.
+    pub fn retention(&self) -> SeriesRetention {
+        self.retention
+    }
+
+    /// The apps of `org` the model holds series of.
+    pub fn apps_of(&self, org: &str) -> Vec<String> {
+        let mut apps: Vec<String> =
+            self.read().apps.keys().filter(|(o, _)| o == org).map(|(_, app)| app.clone()).collect();
+        apps.sort();
+        apps
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {

@@ -30,6 +30,7 @@ pub async fn serve() -> TestServer {
 pub async fn serve_with(adjust: impl FnOnce(&mut ServeConfig)) -> TestServer {
     let data_dir = tempfile::tempdir().unwrap();
     let mut config = ServeConfig {
+        grafana: None,
         listen: "127.0.0.1:0".parse().unwrap(),
         data_dir: data_dir.path().to_path_buf(),
         site_root: data_dir.path().join("site"),

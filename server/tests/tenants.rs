@@ -82,6 +82,7 @@ async fn the_openapi_document_lists_every_route_each_behind_a_token() {
             "get /api/v1/orgs/{org}/apps",
             "get /api/v1/orgs/{org}/apps/{app}/http",
             "get /api/v1/orgs/{org}/apps/{app}/logs",
+            "get /api/v1/orgs/{org}/apps/{app}/logs/context",
             "get /api/v1/orgs/{org}/apps/{app}/logs/live",
             "get /api/v1/orgs/{org}/apps/{app}/logs/stats",
             "get /api/v1/orgs/{org}/apps/{app}/logs/ws",

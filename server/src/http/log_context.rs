@@ -24,8 +24,8 @@ pub const MAX_CONTEXT: u64 = 500;
 pub struct ContextQuery {
     /// `service` (default) or `access`.
     pub kind: Option<String>,
-    /// The line's offset in its topic.
-    pub offset: u64,
+    /// The line's offset in its topic (required).
+    pub offset: Option<u64>,
     /// Lines before it (default 20, at most 500).
     pub before: Option<u64>,
     /// Lines after it (default 20, at most 500).
@@ -67,7 +67,7 @@ pub async fn log_context(
     };
     let (before, after) = (side(query.before, "before")?, side(query.after, "after")?);
     let store = state.store.clone();
-    let offset = query.offset;
+    let offset = query.offset.ok_or_else(|| ApiError::bad_query("offset is required: the line's offset in its topic"))?;
     let body = off_runtime(move || {
         if offset >= store.next_offset(&key) {
             return Ok(None);

@@ -102,10 +102,10 @@ struct LogsArgs {
     #[arg(long, default_value = "service")]
     kind: String,
     /// From this time: RFC 3339, or back from now such as 15m, 2h, 7d.
-    #[arg(long)]
+    #[arg(long, visible_alias = "after")]
     since: Option<String>,
     /// Up to this time, same forms.
-    #[arg(long)]
+    #[arg(long, visible_alias = "before")]
     until: Option<String>,
     /// A filter, such as `timeout level>=warn` or `status:5xx path:/api/*` (docs/QUERY.md).
     #[arg(long, short = 's')]
@@ -113,12 +113,17 @@ struct LogsArgs {
     /// Keep printing new lines as they arrive.
     #[arg(long, short = 'f')]
     follow: bool,
-    /// text (default; coloured on a terminal) or json (one record per line).
-    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+    /// human (default, also `text`; coloured on a terminal), json or
+    /// json-stream (one record per line), or clf (access logs in the Common Log Format).
+    #[arg(long, short = 'F', default_value = "human", value_parser = ["human", "text", "json", "json-stream", "clf"])]
     format: String,
     /// Lines shown when --since is not given.
     #[arg(long, short = 'n', default_value_t = 100)]
     lines: usize,
+    /// Also print this many lines before and after each line found,
+    /// whatever the filter (as `grep -C`); groups apart are separated by `--`. At most 500.
+    #[arg(long, short = 'C', default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=500))]
+    context: u64,
 }
 
 #[derive(Subcommand)]
@@ -277,8 +282,10 @@ async fn main() -> ExitCode {
                 until: args.until,
                 search: args.search,
                 follow: args.follow,
-                json: args.format == "json",
+                format: vigie_server::cli::logs::Format::parse(&args.format)
+                    .unwrap_or(vigie_server::cli::logs::Format::Human),
                 lines: args.lines,
+                context: args.context,
             };
             return match vigie_server::cli::logs::run(command).await {
                 Ok(()) => ExitCode::SUCCESS,

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod clock;
 pub mod console;
 pub mod demo;
+pub mod drains;
 pub mod http;
 pub mod ingest;
 pub mod metrics;
@@ -64,6 +65,8 @@ pub struct ServeConfig {
     pub syslog_udp: Option<SocketAddr>,
     /// statsd over UDP, if any.
     pub statsd: Option<StatsdConfig>,
+    /// How drains batch, retry and give up.
+    pub drains: drains::DrainSettings,
 }
 
 #[derive(Clone, Debug)]
@@ -138,6 +141,8 @@ pub enum StartError {
     GeoIp(String),
     #[error("cannot use {dir} for metric chunks: {source} (check the data directory's permissions and free space)", dir = dir.display())]
     Series { dir: PathBuf, source: std::io::Error },
+    #[error("cannot start the drains: {0}")]
+    Drains(#[from] drains::DrainError),
     #[error("cannot listen on {addr}: {source} (is another Vigie running? pick another with --listen)")]
     Listen { addr: SocketAddr, source: std::io::Error },
 }
@@ -225,6 +230,7 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, StartError> {
         series: series.clone(),
         http_stats: http_stats.clone(),
     });
+    let drains = drains::Drains::start(store.clone(), catalog.clone(), config.drains.clone(), shutdown.clone()).await?;
     let state = AppState {
         leptos_options,
         stats: console.clone(),
@@ -239,6 +245,7 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, StartError> {
         live_batches,
         sign_in_attempts: Default::default(),
         shutdown: shutdown.clone(),
+        drains,
     };
     let router = http::router(state);
 

@@ -12,6 +12,7 @@ use vigie_server::cli::logs::LogsCommand;
 use vigie_server::cli::remote::RemoteArgs;
 use vigie_server::cli::tokens::TokensCommand;
 use vigie_server::demo::DemoConfig;
+use vigie_server::drains::DrainSettings;
 use vigie_server::ingest::limits::IngestLimits;
 use vigie_server::store::{Codec, Durability, StoreConfig};
 use vigie_server::{start, GeoIpSource, ServeConfig, StatsdConfig, Welcome};
@@ -194,6 +195,28 @@ struct ServeArgs {
     /// Series one app may have at once over statsd; lines of more are dropped and counted.
     #[arg(long, env = "VIGIE_STATSD_MAX_SERIES_PER_APP", default_value_t = 100_000)]
     statsd_max_series_per_app: usize,
+    /// Let drains reach loopback and private addresses (a local collector,
+    /// tests); refused by default, since drain URLs are chosen by org admins.
+    #[arg(long, env = "VIGIE_DRAIN_ALLOW_PRIVATE_TARGETS")]
+    drain_allow_private_targets: bool,
+    /// Disable a drain that has been failing this many seconds.
+    #[arg(long, env = "VIGIE_DRAIN_DISABLE_AFTER_SECS", default_value_t = DrainSettings::default().disable_after.as_secs())]
+    drain_disable_after_secs: u64,
+    /// First retry wait of a failing drain, in ms (then doubling).
+    #[arg(long, env = "VIGIE_DRAIN_BACKOFF_MIN_MS", default_value_t = DrainSettings::default().backoff_min.as_millis() as u64)]
+    drain_backoff_min_ms: u64,
+    /// Longest retry wait of a failing drain, in ms.
+    #[arg(long, env = "VIGIE_DRAIN_BACKOFF_MAX_MS", default_value_t = DrainSettings::default().backoff_max.as_millis() as u64)]
+    drain_backoff_max_ms: u64,
+    /// How long a drain's batch that is not full waits for more records, in ms.
+    #[arg(long, env = "VIGIE_DRAIN_BATCH_WAIT_MS", default_value_t = DrainSettings::default().batch_wait.as_millis() as u64)]
+    drain_batch_wait_ms: u64,
+    /// Most records in one drain batch (a recipient may take fewer).
+    #[arg(long, env = "VIGIE_DRAIN_BATCH_MAX_LINES", default_value_t = DrainSettings::default().batch_max_lines)]
+    drain_batch_max_lines: usize,
+    /// Longest wait for a recipient's answer, in seconds.
+    #[arg(long, env = "VIGIE_DRAIN_TIMEOUT_SECS", default_value_t = DrainSettings::default().request_timeout.as_secs())]
+    drain_timeout_secs: u64,
 }
 
 /// An address, or `off`.
@@ -353,6 +376,16 @@ async fn main() -> ExitCode {
             statsd.max_series_per_app = args.statsd_max_series_per_app;
             statsd
         }),
+        drains: DrainSettings {
+            allow_private_targets: args.drain_allow_private_targets,
+            disable_after: Duration::from_secs(args.drain_disable_after_secs.max(1)),
+            backoff_min: Duration::from_millis(args.drain_backoff_min_ms.max(1)),
+            backoff_max: Duration::from_millis(args.drain_backoff_max_ms.max(args.drain_backoff_min_ms).max(1)),
+            batch_wait: Duration::from_millis(args.drain_batch_wait_ms),
+            batch_max_lines: args.drain_batch_max_lines.max(1),
+            request_timeout: Duration::from_secs(args.drain_timeout_secs.max(1)),
+            ..DrainSettings::default()
+        },
     };
     let server = match start(config).await {
         Ok(server) => server,

@@ -6,10 +6,12 @@
 //! Token secrets are never stored: only their SHA-256 digest, so a copy of
 //! the database does not leak access. Passwords are Argon2id hashes.
 
+mod drains;
 mod schema;
 pub mod secrets;
 mod sessions;
 
+pub use drains::{DrainRow, NewDrainRow};
 pub use sessions::SESSION_TTL;
 
 use std::fmt;

@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod auth;
 pub mod download;
+pub mod drains;
 pub mod error;
 pub mod guard;
 pub mod ingest;
@@ -62,6 +63,8 @@ pub struct AppState {
     /// Failed console sign-ins per client address.
     pub sign_in_attempts: Arc<session::SignInAttempts>,
     pub shutdown: ShutdownSignal,
+    /// Every drain and its delivery loop.
+    pub drains: crate::drains::Drains,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -10,7 +10,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{admin, ingest, log_stats, logs, stats, AppState};
+use super::{admin, drains, ingest, log_stats, logs, stats, AppState};
 
 /// Where the document is served.
 pub const DOCUMENT_PATH: &str = "/api/v1/openapi.json";
@@ -29,6 +29,7 @@ pub const DOCUMENT_PATH: &str = "/api/v1/openapi.json";
         (name = "logs", description = "Searching and following logs"),
         (name = "stats", description = "Metrics of an app: statsd series queried by range, step and aggregation, and HTTP statistics from its access logs"),
         (name = "admin", description = "An org's tokens, apps, members, retention and audit log"),
+        (name = "drains", description = "Logs forwarded, at least once, to syslog, HTTP, Elasticsearch, Datadog, New Relic, Better Stack, OTLP or NATS: an app's service and access logs, and the org's audit log (docs/DRAINS.md)"),
     )
 )]
 struct ApiDoc;
@@ -68,6 +69,16 @@ pub fn api() -> (Router<AppState>, Document) {
         .routes(routes!(admin::list_tokens, admin::create_token))
         .routes(routes!(admin::revoke_token))
         .routes(routes!(admin::list_members, admin::add_member))
+        .routes(routes!(drains::list_app_drains, drains::create_app_drain))
+        .routes(routes!(drains::get_app_drain, drains::remove_app_drain))
+        .routes(routes!(drains::enable_app_drain))
+        .routes(routes!(drains::disable_app_drain))
+        .routes(routes!(drains::check_app_drain))
+        .routes(routes!(drains::list_org_drains, drains::create_org_drain))
+        .routes(routes!(drains::get_org_drain, drains::remove_org_drain))
+        .routes(routes!(drains::enable_org_drain))
+        .routes(routes!(drains::disable_org_drain))
+        .routes(routes!(drains::check_org_drain))
         .split_for_parts();
     document.info.version = env!("CARGO_PKG_VERSION").to_string();
     let served = document.clone();

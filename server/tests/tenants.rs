@@ -35,9 +35,9 @@ fn body_for(method: &str, path: &str) -> Option<(&'static str, String)> {
         ("post", "/api/v1/orgs/{org}/apps/{app}/drains") => {
             json_body(json!({"kind": "LOG", "recipient": {"type": "raw-http", "url": "https://planted.example.com/"}}))
         }
-        ("post", "/api/v1/orgs/{org}/drains") => {
-            json_body(json!({"kind": "AUDITLOG", "recipient": {"type": "raw-http", "url": "https://planted.example.com/"}}))
-        }
+        ("post", "/api/v1/orgs/{org}/drains") => json_body(
+            json!({"kind": "AUDITLOG", "recipient": {"type": "raw-http", "url": "https://planted.example.com/"}}),
+        ),
         ("put", "/api/v1/orgs/{org}/apps/{app}/retention") => {
             json_body(json!({"kind": "service", "max_age_secs": 60, "max_bytes": null}))
         }
@@ -183,7 +183,9 @@ async fn every_route_gives_another_org_the_answer_of_a_missing_one_and_changes_n
     let (_, metrics) = server.get_json("/api/v1/orgs/acme/apps/api/metrics").await;
     assert_eq!(metrics["metrics"], json!([]), "no instance report planted: {metrics}");
     let catalog = &server.server.catalog;
-    assert!(catalog.drains("acme", None).unwrap().is_empty() && catalog.drains("acme", Some("api")).unwrap().is_empty());
+    assert!(
+        catalog.drains("acme", None).unwrap().is_empty() && catalog.drains("acme", Some("api")).unwrap().is_empty()
+    );
     let (_, retention) = server.get_json("/api/v1/orgs/acme/apps/api/retention").await;
     assert_eq!(retention[0]["max_age_secs"], json!(30 * 86_400), "{retention}");
     server.server.stop().await;

@@ -21,6 +21,7 @@ mod http_post;
 pub mod raw_http;
 pub mod recipient;
 pub mod record;
+pub mod syslog;
 pub mod targets;
 
 use std::collections::HashMap;

@@ -15,7 +15,7 @@ use futures::future::BoxFuture;
 
 use super::config::RecipientConfig;
 use super::record::DrainSource;
-use super::{raw_http, DrainSettings};
+use super::{raw_http, syslog, DrainSettings};
 use crate::store::StoredRecord;
 
 /// A batch to deliver, in offset order.
@@ -72,6 +72,11 @@ pub fn build(
     let url = config.validate()?;
     super::targets::check_literal(&url, settings.allow_private_targets)?;
     Ok(match config {
+        RecipientConfig::SyslogTcp { .. } => Box::new(syslog::SyslogStream::new(url, None, settings)),
+        RecipientConfig::OvhTcp { token, .. } => {
+            Box::new(syslog::SyslogStream::new(url, Some(token.clone()), settings))
+        }
+        RecipientConfig::SyslogUdp { .. } => Box::new(syslog::SyslogUdp::new(url, settings)),
         RecipientConfig::RawHttp { username, password, .. } => {
             Box::new(raw_http::RawHttp::new(http.clone(), url, username.clone(), password.clone()))
         }

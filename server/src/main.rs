@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 use vigie_server::bench;
+use vigie_server::cli::drains::{DrainCommand, NewDrainArgs};
 use vigie_server::cli::logs::LogsCommand;
 use vigie_server::cli::remote::RemoteArgs;
 use vigie_server::cli::tokens::TokensCommand;
@@ -37,6 +38,17 @@ enum Command {
         #[command(subcommand)]
         action: TokensAction,
     },
+    /// Create, list, check, enable, disable or remove drains: an app's logs
+    /// (with --app) or the org's audit log (without) forwarded elsewhere.
+    Drain {
+        #[command(flatten)]
+        remote: RemoteArgs,
+        /// The app whose drains these are; none for the org's audit-log drains.
+        #[arg(long, global = true)]
+        app: Option<String>,
+        #[command(subcommand)]
+        action: DrainAction,
+    },
     /// Measure a part of Vigie on this machine and print a table.
     Bench {
         #[command(subcommand)]
@@ -59,6 +71,24 @@ enum TokensAction {
     List,
     /// Revoke a token by its id (see `list`).
     Revoke { id: i64 },
+}
+
+#[derive(Subcommand)]
+enum DrainAction {
+    /// Create a drain; it starts now (or at --start) and runs at once.
+    Create(Box<NewDrainArgs>),
+    /// List the drains with their status, backlog and rate.
+    List,
+    /// Show one drain in full.
+    Get { id: i64 },
+    /// Enable a drain: it resumes from where it stopped.
+    Enable { id: i64 },
+    /// Disable a drain: it stops and keeps its place.
+    Disable { id: i64 },
+    /// Remove a drain.
+    Remove { id: i64 },
+    /// Send one test message and print what the recipient answered.
+    Check { id: i64 },
 }
 
 #[derive(Args)]
@@ -284,6 +314,28 @@ async fn main() -> ExitCode {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(error) => {
                     eprintln!("vigie tokens: {error}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        Command::Drain { remote, app, action } => {
+            let command = match action {
+                DrainAction::Create(args) => DrainCommand::Create(args),
+                DrainAction::List => DrainCommand::List,
+                DrainAction::Get { id } => DrainCommand::Get { id },
+                DrainAction::Enable { id } => DrainCommand::Enable { id },
+                DrainAction::Disable { id } => DrainCommand::Disable { id },
+                DrainAction::Remove { id } => DrainCommand::Remove { id },
+                DrainAction::Check { id } => DrainCommand::Check { id },
+            };
+            let result = match remote.resolve() {
+                Ok(remote) => vigie_server::cli::drains::run(remote, app, command).await,
+                Err(error) => Err(error),
+            };
+            return match result {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("vigie drain: {error}");
                     ExitCode::FAILURE
                 }
             };

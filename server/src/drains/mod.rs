@@ -15,9 +15,15 @@
 //! per enabled drain and the live status of each (execution, rate out,
 //! last error and success), and writes every change to the org's audit log.
 
+pub mod betterstack;
 pub mod config;
+pub mod datadog;
 pub mod delivery;
+pub mod elasticsearch;
 mod http_post;
+pub mod nats;
+pub mod newrelic;
+pub mod otlp;
 pub mod raw_http;
 pub mod recipient;
 pub mod record;

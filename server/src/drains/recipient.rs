@@ -15,7 +15,7 @@ use futures::future::BoxFuture;
 
 use super::config::RecipientConfig;
 use super::record::DrainSource;
-use super::{raw_http, syslog, DrainSettings};
+use super::{betterstack, datadog, elasticsearch, nats, newrelic, otlp, raw_http, syslog, DrainSettings};
 use crate::store::StoredRecord;
 
 /// A batch to deliver, in offset order.
@@ -80,6 +80,27 @@ pub fn build(
         RecipientConfig::RawHttp { username, password, .. } => {
             Box::new(raw_http::RawHttp::new(http.clone(), url, username.clone(), password.clone()))
         }
-        other => return Err(format!("{} recipients are not available yet", other.type_name())),
+        RecipientConfig::Elasticsearch { index_prefix, username, password, .. } => {
+            Box::new(elasticsearch::Elasticsearch::new(
+                http.clone(),
+                url,
+                index_prefix.clone(),
+                username.clone(),
+                password.clone(),
+            ))
+        }
+        RecipientConfig::Datadog { api_key, tags, .. } => {
+            Box::new(datadog::Datadog::new(http.clone(), url, api_key.clone(), tags.clone()))
+        }
+        RecipientConfig::Newrelic { api_key, .. } => {
+            Box::new(newrelic::NewRelic::new(http.clone(), url, api_key.clone()))
+        }
+        RecipientConfig::Betterstack { source_token, .. } => {
+            Box::new(betterstack::BetterStack::new(http.clone(), url, source_token.clone()))
+        }
+        RecipientConfig::Otlp { headers, .. } => Box::new(otlp::Otlp::new(http.clone(), url, headers.clone())?),
+        RecipientConfig::Nats { subject, username, password, .. } => {
+            Box::new(nats::Nats::new(url, subject.clone(), username.clone(), password.clone(), settings))
+        }
     })
 }

@@ -211,6 +211,11 @@ impl Write for VecWriter<'_> {
     }
 }
 
+/// The offset a `check`'s test record carries: no stored record has it,
+/// so recipients that deduplicate by record (Elasticsearch ids, JetStream
+/// message ids) never take a real record for the test one.
+pub const CHECK_OFFSET: u64 = u64::MAX;
+
 /// The record a `check` sends: a service, access or audit line, as the
 /// drain's kind stores them, saying it is a test.
 pub fn check_record(kind: DrainKind, now_ns: i64) -> StoredRecord {
@@ -229,7 +234,7 @@ pub fn check_record(kind: DrainKind, now_ns: i64) -> StoredRecord {
             "actor": "vigie", "action": "drain.checked", "target": "this drain", "ip": "127.0.0.1",
         }),
     };
-    StoredRecord { offset: 0, ts_ns: now_ns, payload: payload.to_string().into() }
+    StoredRecord { offset: CHECK_OFFSET, ts_ns: now_ns, payload: payload.to_string().into() }
 }
 
 #[cfg(test)]

@@ -37,9 +37,14 @@ impl Received {
     }
 }
 
+/// Computes an answer from the (un-gzipped) body.
+pub type AnswerFn = Arc<dyn Fn(&[u8]) -> (u16, String) + Send + Sync>;
+
 /// How the recipient answers one request.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub enum Answer {
+    /// What the function makes of the body.
+    With(AnswerFn),
     /// This status and body.
     Status(u16, String),
     /// 429 with `Retry-After: SECS`.
@@ -81,6 +86,10 @@ async fn receive(
     let answer = answer.unwrap_or(Answer::Status(200, String::new()));
     let answer_now = |status: u16, body: String| (StatusCode::from_u16(status).unwrap(), body).into_response();
     let response = match answer {
+        Answer::With(make) => {
+            let (status, body) = make(&bytes);
+            answer_now(status, body)
+        }
         Answer::Status(status, body) => answer_now(status, body),
         Answer::TooMany(secs) => {
             (StatusCode::TOO_MANY_REQUESTS, [("retry-after", secs.to_string())], "slow down").into_response()

@@ -1,6 +1,8 @@
 //! The console's port, implemented in-process on the catalog and the store;
-//! its stats port, on the metric read model, is in `console/stats.rs`.
+//! its stats port, on the metric read model, is in `console/stats.rs`; its
+//! drains port, on the drains, in `console/drains.rs`.
 
+pub mod drains;
 mod stats;
 
 use std::time::Duration;

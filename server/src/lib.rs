@@ -245,6 +245,7 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, StartError> {
         live_batches,
         sign_in_attempts: Default::default(),
         shutdown: shutdown.clone(),
+        drains_console: Arc::new(console::drains::InProcessDrains { drains: drains.clone(), catalog: catalog.clone() }),
         drains,
     };
     let router = http::router(state);

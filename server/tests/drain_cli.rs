@@ -58,7 +58,7 @@ async fn drain_create_list_get_check_disable_enable_remove() {
 
     let (ok, out, err) = run(words("create datadog https://intake.example.com/api/v2/logs --app api")).await;
     assert!(!ok);
-    assert!(err.contains("needs --secret"), "{err}");
+    assert!(err.contains("needs its API key: pass --secret"), "{err}");
     assert!(out.is_empty());
 
     let (status, _) = server.post(LOGS, "text/plain", "one\ntwo\n").await;

@@ -1,4 +1,4 @@
-//! The tabs of an app's pages: its logs, its dashboards and its settings.
+//! The tabs of an app's pages: its logs, its dashboards, its drains and its settings.
 
 use leptos::prelude::*;
 
@@ -8,11 +8,13 @@ pub enum AppTab {
     AccessLogs,
     Metrics,
     Http,
+    Drains,
     Settings,
 }
 
 impl AppTab {
-    const ALL: [AppTab; 5] = [AppTab::ServiceLogs, AppTab::AccessLogs, AppTab::Metrics, AppTab::Http, AppTab::Settings];
+    const ALL: [AppTab; 6] =
+        [AppTab::ServiceLogs, AppTab::AccessLogs, AppTab::Metrics, AppTab::Http, AppTab::Drains, AppTab::Settings];
 
     fn label(self) -> &'static str {
         match self {
@@ -20,6 +22,7 @@ impl AppTab {
             AppTab::AccessLogs => "Access logs",
             AppTab::Metrics => "Metrics",
             AppTab::Http => "HTTP",
+            AppTab::Drains => "Drains",
             AppTab::Settings => "Settings",
         }
     }
@@ -30,6 +33,7 @@ impl AppTab {
             AppTab::AccessLogs => "logs?kind=access",
             AppTab::Metrics => "metrics",
             AppTab::Http => "http",
+            AppTab::Drains => "drains",
             AppTab::Settings => "settings",
         }
     }

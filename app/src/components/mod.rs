@@ -2,6 +2,7 @@
 
 pub mod app_tabs;
 pub mod chart;
+pub mod drains;
 pub mod live_tail;
 pub mod log_row;
 pub mod session;

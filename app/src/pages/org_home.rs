@@ -6,6 +6,7 @@ use leptos_router::hooks::use_params_map;
 
 use crate::api::get_org;
 use crate::components::{
+    drains::OrgDrains,
     states::{Failure, Loading, NotVisiblePage},
     top_bar::{Crumb, TopBar},
 };
@@ -40,7 +41,8 @@ pub fn OrgHomePage() -> impl IntoView {
                                     </nav>
                                 </div>
                                 <AppSection title="Applications" org=org_slug.clone() apps />
-                                <AppSection title="Add-ons" org=org_slug apps=addons />
+                                <AppSection title="Add-ons" org=org_slug.clone() apps=addons />
+                                <OrgDrains org=org_slug />
                             </main>
                         }.into_any()
                     }

@@ -2,13 +2,13 @@
 //! drains (with `--app`) or the org's audit-log drains (without), through
 //! the drains API. Listing needs a `read` token, the rest `admin`.
 
-use std::collections::BTreeMap;
 use std::io::Write;
 
 use serde_json::{json, Value};
 
 use super::remote::{encode, Remote};
 use super::{refused, CliError};
+use crate::drains::config::RecipientFields;
 use crate::drains::{CheckReport, DrainView, RecipientConfig};
 
 /// What `vigie drain create` takes: the type and URL, and the type's fields as flags.
@@ -60,65 +60,28 @@ pub enum DrainCommand {
 }
 
 impl NewDrainArgs {
-    /// The recipient's JSON as the API takes it; the error names the flag missing.
+    /// The recipient's JSON as the API takes it; the error names what is missing.
     pub fn recipient(&self) -> Result<Value, CliError> {
-        let need_secret = |name: &str| {
-            self.secret.clone().ok_or_else(|| {
-                CliError::Config(format!(
-                    "a {} drain needs --secret (its {name}; or VIGIE_DRAIN_SECRET)",
-                    self.recipient_type
-                ))
-            })
+        let fields = RecipientFields {
+            recipient_type: self.recipient_type.clone(),
+            url: self.target.clone(),
+            username: self.username.clone(),
+            secret: self.secret.clone(),
+            index_prefix: self.index_prefix.clone(),
+            tags: self.tags.clone(),
+            subject: self.subject.clone(),
+            headers: self.headers.clone(),
         };
-        let mut recipient = json!({ "type": self.recipient_type, "url": self.target });
-        let fields = recipient.as_object_mut().expect("an object");
-        match self.recipient_type.as_str() {
-            "syslog-tcp" | "syslog-udp" | "otlp" => {}
-            "ovh-tcp" => {
-                fields.insert("token".into(), json!(need_secret("stream token")?));
-            }
-            "raw-http" | "elasticsearch" | "nats" => {
-                if let Some(user) = &self.username {
-                    fields.insert("username".into(), json!(user));
-                }
-                if let Some(password) = &self.secret {
-                    fields.insert("password".into(), json!(password));
-                }
-            }
-            "datadog" | "newrelic" => {
-                fields.insert("api_key".into(), json!(need_secret("API key")?));
-            }
-            "betterstack" => {
-                fields.insert("source_token".into(), json!(need_secret("source token")?));
-            }
-            other => {
-                return Err(CliError::Config(format!(
-                    "unknown drain type \"{other}\": use syslog-tcp, syslog-udp, ovh-tcp, raw-http, elasticsearch, datadog, newrelic, betterstack, otlp or nats"
-                )))
-            }
-        }
-        if let Some(prefix) = &self.index_prefix {
-            fields.insert("index_prefix".into(), json!(prefix));
-        }
-        if let Some(tags) = &self.tags {
-            fields.insert("tags".into(), json!(tags));
-        }
-        if self.recipient_type == "nats" {
-            let subject =
-                self.subject.clone().ok_or_else(|| CliError::Config("a nats drain needs --subject".into()))?;
-            fields.insert("subject".into(), json!(subject));
-        }
-        if !self.headers.is_empty() {
-            let mut headers = BTreeMap::new();
-            for header in &self.headers {
-                let (name, value) = header
-                    .split_once('=')
-                    .ok_or_else(|| CliError::Config(format!("--header \"{header}\": write NAME=VALUE")))?;
-                headers.insert(name.trim().to_string(), value.trim().to_string());
-            }
-            fields.insert("headers".into(), json!(headers));
-        }
-        Ok(recipient)
+        let recipient = fields.recipient().map_err(|error| {
+            CliError::Config(if error.contains("needs its") && !error.contains("subject") {
+                format!("{error}: pass --secret (or set VIGIE_DRAIN_SECRET)")
+            } else if error.contains("subject") {
+                format!("{error}: pass --subject")
+            } else {
+                error
+            })
+        })?;
+        Ok(serde_json::to_value(recipient).expect("a recipient serialises"))
     }
 }
 

@@ -138,6 +138,80 @@ fn default_index_prefix() -> String {
     "vigie".into()
 }
 
+/// A recipient as a form or the command line gives it: its type, URL, and
+/// the fields each type takes (`secret` is the type's password, API key or
+/// token). Fields a type does not take are ignored.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RecipientFields {
+    pub recipient_type: String,
+    pub url: String,
+    pub username: Option<String>,
+    pub secret: Option<String>,
+    pub index_prefix: Option<String>,
+    pub tags: Option<String>,
+    pub subject: Option<String>,
+    /// OTLP headers, `NAME=VALUE`.
+    pub headers: Vec<String>,
+}
+
+impl RecipientFields {
+    /// The recipient these fields describe; the error names what is missing.
+    pub fn recipient(&self) -> Result<RecipientConfig, String> {
+        let nonempty = |value: &Option<String>| value.as_ref().map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let secret = |name: &str| {
+            nonempty(&self.secret).ok_or_else(|| format!("a {} drain needs its {name}", self.recipient_type))
+        };
+        let url = self.url.trim().to_string();
+        Ok(match self.recipient_type.as_str() {
+            "syslog-tcp" => RecipientConfig::SyslogTcp { url },
+            "syslog-udp" => RecipientConfig::SyslogUdp { url },
+            "ovh-tcp" => RecipientConfig::OvhTcp { url, token: secret("stream token")? },
+            "raw-http" => {
+                RecipientConfig::RawHttp { url, username: nonempty(&self.username), password: nonempty(&self.secret) }
+            }
+            "elasticsearch" => RecipientConfig::Elasticsearch {
+                url,
+                index_prefix: nonempty(&self.index_prefix).unwrap_or_else(default_index_prefix),
+                username: nonempty(&self.username),
+                password: nonempty(&self.secret),
+            },
+            "datadog" => RecipientConfig::Datadog { url, api_key: secret("API key")?, tags: nonempty(&self.tags) },
+            "newrelic" => RecipientConfig::Newrelic { url, api_key: secret("API key")? },
+            "betterstack" => RecipientConfig::Betterstack { url, source_token: secret("source token")? },
+            "otlp" => {
+                let mut headers = BTreeMap::new();
+                for header in self.headers.iter().filter(|h| !h.trim().is_empty()) {
+                    let (name, value) =
+                        header.split_once('=').ok_or_else(|| format!("header \"{header}\": write NAME=VALUE"))?;
+                    headers.insert(name.trim().to_string(), value.trim().to_string());
+                }
+                RecipientConfig::Otlp { url, headers }
+            }
+            "nats" => RecipientConfig::Nats {
+                url,
+                subject: nonempty(&self.subject).ok_or("a nats drain needs its subject")?,
+                username: nonempty(&self.username),
+                password: nonempty(&self.secret),
+            },
+            other => return Err(format!("unknown drain type \"{other}\": use {}", TYPES.join(", "))),
+        })
+    }
+}
+
+/// Every recipient type, as `type` names them.
+pub const TYPES: [&str; 10] = [
+    "syslog-tcp",
+    "syslog-udp",
+    "ovh-tcp",
+    "raw-http",
+    "elasticsearch",
+    "datadog",
+    "newrelic",
+    "betterstack",
+    "otlp",
+    "nats",
+];
+
 /// What replaces a secret in what is shown.
 pub const HIDDEN: &str = "********";
 
@@ -349,6 +423,25 @@ mod tests {
         assert!(wildcard.validate().unwrap_err().starts_with("recipient.subject"));
         let bad_prefix = parse(r#"{"type":"elasticsearch","url":"http://a","index_prefix":"Logs"}"#);
         assert!(bad_prefix.validate().unwrap_err().starts_with("recipient.index_prefix"));
+    }
+
+    #[test]
+    fn fields_make_the_recipient_of_their_type_and_say_what_is_missing() {
+        let fields = |recipient_type: &str, secret: Option<&str>| RecipientFields {
+            recipient_type: recipient_type.into(),
+            url: "https://logs.example.com/in".into(),
+            secret: secret.map(str::to_string),
+            ..RecipientFields::default()
+        };
+        assert_eq!(
+            fields("datadog", Some("k")).recipient(),
+            Ok(RecipientConfig::Datadog { url: "https://logs.example.com/in".into(), api_key: "k".into(), tags: None })
+        );
+        assert!(fields("datadog", None).recipient().unwrap_err().contains("API key"));
+        assert!(fields("nats", None).recipient().unwrap_err().contains("subject"));
+        assert!(fields("pulsar", None).recipient().unwrap_err().contains("syslog-tcp, syslog-udp"));
+        let otlp = RecipientFields { headers: vec!["x-key = v".into()], ..fields("otlp", None) };
+        assert!(matches!(otlp.recipient(), Ok(RecipientConfig::Otlp { headers, .. }) if headers["x-key"] == "v"));
     }
 
     #[test]

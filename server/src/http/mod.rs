@@ -65,6 +65,8 @@ pub struct AppState {
     pub shutdown: ShutdownSignal,
     /// Every drain and its delivery loop.
     pub drains: crate::drains::Drains,
+    /// The drain pages' port.
+    pub drains_console: vigie_app::drains_port::SharedDrainsPort,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -76,6 +78,7 @@ impl FromRef<AppState> for LeptosOptions {
 pub fn router(state: AppState) -> Router {
     let console = state.console.clone();
     let stats = state.stats.clone();
+    let drains_console = state.drains_console.clone();
     let routes = generate_route_list(App);
     let options = state.leptos_options.clone();
     // The bundle, served as the smallest file the browser accepts: release
@@ -105,6 +108,7 @@ pub fn router(state: AppState) -> Router {
             move || {
                 provide_context(console.clone());
                 provide_context(stats.clone());
+                provide_context(drains_console.clone());
                 page_policy_with_nonce();
             },
             move || shell(options.clone()),

@@ -149,6 +149,10 @@ enum BenchWhat {
     /// followers' latency, alone and while replay clients page through a
     /// 10 M-line topic, against a `vigie serve` child process.
     ReplayLoad(bench::replay_load::ReplayLoadConfig),
+    /// Drains against a `vigie serve` child process on loopback: lines/s
+    /// delivered to raw-http and syslog-tcp, ingest beside 0, 1 and 10
+    /// drains, memory and CPU of 1,000 idle drains.
+    Drains(bench::drains::DrainsBenchConfig),
 }
 
 #[derive(Args)]
@@ -370,6 +374,15 @@ async fn main() -> ExitCode {
         }
         Command::Bench { what: BenchWhat::Api(config) } => {
             return match bench::api::run(config).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("the benchmark failed: {error}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        Command::Bench { what: BenchWhat::Drains(config) } => {
+            return match bench::drains::run(config).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(error) => {
                     eprintln!("the benchmark failed: {error}");

@@ -204,7 +204,12 @@ fn DrainRow(
                 }
             })
         };
-        view! { <td class="drain-actions">{check} {toggle} {remove} {confirm}</td> }
+        view! {
+            <td class="drain-actions">
+                <div class="drain-buttons">{check}{toggle}{remove}</div>
+                {confirm}
+            </td>
+        }
     });
     view! {
         <tr data-testid=format!("drain-{id}")>

@@ -248,6 +248,10 @@ struct ServeArgs {
     /// Most records in one drain batch (a recipient may take fewer).
     #[arg(long, env = "VIGIE_DRAIN_BATCH_MAX_LINES", default_value_t = DrainSettings::default().batch_max_lines)]
     drain_batch_max_lines: usize,
+    /// PEM certificates of authorities drains trust besides the web PKI's
+    /// (syslog over TLS, HTTPS recipients behind a private CA).
+    #[arg(long, env = "VIGIE_DRAIN_CA_FILE")]
+    drain_ca_file: Option<PathBuf>,
     /// Longest wait for a recipient's answer, in seconds.
     #[arg(long, env = "VIGIE_DRAIN_TIMEOUT_SECS", default_value_t = DrainSettings::default().request_timeout.as_secs())]
     drain_timeout_secs: u64,
@@ -449,6 +453,7 @@ async fn main() -> ExitCode {
             batch_wait: Duration::from_millis(args.drain_batch_wait_ms),
             batch_max_lines: args.drain_batch_max_lines.max(1),
             request_timeout: Duration::from_secs(args.drain_timeout_secs.max(1)),
+            extra_ca_file: args.drain_ca_file,
             ..DrainSettings::default()
         },
     };

@@ -31,14 +31,89 @@ fn free_ports() -> (u16, u16) {
     (tcp.local_addr().unwrap().port(), udp.local_addr().unwrap().port())
 }
 
+/// A test authority and a certificate it signed for `localhost`, made by
+/// the `openssl` command: `(ca.pem, server.pem, server.key)` in `dir`.
+fn certificates(dir: &std::path::Path) -> (PathBuf, PathBuf, PathBuf) {
+    let openssl = |args: &[&str]| {
+        let status = Command::new("openssl").args(args).current_dir(dir).stderr(Stdio::null()).status().unwrap();
+        assert!(status.success(), "openssl {args:?}");
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=Vigie test CA",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=localhost",
+    ]);
+    std::fs::write(dir.join("san.ext"), "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n").unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+    ]);
+    (dir.join("ca.pem"), dir.join("server.pem"), dir.join("server.key"))
+}
+
 impl Rsyslog {
     fn start() -> Rsyslog {
+        Rsyslog::start_with_tls(false)
+    }
+
+    /// With `tls`, its TCP input speaks TLS (RFC 5425) with a certificate
+    /// of `certificates` (in its directory) for `localhost`.
+    fn start_with_tls(tls: bool) -> Rsyslog {
         let dir = tempfile::tempdir().unwrap();
         let (tcp_port, udp_port) = free_ports();
         let out = dir.path().join("received.json");
+        let (global_tls, imtcp_tls) = if tls {
+            let (ca, cert, key) = certificates(dir.path());
+            (
+                format!(
+                    r#" DefaultNetstreamDriver="gtls" DefaultNetstreamDriverCAFile="{}" DefaultNetstreamDriverCertFile="{}" DefaultNetstreamDriverKeyFile="{}""#,
+                    ca.display(),
+                    cert.display(),
+                    key.display()
+                ),
+                r#" StreamDriver.Name="gtls" StreamDriver.Mode="1" StreamDriver.AuthMode="anon""#.to_string(),
+            )
+        } else {
+            (String::new(), String::new())
+        };
         let config = format!(
-            r#"global(workDirectory="{work}" parser.escapeControlCharactersOnReceive="off")
-module(load="imtcp")
+            r#"global(workDirectory="{work}" parser.escapeControlCharactersOnReceive="off"{global_tls})
+module(load="imtcp"{imtcp_tls})
 module(load="imudp")
 template(name="fields" type="list" option.jsonf="on") {{
   property(outname="hostname" name="hostname" format="jsonf")
@@ -212,4 +287,37 @@ async fn an_ovh_drain_puts_the_stream_token_in_structured_data_and_check_reports
     assert_eq!(text(&got[1]), "hello ovh");
     let sd = got[1]["sd"].as_str().unwrap();
     assert!(sd.starts_with("[X-OVH-TOKEN@16739 X-OVH-TOKEN=\"ovh-stream-token\"][vigie@32473 "), "{sd}");
+}
+
+#[tokio::test]
+async fn rsyslog_reads_messages_sent_over_tls_to_a_certificate_of_a_trusted_private_authority() {
+    let rsyslog = Rsyslog::start_with_tls(true);
+    let ca = rsyslog.dir.path().join("ca.pem");
+    let server = serve_with(|config| {
+        config.drains = DrainSettings {
+            allow_private_targets: true,
+            batch_wait: Duration::from_millis(50),
+            extra_ca_file: Some(ca),
+            ..DrainSettings::default()
+        }
+    })
+    .await;
+    let drain = create(&server, json!({"kind": "LOG", "recipient": {"type": "syslog-tcp", "url": format!("tls://localhost:{}", rsyslog.tcp_port)}})).await;
+    let (_, report) = server.post(&format!("{DRAINS}/{}/check", drain["id"]), "application/json", "").await;
+    assert_eq!(report["ok"], true, "{report}");
+    assert!(report["answer"].as_str().unwrap().ends_with("over TLS"), "{report}");
+    let (status, _) = server.post(LOGS, "text/plain", "over tls ✓\n").await;
+    assert_eq!(status, 200);
+    let got = rsyslog.wait_for(2).await;
+    assert_eq!(text(&got[1]), "over tls ✓");
+    assert_eq!(got[1]["app"], "api");
+
+    // Without the authority, the certificate is not trusted: the check says so.
+    let untrusting =
+        serve_with(|config| config.drains = DrainSettings { allow_private_targets: true, ..DrainSettings::default() })
+            .await;
+    let drain = create(&untrusting, json!({"kind": "LOG", "recipient": {"type": "syslog-tcp", "url": format!("tls://localhost:{}", rsyslog.tcp_port)}})).await;
+    let (_, report) = untrusting.post(&format!("{DRAINS}/{}/check", drain["id"]), "application/json", "").await;
+    assert_eq!(report["ok"], false);
+    assert!(report["answer"].as_str().unwrap().contains("TLS with localhost"), "{report}");
 }

@@ -68,6 +68,9 @@ pub struct DrainSettings {
     pub allow_private_targets: bool,
     /// Most drains per app, and per org for its audit log.
     pub max_per_scope: usize,
+    /// PEM certificates of authorities trusted besides the web PKI's
+    /// (recipients behind a private CA, over TLS or HTTPS).
+    pub extra_ca_file: Option<std::path::PathBuf>,
 }
 
 impl Default for DrainSettings {
@@ -82,6 +85,7 @@ impl Default for DrainSettings {
             request_timeout: Duration::from_secs(30),
             allow_private_targets: false,
             max_per_scope: 100,
+            extra_ca_file: None,
         }
     }
 }
@@ -288,7 +292,8 @@ impl Drains {
         settings: DrainSettings,
         shutdown: ShutdownSignal,
     ) -> Result<Drains, DrainError> {
-        let http = targets::http_client(settings.allow_private_targets, settings.request_timeout);
+        let roots = targets::extra_roots(settings.extra_ca_file.as_deref()).map_err(DrainError::Invalid)?;
+        let http = targets::http_client(settings.allow_private_targets, settings.request_timeout, &roots);
         let drains = Drains {
             inner: Arc::new(DrainsInner {
                 store,

@@ -120,6 +120,7 @@ pub struct SyslogStream {
     ovh_token: Option<String>,
     allow_private: bool,
     connect_timeout: Duration,
+    extra_ca_file: Option<std::path::PathBuf>,
     connection: Option<Box<dyn Connection>>,
 }
 
@@ -132,6 +133,7 @@ impl SyslogStream {
             ovh_token,
             allow_private: settings.allow_private_targets,
             connect_timeout: settings.request_timeout.min(Duration::from_secs(10)),
+            extra_ca_file: settings.extra_ca_file.clone(),
             connection: None,
         }
     }
@@ -148,7 +150,12 @@ impl SyslogStream {
         }
         let name = rustls::pki_types::ServerName::try_from(self.host.clone())
             .map_err(|error| SendError::new(format!("{} cannot name a TLS server: {error}", self.host)))?;
-        let tls = tokio::time::timeout(self.connect_timeout, tls_connector().connect(name, tcp))
+        let ca_file = self.extra_ca_file.clone();
+        let extra = tokio::task::spawn_blocking(move || targets::extra_roots(ca_file.as_deref()))
+            .await
+            .map_err(|error| SendError::new(error.to_string()))?
+            .map_err(SendError::new)?;
+        let tls = tokio::time::timeout(self.connect_timeout, tls_connector(extra).connect(name, tcp))
             .await
             .map_err(|_| SendError::new(format!("TLS with {}:{} timed out", self.host, self.port)))?
             .map_err(|error| SendError::new(format!("TLS with {}:{} failed: {error}", self.host, self.port)))?;
@@ -206,19 +213,17 @@ impl Recipient for SyslogStream {
     }
 }
 
-/// TLS with the web PKI's roots; one configuration for every drain.
-fn tls_connector() -> tokio_rustls::TlsConnector {
-    static CONFIG: std::sync::OnceLock<Arc<rustls::ClientConfig>> = std::sync::OnceLock::new();
-    let config = CONFIG.get_or_init(|| {
-        let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
-        let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .expect("ring supports the default TLS versions")
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        Arc::new(config)
-    });
-    tokio_rustls::TlsConnector::from(config.clone())
+/// TLS with the web PKI's roots and `extra` ones (`--drain-ca-file`),
+/// made at each connection (they are rare: a drain keeps its connection).
+fn tls_connector(extra: Vec<rustls::pki_types::CertificateDer<'static>>) -> tokio_rustls::TlsConnector {
+    let mut roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+    roots.add_parsable_certificates(extra);
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .expect("ring supports the default TLS versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    tokio_rustls::TlsConnector::from(Arc::new(config))
 }
 
 /// `syslog-udp`: one datagram per message.

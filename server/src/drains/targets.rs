@@ -87,11 +87,39 @@ impl reqwest::dns::Resolve for FilteringResolver {
     }
 }
 
+/// The certificates of `--drain-ca-file` (PEM): authorities drains trust
+/// besides the web PKI's, for recipients behind a private CA.
+///
+/// Blocks (reads a file): call it at start or from a blocking thread.
+pub fn extra_roots(path: Option<&std::path::Path>) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, String> {
+    use rustls::pki_types::pem::PemObject;
+    let Some(path) = path else { return Ok(Vec::new()) };
+    let pem = std::fs::read(path).map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+    let certs = rustls::pki_types::CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|error| format!("{} is not PEM certificates: {error}", path.display()))?;
+    if certs.is_empty() {
+        return Err(format!("{} holds no certificate", path.display()));
+    }
+    Ok(certs)
+}
+
 /// The HTTP client every HTTP recipient shares: its connections are pooled,
 /// redirects are not followed (a recipient answers, it does not send the
-/// logs elsewhere), and names resolve through [`FilteringResolver`].
-pub fn http_client(allow_private: bool, timeout: std::time::Duration) -> reqwest::Client {
-    reqwest::Client::builder()
+/// logs elsewhere), names resolve through [`FilteringResolver`], and
+/// `extra_roots` are trusted besides the web PKI.
+pub fn http_client(
+    allow_private: bool,
+    timeout: std::time::Duration,
+    extra_roots: &[rustls::pki_types::CertificateDer<'static>],
+) -> reqwest::Client {
+    let mut builder = reqwest::Client::builder();
+    for root in extra_roots {
+        if let Ok(certificate) = reqwest::Certificate::from_der(root) {
+            builder = builder.add_root_certificate(certificate);
+        }
+    }
+    builder
         .dns_resolver(Arc::new(FilteringResolver { allow_private }))
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(timeout.min(std::time::Duration::from_secs(10)))

@@ -1,7 +1,8 @@
 //! Drains over the API: an app's (`/apps/{app}/drains`, kinds LOG and
-//! ACCESSLOG) and the org's (`/drains`, kind AUDITLOG). Reading needs a
-//! `read` token and never shows a secret; creating, enabling, disabling,
-//! removing and checking need `admin`, and every change is audited (by
+//! ACCESSLOG) and the org's (`/drains`, kind AUDITLOG). Reading an app's
+//! needs a `read` token, reading the org's `admin` (as its audit log does),
+//! and neither shows a secret; creating, enabling, disabling, removing and
+//! checking need `admin`, and every change is audited (by
 //! `drains::Drains`). The handlers of both scopes share their bodies.
 
 use std::net::SocketAddr;
@@ -205,9 +206,9 @@ pub async fn create_org_drain(
     create(&state, &headers, &peer, org, None, new).await
 }
 
-/// The org's drains (its audit log). Needs `read`.
+/// The org's drains (its audit log). Needs `admin`, as the audit log does.
 #[utoipa::path(get, path = "/api/v1/orgs/{org}/drains", tag = "drains", params(("org" = String, Path)),
-    responses((status = 200, body = Vec<DrainView>), (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody), (status = 404, description = "Not the token's org", body = ErrorBody)),
+    responses((status = 200, body = Vec<DrainView>), (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody), (status = 403, description = "The token is not `admin`", body = ErrorBody), (status = 404, description = "Not the token's org", body = ErrorBody)),
     security(("token" = [])))]
 pub async fn list_org_drains(
     State(state): State<AppState>,
@@ -215,14 +216,14 @@ pub async fn list_org_drains(
     headers: HeaderMap,
     peer: Peer,
 ) -> Result<Json<Vec<DrainView>>, ApiError> {
-    let (scope, _) = caller_scope(&state, &headers, &peer, org, None, Permission::Read).await?;
+    let (scope, _) = caller_scope(&state, &headers, &peer, org, None, Permission::Admin).await?;
     Ok(Json(state.drains.list(&scope).await?))
 }
 
-/// One org drain. Needs `read`.
+/// One org drain. Needs `admin`.
 #[utoipa::path(get, path = "/api/v1/orgs/{org}/drains/{id}", tag = "drains",
     params(("org" = String, Path), ("id" = i64, Path, description = DRAIN_ID)),
-    responses((status = 200, body = DrainView), (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody), (status = 404, description = "No such drain in the token's org", body = ErrorBody)),
+    responses((status = 200, body = DrainView), (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody), (status = 403, description = "The token is not `admin`", body = ErrorBody), (status = 404, description = "No such drain in the token's org", body = ErrorBody)),
     security(("token" = [])))]
 pub async fn get_org_drain(
     State(state): State<AppState>,
@@ -230,7 +231,7 @@ pub async fn get_org_drain(
     headers: HeaderMap,
     peer: Peer,
 ) -> Result<Json<DrainView>, ApiError> {
-    let (scope, _) = caller_scope(&state, &headers, &peer, org, None, Permission::Read).await?;
+    let (scope, _) = caller_scope(&state, &headers, &peer, org, None, Permission::Admin).await?;
     Ok(Json(state.drains.get(&scope, id).await?))
 }
 

@@ -72,6 +72,8 @@ test('an admin adds, checks, disables, enables and deletes an app drain, and the
 
   // The demo logs all the time: its lines reach the recipient.
   await until(() => env.received.some((record) => record.app === 'api' && record.kind === 'LOG'), 'demo lines');
+  // The list is read again while the page is open: the delivery shows without a reload.
+  await page.getByTestId('drain-1').getByText(/delivered \d{4}-\d\d-\d\d/).waitFor({ timeout: 15_000 });
   await page.screenshot({ path: join(artifacts, 'app-drains.png') });
 
   await row.getByRole('button', { name: 'Check' }).click();

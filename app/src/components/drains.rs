@@ -82,20 +82,41 @@ pub async fn run_drain_action(org: String, app: String, id: i64, action: String)
     drains_port()?.drain_action(org, scope(&app), id, action, viewer).await.map_err(ServerFnError::new)
 }
 
-/// The drains of `app` (empty: the org's), listed, and the forms to change them.
+/// How often an open drains panel reads the list again (backlog, rate, status).
+const REFRESH_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The drains of `app` (empty: the org's), listed and read again every few
+/// seconds and after each change, and the forms to change them (which stay
+/// as typed while the list changes).
 #[component]
-pub fn DrainsPanel(
-    page: DrainsPage,
-    create: ServerAction<CreateDrain>,
-    act: ServerAction<RunDrainAction>,
-) -> impl IntoView {
-    let DrainsPage { org, app, drains, may_change } = page;
+pub fn DrainsPanel(page: DrainsPage) -> impl IntoView {
+    let create = ServerAction::<CreateDrain>::new();
+    let act = ServerAction::<RunDrainAction>::new();
+    let DrainsPage { org, app, drains: _, may_change } = page;
     let app_slug = app.as_ref().map(|app| app.slug.clone()).unwrap_or_default();
     let kinds: &'static [(&'static str, &'static str)] = if app.is_some() {
         &[("LOG", "Service logs"), ("ACCESSLOG", "Access logs")]
     } else {
         &[("AUDITLOG", "Audit log")]
     };
+    let tick = RwSignal::new(0u64);
+    Effect::new(move |_| {
+        if let Ok(handle) = set_interval_with_handle(move || tick.update(|n| *n += 1), REFRESH_EVERY) {
+            on_cleanup(move || handle.clear());
+        }
+    });
+    let (list_org, list_app) = (org.slug.clone(), app_slug.clone());
+    let list = Resource::new(
+        move || (tick.get(), create.version().get(), act.version().get()),
+        move |_| get_drains(list_org.clone(), list_app.clone()),
+    );
+    // The row asking "really?" (remove, disable): kept here, so a refresh of the list keeps it.
+    let confirming = RwSignal::new(None::<(i64, &'static str)>);
+    // Answered once the action is done.
+    Effect::new(move |_| {
+        act.version().track();
+        confirming.set(None);
+    });
     let outcome = move |message: Option<Result<String, ServerFnError>>| {
         message.map(|result| match result {
             Ok(message) => {
@@ -107,35 +128,49 @@ pub fn DrainsPanel(
             }
         })
     };
-    let empty = drains.is_empty();
-    let rows = drains
-        .into_iter()
-        .map(|drain| view! { <DrainRow org=org.slug.clone() app=app_slug.clone() drain may_change act /> })
-        .collect_view();
+    let (row_org, row_app) = (org.slug.clone(), app_slug.clone());
+    let table = move |drains: Vec<DrainSummary>| {
+        if drains.is_empty() {
+            return view! { <p class="muted">"No drains yet: logs stay in Vigie only."</p> }.into_any();
+        }
+        let rows = drains
+            .into_iter()
+            .map(|drain| view! { <DrainRow org=row_org.clone() app=row_app.clone() drain may_change act confirming /> })
+            .collect_view();
+        view! {
+            <table class="drains-table">
+                <thead>
+                    <tr>
+                        <th scope="col">"Drain"</th>
+                        <th scope="col">"Sends"</th>
+                        <th scope="col">"To"</th>
+                        <th scope="col">"Status"</th>
+                        <th scope="col">"Backlog"</th>
+                        <th scope="col">"Rate"</th>
+                        <th scope="col">"Last success / error"</th>
+                        {may_change.then(|| view! { <th scope="col"><span class="visually-hidden">"Actions"</span></th> })}
+                    </tr>
+                </thead>
+                <tbody>{rows}</tbody>
+            </table>
+        }
+        .into_any()
+    };
     view! {
         <section class="drains" data-testid="drains">
             {move || outcome(act.value().get())}
-            {if empty {
-                view! { <p class="muted">"No drains yet: logs stay in Vigie only."</p> }.into_any()
-            } else {
-                view! {
-                    <table class="drains-table">
-                        <thead>
-                            <tr>
-                                <th scope="col">"Drain"</th>
-                                <th scope="col">"Sends"</th>
-                                <th scope="col">"To"</th>
-                                <th scope="col">"Status"</th>
-                                <th scope="col">"Backlog"</th>
-                                <th scope="col">"Rate"</th>
-                                <th scope="col">"Last success / error"</th>
-                                {may_change.then(|| view! { <th scope="col"><span class="visually-hidden">"Actions"</span></th> })}
-                            </tr>
-                        </thead>
-                        <tbody>{rows}</tbody>
-                    </table>
-                }.into_any()
-            }}
+            <Transition fallback=|| ()>
+                {move || {
+                    let table = table.clone();
+                    Suspend::new(async move {
+                        match list.await {
+                            Ok(Some(page)) => table(page.drains),
+                            Ok(None) => ().into_any(),
+                            Err(error) => view! { <p class="form-error" role="alert">{error.to_string()}</p> }.into_any(),
+                        }
+                    })
+                }}
+            </Transition>
             {may_change.then(|| view! {
                 {move || outcome(create.value().get())}
                 <NewDrainFields org=org.slug.clone() app=app_slug.clone() kinds create />
@@ -151,10 +186,9 @@ fn DrainRow(
     drain: DrainSummary,
     may_change: bool,
     act: ServerAction<RunDrainAction>,
+    confirming: RwSignal<Option<(i64, &'static str)>>,
 ) -> impl IntoView {
     let id = drain.id;
-    // The action waiting for a "yes" (remove, disable), if any.
-    let confirming = RwSignal::new(None::<&'static str>);
     let enabled = drain.status == "ENABLED";
     let execution = drain.execution.to_ascii_lowercase();
     let last = match (&drain.last_error, drain.last_success_ns) {
@@ -179,7 +213,7 @@ fn DrainRow(
         }
     };
     let ask = move |action: &'static str, label: &'static str| {
-        view! { <button type="button" class="link-button" on:click=move |_| confirming.set(Some(action))>{label}</button> }
+        view! { <button type="button" class="link-button" on:click=move |_| confirming.set(Some((id, action)))>{label}</button> }
     };
     let actions = may_change.then(move || {
         let toggle = if enabled { ask("disable", "Disable").into_any() } else { form("enable", "Enable", "link-button").into_any() };
@@ -187,7 +221,7 @@ fn DrainRow(
         let remove = ask("remove", "Delete");
         let confirm_form = form.clone();
         let confirm = move || {
-            confirming.get().map(|action| {
+            confirming.get().filter(|(row, _)| *row == id).map(|(_, action)| {
                 let question = if action == "remove" {
                     format!("Delete drain {id}? What it has not sent stays in Vigie.")
                 } else {
@@ -284,12 +318,7 @@ fn NewDrainFields(
 /// (nothing for the other members).
 #[component]
 pub fn OrgDrains(#[prop(into)] org: String) -> impl IntoView {
-    let create = ServerAction::<CreateDrain>::new();
-    let act = ServerAction::<RunDrainAction>::new();
-    let page = Resource::new(
-        move || (org.clone(), create.version().get(), act.version().get()),
-        |(org, _, _)| get_drains(org, String::new()),
-    );
+    let page = Resource::new(move || org.clone(), |org| get_drains(org, String::new()));
     view! {
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {
@@ -298,7 +327,7 @@ pub fn OrgDrains(#[prop(into)] org: String) -> impl IntoView {
                         <section class="app-section" data-testid="org-drains">
                             <h2>"Audit log drains"</h2>
                             <p class="muted">"The organisation's audit log, forwarded as it is written."</p>
-                            <DrainsPanel page create act />
+                            <DrainsPanel page />
                         </section>
                     }.into_any(),
                     _ => ().into_any(),

@@ -8,7 +8,7 @@ use leptos_router::hooks::use_params_map;
 
 use crate::components::{
     app_tabs::{AppTab, AppTabs},
-    drains::{get_drains, CreateDrain, DrainsPanel, RunDrainAction},
+    drains::{get_drains, DrainsPanel},
     states::{Failure, Loading, NotVisiblePage},
     top_bar::{Crumb, TopBar},
 };
@@ -17,13 +17,8 @@ use crate::components::{
 pub fn AppDrainsPage() -> impl IntoView {
     let params = use_params_map();
     let target = move || params.with(|p| (p.get("org").unwrap_or_default(), p.get("app").unwrap_or_default()));
-    let create = ServerAction::<CreateDrain>::new();
-    let act = ServerAction::<RunDrainAction>::new();
-    // Read again after each change.
-    let page = Resource::new(
-        move || (target(), create.version().get(), act.version().get()),
-        |((org, app), _, _)| get_drains(org, app),
-    );
+    // The panel reads its list again by itself.
+    let page = Resource::new(target, |(org, app)| get_drains(org, app));
     view! {
         <Suspense fallback=|| view! { <TopBar /><main class="page"><Loading what="drains" /></main> }>
             {move || Suspend::new(async move {
@@ -50,7 +45,7 @@ pub fn AppDrainsPage() -> impl IntoView {
                                     "Drains forward this app's logs, as they are stored, to your own tools, at least once: "
                                     "a recipient that is down gets everything when it is back. Times in UTC."
                                 </p>
-                                <DrainsPanel page create act />
+                                <DrainsPanel page />
                             </main>
                         }.into_any()
                     }

@@ -293,7 +293,10 @@ impl Drains {
         shutdown: ShutdownSignal,
     ) -> Result<Drains, DrainError> {
         let roots = targets::extra_roots(settings.extra_ca_file.as_deref()).map_err(DrainError::Invalid)?;
-        let http = targets::http_client(settings.allow_private_targets, settings.request_timeout, &roots);
+        // The drain's own timeout (`request_timeout`, around each send) is the
+        // one that fires; the client's is a backstop.
+        let backstop = settings.request_timeout + Duration::from_secs(5);
+        let http = targets::http_client(settings.allow_private_targets, backstop, &roots);
         let drains = Drains {
             inner: Arc::new(DrainsInner {
                 store,

@@ -47,8 +47,16 @@ async function until(done, what, ms = 20_000) {
   }
 }
 
+/** Fails the test on a script error in the page (a hydration that went wrong, for one). */
+function noPageErrors(page) {
+  const errors = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  return () => assert.deepEqual(errors, [], 'no script error in the page');
+}
+
 test('an admin adds, checks, disables, enables and deletes an app drain, and the lines arrive', async () => {
   const page = await signedInPage(env.browser, env.vigie, { viewport: { width: 1280, height: 900 } });
+  const checkErrors = noPageErrors(page);
   await page.goto(`${env.vigie.url}/orgs/demo/apps/api/logs`);
   await page.getByRole('link', { name: 'Drains' }).click();
   await page.waitForURL('**/orgs/demo/apps/api/drains');
@@ -102,11 +110,13 @@ test('an admin adds, checks, disables, enables and deletes an app drain, and the
   for (const action of ['drain.created', 'drain.disabled', 'drain.enabled', 'drain.removed']) {
     assert.ok(actions.includes(action), `${action} in ${actions}`);
   }
+  checkErrors();
   await page.close();
 });
 
 test('the org page lists the audit-log drains and adds one', async () => {
   const page = await signedInPage(env.browser, env.vigie, { viewport: { width: 1280, height: 900 } });
+  const checkErrors = noPageErrors(page);
   await page.goto(`${env.vigie.url}/orgs/demo`);
   await page.locator('body[data-hydrated]').waitFor();
   const section = page.getByTestId('org-drains');
@@ -117,5 +127,9 @@ test('the org page lists the audit-log drains and adds one', async () => {
   // The drain's own creation is an audit record: it is forwarded.
   await until(() => env.received.some((record) => record.kind === 'AUDITLOG' && record.action === 'drain.created'), 'the audit record');
   await page.screenshot({ path: join(artifacts, 'org-drains.png') });
+  // The org page's other links still work once it came alive.
+  await page.getByRole('link', { name: 'Audit log', exact: true }).click();
+  await page.waitForURL('**/orgs/demo/audit');
+  checkErrors();
   await page.close();
 });

@@ -92,13 +92,18 @@ const REFRESH_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 pub fn DrainsPanel(page: DrainsPage) -> impl IntoView {
     let create = ServerAction::<CreateDrain>::new();
     let act = ServerAction::<RunDrainAction>::new();
-    let DrainsPage { org, app, drains: _, may_change } = page;
+    let DrainsPage { org, app, drains, may_change } = page;
     let app_slug = app.as_ref().map(|app| app.slug.clone()).unwrap_or_default();
     let kinds: &'static [(&'static str, &'static str)] = if app.is_some() {
         &[("LOG", "Service logs"), ("ACCESSLOG", "Access logs")]
     } else {
         &[("AUDITLOG", "Audit log")]
     };
+    // The rows as first rendered (the same on the server and in the
+    // browser), then read again in the browser every few seconds and after
+    // each change: a signal, not a resource, so nothing suspends and the
+    // form below keeps what is typed in it.
+    let rows = RwSignal::new(drains);
     let tick = RwSignal::new(0u64);
     Effect::new(move |_| {
         if let Ok(handle) = set_interval_with_handle(move || tick.update(|n| *n += 1), REFRESH_EVERY) {
@@ -106,10 +111,20 @@ pub fn DrainsPanel(page: DrainsPage) -> impl IntoView {
         }
     });
     let (list_org, list_app) = (org.slug.clone(), app_slug.clone());
-    let list = Resource::new(
-        move || (tick.get(), create.version().get(), act.version().get()),
-        move |_| get_drains(list_org.clone(), list_app.clone()),
-    );
+    Effect::new(move |previous: Option<()>| {
+        tick.track();
+        create.version().track();
+        act.version().track();
+        if previous.is_none() {
+            return;
+        }
+        let (org, app) = (list_org.clone(), list_app.clone());
+        leptos::task::spawn_local(async move {
+            if let Ok(Some(page)) = get_drains(org, app).await {
+                rows.set(page.drains);
+            }
+        });
+    });
     // The row asking "really?" (remove, disable): kept here, so a refresh of the list keeps it.
     let confirming = RwSignal::new(None::<(i64, &'static str)>);
     // Answered once the action is done.
@@ -159,18 +174,7 @@ pub fn DrainsPanel(page: DrainsPage) -> impl IntoView {
     view! {
         <section class="drains" data-testid="drains">
             {move || outcome(act.value().get())}
-            <Transition fallback=|| ()>
-                {move || {
-                    let table = table.clone();
-                    Suspend::new(async move {
-                        match list.await {
-                            Ok(Some(page)) => table(page.drains),
-                            Ok(None) => ().into_any(),
-                            Err(error) => view! { <p class="form-error" role="alert">{error.to_string()}</p> }.into_any(),
-                        }
-                    })
-                }}
-            </Transition>
+            {move || table(rows.get())}
             {may_change.then(|| view! {
                 {move || outcome(create.value().get())}
                 <NewDrainFields org=org.slug.clone() app=app_slug.clone() kinds create />

@@ -1,7 +1,9 @@
 //! The console's port, implemented in-process on the catalog and the store;
 //! its stats port, on the metric read model, is in `console/stats.rs`; its
-//! Grafana port, on the Grafana service, in `console/grafana.rs`.
+//! Grafana port, on the Grafana service, in `console/grafana.rs`; its
+//! drains port, on the drains, in `console/drains.rs`.
 
+pub mod drains;
 pub mod grafana;
 mod stats;
 

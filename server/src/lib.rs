@@ -10,6 +10,7 @@ pub mod cli;
 pub mod clock;
 pub mod console;
 pub mod demo;
+pub mod drains;
 pub mod grafana;
 pub mod http;
 pub mod ingest;
@@ -68,6 +69,8 @@ pub struct ServeConfig {
     /// A Grafana to provision orgs' dashboards into over its HTTP API, if
     /// any; an empty `vigie_url` means this server's own address.
     pub grafana: Option<grafana::GrafanaConfig>,
+    /// How drains batch, retry and give up.
+    pub drains: drains::DrainSettings,
 }
 
 #[derive(Clone, Debug)]
@@ -142,6 +145,8 @@ pub enum StartError {
     GeoIp(String),
     #[error("cannot use {dir} for metric chunks: {source} (check the data directory's permissions and free space)", dir = dir.display())]
     Series { dir: PathBuf, source: std::io::Error },
+    #[error("cannot start the drains: {0}")]
+    Drains(#[from] drains::DrainError),
     #[error("cannot listen on {addr}: {source} (is another Vigie running? pick another with --listen)")]
     Listen { addr: SocketAddr, source: std::io::Error },
 }
@@ -242,6 +247,7 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, StartError> {
             Arc::new(grafana)
         }),
     };
+    let drains = drains::Drains::start(store.clone(), catalog.clone(), config.drains.clone(), shutdown.clone()).await?;
     let state = AppState {
         grafana,
         leptos_options,
@@ -257,6 +263,8 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, StartError> {
         live_batches,
         sign_in_attempts: Default::default(),
         shutdown: shutdown.clone(),
+        drains_console: Arc::new(console::drains::InProcessDrains { drains: drains.clone(), catalog: catalog.clone() }),
+        drains,
     };
     let router = http::router(state);
 

@@ -6,6 +6,7 @@
 //! Token secrets are never stored: only their SHA-256 digest, so a copy of
 //! the database does not leak access. Passwords are Argon2id hashes.
 
+mod drains;
 mod grafana;
 mod schema;
 pub mod secrets;
@@ -13,6 +14,7 @@ mod sessions;
 
 pub use grafana::{GrafanaLink, GRAFANA_TOKEN_NAME};
 
+pub use drains::{DrainRow, NewDrainRow};
 pub use sessions::SESSION_TTL;
 
 use std::fmt;

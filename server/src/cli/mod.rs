@@ -1,5 +1,6 @@
 //! Commands of the `vigie` binary that are clients of a Vigie server.
 
+pub mod agent;
 pub mod logs;
 pub mod remote;
 pub mod tokens;

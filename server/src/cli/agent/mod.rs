@@ -1,0 +1,491 @@
+//! `vigie agent`: runs next to an app and sends Vigie what the app says
+//! and how the instance is doing, through the public APIs only.
+//!
+//! ```text
+//! command stdout/stderr ─> records ─┐
+//! --tail files ─────────> records ─┤
+//! statsd UDP ─> aggregate per 10 s ─┼─> outbox ─> writer thread ─> spool (disk) ─> sender ─> Vigie
+//! /proc every --interval ───────────┤
+//! --scrape every 10 s ──────────────┘
+//! ```
+//!
+//! Nothing that reads the app's output waits on Vigie or on the disk: the
+//! outbox is a bounded queue that is never waited on (a full one drops the
+//! entry and counts it), so a full pipe never stalls the app. The spool
+//! keeps everything in order on disk until Vigie has acknowledged it
+//! ([`spool`]), and the sender retries for as long as it takes ([`sender`]).
+//!
+//! With a command, the agent is its parent: it forwards the signals it
+//! gets, logs each exit (and restart, with `--restart`), and when the
+//! command is done for good, sends what is left (for `--flush-timeout` at
+//! most; the rest stays in the buffer for the next start) and exits with
+//! the command's status, as a container's entry point must.
+
+pub mod proc;
+pub mod records;
+pub mod scrape;
+pub mod sender;
+pub mod spool;
+pub mod statsd;
+pub mod tail;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::sync::{watch, Notify};
+use vigie_app::model::Level;
+
+use self::records::{text_record, Assembler, LineCutter, Source, HOLD};
+use self::sender::{SenderCounts, Target};
+use self::spool::{EntryKind, Spool};
+use self::statsd::StatsdRelay;
+use super::CliError;
+use crate::clock::now_ns;
+use crate::ingest::instances::INTERVAL_MS;
+use crate::ingest::points::PointsReport;
+
+/// Entries the outbox holds before it drops (about 100 ms of a very busy app).
+const OUTBOX_ENTRIES: usize = 65_536;
+/// Points one report carries at most.
+const POINTS_PER_REPORT: usize = 2_000;
+
+/// What the agent runs or follows.
+#[derive(Clone, Debug)]
+pub enum Workload {
+    /// A command and its arguments.
+    Command(Vec<String>),
+    /// Log files to follow.
+    Tail(Vec<PathBuf>),
+}
+
+/// When a command that exited is started again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Restart {
+    Never,
+    OnFailure,
+    Always,
+}
+
+impl Restart {
+    pub fn parse(text: &str) -> Result<Restart, String> {
+        match text {
+            "never" | "no" => Ok(Restart::Never),
+            "on-failure" => Ok(Restart::OnFailure),
+            "always" => Ok(Restart::Always),
+            other => Err(format!("\"{other}\" is not a restart policy: use never, on-failure or always")),
+        }
+    }
+
+    fn applies(self, code: i32) -> bool {
+        match self {
+            Restart::Never => false,
+            Restart::OnFailure => code != 0,
+            Restart::Always => true,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct AgentConfig {
+    pub target: Target,
+    pub token: String,
+    pub workload: Workload,
+    /// Where plain statsd is read; `None` for nowhere.
+    pub statsd: Option<SocketAddr>,
+    /// Series the statsd relay keeps at once; lines of more are dropped.
+    pub statsd_max_series: usize,
+    /// Between two reports of server metrics: a multiple of 10 s.
+    pub interval: Duration,
+    /// A Prometheus text endpoint read every 10 s into custom metrics.
+    pub scrape: Option<String>,
+    pub buffer_dir: PathBuf,
+    pub buffer_max_bytes: u64,
+    pub restart: Restart,
+    /// How long the agent keeps sending after the command is done.
+    pub flush_timeout: Duration,
+}
+
+/// What producers hand the spool's writer thread. Cloning it is shallow;
+/// [`Outbox::push`] never waits.
+#[derive(Clone)]
+pub struct Outbox {
+    queue: SyncSender<Message>,
+    dropped: Arc<AtomicU64>,
+}
+
+enum Message {
+    Entry(EntryKind, Vec<u8>),
+    /// Everything before this is in the spool: the writer stops.
+    Close,
+}
+
+impl Outbox {
+    /// Queues an entry for the spool, or drops and counts it when the
+    /// queue is full (the disk is far behind): the caller never waits.
+    pub fn push(&self, kind: EntryKind, payload: Vec<u8>) {
+        match self.queue.try_send(Message::Entry(kind, payload)) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn log(&self, record: String) {
+        self.push(EntryKind::Log, record.into_bytes());
+    }
+
+    /// A line from the agent itself.
+    fn say(&self, level: Level, message: &str) {
+        match level {
+            Level::Error | Level::Fatal => tracing::error!("vigie agent: {message}"),
+            Level::Warn => tracing::warn!("vigie agent: {message}"),
+            _ => tracing::info!("vigie agent: {message}"),
+        }
+        self.log(text_record(message, now_ns(), &Source::Agent, Some(level)));
+    }
+}
+
+/// Moves queued entries to the spool, many per write, until told to close.
+/// Blocks: run it on its own thread.
+fn write_spool(queue: Receiver<Message>, spool: Arc<Spool>, wake: Arc<Notify>) {
+    let mut entries = Vec::new();
+    let mut closing = false;
+    while !closing {
+        match queue.recv() {
+            Ok(Message::Entry(kind, payload)) => entries.push((kind, payload)),
+            Ok(Message::Close) | Err(_) => closing = true,
+        }
+        while entries.len() < 4_096 && !closing {
+            match queue.try_recv() {
+                Ok(Message::Entry(kind, payload)) => entries.push((kind, payload)),
+                Ok(Message::Close) => closing = true,
+                Err(_) => break,
+            }
+        }
+        if !entries.is_empty() {
+            if let Err(error) = spool.append(&entries) {
+                tracing::error!("vigie agent: cannot write the buffer ({} entries lost): {error}", entries.len());
+            }
+            entries.clear();
+            wake.notify_one();
+        }
+    }
+}
+
+/// Runs the agent; returns the exit code it should exit with.
+pub async fn run(config: AgentConfig) -> Result<i32, CliError> {
+    let spool = {
+        let (dir, max_bytes) = (config.buffer_dir.clone(), config.buffer_max_bytes);
+        tokio::task::spawn_blocking(move || Spool::open(&dir, max_bytes))
+            .await
+            .map_err(|error| CliError::Config(error.to_string()))?
+            .map_err(|error| {
+                CliError::Config(format!("cannot open the buffer in {}: {error}", config.buffer_dir.display()))
+            })?
+    };
+    let spool = Arc::new(spool);
+    let statsd_socket = match config.statsd {
+        Some(addr) => Some(
+            statsd::bind(addr)
+                .map_err(|error| CliError::Config(format!("cannot read statsd on {addr}: {error} (see --statsd)")))?,
+        ),
+        None => None,
+    };
+    let http =
+        super::remote::Remote { url: config.target.url.clone(), token: Some(config.token.clone()), org: String::new() }
+            .client()?;
+
+    let wake = Arc::new(Notify::new());
+    let (queue, queued) = std::sync::mpsc::sync_channel(OUTBOX_ENTRIES);
+    let outbox = Outbox { queue, dropped: Arc::new(AtomicU64::new(0)) };
+    let writer = {
+        let (spool, wake) = (spool.clone(), wake.clone());
+        std::thread::Builder::new()
+            .name("vigie-agent-spool".into())
+            .spawn(move || write_spool(queued, spool, wake))
+            .map_err(CliError::Output)?
+    };
+    let (closing, closing_seen) = watch::channel(false);
+    let counts = Arc::new(SenderCounts::default());
+    let sender =
+        tokio::spawn(sender::run(spool.clone(), http, config.target.clone(), wake, closing_seen, counts.clone()));
+
+    let relay = statsd_socket.map(|socket| {
+        let relay = Arc::new(StatsdRelay::new(config.statsd_max_series));
+        let receiving = relay.clone();
+        let _ = std::thread::Builder::new()
+            .name("vigie-agent-statsd".into())
+            .spawn(move || statsd::receive(socket, receiving));
+        relay
+    });
+    let root_pid = Arc::new(AtomicU32::new(0));
+    let (stop_periodic, periodic_stop) = watch::channel(false);
+    let periodic =
+        tokio::spawn(periodic(config.clone(), relay, spool.clone(), outbox.clone(), root_pid.clone(), periodic_stop));
+
+    let code = match &config.workload {
+        Workload::Command(argv) => supervise(argv, config.restart, &outbox, &root_pid).await?,
+        Workload::Tail(files) => tail::run(files, &outbox).await?,
+    };
+
+    let _ = stop_periodic.send(true);
+    let _ = periodic.await;
+    let _ = outbox.queue.send(Message::Close);
+    let _ = tokio::task::spawn_blocking(move || writer.join()).await;
+    let _ = closing.send(true);
+    if tokio::time::timeout(config.flush_timeout, sender).await.is_err() {
+        let left = spool.stats();
+        tracing::warn!(
+            "vigie agent: Vigie did not take everything within {} s: {} entries wait in {} and go at the next start",
+            config.flush_timeout.as_secs(),
+            left.waiting_entries,
+            config.buffer_dir.display()
+        );
+    }
+    Ok(code)
+}
+
+/// Every 10 s on the clock: the interval's statsd points, a scrape, and
+/// (every `--interval`) a report of the server metrics; drops are said. On
+/// stop, the interval begun is flushed too.
+#[allow(clippy::too_many_arguments)]
+async fn periodic(
+    config: AgentConfig,
+    relay: Option<Arc<StatsdRelay>>,
+    spool: Arc<Spool>,
+    outbox: Outbox,
+    root_pid: Arc<AtomicU32>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let instance = config.target.instance.clone();
+    let interval_ms = (config.interval.as_millis() as i64).max(INTERVAL_MS) / INTERVAL_MS * INTERVAL_MS;
+    let mut sampler = proc::Sampler::new(None);
+    let mut scraper = config.scrape.clone().map(scrape::Scraper::new);
+    let mut said_drops = (0, 0, 0);
+    let mut stopping = false;
+    // Primes the sampler, so the first report has something to compare with.
+    sampler = sample(sampler, &root_pid, &instance, 0).await.0;
+    while !stopping {
+        let now_ms = now_ns() / 1_000_000;
+        let boundary_ms = (now_ms / INTERVAL_MS + 1) * INTERVAL_MS;
+        let wait = Duration::from_millis((boundary_ms - now_ms) as u64);
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = stop.wait_for(|stop| *stop) => stopping = true,
+        }
+        let start_ms =
+            if stopping { now_ns() / 1_000_000 / INTERVAL_MS * INTERVAL_MS } else { boundary_ms - INTERVAL_MS };
+        let mut points = Vec::new();
+        if let Some(relay) = &relay {
+            points.extend(relay.flush(start_ms, (INTERVAL_MS / 1_000) as f64, &instance));
+        }
+        if let Some(scraper) = scraper.as_mut().filter(|_| !stopping) {
+            points.extend(scraper.scrape(&instance).await);
+        }
+        for points in statsd::chunk(points, POINTS_PER_REPORT) {
+            let report = PointsReport { ts_ms: start_ms, points };
+            outbox.push(EntryKind::Points, serde_json::to_vec(&report).expect("points serialise"));
+        }
+        if !stopping && boundary_ms % interval_ms == 0 {
+            let (back, report) = sample(sampler, &root_pid, &instance, start_ms).await;
+            sampler = back;
+            if let Some(report) = report {
+                outbox.push(EntryKind::Report, serde_json::to_vec(&report).expect("a report serialises"));
+            }
+        }
+        let statsd_dropped = relay.as_ref().map_or(0, |relay| relay.dropped_lines.load(Ordering::Relaxed));
+        let drops = (outbox.dropped.load(Ordering::Relaxed), spool.stats().dropped, statsd_dropped);
+        if drops.0 > said_drops.0 {
+            let message =
+                format!("the app wrote faster than the disk took its lines: {} lines dropped since the start", drops.0);
+            outbox.say(Level::Warn, &message);
+        }
+        if drops.1 > said_drops.1 {
+            let message = format!(
+                "the buffer is full (Vigie unreachable for long): {} oldest entries dropped since the start (--buffer-max-mb)",
+                drops.1
+            );
+            outbox.say(Level::Warn, &message);
+        }
+        if drops.2 > said_drops.2 {
+            let message = format!("{} statsd lines dropped since the start (malformed, or too many series)", drops.2);
+            outbox.say(Level::Warn, &message);
+        }
+        said_drops = drops;
+    }
+}
+
+/// One report of the server metrics, read on a blocking thread.
+async fn sample(
+    mut sampler: proc::Sampler,
+    root_pid: &AtomicU32,
+    instance: &str,
+    ts_ms: i64,
+) -> (proc::Sampler, Option<crate::ingest::instances::InstanceReport>) {
+    let root = root_pid.load(Ordering::Relaxed);
+    sampler.root = (root != 0).then_some(root);
+    let instance = instance.to_string();
+    let blocking = tokio::task::spawn_blocking(move || {
+        let report = sampler.report(&instance, ts_ms);
+        (sampler, report)
+    });
+    match blocking.await {
+        Ok(done) => done,
+        Err(_) => (proc::Sampler::new(None), None),
+    }
+}
+
+/// The signals forwarded to the command.
+#[cfg(unix)]
+const FORWARDED: [i32; 6] = [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGQUIT, libc::SIGUSR1, libc::SIGUSR2];
+
+/// Waits for any of [`FORWARDED`]; its number.
+struct Signals(Vec<(i32, tokio::signal::unix::Signal)>);
+
+impl Signals {
+    fn new() -> std::io::Result<Signals> {
+        FORWARDED
+            .iter()
+            .map(|signo| Ok((*signo, tokio::signal::unix::signal(tokio::signal::unix::SignalKind::from_raw(*signo))?)))
+            .collect::<std::io::Result<Vec<_>>>()
+            .map(Signals)
+    }
+
+    async fn recv(&mut self) -> i32 {
+        let waits = self.0.iter_mut().map(|(signo, signal)| {
+            let signo = *signo;
+            Box::pin(async move {
+                signal.recv().await;
+                signo
+            })
+        });
+        futures::future::select_all(waits).await.0
+    }
+}
+
+/// Whether a signal asks the agent to stop (rather than the app to reload).
+fn stops(signo: i32) -> bool {
+    matches!(signo, libc::SIGTERM | libc::SIGINT | libc::SIGQUIT)
+}
+
+/// Runs the command (again, as `restart` says) and returns its last exit code.
+async fn supervise(argv: &[String], restart: Restart, outbox: &Outbox, root_pid: &AtomicU32) -> Result<i32, CliError> {
+    let mut signals = Signals::new().map_err(CliError::Output)?;
+    let shown = argv.join(" ");
+    let mut backoff = Duration::from_secs(1);
+    let mut restarts = 0u32;
+    loop {
+        let started = Instant::now();
+        let mut child = match tokio::process::Command::new(&argv[0])
+            .args(&argv[1..])
+            .stdin(std::process::Stdio::inherit())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+        {
+            Ok(child) => child,
+            Err(error) => {
+                outbox.say(Level::Error, &format!("cannot start `{shown}`: {error}"));
+                // As shells do: 127 for a command not found, 126 for one that cannot run.
+                return Ok(if error.kind() == std::io::ErrorKind::NotFound { 127 } else { 126 });
+            }
+        };
+        let pid = child.id().unwrap_or(0);
+        root_pid.store(pid, Ordering::Relaxed);
+        let mut readers = Vec::new();
+        if let Some(stdout) = child.stdout.take() {
+            readers.push(tokio::spawn(read_stream(stdout, Source::Stdout, outbox.clone())));
+        }
+        if let Some(stderr) = child.stderr.take() {
+            readers.push(tokio::spawn(read_stream(stderr, Source::Stderr, outbox.clone())));
+        }
+        let mut stopping = false;
+        let status = loop {
+            tokio::select! {
+                status = child.wait() => break status,
+                signo = signals.recv() => {
+                    // SAFETY: kill(2) with a pid this process started and a valid signal number.
+                    unsafe { libc::kill(pid as i32, signo) };
+                    stopping |= stops(signo);
+                }
+            }
+        };
+        // What the command printed last; a process it left behind may hold its pipes: 1 s at most.
+        for mut reader in readers {
+            if tokio::time::timeout(Duration::from_secs(1), &mut reader).await.is_err() {
+                reader.abort();
+            }
+        }
+        root_pid.store(0, Ordering::Relaxed);
+        let (code, how) = match status {
+            Ok(status) => exit_code(status),
+            Err(error) => (1, format!("could not be waited for: {error}")),
+        };
+        let again = !stopping && restart.applies(code);
+        let level = if code == 0 { Level::Info } else { Level::Error };
+        if !again {
+            outbox.say(level, &format!("`{shown}` {how}"));
+            return Ok(code);
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            backoff = Duration::from_secs(1);
+        }
+        restarts += 1;
+        outbox.say(level, &format!("`{shown}` {how}; restart {restarts} in {} s", backoff.as_secs()));
+        let wait = tokio::time::sleep(backoff);
+        tokio::pin!(wait);
+        loop {
+            tokio::select! {
+                _ = &mut wait => break,
+                signo = signals.recv() => if stops(signo) { return Ok(code) },
+            }
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(30));
+    }
+}
+
+/// The exit code a shell would give, and the words for it.
+fn exit_code(status: std::process::ExitStatus) -> (i32, String) {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => (code, format!("exited with status {code}")),
+        (None, Some(signo)) => (128 + signo, format!("was killed by signal {signo}")),
+        (None, None) => (1, "ended".to_string()),
+    }
+}
+
+/// Reads one of the command's streams to its end, into records.
+async fn read_stream(mut stream: impl AsyncRead + Unpin, source: Source, outbox: Outbox) {
+    let mut cutter = LineCutter::default();
+    let mut assembler = Assembler::new(source);
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        let read = if assembler.has_pending() {
+            match tokio::time::timeout(HOLD, stream.read(&mut chunk)).await {
+                Ok(read) => read,
+                Err(_) => {
+                    assembler.flush(|record| outbox.log(record));
+                    continue;
+                }
+            }
+        } else {
+            stream.read(&mut chunk).await
+        };
+        match read {
+            Ok(0) | Err(_) => break,
+            Ok(size) => {
+                let now = now_ns();
+                cutter.feed(&chunk[..size], |line| assembler.push(line, now, |record| outbox.log(record)));
+            }
+        }
+    }
+    let now = now_ns();
+    cutter.finish(|line| assembler.push(line, now, |record| outbox.log(record)));
+    assembler.flush(|record| outbox.log(record));
+}

@@ -377,7 +377,11 @@ fn stops(signo: i32) -> bool {
 /// Runs the command (again, as `restart` says) and returns its last exit code.
 async fn supervise(argv: &[String], restart: Restart, outbox: &Outbox, root_pid: &AtomicU32) -> Result<i32, CliError> {
     let mut signals = Signals::new().map_err(CliError::Output)?;
-    let shown = argv.join(" ");
+    // The command as the agent's lines name it: a long one (a script given inline) cut short.
+    let mut shown = argv.join(" ").split_whitespace().collect::<Vec<_>>().join(" ");
+    if shown.chars().count() > 80 {
+        shown = shown.chars().take(79).chain(['…']).collect();
+    }
     let mut backoff = Duration::from_secs(1);
     let mut restarts = 0u32;
     loop {

@@ -164,6 +164,10 @@ enum BenchWhat {
     /// followers' latency, alone and while replay clients page through a
     /// 10 M-line topic, against a `vigie serve` child process.
     ReplayLoad(bench::replay_load::ReplayLoadConfig),
+    /// `vigie agent` against a `vigie serve` child process: lines/s shipped
+    /// from a command printing as fast as it can, and the agent's CPU and
+    /// RSS at 1,000 lines/s and at 10,000 statsd lines/s.
+    Agent(bench::agent::AgentBenchConfig),
 }
 
 #[derive(Args)]
@@ -342,6 +346,15 @@ async fn main() -> ExitCode {
         }
         Command::Bench { what: BenchWhat::Api(config) } => {
             return match bench::api::run(config).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("the benchmark failed: {error}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        Command::Bench { what: BenchWhat::Agent(config) } => {
+            return match bench::agent::run(config).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(error) => {
                     eprintln!("the benchmark failed: {error}");

@@ -50,7 +50,11 @@ fn vigie() -> Command {
 fn python() -> PathBuf {
     let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/tools/venv/bin/python");
     let has_statsd = std::process::Command::new(&python).args(["-c", "import statsd"]).status();
-    assert!(has_statsd.is_ok_and(|status| status.success()), "no statsd in {}: run `scripts/setup test`", python.display());
+    assert!(
+        has_statsd.is_ok_and(|status| status.success()),
+        "no statsd in {}: run `scripts/setup test`",
+        python.display()
+    );
     python
 }
 
@@ -325,7 +329,8 @@ async fn lines_printed_while_vigie_is_stopped_arrive_once_and_in_order() {
         .unwrap();
     let printed = || std::fs::read_to_string(&progress).ok().and_then(|text| text.trim().parse::<u64>().ok());
 
-    eventually(30, "the first lines", || async { (server.all_records("worker").await.len() >= 20).then_some(()) }).await;
+    eventually(30, "the first lines", || async { (server.all_records("worker").await.len() >= 20).then_some(()) })
+        .await;
     server.stop().await;
     // Vigie is away while the app prints a few hundred more lines.
     let at_stop = eventually(10, "the app printing", || async { printed() }).await;
@@ -340,11 +345,8 @@ async fn lines_printed_while_vigie_is_stopped_arrive_once_and_in_order() {
     assert_eq!(status.code(), Some(0));
 
     let records = server.all_records("worker").await;
-    let lines: Vec<&str> = records
-        .iter()
-        .filter(|r| r["fields"]["stream"] == "stdout")
-        .map(|r| r["message"].as_str().unwrap())
-        .collect();
+    let lines: Vec<&str> =
+        records.iter().filter(|r| r["fields"]["stream"] == "stdout").map(|r| r["message"].as_str().unwrap()).collect();
     let last = printed().unwrap();
     let expected: Vec<String> = (0..=last).map(|i| format!("line {i}")).collect();
     assert_eq!(lines, expected, "every line once, in order");

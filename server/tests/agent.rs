@@ -154,11 +154,13 @@ fn signal(pid: u32, signo: i32) {
     assert_eq!(unsafe { libc::kill(pid as i32, signo) }, 0);
 }
 
-fn agent(server: &Server, app: &str, instance: &str, buffer: &Path, statsd_port: u16) -> Command {
+/// `vigie agent` for `app`, reading statsd on `statsd_port` (none: off).
+fn agent(server: &Server, app: &str, instance: &str, buffer: &Path, statsd_port: Option<u16>) -> Command {
+    let statsd = statsd_port.map_or("off".to_string(), |port| format!("127.0.0.1:{port}"));
     let mut command = vigie();
     command
         .args(["agent", "--url", &server.base, "--org", "main", "--app", app, "--instance", instance])
-        .args(["--token", &server.token, "--statsd", &format!("127.0.0.1:{statsd_port}")])
+        .args(["--token", &server.token, "--statsd", &statsd])
         .arg("--buffer-dir")
         .arg(buffer)
         .kill_on_drop(true);
@@ -198,10 +200,13 @@ fn by_tag(answer: &Value, tag: &str) -> Vec<(String, f64)> {
 }
 
 /// The app: prints lines, a traceback on stderr, sends statsd with no tags,
-/// and stops on SIGTERM with status 3.
+/// serves Prometheus metrics, and stops on SIGTERM with status 3.
 const APP: &str = r#"
-import signal, sys, time, traceback, statsd
-port = int(sys.argv[1])
+import signal, sys, time, traceback, statsd, prometheus_client
+port, prometheus_port = int(sys.argv[1]), int(sys.argv[2])
+jobs = prometheus_client.Counter("jobs", "Jobs done.", ["queue"])
+prometheus_client.Gauge("temperature_celsius", "Temperature.").set(21.5)
+prometheus_client.start_http_server(prometheus_port, addr="127.0.0.1")
 def stop(signo, frame):
     print("stopping on SIGTERM", flush=True)
     sys.exit(3)
@@ -223,6 +228,7 @@ client.timing("latency", 120)
 print("metrics sent", flush=True)
 while True:
     sum(range(100000))
+    jobs.labels(queue="emails").inc()
     time.sleep(0.01)
 "#;
 
@@ -232,11 +238,11 @@ async fn an_app_s_lines_statsd_and_server_metrics_arrive_for_its_instance() {
     let scratch = tempfile::tempdir().unwrap();
     let server = Server::start(&scratch.path().join("data")).await;
     server.create_app("shop").await;
-    let statsd_port = free_udp_port();
-    let mut agent = agent(&server, "shop", "web-1", &scratch.path().join("buffer"), statsd_port)
-        .arg("--")
+    let (statsd_port, prometheus_port) = (free_udp_port(), free_port());
+    let mut agent = agent(&server, "shop", "web-1", &scratch.path().join("buffer"), Some(statsd_port))
+        .args(["--scrape", &format!("http://127.0.0.1:{prometheus_port}/metrics"), "--"])
         .arg(&python)
-        .args(["-c", APP, &statsd_port.to_string()])
+        .args(["-c", APP, &statsd_port.to_string(), &prometheus_port.to_string()])
         .spawn()
         .unwrap();
 
@@ -246,17 +252,29 @@ async fn an_app_s_lines_statsd_and_server_metrics_arrive_for_its_instance() {
         records.iter().any(|r| r["message"] == "metrics sent").then_some(records)
     })
     .await;
-    let seen: Vec<(&str, &str, &str)> = records
-        .iter()
-        .map(|r| (r["instance"].as_str().unwrap(), r["level"].as_str().unwrap(), r["message"].as_str().unwrap()))
-        .collect();
-    assert_eq!(seen[0], ("web-1", "info", "worker started"), "{seen:?}");
-    assert_eq!(seen[1], ("web-1", "warn", "WARN queue is deep"), "{seen:?}");
-    let traceback = seen[2].2;
-    assert!(seen[2].1 == "error" && traceback.starts_with("Traceback (most recent call last):\n"), "{seen:?}");
+    // Each stream keeps its order (records of stdout and stderr are in the order they were finished).
+    let stream = |name: &str| -> Vec<(&str, &str, &str)> {
+        records
+            .iter()
+            .filter(|r| r["fields"]["stream"] == name)
+            .map(|r| (r["instance"].as_str().unwrap(), r["level"].as_str().unwrap(), r["message"].as_str().unwrap()))
+            .collect()
+    };
+    let stdout = stream("stdout");
+    assert_eq!(
+        stdout,
+        [
+            ("web-1", "info", "worker started"),
+            ("web-1", "warn", "WARN queue is deep"),
+            ("web-1", "info", "metrics sent")
+        ]
+    );
+    let stderr = stream("stderr");
+    assert_eq!(stderr.len(), 2, "{stderr:?}");
+    let (instance, level, traceback) = stderr[0];
+    assert!(instance == "web-1" && level == "error" && traceback.starts_with("Traceback (most recent call last):\n"));
     assert!(traceback.ends_with("\nKeyError: 'customer_id'") && traceback.contains("\n  File "), "{traceback}");
-    assert_eq!(seen[3], ("web-1", "error", "a plain line on stderr"), "{seen:?}");
-    assert_eq!(records[3]["fields"]["stream"], "stderr");
+    assert_eq!(stderr[1], ("web-1", "error", "a plain line on stderr"));
 
     // A tagged client too (DogStatsD tags), next to the tag-less one.
     let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -299,6 +317,20 @@ async fn an_app_s_lines_statsd_and_server_metrics_arrive_for_its_instance() {
         assert!(series.len() == 1 && series[0].0 == "web-1" && series[0].1 > 0.0, "{name}: {answer}");
     }
 
+    // Its Prometheus endpoint, scraped: a gauge, and a counter as what it grew by.
+    let temperature = eventually(30, "the scraped gauge", || async {
+        let answer = server.metric("shop", "temperature_celsius", "aggregation=last&group_by=instance").await;
+        Some(by_tag(&answer, "instance")).filter(|series| !series.is_empty())
+    })
+    .await;
+    assert_eq!(temperature, [("web-1".to_string(), 21.5)]);
+    let jobs = eventually(40, "the scraped counter", || async {
+        let answer = server.metric("shop", "jobs_total", "aggregation=sum&group_by=queue").await;
+        Some(by_tag(&answer, "queue")).filter(|series| !series.is_empty())
+    })
+    .await;
+    assert!(jobs[0].0 == "emails" && jobs[0].1 > 0.0, "{jobs:?}");
+
     // SIGTERM goes to the app, which exits 3; the agent exits 3 once all is sent.
     signal(agent.id().unwrap(), libc::SIGTERM);
     let status = tokio::time::timeout(Duration::from_secs(30), agent.wait()).await.expect("the agent exits").unwrap();
@@ -323,7 +355,7 @@ async fn lines_printed_while_vigie_is_stopped_arrive_once_and_in_order() {
         stop = stop.display(),
         progress = progress.display()
     );
-    let mut agent = agent(&server, "worker", "w-1", &scratch.path().join("buffer"), free_udp_port())
+    let mut agent = agent(&server, "worker", "w-1", &scratch.path().join("buffer"), None)
         .args(["--", "sh", "-c", &app])
         .spawn()
         .unwrap();
@@ -352,4 +384,59 @@ async fn lines_printed_while_vigie_is_stopped_arrive_once_and_in_order() {
     assert_eq!(lines, expected, "every line once, in order");
     assert!(records.iter().all(|r| r["instance"] == "w-1"));
     assert!(records.last().unwrap()["message"].as_str().unwrap().ends_with("exited with status 0"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn followed_files_are_read_across_a_rotation() {
+    let scratch = tempfile::tempdir().unwrap();
+    let server = Server::start(&scratch.path().join("data")).await;
+    server.create_app("files").await;
+    let log = scratch.path().join("app.log");
+    std::fs::write(&log, "written before the agent started\n").unwrap();
+    let mut agent =
+        agent(&server, "files", "f-1", &scratch.path().join("buffer"), None).arg("--tail").arg(&log).spawn().unwrap();
+    let append = |path: &Path, text: &str| {
+        use std::io::Write;
+        std::fs::OpenOptions::new().append(true).create(true).open(path).unwrap().write_all(text.as_bytes()).unwrap();
+    };
+    // The agent reads from the end of the file: probe until it follows.
+    let mut probes = 0;
+    eventually(30, "the agent following the file", || {
+        probes += 1;
+        append(&log, &format!("probe {probes}\n"));
+        async { (!server.all_records("files").await.is_empty()).then_some(()) }
+    })
+    .await;
+    for i in 0..50 {
+        append(&log, &format!("line {i}\n"));
+    }
+    append(&log, "ERROR job failed\nTraceback (most recent call last):\n  File \"job.py\", line 1\nValueError: no\n");
+    let rotated = scratch.path().join("app.log.1");
+    std::fs::rename(&log, &rotated).unwrap();
+    for i in 50..60 {
+        append(&rotated, &format!("line {i}\n"));
+    }
+    for i in 60..100 {
+        append(&log, &format!("line {i}\n"));
+    }
+    eventually(30, "the lines of both files", || async {
+        server.all_records("files").await.iter().any(|r| r["message"] == "line 99").then_some(())
+    })
+    .await;
+    signal(agent.id().unwrap(), libc::SIGTERM);
+    let status = tokio::time::timeout(Duration::from_secs(30), agent.wait()).await.expect("the agent exits").unwrap();
+    assert_eq!(status.code(), Some(0));
+
+    let records = server.all_records("files").await;
+    let messages: Vec<&str> = records
+        .iter()
+        .map(|r| r["message"].as_str().unwrap())
+        .filter(|message| !message.starts_with("probe "))
+        .collect();
+    let mut expected: Vec<String> = (0..50).map(|i| format!("line {i}")).collect();
+    expected
+        .push("ERROR job failed\nTraceback (most recent call last):\n  File \"job.py\", line 1\nValueError: no".into());
+    expected.extend((50..100).map(|i| format!("line {i}")));
+    assert_eq!(messages, expected);
+    assert!(records.iter().all(|r| r["instance"] == "f-1" && r["fields"]["stream"] == log.display().to_string()));
 }

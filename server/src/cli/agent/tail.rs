@@ -79,8 +79,17 @@ pub fn follow(path: &Path, outbox: &Outbox, stop: &AtomicBool) {
                 cutter.feed(&chunk[..size], |line| assembler.push(line, now, |record| outbox.log(record)));
             }
             match std::fs::metadata(path) {
-                // Rotated: the old file was read to its end above.
+                // Rotated: the old file is read to its end once more (a
+                // writer may have added to it since the loop above, before
+                // the new file was made), then the new one from its start.
                 Ok(meta) if meta.ino() != current.inode => {
+                    while let Ok(size) = current.file.read(&mut chunk) {
+                        if size == 0 {
+                            break;
+                        }
+                        let now = now_ns();
+                        cutter.feed(&chunk[..size], |line| assembler.push(line, now, |record| outbox.log(record)));
+                    }
                     cutter.finish(|line| assembler.push(line, now_ns(), |record| outbox.log(record)));
                     followed = open(path, false);
                     continue;

@@ -94,6 +94,7 @@ async fn the_openapi_document_lists_every_route_each_behind_a_token() {
             "post /api/v1/orgs/{org}/apps",
             "post /api/v1/orgs/{org}/apps/{app}/instances/metrics",
             "post /api/v1/orgs/{org}/apps/{app}/logs",
+            "post /api/v1/orgs/{org}/apps/{app}/metrics",
             "post /api/v1/orgs/{org}/members",
             "post /api/v1/orgs/{org}/tokens",
             "put /api/v1/orgs/{org}/apps/{app}/retention",

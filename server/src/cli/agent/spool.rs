@@ -89,6 +89,8 @@ struct Inner {
     read_entries: u64,
     total_bytes: u64,
     dropped: u64,
+    /// Held while the spool is open: one agent a directory.
+    _lock: File,
 }
 
 /// The on-disk buffer; share it in an `Arc`. A std mutex: no `.await`
@@ -106,6 +108,19 @@ pub struct SpoolStats {
     pub waiting_bytes: u64,
     /// Entries deleted unsent because the buffer was full, since it was opened.
     pub dropped: u64,
+}
+
+/// Takes the directory's lock file, or says that another agent has it.
+fn lock_dir(dir: &Path) -> std::io::Result<File> {
+    use std::os::fd::AsRawFd;
+    let file = OpenOptions::new().create(true).truncate(false).write(true).open(dir.join("lock"))?;
+    // SAFETY: flock(2) on a descriptor this function owns; the lock goes with the file.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        return Err(std::io::Error::other(
+            "another agent is using this buffer directory: give each agent its own (--buffer-dir, or another --instance)",
+        ));
+    }
+    Ok(file)
 }
 
 fn segment_path(dir: &Path, id: u64) -> PathBuf {
@@ -136,6 +151,7 @@ impl Spool {
     /// Opens (or makes) the buffer in `dir`, keeping what a previous run left.
     pub fn open(dir: &Path, max_bytes: u64) -> std::io::Result<Spool> {
         std::fs::create_dir_all(dir)?;
+        let lock = lock_dir(dir)?;
         let segment_bytes = (max_bytes / 8).clamp(64 * 1024, 16 * 1024 * 1024);
         let mut ids: Vec<u64> = std::fs::read_dir(dir)?
             .filter_map(|entry| entry.ok()?.file_name().to_str()?.strip_suffix(".spool")?.parse().ok())
@@ -192,6 +208,7 @@ impl Spool {
             read_entries,
             total_bytes,
             dropped: 0,
+            _lock: lock,
         };
         let spool = Spool { inner: Mutex::new(inner), max_bytes, segment_bytes };
         spool.lock().save_cursor()?;
@@ -394,7 +411,7 @@ mod tests {
         assert!(logs.iter().enumerate().all(|(n, p)| **p == format!("{{\"message\":\"line {n}\"}}")));
         assert_eq!(spool.stats(), SpoolStats::default());
         let files = std::fs::read_dir(dir.path()).unwrap().count();
-        assert_eq!(files, 2, "sent segments are deleted: the one being written and the cursor are left");
+        assert_eq!(files, 3, "sent segments are deleted: the one being written, the cursor and the lock are left");
     }
 
     #[test]
@@ -421,6 +438,16 @@ mod tests {
         let got: Vec<String> = drain(&spool).into_iter().map(|(_, p)| p).collect();
         let expected: Vec<String> = (5..21).map(|n| format!("{{\"message\":\"line {n}\"}}")).collect();
         assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn two_agents_cannot_share_a_buffer() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = Spool::open(dir.path(), 1 << 20).unwrap();
+        let error = Spool::open(dir.path(), 1 << 20).err().expect("the directory is taken");
+        assert!(error.to_string().contains("another agent is using this buffer directory"), "{error}");
+        drop(first);
+        Spool::open(dir.path(), 1 << 20).expect("free again once the first is closed");
     }
 
     #[test]

@@ -440,3 +440,36 @@ async fn followed_files_are_read_across_a_rotation() {
     assert_eq!(messages, expected);
     assert!(records.iter().all(|r| r["instance"] == "f-1" && r["fields"]["stream"] == log.display().to_string()));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_app_never_waits_on_an_absent_vigie_and_the_next_agent_sends_what_it_printed() {
+    let scratch = tempfile::tempdir().unwrap();
+    let mut server = Server::start(&scratch.path().join("data")).await;
+    server.create_app("batch").await;
+    server.stop().await;
+    let buffer = scratch.path().join("buffer");
+
+    // Vigie is away: the command prints 50,000 lines and exits; the agent
+    // exits with its status once it gave up sending, the lines on disk.
+    let mut first = agent(&server, "batch", "b-1", &buffer, None)
+        .args(["--flush-timeout", "1", "--", "seq", "50000"])
+        .spawn()
+        .unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(60), first.wait()).await.expect("the agent exits").unwrap();
+    assert_eq!(status.code(), Some(0));
+
+    // Vigie is back: an agent on the same buffer sends them first, in order.
+    server.restart().await;
+    let mut second = agent(&server, "batch", "b-1", &buffer, None).args(["--", "true"]).spawn().unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(60), second.wait()).await.expect("the agent exits").unwrap();
+    assert_eq!(status.code(), Some(0));
+    let records = server.all_records("batch").await;
+    let printed: Vec<&str> =
+        records.iter().filter(|r| r["fields"]["stream"] == "stdout").map(|r| r["message"].as_str().unwrap()).collect();
+    let expected: Vec<String> = (1..=50_000).map(|n| n.to_string()).collect();
+    assert_eq!(printed.len(), expected.len());
+    assert!(printed == expected, "every line once, in order");
+    let agent_lines: Vec<&str> =
+        records.iter().filter(|r| r["fields"]["stream"] == "agent").map(|r| r["message"].as_str().unwrap()).collect();
+    assert_eq!(agent_lines, ["`seq 50000` exited with status 0", "`true` exited with status 0"]);
+}

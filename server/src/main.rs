@@ -131,6 +131,9 @@ struct AgentArgs {
     /// Seconds spent sending what is left once the command is done.
     #[arg(long, default_value_t = 10)]
     flush_timeout: u64,
+    /// Do not copy the command's output to the agent's own stdout and stderr.
+    #[arg(long)]
+    no_echo: bool,
     /// The command to run and its arguments, after `--`.
     #[arg(last = true)]
     command: Vec<String>,
@@ -477,6 +480,7 @@ async fn run_agent(args: AgentArgs) -> ExitCode {
         buffer_max_bytes: args.buffer_max_mb.max(1) * 1024 * 1024,
         restart: args.restart,
         flush_timeout: Duration::from_secs(args.flush_timeout),
+        echo: !args.no_echo,
     };
     match agent::run(config).await {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),

@@ -163,6 +163,7 @@ fn agent(server: &Server, app: &str, instance: &str, buffer: &Path, statsd_port:
         .args(["--token", &server.token, "--statsd", &statsd])
         .arg("--buffer-dir")
         .arg(buffer)
+        .stdout(Stdio::null())
         .kill_on_drop(true);
     command
 }
@@ -239,10 +240,12 @@ async fn an_app_s_lines_statsd_and_server_metrics_arrive_for_its_instance() {
     let server = Server::start(&scratch.path().join("data")).await;
     server.create_app("shop").await;
     let (statsd_port, prometheus_port) = (free_udp_port(), free_port());
-    let mut agent = agent(&server, "shop", "web-1", &scratch.path().join("buffer"), Some(statsd_port))
+    let agent = agent(&server, "shop", "web-1", &scratch.path().join("buffer"), Some(statsd_port))
         .args(["--scrape", &format!("http://127.0.0.1:{prometheus_port}/metrics"), "--"])
         .arg(&python)
         .args(["-c", APP, &statsd_port.to_string(), &prometheus_port.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
 
@@ -333,8 +336,15 @@ async fn an_app_s_lines_statsd_and_server_metrics_arrive_for_its_instance() {
 
     // SIGTERM goes to the app, which exits 3; the agent exits 3 once all is sent.
     signal(agent.id().unwrap(), libc::SIGTERM);
-    let status = tokio::time::timeout(Duration::from_secs(30), agent.wait()).await.expect("the agent exits").unwrap();
-    assert_eq!(status.code(), Some(3));
+    let output = tokio::time::timeout(Duration::from_secs(30), agent.wait_with_output())
+        .await
+        .expect("the agent exits")
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3));
+    // What the app printed is on the agent's own stdout and stderr too.
+    let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("worker started\nWARN queue is deep\n"), "{stdout}");
+    assert!(stderr.contains("\nKeyError: 'customer_id'\na plain line on stderr\n"), "{stderr}");
     let records = server.all_records("shop").await;
     let last: Vec<&str> = records.iter().rev().take(2).map(|r| r["message"].as_str().unwrap()).collect();
     assert_eq!(last[1], "stopping on SIGTERM", "sent before the agent exited: {last:?}");

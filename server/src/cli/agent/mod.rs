@@ -108,6 +108,8 @@ pub struct AgentConfig {
     pub restart: Restart,
     /// How long the agent keeps sending after the command is done.
     pub flush_timeout: Duration,
+    /// Copy the command's output to the agent's own stdout and stderr.
+    pub echo: bool,
 }
 
 /// What producers hand the spool's writer thread. Cloning it is shallow;
@@ -230,7 +232,10 @@ pub async fn run(config: AgentConfig) -> Result<i32, CliError> {
         tokio::spawn(periodic(config.clone(), relay, spool.clone(), outbox.clone(), root_pid.clone(), periodic_stop));
 
     let code = match &config.workload {
-        Workload::Command(argv) => supervise(argv, config.restart, &outbox, &root_pid).await?,
+        Workload::Command(argv) => {
+            let echo = config.echo.then(|| (Echo::new(false), Echo::new(true)));
+            supervise(argv, config.restart, &outbox, &root_pid, echo.as_ref()).await?
+        }
         Workload::Tail(files) => tail::run(files, &outbox).await?,
     };
 
@@ -375,7 +380,13 @@ fn stops(signo: i32) -> bool {
 }
 
 /// Runs the command (again, as `restart` says) and returns its last exit code.
-async fn supervise(argv: &[String], restart: Restart, outbox: &Outbox, root_pid: &AtomicU32) -> Result<i32, CliError> {
+async fn supervise(
+    argv: &[String],
+    restart: Restart,
+    outbox: &Outbox,
+    root_pid: &AtomicU32,
+    echo: Option<&(Echo, Echo)>,
+) -> Result<i32, CliError> {
     let mut signals = Signals::new().map_err(CliError::Output)?;
     // The command as the agent's lines name it: a long one (a script given inline) cut short.
     let mut shown = argv.join(" ").split_whitespace().collect::<Vec<_>>().join(" ");
@@ -404,10 +415,12 @@ async fn supervise(argv: &[String], restart: Restart, outbox: &Outbox, root_pid:
         root_pid.store(pid, Ordering::Relaxed);
         let mut readers = Vec::new();
         if let Some(stdout) = child.stdout.take() {
-            readers.push(tokio::spawn(read_stream(stdout, Source::Stdout, outbox.clone())));
+            let echo = echo.map(|(stdout, _)| stdout.clone());
+            readers.push(tokio::spawn(read_stream(stdout, Source::Stdout, outbox.clone(), echo)));
         }
         if let Some(stderr) = child.stderr.take() {
-            readers.push(tokio::spawn(read_stream(stderr, Source::Stderr, outbox.clone())));
+            let echo = echo.map(|(_, stderr)| stderr.clone());
+            readers.push(tokio::spawn(read_stream(stderr, Source::Stderr, outbox.clone(), echo)));
         }
         let mut stopping = false;
         let status = loop {
@@ -465,7 +478,7 @@ fn exit_code(status: std::process::ExitStatus) -> (i32, String) {
 }
 
 /// Reads one of the command's streams to its end, into records.
-async fn read_stream(mut stream: impl AsyncRead + Unpin, source: Source, outbox: Outbox) {
+async fn read_stream(mut stream: impl AsyncRead + Unpin, source: Source, outbox: Outbox, echo: Option<Echo>) {
     let mut cutter = LineCutter::default();
     let mut assembler = Assembler::new(source);
     let mut chunk = vec![0u8; 64 * 1024];
@@ -484,6 +497,9 @@ async fn read_stream(mut stream: impl AsyncRead + Unpin, source: Source, outbox:
         match read {
             Ok(0) | Err(_) => break,
             Ok(size) => {
+                if let Some(echo) = &echo {
+                    echo.copy(&chunk[..size]);
+                }
                 let now = now_ns();
                 cutter.feed(&chunk[..size], |line| assembler.push(line, now, |record| outbox.log(record)));
             }
@@ -492,4 +508,38 @@ async fn read_stream(mut stream: impl AsyncRead + Unpin, source: Source, outbox:
     let now = now_ns();
     cutter.finish(|line| assembler.push(line, now, |record| outbox.log(record)));
     assembler.flush(|record| outbox.log(record));
+}
+
+/// The command's output copied to the agent's own stdout or stderr (so a
+/// container's log still shows it), by a thread that does the writing:
+/// the reader only queues, and a queue full (the agent's own output is
+/// slow to drain) drops the copy, never the record. Cloning it is shallow.
+#[derive(Clone)]
+pub struct Echo {
+    queue: SyncSender<Vec<u8>>,
+}
+
+impl Echo {
+    fn new(to_stderr: bool) -> Echo {
+        let (queue, chunks) = std::sync::mpsc::sync_channel::<Vec<u8>>(256);
+        let _ = std::thread::Builder::new().name("vigie-agent-echo".into()).spawn(move || {
+            use std::io::Write;
+            for chunk in chunks {
+                let written = if to_stderr {
+                    std::io::stderr().lock().write_all(&chunk)
+                } else {
+                    let mut stdout = std::io::stdout().lock();
+                    stdout.write_all(&chunk).and_then(|()| stdout.flush())
+                };
+                if written.is_err() {
+                    return; // nowhere to write (a closed pipe): the copies stop, the records go on
+                }
+            }
+        });
+        Echo { queue }
+    }
+
+    fn copy(&self, bytes: &[u8]) {
+        let _ = self.queue.try_send(bytes.to_vec());
+    }
 }

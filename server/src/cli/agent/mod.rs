@@ -241,15 +241,22 @@ pub async fn run(config: AgentConfig) -> Result<i32, CliError> {
 
     let _ = stop_periodic.send(true);
     let _ = periodic.await;
-    let _ = outbox.queue.send(Message::Close);
-    let _ = tokio::task::spawn_blocking(move || writer.join()).await;
+    // Everything queued goes to the spool first (the send waits while the queue is full).
+    let _ = tokio::task::spawn_blocking(move || {
+        let _ = outbox.queue.send(Message::Close);
+        writer.join()
+    })
+    .await;
     let _ = closing.send(true);
-    if tokio::time::timeout(config.flush_timeout, sender).await.is_err() {
-        let left = spool.stats();
+    let sent_all = tokio::time::timeout(config.flush_timeout, sender).await.is_ok();
+    let (sent, refused) = (counts.sent_entries.load(Ordering::Relaxed), counts.refused_entries.load(Ordering::Relaxed));
+    if sent_all {
+        tracing::info!("vigie agent: done: {sent} entries sent to Vigie ({refused} refused by it)");
+    } else {
         tracing::warn!(
             "vigie agent: Vigie did not take everything within {} s: {} entries wait in {} and go at the next start",
             config.flush_timeout.as_secs(),
-            left.waiting_entries,
+            spool.stats().waiting_entries,
             config.buffer_dir.display()
         );
     }

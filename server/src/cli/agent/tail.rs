@@ -16,8 +16,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::command::{stops, Signals};
 use super::records::{Assembler, LineCutter, Source, HOLD};
-use super::{Outbox, Signals};
+use super::Outbox;
 use crate::cli::CliError;
 use crate::clock::now_ns;
 
@@ -37,7 +38,7 @@ pub async fn run(files: &[PathBuf], outbox: &Outbox) -> Result<i32, CliError> {
             .map_err(CliError::Output)?;
         threads.push(thread);
     }
-    while !super::stops(signals.recv().await) {}
+    while !stops(signals.recv().await) {}
     stop.store(true, Ordering::Relaxed);
     for thread in threads {
         let _ = tokio::task::spawn_blocking(move || thread.join()).await;

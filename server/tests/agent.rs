@@ -483,3 +483,34 @@ async fn an_app_never_waits_on_an_absent_vigie_and_the_next_agent_sends_what_it_
         records.iter().filter(|r| r["fields"]["stream"] == "agent").map(|r| r["message"].as_str().unwrap()).collect();
     assert_eq!(agent_lines, ["`seq 50000` exited with status 0", "`true` exited with status 0"]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_command_is_restarted_with_each_exit_said() {
+    let scratch = tempfile::tempdir().unwrap();
+    let server = Server::start(&scratch.path().join("data")).await;
+    server.create_app("flaky").await;
+    let mut agent = agent(&server, "flaky", "f-1", &scratch.path().join("buffer"), None)
+        .args(["--restart", "on-failure", "--", "sh", "-c", "echo starting; exit 1"])
+        .spawn()
+        .unwrap();
+    let records = eventually(30, "a second restart", || async {
+        let records = server.all_records("flaky").await;
+        records.iter().any(|r| r["message"].as_str().unwrap().ends_with("restart 2 in 2 s")).then_some(records)
+    })
+    .await;
+    // Stopped while it waits to start the command again: the last status is the agent's.
+    signal(agent.id().unwrap(), libc::SIGTERM);
+    let status = tokio::time::timeout(Duration::from_secs(30), agent.wait()).await.expect("the agent exits").unwrap();
+    assert_eq!(status.code(), Some(1));
+    let said: Vec<(&str, &str)> =
+        records.iter().map(|r| (r["level"].as_str().unwrap(), r["message"].as_str().unwrap())).collect();
+    assert_eq!(
+        said,
+        [
+            ("info", "starting"),
+            ("error", "`sh -c echo starting; exit 1` exited with status 1; restart 1 in 1 s"),
+            ("info", "starting"),
+            ("error", "`sh -c echo starting; exit 1` exited with status 1; restart 2 in 2 s"),
+        ]
+    );
+}

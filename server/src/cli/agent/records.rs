@@ -5,9 +5,11 @@
 //! - A stack trace stays one record, as the console shows it folded under
 //!   its first line: a line that starts with white space (`    at f (x.js:1)`,
 //!   `\tat com.Foo`, `  File "x.py"`), `Caused by:`, `... 3 more`,
-//!   `Traceback (most recent call last):`, `stack backtrace:` or Python's
-//!   chaining sentences continues the record before it; so does the
-//!   exception line that ends a Python traceback. A record is finished when
+//!   `Traceback (most recent call last):`, `stack backtrace:`, Python's
+//!   chaining sentences, Rust's `note: run with RUST_BACKTRACE` or Go's
+//!   `goroutine 1 [running]:` continues the record before it; so do the
+//!   exception line that ends a Python traceback, the message line of a
+//!   Rust panic and every line of a Go goroutine dump. A record is finished when
 //!   a line starts a new one, or when its stream says nothing for
 //!   [`HOLD`].
 //! - A line that is a JSON object with a message (`message`, `msg` or
@@ -109,8 +111,38 @@ fn emit(raw: &[u8], mut line: impl FnMut(&str)) {
 struct Pending {
     ts_ns: i64,
     text: String,
-    /// Inside a Python traceback: its first unindented line ends it.
-    in_traceback: bool,
+    awaiting: Awaiting,
+}
+
+/// What a trace's shape says the next lines are, past the general rules.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Awaiting {
+    Nothing,
+    /// Inside a Python traceback: its first unindented line (the
+    /// exception) ends it.
+    PythonException,
+    /// A Go goroutine dump (`goroutine 1 [running]:`): every line, until
+    /// the stream is quiet (a panicking Go program prints it and exits).
+    GoroutineDump,
+    /// A Rust panic's first line (`thread 'main' panicked at src/x.rs:2:5:`):
+    /// the next line is its message.
+    PanicMessage,
+}
+
+fn awaiting_after(line: &str) -> Awaiting {
+    if line.starts_with(TRACEBACK) {
+        Awaiting::PythonException
+    } else if is_goroutine_header(line) {
+        Awaiting::GoroutineDump
+    } else if line.starts_with("thread '") && line.contains("' panicked at ") && line.ends_with(':') {
+        Awaiting::PanicMessage
+    } else {
+        Awaiting::Nothing
+    }
+}
+
+fn is_goroutine_header(line: &str) -> bool {
+    line.starts_with("goroutine ") && line.ends_with("]:")
 }
 
 /// Gathers one stream's lines into records.
@@ -136,16 +168,20 @@ impl Assembler {
         }
         if let Some(pending) = &mut self.pending {
             if pending.text.len() + line.len() < MAX_RECORD_BYTES {
-                if pending.in_traceback && !starts_indented(line) {
+                let joins = match pending.awaiting {
+                    Awaiting::PythonException if !starts_indented(line) => Some(Awaiting::Nothing),
+                    Awaiting::GoroutineDump => Some(Awaiting::GoroutineDump),
+                    Awaiting::PanicMessage => Some(Awaiting::Nothing),
+                    awaiting if continues(line) => Some(match awaiting_after(line) {
+                        Awaiting::Nothing => awaiting,
+                        next => next,
+                    }),
+                    _ => None,
+                };
+                if let Some(next) = joins {
                     pending.text.push('\n');
                     pending.text.push_str(line);
-                    pending.in_traceback = false;
-                    return;
-                }
-                if continues(line) {
-                    pending.text.push('\n');
-                    pending.text.push_str(line);
-                    pending.in_traceback |= line.starts_with(TRACEBACK);
+                    pending.awaiting = next;
                     return;
                 }
             }
@@ -156,8 +192,7 @@ impl Assembler {
             return;
         }
         self.flush(&mut out);
-        self.pending =
-            Some(Pending { ts_ns: now_ns, text: line.to_string(), in_traceback: line.starts_with(TRACEBACK) });
+        self.pending = Some(Pending { ts_ns: now_ns, text: line.to_string(), awaiting: awaiting_after(line) });
     }
 
     /// Finishes the record being gathered, if any.
@@ -200,15 +235,16 @@ fn continues(line: &str) -> bool {
     if starts_indented(line) {
         return true;
     }
-    const OPENINGS: [&str; 6] = [
+    const OPENINGS: [&str; 7] = [
         "Caused by:",
         "Suppressed:",
         TRACEBACK,
         "stack backtrace:",
+        "note: run with `RUST_BACKTRACE=",
         "During handling of the above exception",
         "The above exception was the direct cause",
     ];
-    if OPENINGS.iter().any(|opening| line.starts_with(opening)) {
+    if OPENINGS.iter().any(|opening| line.starts_with(opening)) || is_goroutine_header(line) {
         return true;
     }
     // Java's `... 12 more`.
@@ -292,6 +328,30 @@ mod tests {
             [1_000, 1_001, 1_003, 1_007, 1_013]
         );
         assert!(records.iter().all(|r| r["level"] == "error" && r["stream"] == "stderr"), "{records:?}");
+    }
+
+    #[test]
+    fn rust_panics_and_go_goroutine_dumps_stay_one_record() {
+        let lines = [
+            "thread 'main' panicked at src/main.rs:2:5:",
+            "called `Option::unwrap()` on a `None` value",
+            "note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace",
+            "panic: runtime error: index out of range [5] with length 3",
+            "",
+            "goroutine 1 [running]:",
+            "main.main()",
+            "\t/app/main.go:8 +0x1d",
+            "exit status 2",
+        ];
+        let records = records(Source::Stderr, &lines);
+        let messages: Vec<&str> = records.iter().map(|r| r["message"].as_str().unwrap()).collect();
+        assert_eq!(
+            messages,
+            [
+                "thread 'main' panicked at src/main.rs:2:5:\ncalled `Option::unwrap()` on a `None` value\nnote: run with `RUST_BACKTRACE=1` environment variable to display a backtrace",
+                "panic: runtime error: index out of range [5] with length 3\ngoroutine 1 [running]:\nmain.main()\n\t/app/main.go:8 +0x1d\nexit status 2",
+            ]
+        );
     }
 
     #[test]

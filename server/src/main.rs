@@ -57,6 +57,9 @@ enum Command {
         #[command(subcommand)]
         action: DrainAction,
     },
+    /// Run next to an app: ship its output as service logs, relay plain
+    /// statsd, report the instance's server metrics (docs/AGENT.md).
+    Agent(Box<AgentArgs>),
     /// Measure a part of Vigie on this machine and print a table.
     Bench {
         #[command(subcommand)]
@@ -157,6 +160,52 @@ struct LogsArgs {
     context: u64,
 }
 
+#[derive(Args)]
+struct AgentArgs {
+    #[command(flatten)]
+    remote: RemoteArgs,
+    /// The app (or add-on) whose instance this is.
+    #[arg(long, env = "VIGIE_APP")]
+    app: String,
+    /// The instance's name [default: the host's name].
+    #[arg(long, env = "VIGIE_INSTANCE")]
+    instance: Option<String>,
+    /// Follow these log files (rotation handled) instead of running a command.
+    #[arg(long, num_args = 1.., conflicts_with = "command")]
+    tail: Vec<PathBuf>,
+    /// Read plain statsd (any client, tags optional) here; `off` for none.
+    #[arg(long, env = "VIGIE_AGENT_STATSD", default_value = "127.0.0.1:8125", value_parser = parse_optional_addr)]
+    statsd: OptionalAddr,
+    /// Series the statsd relay keeps at once; lines of more are dropped and counted.
+    #[arg(long, default_value_t = 10_000)]
+    statsd_max_series: usize,
+    /// Seconds between two reports of server metrics (a multiple of 10).
+    #[arg(long, default_value_t = 10)]
+    interval: u64,
+    /// A Prometheus text endpoint of the app, read every 10 s into custom metrics.
+    #[arg(long)]
+    scrape: Option<String>,
+    /// Where lines and metrics wait while Vigie is unreachable
+    /// [default: $TMPDIR/vigie-agent/ORG.APP.INSTANCE].
+    #[arg(long, env = "VIGIE_AGENT_BUFFER_DIR")]
+    buffer_dir: Option<PathBuf>,
+    /// The buffer's size; past it the oldest entries are dropped and counted.
+    #[arg(long, default_value_t = 256)]
+    buffer_max_mb: u64,
+    /// Start the command again when it exits: never, on-failure or always.
+    #[arg(long, default_value = "never", value_parser = vigie_server::cli::agent::Restart::parse)]
+    restart: vigie_server::cli::agent::Restart,
+    /// Seconds spent sending what is left once the command is done.
+    #[arg(long, default_value_t = 10)]
+    flush_timeout: u64,
+    /// Do not copy the command's output to the agent's own stdout and stderr.
+    #[arg(long)]
+    no_echo: bool,
+    /// The command to run and its arguments, after `--`.
+    #[arg(last = true)]
+    command: Vec<String>,
+}
+
 #[derive(Subcommand)]
 enum BenchWhat {
     /// The topic store: appends, scans, seeks, live latency, size, many topics.
@@ -193,6 +242,10 @@ enum BenchWhat {
     /// delivered to raw-http and syslog-tcp, ingest beside 0, 1 and 10
     /// drains, memory and CPU of 1,000 idle drains.
     Drains(bench::drains::DrainsBenchConfig),
+    /// `vigie agent` against a `vigie serve` child process: lines/s shipped
+    /// from a command printing as fast as it can, and the agent's CPU and
+    /// RSS at 1,000 lines/s and at 10,000 statsd lines/s.
+    Agent(bench::agent::AgentBenchConfig),
 }
 
 #[derive(Args)]
@@ -360,6 +413,7 @@ async fn main() -> ExitCode {
                 }
             };
         }
+        Command::Agent(args) => return run_agent(*args).await,
         Command::Tokens { remote, action } => {
             let command = match action {
                 TokensAction::Create { name, permissions } => TokensCommand::Create { name, permissions },
@@ -475,6 +529,15 @@ async fn main() -> ExitCode {
                 }
             };
         }
+        Command::Bench { what: BenchWhat::Agent(config) } => {
+            return match bench::agent::run(config).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("the benchmark failed: {error}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
         Command::Bench { what: BenchWhat::ReplayLoad(config) } => {
             return match bench::replay_load::run(config).await {
                 Ok(()) => ExitCode::SUCCESS,
@@ -582,6 +645,52 @@ async fn main() -> ExitCode {
     server.stop().await;
     tracing::info!("stopped");
     ExitCode::SUCCESS
+}
+
+async fn run_agent(args: AgentArgs) -> ExitCode {
+    use vigie_server::cli::agent::{self, AgentConfig, Workload};
+    let failed = |error: &dyn std::fmt::Display| {
+        eprintln!("vigie agent: {error}");
+        ExitCode::FAILURE
+    };
+    let remote = match args.remote.resolve() {
+        Ok(remote) => remote,
+        Err(error) => return failed(&error),
+    };
+    let Some(token) = remote.token.clone() else {
+        return failed(&"which token? pass --token or set VIGIE_TOKEN (an ingest token of the org)");
+    };
+    let workload = match (args.command.is_empty(), args.tail.is_empty()) {
+        (false, _) => Workload::Command(args.command),
+        (true, false) => Workload::Tail(args.tail),
+        (true, true) => return failed(&"what to run? give a command after `--`, or --tail FILE"),
+    };
+    let instance = args.instance.unwrap_or_else(vigie_server::ingest::instances::host_name);
+    let buffer_dir = args.buffer_dir.unwrap_or_else(|| {
+        let name: String = format!("{}.{}.{instance}", remote.org, args.app)
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '_' })
+            .collect();
+        std::env::temp_dir().join("vigie-agent").join(name)
+    });
+    let config = AgentConfig {
+        target: agent::sender::Target { url: remote.url, org: remote.org, app: args.app, instance },
+        token,
+        workload,
+        statsd: args.statsd.0,
+        statsd_max_series: args.statsd_max_series,
+        interval: Duration::from_secs(args.interval),
+        scrape: args.scrape,
+        buffer_dir,
+        buffer_max_bytes: args.buffer_max_mb.max(1) * 1024 * 1024,
+        restart: args.restart,
+        flush_timeout: Duration::from_secs(args.flush_timeout),
+        echo: !args.no_echo,
+    };
+    match agent::run(config).await {
+        Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
+        Err(error) => failed(&error),
+    }
 }
 
 /// Prints the accounts made at this start: their secrets are shown here once.

@@ -121,6 +121,7 @@ async fn the_openapi_document_lists_every_route_each_behind_a_token() {
             "post /api/v1/orgs/{org}/apps/{app}/drains/{id}/enable",
             "post /api/v1/orgs/{org}/apps/{app}/instances/metrics",
             "post /api/v1/orgs/{org}/apps/{app}/logs",
+            "post /api/v1/orgs/{org}/apps/{app}/metrics",
             "post /api/v1/orgs/{org}/drains",
             "post /api/v1/orgs/{org}/drains/{id}/check",
             "post /api/v1/orgs/{org}/drains/{id}/disable",

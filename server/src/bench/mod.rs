@@ -3,6 +3,7 @@
 //! uses the demo's realistic records (service lines and access logs) and a
 //! fresh store in a scratch directory that is removed afterwards.
 
+pub mod agent;
 pub mod api;
 pub mod drains;
 pub mod metrics;

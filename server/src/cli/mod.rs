@@ -2,6 +2,7 @@
 
 pub mod drains;
 pub mod grafana;
+pub mod agent;
 pub mod logs;
 pub mod remote;
 pub mod tokens;

@@ -75,7 +75,7 @@ pub fn api() -> (Router<AppState>, Document) {
         .routes(routes!(admin::get_retention, admin::set_retention))
         .routes(routes!(admin::list_apps, admin::create_app))
         .routes(routes!(logs::get_audit))
-        .routes(routes!(stats::list_metrics))
+        .routes(routes!(stats::list_metrics, stats::post_metric_points))
         .routes(routes!(stats::query_metric))
         .routes(routes!(stats::http_stats))
         .routes(routes!(stats::post_instance_metrics))

@@ -1,8 +1,8 @@
 //! Commands of the `vigie` binary that are clients of a Vigie server.
 
+pub mod agent;
 pub mod drains;
 pub mod grafana;
-pub mod agent;
 pub mod logs;
 pub mod remote;
 pub mod tokens;

@@ -57,6 +57,23 @@ pub async fn list_metrics(
     Ok(Json(MetricList { metrics: list }))
 }
 
+/// A JSON body of one report or an array of them; a bad one is named.
+fn one_or_many<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<Vec<T>, ApiError> {
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(serde_json::Value::Array(items)) => items
+            .into_iter()
+            .enumerate()
+            .map(|(index, item)| {
+                serde_json::from_value(item).map_err(|error| ApiError::bad_query(format!("report {index}: {error}")))
+            })
+            .collect(),
+        Ok(item) => {
+            Ok(vec![serde_json::from_value(item).map_err(|error| ApiError::bad_query(format!("the report: {error}")))?])
+        }
+        Err(error) => Err(ApiError::bad_query(format!("the body is not JSON: {error}"))),
+    }
+}
+
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct InstanceReply {
     /// Reports stored.
@@ -86,19 +103,7 @@ pub async fn post_instance_metrics(
     body: axum::body::Bytes,
 ) -> Result<Json<InstanceReply>, ApiError> {
     authorize(&state, &headers, &peer, &org, Some(&app), Permission::Ingest).await?;
-    let reports: Vec<InstanceReport> = match serde_json::from_slice::<serde_json::Value>(&body) {
-        Ok(serde_json::Value::Array(items)) => items
-            .into_iter()
-            .enumerate()
-            .map(|(index, item)| {
-                serde_json::from_value(item).map_err(|error| ApiError::bad_query(format!("report {index}: {error}")))
-            })
-            .collect::<Result<_, _>>()?,
-        Ok(item) => {
-            vec![serde_json::from_value(item).map_err(|error| ApiError::bad_query(format!("the report: {error}")))?]
-        }
-        Err(error) => return Err(ApiError::bad_query(format!("the body is not JSON: {error}"))),
-    };
+    let reports: Vec<InstanceReport> = one_or_many(&body)?;
     let now_ms = now_ns() / 1_000_000;
     for (index, report) in reports.iter().enumerate() {
         report.check(now_ms).map_err(|error| ApiError::bad_query(format!("report {index}: {error}")))?;
@@ -149,19 +154,7 @@ pub async fn post_metric_points(
     body: axum::body::Bytes,
 ) -> Result<Json<PointsReply>, ApiError> {
     authorize(&state, &headers, &peer, &org, Some(&app), Permission::Ingest).await?;
-    let reports: Vec<PointsReport> = match serde_json::from_slice::<serde_json::Value>(&body) {
-        Ok(serde_json::Value::Array(items)) => items
-            .into_iter()
-            .enumerate()
-            .map(|(index, item)| {
-                serde_json::from_value(item).map_err(|error| ApiError::bad_query(format!("report {index}: {error}")))
-            })
-            .collect::<Result<_, _>>()?,
-        Ok(item) => {
-            vec![serde_json::from_value(item).map_err(|error| ApiError::bad_query(format!("the report: {error}")))?]
-        }
-        Err(error) => return Err(ApiError::bad_query(format!("the body is not JSON: {error}"))),
-    };
+    let reports: Vec<PointsReport> = one_or_many(&body)?;
     let accepted: usize = reports.iter().map(|report| report.points.len()).sum();
     if accepted > points::MAX_POINTS_PER_REQUEST {
         return Err(ApiError::new(

@@ -161,6 +161,19 @@ pub trait ConsolePort: ConsoleAdmin {
         limit: usize,
         format: RecordsFormat,
     ) -> BoxFuture<'_, Result<RecordsChunk, ReadRefusal>>;
+
+    /// Up to `limit` lines of a view's range just before offset `before`,
+    /// oldest first, as a JSON array: what a viewer scrolling up in the
+    /// logs page reads next. Its `next_cursor` is the offset to read before
+    /// next time; `None` once the range's start is reached.
+    fn older_records(
+        &self,
+        org: String,
+        app: String,
+        view: LogView,
+        before: u64,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<RecordsChunk, ReadRefusal>>;
 }
 
 /// A retention change asked from the console.

@@ -102,3 +102,36 @@ test('a line\'s context shows the lines around it, whatever the filter, the line
   assert.equal(Number(await context.locator('li[aria-current=true]').getAttribute('data-offset')), offset);
   await page.close();
 });
+
+test('scrolling up the live lines reads the lines before them, the same ones the Logs API gives', async () => {
+  const page = await signedInPage(env.browser, env.vigie, { viewport: { width: 1280, height: 900 } });
+  await page.goto(`${env.vigie.url}/orgs/demo/apps/web/logs`);
+  const list = page.locator('[data-testid="log-lines"][data-hydrated]');
+  await list.waitFor();
+  const firstShown = () => list.locator('.log-row').first().getAttribute('data-offset').then(Number);
+  // The live page starts with the newest lines. Scrolled near (not at)
+  // the top, its first line is drawn; at the top, older ones load.
+  await list.evaluate((element) => { element.scrollTop = 200; });
+  await page.waitForFunction(() => document.querySelector('[data-testid="log-lines"] .log-row'));
+  const initialFirst = await firstShown();
+  await list.evaluate((element) => { element.scrollTop = 0; });
+  // The older lines go above: the list moves down by as many rows, so what
+  // was in sight stays in sight (live lines, arriving meanwhile, go below).
+  await page.waitForFunction(() => document.querySelector('[data-testid="log-lines"]').scrollTop > 22 * 20);
+  const added = Math.round((await list.evaluate((element) => element.scrollTop)) / 22);
+  assert.ok(added > 0 && added <= 500, `${added} older lines`);
+
+  // At the top now: the lines just before the first one, none skipped or twice,
+  // the same ones the Logs API gives.
+  await list.evaluate((element) => { element.scrollTop = 200; });
+  await page.waitForFunction((first) => Number(document.querySelector('[data-testid="log-lines"] .log-row').dataset.offset) < first, initialFirst);
+  const top = await list.locator('.log-row').evaluateAll((rows) => rows.slice(0, 5).map((row) => Number(row.dataset.offset)));
+  assert.equal(initialFirst - top[0], added, 'a service topic has one line per offset');
+  const response = await fetch(
+    `${env.vigie.url}/api/v1/orgs/demo/apps/web/logs?kind=service&order=asc&from=${top[0]}&limit=5`,
+    { headers: { authorization: `Bearer ${env.vigie.token}` } },
+  );
+  assert.equal(response.status, 200);
+  assert.deepEqual(top, (await response.json()).records.map((record) => record.offset));
+  await page.close();
+});

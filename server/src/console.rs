@@ -120,6 +120,30 @@ impl InProcessConsole {
         Ok(RecordsChunk { body, next_cursor: page.next_cursor })
     }
 
+    fn read_older_records(
+        &self,
+        org: &str,
+        app: &str,
+        view: &LogView,
+        before: u64,
+        limit: usize,
+    ) -> Result<RecordsChunk, ReadRefusal> {
+        let key = self.view_topic(org, app, view.kind)?;
+        let query = Self::view_query(view)?;
+        let request = SearchRequest {
+            key: &key,
+            since_ns: query.since_ns,
+            until_ns: query.until_ns,
+            filter: &query.filter,
+            order: Order::NewestFirst,
+            cursor: Some(before),
+            limit,
+        };
+        let mut page = search(&self.store, &request);
+        page.records.reverse();
+        Ok(RecordsChunk { body: records_json(&page.records), next_cursor: page.next_cursor })
+    }
+
     fn summarise(&self, org: Org) -> OrgSummary {
         let apps = org
             .apps
@@ -452,6 +476,23 @@ impl ConsolePort for InProcessConsole {
         let this = self.clone();
         async move {
             tokio::task::spawn_blocking(move || this.read_records(&org, &app, &view, cursor, limit, format))
+                .await
+                .map_err(|error| ReadRefusal::Failed(port_error(error)))?
+        }
+        .boxed()
+    }
+
+    fn older_records(
+        &self,
+        org: String,
+        app: String,
+        view: LogView,
+        before: u64,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<RecordsChunk, ReadRefusal>> {
+        let this = self.clone();
+        async move {
+            tokio::task::spawn_blocking(move || this.read_older_records(&org, &app, &view, before, limit))
                 .await
                 .map_err(|error| ReadRefusal::Failed(port_error(error)))?
         }

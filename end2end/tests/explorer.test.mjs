@@ -119,12 +119,13 @@ test('scrolling up the live lines reads the lines before them, the same ones the
   // was in sight stays in sight (live lines, arriving meanwhile, go below).
   await page.waitForFunction(() => document.querySelector('[data-testid="log-lines"]').scrollTop > 22 * 20);
   const added = Math.round((await list.evaluate((element) => element.scrollTop)) / 22);
-  assert.ok(added > 0 && added <= 500, `${added} older lines`);
+  assert.ok(added > 0, `${added} older lines`);
 
   // At the top now: the lines just before the first one, none skipped or twice,
   // the same ones the Logs API gives.
   await list.evaluate((element) => { element.scrollTop = 200; });
-  await page.waitForFunction((first) => Number(document.querySelector('[data-testid="log-lines"] .log-row').dataset.offset) < first, initialFirst);
+  // Drawn from the first row again once the window is back at the top.
+  await page.waitForFunction(() => document.querySelector('[data-testid="log-lines"] .log-window').style.transform === 'translateY(0px)');
   const top = await list.locator('.log-row').evaluateAll((rows) => rows.slice(0, 5).map((row) => Number(row.dataset.offset)));
   assert.equal(initialFirst - top[0], added, 'a service topic has one line per offset');
   const response = await fetch(
@@ -133,5 +134,45 @@ test('scrolling up the live lines reads the lines before them, the same ones the
   );
   assert.equal(response.status, 200);
   assert.deepEqual(top, (await response.json()).records.map((record) => record.offset));
+  await page.close();
+});
+
+test('a view saved from the logs page is listed on the org page, opens the same view, and is audited', async () => {
+  const page = await signedInPage(env.browser, env.vigie, { viewport: { width: 1280, height: 900 } });
+  await page.goto(`${env.vigie.url}/orgs/demo/apps/web/logs?kind=access&q=status%3A5xx&since=1h`);
+  await page.locator('body[data-hydrated]').waitFor({ state: 'attached' });
+  const name = `5xx <b>web</b> ${Date.now()}`;
+  await page.getByText('Save view', { exact: true }).click();
+  await page.getByLabel('Name').fill(name);
+  await page.getByRole('button', { name: 'Save', exact: true }).click();
+  const outcome = page.getByTestId('save-view-outcome');
+  await outcome.getByRole('link', { name }).waitFor();
+
+  // The same name again is refused, said for people.
+  await page.getByRole('button', { name: 'Save', exact: true }).click();
+  await page.getByTestId('save-view-outcome').filter({ hasText: 'already exists' }).waitFor();
+
+  // Listed on the org page, as text; its link opens the same view.
+  await page.goto(`${env.vigie.url}/orgs/demo`);
+  const list = page.getByTestId('saved-views');
+  const link = list.getByRole('link', { name });
+  await link.waitFor();
+  assert.equal(await list.locator('b').count(), 0, 'a name is text, never markup');
+  const row = list.locator('tbody tr').filter({ hasText: name });
+  assert.deepEqual(await row.locator('td').allInnerTexts().then((cells) => cells.slice(1, 5)), ['web', 'access', 'status:5xx', 'since 1h']);
+  await link.click();
+  await page.waitForURL((url) => url.pathname === '/orgs/demo/apps/web/logs'
+    && url.searchParams.get('kind') === 'access' && url.searchParams.get('q') === 'status:5xx' && url.searchParams.get('since') === '1h');
+  assert.equal(await page.getByLabel('Filter').inputValue(), 'status:5xx');
+
+  // Removed from the org page; both changes are in the audit log.
+  await page.goto(`${env.vigie.url}/orgs/demo`);
+  await page.locator('body[data-hydrated]').waitFor({ state: 'attached' });
+  await page.getByRole('button', { name: `Remove the view ${name}` }).click();
+  await page.getByTestId('saved-views').getByRole('link', { name }).waitFor({ state: 'detached' });
+  await page.goto(`${env.vigie.url}/orgs/demo/audit`);
+  const actions = await page.getByTestId('audit').locator('tbody tr').allInnerTexts();
+  assert.ok(actions.some((row) => row.includes('view.removed')), 'view.removed audited');
+  assert.ok(actions.some((row) => row.includes('view.saved')), 'view.saved audited');
   await page.close();
 });

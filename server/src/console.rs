@@ -16,14 +16,14 @@ use futures::stream::BoxStream;
 use futures::{FutureExt, StreamExt};
 use vigie_app::model::{
     AccessLine, AppSettings, AppSummary, AuditLine, AuditPage, LogKind, LogLine, LogPage, LogRecord, LogView,
-    OrgSummary, RetentionRow, ServiceLine, ViewKind, ViewProblem, Viewer,
+    OrgSummary, RetentionRow, SavedView, ServiceLine, ViewKind, ViewProblem, Viewer,
 };
 use vigie_app::port::{
     ConsoleAdmin, ConsolePort, FollowRequest, LiveBatch, LogVolume, PortError, ReadRefusal, RecordsChunk,
     RecordsFormat, RetentionChange,
 };
 
-use crate::catalog::{Catalog, Org};
+use crate::catalog::{Catalog, CatalogError, NewSavedView, Org, SavedViewRow};
 use crate::metrics::http_stats::HttpStatsModel;
 use crate::metrics::series::SeriesModel;
 use crate::query::encode::{record_json, record_text, records_json};
@@ -584,6 +584,126 @@ impl ConsoleAdmin for InProcessConsole {
         })
         .boxed()
     }
+
+    fn saved_views(&self, org: String) -> BoxFuture<'_, Result<Vec<SavedView>, PortError>> {
+        let catalog = self.catalog.clone();
+        off_runtime(move || Ok(catalog.saved_views(&org).map_err(port_error)?.into_iter().map(saved_view).collect()))
+            .boxed()
+    }
+
+    fn save_view(
+        &self,
+        org: String,
+        app: String,
+        name: String,
+        view: LogView,
+        by: Viewer,
+    ) -> BoxFuture<'_, Result<SavedView, PortError>> {
+        let this = self.clone();
+        async move {
+            let name = name.trim().to_string();
+            let view = LogView { q: view.q.trim().to_string(), ..view };
+            if let Some(problem) = view_to_save_problem(&name, &view) {
+                return Err(PortError(problem));
+            }
+            let (catalog, actor) = (this.catalog.clone(), by.actor());
+            let (org_slug, app_slug, view_name, shown) = (org.clone(), app.clone(), name.clone(), view.clone());
+            let saved = off_runtime(move || {
+                if catalog.app(&org_slug, &app_slug).map_err(port_error)?.is_none() {
+                    return Err(PortError(format!("no app \"{app_slug}\" in organisation \"{org_slug}\"")));
+                }
+                let new = NewSavedView {
+                    name: &view_name,
+                    app: &app_slug,
+                    kind: shown.kind.as_str(),
+                    q: &shown.q,
+                    since: &shown.since,
+                    until: &shown.until,
+                    created_by: &actor,
+                };
+                match catalog.save_view(&org_slug, &new) {
+                    Ok(row) => Ok(saved_view(row)),
+                    Err(error @ (CatalogError::Exists(_) | CatalogError::Invalid(_))) => {
+                        Err(PortError(format!("{error}: pick another name")))
+                    }
+                    Err(error) => Err(port_error(error)),
+                }
+            })
+            .await?;
+            let line = AuditLine {
+                actor: by.actor(),
+                action: "view.saved".into(),
+                target: format!("view {} of app {app}", saved.id),
+                ip: by.ip.clone(),
+                before: None,
+                after: Some(serde_json::json!({"name": saved.name, "link": saved.href(&org)})),
+            };
+            crate::audit::append(&this.store, &org, line).await.map_err(port_error)?;
+            Ok(saved)
+        }
+        .boxed()
+    }
+
+    fn remove_view(&self, org: String, id: i64, by: Viewer) -> BoxFuture<'_, Result<bool, PortError>> {
+        let this = self.clone();
+        async move {
+            let (catalog, org_slug) = (this.catalog.clone(), org.clone());
+            let Some(removed) = off_runtime(move || catalog.remove_view(&org_slug, id).map_err(port_error)).await?
+            else {
+                return Ok(false);
+            };
+            let removed = saved_view(removed);
+            let line = AuditLine {
+                actor: by.actor(),
+                action: "view.removed".into(),
+                target: format!("view {} of app {}", removed.id, removed.app),
+                ip: by.ip.clone(),
+                before: Some(serde_json::json!({"name": removed.name, "link": removed.href(&org)})),
+                after: None,
+            };
+            crate::audit::append(&this.store, &org, line).await.map_err(port_error)?;
+            Ok(true)
+        }
+        .boxed()
+    }
+}
+
+/// Longest name of a saved view, and longest filter and time it keeps.
+const VIEW_NAME_MAX: usize = 80;
+const VIEW_FILTER_MAX: usize = 2_000;
+const VIEW_TIME_MAX: usize = 64;
+
+fn saved_view(row: SavedViewRow) -> SavedView {
+    SavedView {
+        id: row.id,
+        name: row.name,
+        app: row.app,
+        view: LogView { kind: ViewKind::from_param(&row.kind), q: row.q, since: row.since, until: row.until },
+        created_by: row.created_by,
+        created_at_ns: row.created_at_ns,
+    }
+}
+
+/// What is wrong with a view to save, said for people; `None` when it may be saved.
+fn view_to_save_problem(name: &str, view: &LogView) -> Option<String> {
+    if name.is_empty() {
+        return Some("give the view a name".to_string());
+    }
+    if name.chars().count() > VIEW_NAME_MAX {
+        return Some(format!("a view's name has at most {VIEW_NAME_MAX} characters"));
+    }
+    if name.chars().any(char::is_control) {
+        return Some("a view's name is one line of text".to_string());
+    }
+    if view.q.len() > VIEW_FILTER_MAX {
+        return Some(format!("a saved filter has at most {VIEW_FILTER_MAX} bytes"));
+    }
+    if view.since.len() > VIEW_TIME_MAX || view.until.len() > VIEW_TIME_MAX {
+        return Some(format!("a saved time has at most {VIEW_TIME_MAX} bytes"));
+    }
+    ViewQuery::check(view, crate::clock::now_ns())
+        .err()
+        .map(|problem| format!("the view cannot be saved as it is: {}: {}", problem.param, problem.message))
 }
 
 fn log_kind(kind: ViewKind) -> LogKind {

@@ -109,7 +109,11 @@ impl Catalog {
         let mut db = self.db();
         let tx = db.transaction()?;
         let Some(row) = tx
-            .query_row(&format!("{VIEW_SELECT} WHERE orgs.slug = ?1 AND saved_views.id = ?2"), params![org, id], view_from_row)
+            .query_row(
+                &format!("{VIEW_SELECT} WHERE orgs.slug = ?1 AND saved_views.id = ?2"),
+                params![org, id],
+                view_from_row,
+            )
             .optional()?
         else {
             return Ok(None);

@@ -6,7 +6,7 @@
 use leptos::prelude::*;
 
 use crate::api::{get_saved_views, RemoveView, SaveView};
-use crate::model::{clock_utc, LogView, SavedView};
+use crate::model::{rfc3339_utc, LogView, SavedView};
 
 /// *Save view* on the logs page: a name, then a link to the saved view.
 #[component]
@@ -105,7 +105,7 @@ fn SavedViewsTable(org: String, views: Vec<SavedView>, remove: ServerAction<Remo
                     <td>{saved.view.kind.as_str()}</td>
                     <td><code>{saved.view.q.clone()}</code></td>
                     <td>{range}</td>
-                    <td class="muted">{format!("{}, {} UTC", saved.created_by, clock_utc(saved.created_at_ns))}</td>
+                    <td class="muted">{saved_at(&saved)}</td>
                     <td>
                         <ActionForm action=remove attr:class="inline-form">
                             <input type="hidden" name="org" value=org />
@@ -133,4 +133,10 @@ fn SavedViewsTable(org: String, views: Vec<SavedView>, remove: ServerAction<Remo
             <tbody>{rows}</tbody>
         </table>
     }
+}
+
+/// `user ada, 2026-11-29 07:30 UTC`.
+fn saved_at(saved: &SavedView) -> String {
+    let time = rfc3339_utc(saved.created_at_ns.div_euclid(1_000_000));
+    format!("{}, {} UTC", saved.created_by, time.get(..16).unwrap_or(&time).replace('T', " "))
 }

@@ -10,8 +10,8 @@ import { artifacts, demoForTests, signedInPage } from './vigie.mjs';
 
 const env = demoForTests();
 
-async function stats(query) {
-  const response = await fetch(`${env.vigie.url}/api/v1/orgs/demo/apps/web/logs/stats?${query}`, {
+async function stats(query, app = 'web') {
+  const response = await fetch(`${env.vigie.url}/api/v1/orgs/demo/apps/${app}/logs/stats?${query}`, {
     headers: { authorization: `Bearer ${env.vigie.token}` },
   });
   assert.equal(response.status, 200);
@@ -174,5 +174,24 @@ test('a view saved from the logs page is listed on the org page, opens the same 
   const actions = await page.getByTestId('audit').locator('tbody tr').allInnerTexts();
   assert.ok(actions.some((row) => row.includes('view.removed')), 'view.removed audited');
   assert.ok(actions.some((row) => row.includes('view.saved')), 'view.saved audited');
+  await page.close();
+});
+
+test('the fields of service lines are listed with their top values, as the stats endpoint counts them', async () => {
+  const page = await signedInPage(env.browser, env.vigie, { viewport: { width: 1280, height: 900 } });
+  const until = new Date(Math.floor(Date.now() / 60_000) * 60_000 - 60_000).toISOString().replace('.000', '');
+  const since = new Date(Date.parse(until) - 3 * 60_000).toISOString().replace('.000', '');
+  await page.goto(`${env.vigie.url}/orgs/demo/apps/api/logs?since=${since}&until=${until}`);
+  const facet = page.locator('.facet[data-field="fields.route"]');
+  await facet.waitFor();
+  // Identifiers (every trace_id different) are left out.
+  assert.equal(await page.locator('.facet[data-field="fields.trace_id"]').count(), 0);
+  const answer = await stats(`since=${since}&until=${until}&by=fields.route&top=5`, 'api');
+  const shown = await facet.locator('.facet-value').allTextContents();
+  assert.deepEqual(shown, answer.top.map((value) => value.value));
+  await facet.locator('.facet-value').first().click();
+  const value = answer.top[0].value;
+  const term = /^[\w\-./]+$/.test(value) ? `fields.route:${value}` : `fields.route:"${value}"`;
+  await page.waitForURL((url) => url.pathname === '/orgs/demo/apps/api/logs' && url.searchParams.get('q') === term);
   await page.close();
 });

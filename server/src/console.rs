@@ -253,11 +253,12 @@ fn shown_records(stored: Vec<crate::store::StoredRecord>, kind: LogKind) -> Vec<
         .collect()
 }
 
-/// A view's parameters, checked: each mistake names its parameter.
 /// The range a live view's volume covers: the last hour.
 const LIVE_VOLUME_NS: i64 = 3_600_000_000_000;
 /// Most fields one volume request counts the values of.
 const MAX_VOLUME_FIELDS: usize = 8;
+/// A service view's own JSON fields the explorer lists besides the fixed ones.
+const OWN_VOLUME_FIELDS: usize = 3;
 
 impl InProcessConsole {
     /// A view's volume per step and its fields' top values. Blocks (scans
@@ -303,19 +304,21 @@ impl InProcessConsole {
             .find(|step| *step >= raw)
             .unwrap_or_else(|| (raw + 86_399_999_999_999) / 86_400_000_000_000 * 86_400_000_000_000);
         let split = if view.kind == ViewKind::Access { Split::StatusClass } else { Split::Level };
-        fn request<'a>(
-            key: &'a TopicKey,
-            (since, until): (i64, i64),
-            filter: &'a CompiledFilter,
-            split: Split,
-            step_ns: Option<i64>,
-            by: Option<&'a str>,
-            top: usize,
-        ) -> StatsRequest<'a> {
-            StatsRequest { key, since_ns: Some(since), until_ns: Some(until), filter, step_ns, split, by, top }
-        }
-        let range = (since, until);
-        let counted = count(&self.store, &request(&key, range, &query.filter, split, Some(step_ns), None, top.max(1)));
+        // The histogram and every field in one pass over the range; service
+        // logs also list their own JSON fields most present in the view.
+        let by: Vec<&str> = fields.iter().take(MAX_VOLUME_FIELDS).map(String::as_str).collect();
+        let request = StatsRequest {
+            key: &key,
+            since_ns: Some(since),
+            until_ns: Some(until),
+            filter: &query.filter,
+            step_ns: Some(step_ns),
+            split,
+            by: &by,
+            discover: if view.kind == ViewKind::Service { OWN_VOLUME_FIELDS } else { 0 },
+            top: top.max(1),
+        };
+        let counted = count(&self.store, &request);
         volume.from_ms = since.div_euclid(1_000_000);
         volume.to_ms = until.div_euclid(1_000_000);
         volume.step_ms = step_ns / 1_000_000;
@@ -325,15 +328,18 @@ impl InProcessConsole {
             .into_iter()
             .map(|bucket| (bucket.start_ns.div_euclid(1_000_000), bucket.counts.into_iter().collect()))
             .collect();
-        for field in fields.iter().take(MAX_VOLUME_FIELDS) {
-            let found = count(&self.store, &request(&key, range, &query.filter, split, None, Some(field), top.max(1)));
-            let values = found.top.into_iter().map(|value| (value.value, value.count)).collect();
-            volume.facets.push((field.clone(), values, found.top_other));
-        }
+        volume.facets = counted
+            .fields
+            .into_iter()
+            .map(|field| {
+                (field.field, field.top.into_iter().map(|value| (value.value, value.count)).collect(), field.other)
+            })
+            .collect();
         Ok(Some(volume))
     }
 }
 
+/// A view's parameters, checked: each mistake names its parameter.
 struct ViewQuery {
     filter: CompiledFilter,
     since_ns: Option<i64>,

@@ -1,7 +1,8 @@
 //! Counting without reading records out: how many records of a range match
 //! a filter, per time bucket split by level (service lines) or status class
 //! (access lines), and the top values of a field. One pass over the range
-//! in place (`Store::scan_range`), no record copied or sent.
+//! in place (`Store::scan_where`), no record copied or sent, skipping the
+//! frames whose token index rules out the filter.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -87,7 +88,8 @@ pub fn count(store: &Store, request: &StatsRequest) -> Stats {
     let mut stats = Stats::default();
     let mut buckets: BTreeMap<i64, Bucket> = BTreeMap::new();
     let mut values: HashMap<String, u64> = HashMap::new();
-    let (_, gaps) = store.scan_range(request.key, range, |_, ts_ns, payload| {
+    let required = request.filter.required();
+    let (_, gaps) = store.scan_where(request.key, range, required, |_, ts_ns, payload| {
         if !in_time(ts_ns) || !request.filter.matches(payload) {
             return true;
         }

@@ -26,6 +26,7 @@
 
 mod files;
 pub mod frame;
+pub mod index;
 mod segment;
 mod topic;
 
@@ -42,6 +43,7 @@ use vigie_app::model::LogKind;
 
 use files::FileCache;
 pub use frame::Codec;
+pub use index::Required;
 use topic::Topic;
 
 /// Most records one read or one live batch returns.
@@ -157,6 +159,10 @@ pub struct StoreConfig {
     pub sealed_codec: Option<Codec>,
     /// Uncompressed size of the blocks compaction writes.
     pub compact_block_bytes: usize,
+    /// Write each frame with a token index (see `index.rs`), so searches
+    /// skip the frames that cannot match. Frames written without one read
+    /// the same, and compaction adds it to them.
+    pub token_index: bool,
 }
 
 impl Default for StoreConfig {
@@ -170,6 +176,7 @@ impl Default for StoreConfig {
             default_retention: Retention { max_age: Some(Duration::from_secs(30 * 86_400)), max_bytes: None },
             sealed_codec: Some(Codec::Zstd { level: 9 }),
             compact_block_bytes: 4 << 20,
+            token_index: true,
         }
     }
 }
@@ -484,9 +491,37 @@ impl Store {
         offsets: Range<u64>,
         visit: impl FnMut(u64, i64, &[u8]) -> bool,
     ) -> (u64, Vec<Gap>) {
+        self.scan_where(key, offsets, &Required::none(), visit)
+    }
+
+    /// Like [`Store::scan_range`], skipping unread the frames whose token
+    /// index lacks a key of `required` (none of their records could match
+    /// a filter that requires them).
+    ///
+    /// Blocks (file I/O and locks): call it from a blocking thread, not the async runtime.
+    pub fn scan_where(
+        &self,
+        key: &TopicKey,
+        offsets: Range<u64>,
+        required: &Required,
+        visit: impl FnMut(u64, i64, &[u8]) -> bool,
+    ) -> (u64, Vec<Gap>) {
         match self.existing(key) {
-            Some(topic) => topic.scan(offsets, visit),
+            Some(topic) => topic.scan(offsets, required, visit),
             None => (0, Vec::new()),
+        }
+    }
+
+    /// The parts of `offsets` that may hold a record with every key of
+    /// `required`, in order: `offsets` less the frames whose token index
+    /// rules them out. Reads only the indexes. For readers that read
+    /// backwards (newest first) and so cannot use [`Store::scan_where`].
+    ///
+    /// Blocks (file I/O and locks): call it from a blocking thread, not the async runtime.
+    pub fn candidate_ranges(&self, key: &TopicKey, offsets: Range<u64>, required: &Required) -> Vec<Range<u64>> {
+        match self.existing(key) {
+            Some(topic) => topic.candidate_ranges(offsets, required),
+            None => vec![offsets],
         }
     }
 

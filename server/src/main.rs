@@ -242,6 +242,10 @@ enum BenchWhat {
     /// delivered to raw-http and syslog-tcp, ingest beside 0, 1 and 10
     /// drains, memory and CPU of 1,000 idle drains.
     Drains(bench::drains::DrainsBenchConfig),
+    /// The same access lines in Vigie and in ClickHouse (in process through
+    /// the `chdb` Python package): bytes on disk, a rare term, a 5xx count,
+    /// top paths, a per-minute histogram; medians and ratios.
+    Analytics(bench::analytics::AnalyticsBenchConfig),
     /// `vigie agent` against a `vigie serve` child process: lines/s shipped
     /// from a command printing as fast as it can, and the agent's CPU and
     /// RSS at 1,000 lines/s and at 10,000 statsd lines/s.
@@ -523,6 +527,19 @@ async fn main() -> ExitCode {
         Command::Bench { what: BenchWhat::Drains(config) } => {
             return match bench::drains::run(config).await {
                 Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("the benchmark failed: {error}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        Command::Bench { what: BenchWhat::Analytics(config) } => {
+            return match tokio::task::spawn_blocking(move || bench::analytics::run(&config)).await {
+                Ok(Ok(())) => ExitCode::SUCCESS,
+                Ok(Err(error)) => {
+                    eprintln!("the benchmark failed: {error}");
+                    ExitCode::FAILURE
+                }
                 Err(error) => {
                     eprintln!("the benchmark failed: {error}");
                     ExitCode::FAILURE

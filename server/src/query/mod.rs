@@ -215,24 +215,30 @@ fn require(required: &mut Required, matcher: &Matcher) {
         // `field:value` compares the field's whole text (a string's, or the
         // JSON of another value) with a pattern whose `*` match anything.
         // Numbers compare by value and levels by rank, so their text says
-        // nothing; JSON rewrites numbers (`1e2` reads `100.0`), so a token
-        // of digits and `e` might come from one and is not required either.
-        // The words a literal part bounds (or an anchored end) are whole
-        // tokens of a string, a key, or true/false/null, all in the raw bytes.
+        // nothing. The words a literal part bounds (or an anchored end) are
+        // whole tokens of a string, a key, or true/false/null: all indexed.
+        // Numbers are not indexed, and JSON rewrites them (`1e2` reads
+        // `100.0`), so a token of digits and `e` is required only when the
+        // pattern cannot match a number's text (it has a byte no number has)
+        // nor span one inside an object or array (it has no `[]{},:`).
         Matcher::Field { field, op: Op::Matches, value } => {
             let numeric = value.parse::<f64>().is_ok() || status_class(value).is_some();
             let lower = value.to_ascii_lowercase();
-            if field == "level" || numeric || escaped(lower.as_bytes()) {
+            let bytes = lower.as_bytes();
+            if field == "level" || numeric || escaped(bytes) {
                 return;
             }
-            let parts: Vec<&[u8]> = lower.as_bytes().split(|b| *b == b'*').collect();
+            let structural = bytes.iter().any(|b| b"[]{},:".contains(b));
+            let beyond_numbers = bytes.iter().any(|b| !b.is_ascii_digit() && !b"e.+-*".contains(b));
+            let digits_too = beyond_numbers && !structural;
+            let parts: Vec<&[u8]> = bytes.split(|b| *b == b'*').collect();
             for (i, part) in parts.iter().enumerate() {
                 let (left_anchored, right_anchored) = (i == 0, i + 1 == parts.len());
                 for (start, end) in word_runs(part) {
                     let token = &part[start..end];
                     let whole = (start > 0 || left_anchored) && (end < part.len() || right_anchored);
                     let number_like = token.iter().all(|b| b.is_ascii_digit() || *b == b'e');
-                    if whole && !number_like {
+                    if whole && (digits_too || !number_like) {
                         required.token(token);
                     }
                 }

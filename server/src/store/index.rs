@@ -2,15 +2,20 @@
 //! read before the frame is decompressed so a search skips the frames that
 //! cannot hold a match.
 //!
-//! What goes in, from each record's payload (its JSON bytes as stored, and,
-//! when the payload has a `\` escape, also the unescaped text of each of its
-//! strings and keys), after ASCII lowercasing:
+//! What goes in, from each record's payload (a JSON object), after ASCII
+//! lowercasing, for each string value and each key, as it reads (escapes
+//! decoded):
 //!
 //! - every **token**: a maximal run of word bytes (ASCII letters and digits,
 //!   and every byte of a non-ASCII character); `GET /v1/orders/42` holds
 //!   `get`, `v1`, `orders`, `42`;
 //! - every **trigram**: each run of three consecutive bytes, so a word can
-//!   be looked for inside longer words (`imeou` needs `ime`, `meo`, `eou`).
+//!   be looked for inside longer words (`imeou` needs `ime`, `meo`, `eou`);
+//!
+//! and the tokens `true`, `false` and `null` where they are values. Numbers
+//! are left out: filters compare them by value, never by their text. A
+//! payload without `\` is read in place (its strings are the bytes between
+//! quotes); one with an escape is parsed.
 //!
 //! Each one is hashed (XXH3-64, seed [`TOKEN_SEED`] for tokens and
 //! [`TRIGRAM_SEED`] for trigrams) into a split-block Bloom filter, the
@@ -136,26 +141,63 @@ impl Default for IndexBuilder {
 impl IndexBuilder {
     /// Adds one record's payload.
     pub fn add_payload(&mut self, payload: &[u8]) {
-        self.add_text(payload);
-        if memchr::memchr(b'\\', payload).is_some() {
+        if memchr::memchr(b'\\', payload).is_none() {
+            self.add_unescaped(payload);
+        } else if let Ok(value) = serde_json::from_slice::<Value>(payload) {
             // Escapes hide text from the raw bytes: add each string as it reads.
-            if let Ok(value) = serde_json::from_slice::<Value>(payload) {
-                self.add_strings(&value);
+            self.add_value(&value);
+        }
+        // A payload that is not JSON matches no filter: nothing to add.
+    }
+
+    /// A payload without escapes: each string is the bytes between two
+    /// quotes; between strings, only numbers and literals.
+    fn add_unescaped(&mut self, payload: &[u8]) {
+        let mut at = 0;
+        while at < payload.len() {
+            let Some(open) = memchr::memchr(b'"', &payload[at..]).map(|q| at + q) else {
+                self.add_literals(&payload[at..]);
+                return;
+            };
+            self.add_literals(&payload[at..open]);
+            let close = memchr::memchr(b'"', &payload[open + 1..]).map_or(payload.len(), |q| open + 1 + q);
+            self.add_text(&payload[open + 1..close]);
+            at = close + 1;
+        }
+    }
+
+    /// The words between strings that are not numbers: `true`, `false`, `null`.
+    fn add_literals(&mut self, between: &[u8]) {
+        for word in between.split(|b| !is_word(*b)) {
+            if word.iter().any(|b| !b.is_ascii_digit() && !matches!(b, b'e' | b'E')) {
+                self.add_token(&word.to_ascii_lowercase());
             }
         }
     }
 
-    fn add_strings(&mut self, value: &Value) {
+    fn add_value(&mut self, value: &Value) {
         match value {
             Value::String(text) => self.add_text(text.as_bytes()),
-            Value::Array(items) => items.iter().for_each(|item| self.add_strings(item)),
+            Value::Array(items) => items.iter().for_each(|item| self.add_value(item)),
             Value::Object(map) => {
                 for (key, item) in map {
                     self.add_text(key.as_bytes());
-                    self.add_strings(item);
+                    self.add_value(item);
                 }
             }
-            _ => {}
+            Value::Bool(true) => self.add_token(b"true"),
+            Value::Bool(false) => self.add_token(b"false"),
+            Value::Null => self.add_token(b"null"),
+            Value::Number(_) => {}
+        }
+    }
+
+    fn add_token(&mut self, lower: &[u8]) {
+        let key = token_key(lower);
+        let slot = (key >> 51) as usize;
+        if self.seen_tokens[slot] != key {
+            self.seen_tokens[slot] = key;
+            self.keys.push(key);
         }
     }
 
@@ -279,6 +321,14 @@ mod tests {
     fn escaped_text_is_indexed_as_it_reads() {
         let section = section(&[r#"{"message":"caf\u00e9 \"quoted\"\nnext\/line"}"#]);
         assert_eq!(may_hold(&section, &requires(&["café", "quoted", "next", "line"], &["next/line"])), Some(true));
+    }
+
+    #[test]
+    fn strings_keys_and_literals_are_indexed_numbers_are_not() {
+        let section = section(&[r#"{"n":12345,"ok":true,"none":null,"tags":["alpha",false]}"#]);
+        assert_eq!(may_hold(&section, &requires(&["n", "ok", "none", "true", "null", "false", "alpha"], &[])), Some(true));
+        assert_eq!(may_hold(&section, &requires(&["12345"], &[])), Some(false));
+        assert_eq!(may_hold(&section, &requires(&[], &["234"])), Some(false));
     }
 
     #[test]

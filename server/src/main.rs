@@ -16,7 +16,7 @@ use vigie_server::cli::tokens::TokensCommand;
 use vigie_server::demo::DemoConfig;
 use vigie_server::drains::DrainSettings;
 use vigie_server::ingest::limits::IngestLimits;
-use vigie_server::store::{Codec, Durability, StoreConfig};
+use vigie_server::store::{Codec, Durability, StoreConfig, TokenIndex};
 use vigie_server::{start, GeoIpSource, ServeConfig, StatsdConfig, Welcome};
 
 #[derive(Parser)]
@@ -271,6 +271,11 @@ struct ServeArgs {
     /// Compression of stored blocks: zstd, lz4 or raw.
     #[arg(long, env = "VIGIE_CODEC", default_value = "zstd", value_parser = parse_codec)]
     codec: Codec,
+    /// Which stored blocks get a token index that lets searches skip what
+    /// cannot match: `always` (every block; appends cost more CPU),
+    /// `compacted` (only sealed segments once compacted) or `off`.
+    #[arg(long, env = "VIGIE_TOKEN_INDEX", default_value = "always", value_parser = parse_token_index)]
+    token_index: TokenIndex,
     /// Create a demo organisation whose apps keep logging.
     #[arg(long)]
     demo: bool,
@@ -577,7 +582,12 @@ async fn main() -> ExitCode {
         requests_per_sec: args.demo_requests_per_sec,
         backfill: Duration::from_secs(args.demo_backfill_minutes * 60),
     });
-    let store = StoreConfig { durability: args.durability, codec: args.codec, ..StoreConfig::default() };
+    let store = StoreConfig {
+        durability: args.durability,
+        codec: args.codec,
+        token_index: args.token_index,
+        ..StoreConfig::default()
+    };
     let geoip = match (args.geoip_db, args.demo) {
         (Some(path), _) => GeoIpSource::File(path),
         (None, true) => GeoIpSource::Demo,
@@ -756,4 +766,8 @@ fn parse_durability(text: &str) -> Result<Durability, String> {
 
 fn parse_codec(text: &str) -> Result<Codec, String> {
     Codec::parse(text).ok_or_else(|| format!("unknown codec \"{text}\": use zstd, lz4 or raw"))
+}
+
+fn parse_token_index(text: &str) -> Result<TokenIndex, String> {
+    TokenIndex::parse(text).ok_or_else(|| format!("unknown token index \"{text}\": use always, compacted or off"))
 }

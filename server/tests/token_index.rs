@@ -11,7 +11,7 @@ use vigie_app::model::LogKind;
 use vigie_server::query::search::{search, Order, SearchRequest};
 use vigie_server::query::stats::{count, Split, StatsRequest};
 use vigie_server::query::CompiledFilter;
-use vigie_server::store::{Position, Store, StoreConfig, StoredRecord, TopicKey};
+use vigie_server::store::{Position, Store, StoreConfig, StoredRecord, TokenIndex, TopicKey};
 
 const WORDS: &[&str] = &[
     "timeout", "Timeout", "upstream", "error", "orders", "payment", "disk", "full", "café", "retry", "GET", "POST",
@@ -163,8 +163,7 @@ fn pages(store: &Store, filter: &CompiledFilter, order: Order, limit: usize) -> 
     let mut seen = Vec::new();
     let mut cursor = None;
     loop {
-        let request =
-            SearchRequest { key: &key(), since_ns: None, until_ns: None, filter, order, cursor, limit };
+        let request = SearchRequest { key: &key(), since_ns: None, until_ns: None, filter, order, cursor, limit };
         let page = search(store, &request);
         seen.extend(page.records.iter().map(|r| r.offset).map(|offset| (offset, page.next_cursor)));
         match page.next_cursor {
@@ -220,15 +219,21 @@ proptest! {
         filters in prop::collection::vec(filter(), 6..12),
         limit in 1usize..8,
         old_frames in 0usize..6,
+        mode in prop::sample::select(vec![TokenIndex::Always, TokenIndex::Compacted]),
         slices in prop::collection::vec((any::<prop::sample::Index>(), any::<prop::sample::Index>(), 1usize..14), 1..8),
     ) {
         let mut filters = filters;
         filters.extend(slices.iter().flat_map(|(line, start, len)| slice_filters(&batches, line, start, *len)));
         let dir = tempfile::tempdir().unwrap();
-        let config = StoreConfig { segment_max_bytes: 2_500, compact_block_bytes: 4_096, ..StoreConfig::default() };
+        let config = StoreConfig {
+            segment_max_bytes: 2_500,
+            compact_block_bytes: 4_096,
+            token_index: mode,
+            ..StoreConfig::default()
+        };
         // The first batches as a store without the index wrote them.
         {
-            let store = Store::open_with(dir.path(), StoreConfig { token_index: false, ..config.clone() }).unwrap();
+            let store = Store::open_with(dir.path(), StoreConfig { token_index: TokenIndex::Off, ..config.clone() }).unwrap();
             for batch in &batches[..old_frames.min(batches.len())] {
                 store.append_batch(&key(), batch.iter().map(|p| (0, p.clone())).collect()).unwrap();
             }

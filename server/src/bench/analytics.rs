@@ -24,7 +24,7 @@ use super::{group, Scratch};
 use crate::query::search::{search, Order, SearchRequest};
 use crate::query::stats::{count, Split, Stats, StatsRequest};
 use crate::query::CompiledFilter;
-use crate::store::{Store, StoreConfig, TopicKey};
+use crate::store::{Store, StoreConfig, TokenIndex, TopicKey};
 
 #[derive(clap::Args, Debug)]
 pub struct AnalyticsBenchConfig {
@@ -95,7 +95,12 @@ struct Answers {
 }
 
 /// ClickHouse's side: its JSON answer, or why there is none.
-fn clickhouse(config: &AnalyticsBenchConfig, ndjson: &Path, dir: &Path, range: (i64, i64)) -> Result<serde_json::Value, String> {
+fn clickhouse(
+    config: &AnalyticsBenchConfig,
+    ndjson: &Path,
+    dir: &Path,
+    range: (i64, i64),
+) -> Result<serde_json::Value, String> {
     let output = Command::new(&config.python)
         .arg(&config.script)
         .arg("--ndjson")
@@ -105,7 +110,9 @@ fn clickhouse(config: &AnalyticsBenchConfig, ndjson: &Path, dir: &Path, range: (
         .args(["--rare", RARE, "--since-ns", &range.0.to_string(), "--until-ns", &range.1.to_string()])
         .args(["--runs", &config.runs.to_string()])
         .output()
-        .map_err(|error| format!("{} cannot run: {error} (install it with scripts/setup test)", config.python.display()))?;
+        .map_err(|error| {
+            format!("{} cannot run: {error} (install it with scripts/setup test)", config.python.display())
+        })?;
     let answer: serde_json::Value = serde_json::from_slice(&output.stdout).map_err(|_| {
         format!("{} failed: {}", config.script.display(), String::from_utf8_lossy(&output.stderr).trim())
     })?;
@@ -133,11 +140,17 @@ pub fn run(config: &AnalyticsBenchConfig) -> BenchResult<()> {
     std::fs::write(&ndjson, &text)?;
     let ndjson_bytes = text.len() as u64;
     drop(text);
-    println!("{} access lines over 24 h, {} MB of NDJSON, in {}", group(records.len() as f64), ndjson_bytes >> 20, dir.display());
+    println!(
+        "{} access lines over 24 h, {} MB of NDJSON, in {}",
+        group(records.len() as f64),
+        ndjson_bytes >> 20,
+        dir.display()
+    );
 
     // Vigie: appended in batches of 1,000 into 4 MiB segments, so nearly
     // all of the day is sealed, then compacted as the background task does.
-    let store = Store::open_with(dir.join("vigie"), StoreConfig { segment_max_bytes: 4 << 20, ..StoreConfig::default() })?;
+    let store =
+        Store::open_with(dir.join("vigie"), StoreConfig { segment_max_bytes: 4 << 20, ..StoreConfig::default() })?;
     let key = TopicKey::new("bench", "web", LogKind::Access);
     let started = Instant::now();
     for chunk in records.chunks(1_000) {
@@ -168,7 +181,7 @@ pub fn run(config: &AnalyticsBenchConfig) -> BenchResult<()> {
     // What the token index costs: the same lines without it.
     let plain = Store::open_with(
         dir.join("vigie-without-index"),
-        StoreConfig { segment_max_bytes: 4 << 20, token_index: false, ..StoreConfig::default() },
+        StoreConfig { segment_max_bytes: 4 << 20, token_index: TokenIndex::Off, ..StoreConfig::default() },
     )?;
     let started = Instant::now();
     for chunk in records.chunks(1_000) {
@@ -217,8 +230,11 @@ pub fn run(config: &AnalyticsBenchConfig) -> BenchResult<()> {
         (Err(_), _) => "not available".to_string(),
         (Ok(_), None) => "no answer".to_string(),
     };
-    let ratio = |vigie: f64, theirs: Option<f64>| theirs.map_or("–".to_string(), |theirs| format!("{:.2}", vigie / theirs));
-    let of_ndjson = |bytes: u64| format!("{:.1} MB (1/{:.1} of the NDJSON)", bytes as f64 / 1e6, ndjson_bytes as f64 / bytes as f64);
+    let ratio =
+        |vigie: f64, theirs: Option<f64>| theirs.map_or("–".to_string(), |theirs| format!("{:.2}", vigie / theirs));
+    let of_ndjson = |bytes: u64| {
+        format!("{:.1} MB (1/{:.1} of the NDJSON)", bytes as f64 / 1e6, ndjson_bytes as f64 / bytes as f64)
+    };
     let ch_bytes = clickhouse.as_ref().ok().and_then(|answer| answer["bytes"].as_u64());
 
     let mut rows: Vec<[String; 4]> = Vec::new();
@@ -252,7 +268,12 @@ pub fn run(config: &AnalyticsBenchConfig) -> BenchResult<()> {
         format!("{errors_ms:.1} ms"),
         ratio(errors_ms, ch_ms("errors")),
     ]);
-    rows.push(["top 10 paths".into(), ch_figure("top_paths"), format!("{top_ms:.1} ms"), ratio(top_ms, ch_ms("top_paths"))]);
+    rows.push([
+        "top 10 paths".into(),
+        ch_figure("top_paths"),
+        format!("{top_ms:.1} ms"),
+        ratio(top_ms, ch_ms("top_paths")),
+    ]);
     rows.push([
         format!("1-minute histogram of 24 h by status class ({} buckets)", group(answers.buckets as f64)),
         ch_figure("histogram"),
@@ -274,7 +295,9 @@ pub fn run(config: &AnalyticsBenchConfig) -> BenchResult<()> {
             let top: Vec<(String, u64)> = theirs["top_paths"]
                 .as_array()
                 .map(|rows| {
-                    rows.iter().map(|row| (row[0].as_str().unwrap_or("").to_string(), row[1].as_u64().unwrap_or(0))).collect()
+                    rows.iter()
+                        .map(|row| (row[0].as_str().unwrap_or("").to_string(), row[1].as_u64().unwrap_or(0)))
+                        .collect()
                 })
                 .unwrap_or_default();
             let agree = [
@@ -286,7 +309,10 @@ pub fn run(config: &AnalyticsBenchConfig) -> BenchResult<()> {
             ];
             let differ: Vec<&str> = agree.iter().filter(|(_, same)| !same).map(|(what, _)| *what).collect();
             if differ.is_empty() {
-                println!("Both sides gave the same answers (ClickHouse loaded in {:.1} s).", answer["load_s"].as_f64().unwrap_or(0.0));
+                println!(
+                    "Both sides gave the same answers (ClickHouse loaded in {:.1} s).",
+                    answer["load_s"].as_f64().unwrap_or(0.0)
+                );
             } else {
                 println!("The answers differ on: {} (ClickHouse: {theirs}; Vigie: {answers:?})", differ.join(", "));
             }

@@ -340,7 +340,8 @@ mod tests {
 
     #[test]
     fn every_codec_round_trips_records_and_their_times() {
-        let cases = [Codec::Raw, Codec::Lz4, Codec::Zstd { level: 1 }].into_iter().flat_map(|c| [(c, false), (c, true)]);
+        let cases =
+            [Codec::Raw, Codec::Lz4, Codec::Zstd { level: 1 }].into_iter().flat_map(|c| [(c, false), (c, true)]);
         for (codec, indexed) in cases {
             let records = sample();
             let borrowed: Vec<(i64, &str)> = records.iter().map(|(t, p)| (*t, p.as_str())).collect();

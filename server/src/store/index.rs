@@ -121,6 +121,9 @@ pub struct IndexBuilder {
     /// Recently seen trigrams (3 bytes and a marker bit), so the frequent
     /// ones are hashed once, not once per occurrence.
     seen_trigrams: Vec<u32>,
+    /// Recently seen tokens of up to 7 bytes, packed with their length.
+    seen_short: Vec<u64>,
+    /// Recently seen keys of longer tokens.
     seen_tokens: Vec<u64>,
 }
 
@@ -132,6 +135,7 @@ impl Default for IndexBuilder {
             keys: Vec::new(),
             lower: Vec::new(),
             seen_trigrams: vec![0; SEEN_SLOTS],
+            seen_short: vec![0; SEEN_SLOTS],
             // A slot starts with a value that cannot be a key of that slot.
             seen_tokens: (0..SEEN_SLOTS as u64).map(|slot| (slot ^ 1) << 51).collect(),
         }
@@ -193,42 +197,39 @@ impl IndexBuilder {
     }
 
     fn add_token(&mut self, lower: &[u8]) {
-        let key = token_key(lower);
-        let slot = (key >> 51) as usize;
-        if self.seen_tokens[slot] != key {
-            self.seen_tokens[slot] = key;
-            self.keys.push(key);
-        }
+        add_token(&mut self.keys, &mut self.seen_short, &mut self.seen_tokens, lower);
     }
 
+    /// The trigrams and tokens of one string, in one pass.
     fn add_text(&mut self, text: &[u8]) {
         self.lower.clear();
-        self.lower.extend(text.iter().map(u8::to_ascii_lowercase));
-        let lower = &self.lower;
-        for trigram in lower.windows(3) {
-            let id = u32::from_le_bytes([trigram[0], trigram[1], trigram[2], 1]);
-            let slot = (id.wrapping_mul(0x9E37_79B1) >> 19) as usize;
-            if self.seen_trigrams[slot] != id {
-                self.seen_trigrams[slot] = id;
-                self.keys.push(trigram_key(trigram));
+        let mut trigram = 0u32;
+        let mut token_start = None;
+        for (at, byte) in text.iter().enumerate() {
+            let byte = byte.to_ascii_lowercase();
+            self.lower.push(byte);
+            trigram = (trigram << 8 | byte as u32) & 0x00ff_ffff;
+            if at >= 2 {
+                // The marker bit keeps an empty slot (0) from matching.
+                let id = trigram | 0x0100_0000;
+                let slot = (id.wrapping_mul(0x9E37_79B1) >> 19) as usize;
+                if self.seen_trigrams[slot] != id {
+                    self.seen_trigrams[slot] = id;
+                    let bytes = trigram.to_be_bytes();
+                    self.keys.push(trigram_key(&bytes[1..]));
+                }
+            }
+            match (is_word(byte), token_start) {
+                (true, None) => token_start = Some(at),
+                (false, Some(start)) => {
+                    add_token(&mut self.keys, &mut self.seen_short, &mut self.seen_tokens, &self.lower[start..at]);
+                    token_start = None;
+                }
+                _ => {}
             }
         }
-        let mut at = 0;
-        while at < lower.len() {
-            if !is_word(lower[at]) {
-                at += 1;
-                continue;
-            }
-            let start = at;
-            while at < lower.len() && is_word(lower[at]) {
-                at += 1;
-            }
-            let key = token_key(&lower[start..at]);
-            let slot = (key >> 51) as usize;
-            if self.seen_tokens[slot] != key {
-                self.seen_tokens[slot] = key;
-                self.keys.push(key);
-            }
+        if let Some(start) = token_start {
+            add_token(&mut self.keys, &mut self.seen_short, &mut self.seen_tokens, &self.lower[start..]);
         }
     }
 
@@ -253,6 +254,28 @@ impl IndexBuilder {
         let crc = crc32c::crc32c(&section);
         section.extend_from_slice(&crc.to_le_bytes());
         section
+    }
+}
+
+/// Adds a token's key unless it was just added: a short token is known by
+/// its bytes (no hash needed), a longer one by its key.
+#[inline]
+fn add_token(keys: &mut Vec<u64>, seen_short: &mut [u64], seen_long: &mut [u64], lower: &[u8]) {
+    if lower.len() <= 7 {
+        // The length, then the bytes: a different number for each token.
+        let id = lower.iter().fold(lower.len() as u64, |id, byte| id << 8 | *byte as u64);
+        let slot = (id.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 51) as usize;
+        if seen_short[slot] != id {
+            seen_short[slot] = id;
+            keys.push(token_key(lower));
+        }
+        return;
+    }
+    let key = token_key(lower);
+    let slot = (key >> 51) as usize;
+    if seen_long[slot] != key {
+        seen_long[slot] = key;
+        keys.push(key);
     }
 }
 
@@ -326,7 +349,10 @@ mod tests {
     #[test]
     fn strings_keys_and_literals_are_indexed_numbers_are_not() {
         let section = section(&[r#"{"n":12345,"ok":true,"none":null,"tags":["alpha",false]}"#]);
-        assert_eq!(may_hold(&section, &requires(&["n", "ok", "none", "true", "null", "false", "alpha"], &[])), Some(true));
+        assert_eq!(
+            may_hold(&section, &requires(&["n", "ok", "none", "true", "null", "false", "alpha"], &[])),
+            Some(true)
+        );
         assert_eq!(may_hold(&section, &requires(&["12345"], &[])), Some(false));
         assert_eq!(may_hold(&section, &requires(&[], &["234"])), Some(false));
     }

@@ -159,10 +159,34 @@ pub struct StoreConfig {
     pub sealed_codec: Option<Codec>,
     /// Uncompressed size of the blocks compaction writes.
     pub compact_block_bytes: usize,
-    /// Write each frame with a token index (see `index.rs`), so searches
-    /// skip the frames that cannot match. Frames written without one read
-    /// the same, and compaction adds it to them.
-    pub token_index: bool,
+    /// Which frames get a token index (see `index.rs`), so searches skip
+    /// the frames that cannot match. Frames without one read the same.
+    pub token_index: TokenIndex,
+}
+
+/// Which frames are written with a token index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenIndex {
+    /// Every frame, at append and at compaction: searches skip from the
+    /// first second, appends pay for building it (about twice the CPU of
+    /// zstd level 1 on access logs).
+    Always,
+    /// Only the blocks compaction writes: appends cost what they did, and
+    /// a segment is skipped by once it is sealed and compacted.
+    Compacted,
+    /// None.
+    Off,
+}
+
+impl TokenIndex {
+    pub fn parse(text: &str) -> Option<TokenIndex> {
+        match text {
+            "always" => Some(TokenIndex::Always),
+            "compacted" => Some(TokenIndex::Compacted),
+            "off" => Some(TokenIndex::Off),
+            _ => None,
+        }
+    }
 }
 
 impl Default for StoreConfig {
@@ -176,7 +200,7 @@ impl Default for StoreConfig {
             default_retention: Retention { max_age: Some(Duration::from_secs(30 * 86_400)), max_bytes: None },
             sealed_codec: Some(Codec::Zstd { level: 9 }),
             compact_block_bytes: 4 << 20,
-            token_index: true,
+            token_index: TokenIndex::Always,
         }
     }
 }

@@ -348,6 +348,33 @@ mod tests {
     }
 
     #[test]
+    fn an_index_written_before_token_indexes_is_still_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(Segment::file_name(0));
+        fs::write(&path, frames(3)).unwrap();
+        let (segment, _) = Segment::open(&path, 0).unwrap();
+        // "VGI1": 44-byte metas, no index_len.
+        let mut old = b"VGI1".to_vec();
+        old.extend_from_slice(&segment.len.to_le_bytes());
+        old.extend_from_slice(&(segment.frames.len() as u32).to_le_bytes());
+        for meta in &segment.frames {
+            old.extend_from_slice(&meta.first_offset.to_le_bytes());
+            old.extend_from_slice(&meta.count.to_le_bytes());
+            old.extend_from_slice(&meta.min_ts_ns.to_le_bytes());
+            old.extend_from_slice(&meta.max_ts_ns.to_le_bytes());
+            old.extend_from_slice(&meta.pos.to_le_bytes());
+            old.extend_from_slice(&meta.len.to_le_bytes());
+            old.extend_from_slice(&meta.raw_len.to_le_bytes());
+        }
+        let crc = crc32c::crc32c(&old);
+        old.extend_from_slice(&crc.to_le_bytes());
+        fs::write(segment.index_path(), old).unwrap();
+        let (again, repairs) = Segment::open(&path, 0).unwrap();
+        assert!(!repairs.index_rebuilt);
+        assert_eq!(again.frames, segment.frames);
+    }
+
+    #[test]
     fn time_lookup_finds_the_first_frame_that_can_hold_a_time_even_out_of_order() {
         let mut segment = Segment::new(Path::new("/nowhere"), 0);
         for (i, (min, max)) in [(10, 20), (5, 15), (30, 40), (25, 35)].into_iter().enumerate() {

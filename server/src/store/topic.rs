@@ -22,7 +22,9 @@ use super::files::FileCache;
 use super::frame::{self, FrameMeta, HEADER_LEN};
 use super::index::{self, Required};
 use super::segment::{Repairs, Segment};
-use super::{Durability, Gap, GapReason, ReadBatch, Retention, StoreConfig, StoreError, StoredRecord, TopicKey};
+use super::{
+    Durability, Gap, GapReason, ReadBatch, Retention, StoreConfig, StoreError, StoredRecord, TokenIndex, TopicKey,
+};
 
 /// Largest uncompressed frame a commit writes; a bigger group is split.
 const MAX_FRAME_RAW_BYTES: usize = 1 << 20;
@@ -287,7 +289,7 @@ impl Topic {
                 first + start as u64,
                 &records[start..end],
                 self.config.codec,
-                self.config.token_index,
+                self.config.token_index == TokenIndex::Always,
                 &mut bytes,
             );
             meta.pos = at;
@@ -606,7 +608,7 @@ impl Topic {
         let mut metas = Vec::new();
         let mut block: Vec<StoredRecord> = Vec::new();
         let mut block_bytes = 0;
-        let token_index = self.config.token_index;
+        let token_index = self.config.token_index != TokenIndex::Off;
         let flush = |block: &mut Vec<StoredRecord>, out: &mut Vec<u8>, metas: &mut Vec<FrameMeta>| {
             if let Some(first) = block.first() {
                 let records: Vec<(i64, &str)> = block.iter().map(|r| (r.ts_ns, &*r.payload)).collect();

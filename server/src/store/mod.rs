@@ -4,8 +4,10 @@
 //! On disk, one directory per topic, `DATA_DIR/topics/ORG/APP/KIND/` (KIND
 //! is a log kind or `metrics`):
 //! segment files `BASE.seg` of frames (see `frame.rs`: a header with the
-//! offsets, time range and CRC32C, then a compressed block of records), the
-//! segment's index `BASE.idx` (see `segment.rs`), and `retention.json`.
+//! offsets, time range and CRC32C, the frame's token index (see `index.rs`:
+//! what a search needs to skip the frame unread), then a compressed block
+//! of records), the segment's index `BASE.idx` (see `segment.rs`), and
+//! `retention.json`.
 //!
 //! Invariants recovery relies on:
 //! - Offsets are consecutive inside a segment and across segments; a frame

@@ -283,3 +283,28 @@ fn a_rare_word_reads_only_the_frames_that_hold_it() {
     let candidates: Vec<(u64, u64)> = candidates.iter().map(|range| (range.start, range.end)).collect();
     assert_eq!(candidates, [(1_700, 1_800)]);
 }
+
+/// Newest first, a search reads token indexes a window at a time back from
+/// the end: pages across windows and frames that straddle them still give
+/// every match once, as without the index.
+#[test]
+fn newest_first_pages_across_windows_give_every_match_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let lines: Vec<(i64, String)> = (0..30_000)
+        .map(|n| {
+            let word = if n % 997 == 0 || n % 4_001 == 5 { "zanzibar" } else { "ordinary" };
+            (n, json!({"message": format!("request {n} was {word}")}).to_string())
+        })
+        .collect();
+    for batch in lines.chunks(333) {
+        store.append_batch(&key(), batch.to_vec()).unwrap();
+    }
+    let indexed = CompiledFilter::parse("zanzibar").unwrap();
+    let plain = CompiledFilter::parse("zanzibar").unwrap().without_index();
+    let with = pages(&store, &indexed, Order::NewestFirst, 7);
+    assert_eq!(with, pages(&store, &plain, Order::NewestFirst, 7));
+    let mut expected: Vec<u64> = (0..30_000u64).filter(|n| n % 997 == 0 || n % 4_001 == 5).collect();
+    expected.reverse();
+    assert_eq!(with.iter().map(|(offset, _)| *offset).collect::<Vec<_>>(), expected);
+}

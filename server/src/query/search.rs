@@ -99,12 +99,21 @@ fn newest_first(
     in_time: impl Fn(i64) -> bool,
 ) -> SearchPage {
     let mut page = SearchPage::default();
-    let candidates = store.candidate_ranges(request.key, offsets.clone(), request.filter.required());
-    for range in candidates.into_iter().rev() {
-        if let Some(last) = newest_first_in(store, request, range, &in_time, &mut page) {
-            page.next_cursor = (last > offsets.start).then_some(last);
-            return page;
+    // Windows back from the end, growing: the token indexes read are those
+    // of the stretch a page needs, not of the whole range.
+    let mut end = offsets.end;
+    let mut window = READ_CHUNK as u64 * 4;
+    while end > offsets.start {
+        let start = end.saturating_sub(window).max(offsets.start);
+        let candidates = store.candidate_ranges(request.key, start..end, request.filter.required());
+        for range in candidates.into_iter().rev() {
+            if let Some(last) = newest_first_in(store, request, range, &in_time, &mut page) {
+                page.next_cursor = (last > offsets.start).then_some(last);
+                return page;
+            }
         }
+        end = start;
+        window = (window * 2).min(1 << 20);
     }
     page
 }

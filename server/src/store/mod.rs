@@ -170,8 +170,8 @@ pub struct StoreConfig {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TokenIndex {
     /// Every frame, at append and at compaction: searches skip from the
-    /// first second, appends pay for building it (about twice the CPU of
-    /// zstd level 1 on access logs).
+    /// first second, appends pay for building it (two to three times the CPU
+    /// of zstd level 1 on access logs).
     Always,
     /// Only the blocks compaction writes: appends cost what they did, and
     /// a segment is skipped by once it is sealed and compacted.

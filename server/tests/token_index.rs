@@ -229,6 +229,7 @@ proptest! {
             segment_max_bytes: 2_500,
             compact_block_bytes: 4_096,
             token_index: mode,
+            token_index_min_bytes: 0,
             ..StoreConfig::default()
         };
         // The first batches as a store without the index wrote them.
@@ -258,7 +259,8 @@ proptest! {
 #[test]
 fn a_rare_word_reads_only_the_frames_that_hold_it() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store =
+        Store::open_with(dir.path(), StoreConfig { token_index_min_bytes: 0, ..StoreConfig::default() }).unwrap();
     for batch in 0..50 {
         let lines = (0..100)
             .map(|n| {
@@ -284,13 +286,29 @@ fn a_rare_word_reads_only_the_frames_that_hold_it() {
     assert_eq!(candidates, [(1_700, 1_800)]);
 }
 
+/// A frame too small to be worth an index (a one-line commit) gets none:
+/// it is read, and the answer is the same.
+#[test]
+fn small_frames_get_no_index_by_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    for n in 0..20 {
+        store.append_batch(&key(), vec![(n, json!({"message": format!("line {n}")}).to_string())]).unwrap();
+    }
+    let filter = CompiledFilter::parse("zanzibar").unwrap();
+    let (read, _) = store.scan_where(&key(), 0..u64::MAX, filter.required(), |_, _, _| true);
+    let (everything, _) = store.scan(&key(), 0, |_, _, _| {});
+    assert_eq!((read, store.candidate_ranges(&key(), 0..20, filter.required()).len()), (everything, 1));
+}
+
 /// Newest first, a search reads token indexes a window at a time back from
 /// the end: pages across windows and frames that straddle them still give
 /// every match once, as without the index.
 #[test]
 fn newest_first_pages_across_windows_give_every_match_once() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store =
+        Store::open_with(dir.path(), StoreConfig { token_index_min_bytes: 0, ..StoreConfig::default() }).unwrap();
     let lines: Vec<(i64, String)> = (0..30_000)
         .map(|n| {
             let word = if n % 997 == 0 || n % 4_001 == 5 { "zanzibar" } else { "ordinary" };

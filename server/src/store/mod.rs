@@ -164,6 +164,10 @@ pub struct StoreConfig {
     /// Which frames get a token index (see `index.rs`), so searches skip
     /// the frames that cannot match. Frames without one read the same.
     pub token_index: TokenIndex,
+    /// Frames of fewer uncompressed bytes get no token index: reading a
+    /// small frame costs little, and its index would weigh as much as its
+    /// records (a one-line commit).
+    pub token_index_min_bytes: usize,
 }
 
 /// Which frames are written with a token index.
@@ -203,6 +207,7 @@ impl Default for StoreConfig {
             sealed_codec: Some(Codec::Zstd { level: 9 }),
             compact_block_bytes: 4 << 20,
             token_index: TokenIndex::Always,
+            token_index_min_bytes: 16 << 10,
         }
     }
 }

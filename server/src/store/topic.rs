@@ -289,7 +289,7 @@ impl Topic {
                 first + start as u64,
                 &records[start..end],
                 self.config.codec,
-                self.config.token_index == TokenIndex::Always,
+                self.config.token_index == TokenIndex::Always && raw >= self.config.token_index_min_bytes,
                 &mut bytes,
             );
             meta.pos = at;
@@ -608,12 +608,14 @@ impl Topic {
         let mut metas = Vec::new();
         let mut block: Vec<StoredRecord> = Vec::new();
         let mut block_bytes = 0;
-        let token_index = self.config.token_index != TokenIndex::Off;
+        let (token_index, min_bytes) = (self.config.token_index != TokenIndex::Off, self.config.token_index_min_bytes);
         let flush = |block: &mut Vec<StoredRecord>, out: &mut Vec<u8>, metas: &mut Vec<FrameMeta>| {
             if let Some(first) = block.first() {
                 let records: Vec<(i64, &str)> = block.iter().map(|r| (r.ts_ns, &*r.payload)).collect();
+                let raw: usize = records.iter().map(|(_, payload)| payload.len() + 12).sum();
                 let at = out.len() as u64;
-                let mut meta = frame::encode_with(first.offset, &records, codec, token_index, out);
+                let indexed = token_index && raw >= min_bytes;
+                let mut meta = frame::encode_with(first.offset, &records, codec, indexed, out);
                 meta.pos = at;
                 metas.push(meta);
                 block.clear();

@@ -59,9 +59,29 @@ pub const SECTION_OVERHEAD: usize = 12;
 const SALT: [u32; 8] = [0x47b6137b, 0x44974d91, 0x8824ad5b, 0xa2b7289d, 0x705495c7, 0x2df1424b, 0x9efc4947, 0x5c6bfb31];
 
 /// Whether a byte belongs to a token.
-pub fn is_word(byte: u8) -> bool {
+pub const fn is_word(byte: u8) -> bool {
     byte.is_ascii_alphanumeric() || byte >= 0x80
 }
+
+/// [`is_word`] and ASCII lowercasing as tables: one load per byte.
+const WORD: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        table[byte] = is_word(byte as u8);
+        byte += 1;
+    }
+    table
+};
+const LOWER: [u8; 256] = {
+    let mut table = [0; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        table[byte] = (byte as u8).to_ascii_lowercase();
+        byte += 1;
+    }
+    table
+};
 
 /// The key of a token (already ASCII-lowercased).
 pub fn token_key(token: &[u8]) -> u64 {
@@ -159,12 +179,13 @@ impl IndexBuilder {
     fn add_unescaped(&mut self, payload: &[u8]) {
         let mut at = 0;
         while at < payload.len() {
-            let Some(open) = memchr::memchr(b'"', &payload[at..]).map(|q| at + q) else {
+            // Strings are short: a plain loop finds their quotes faster than memchr.
+            let Some(open) = payload[at..].iter().position(|b| *b == b'"').map(|q| at + q) else {
                 self.add_literals(&payload[at..]);
                 return;
             };
             self.add_literals(&payload[at..open]);
-            let close = memchr::memchr(b'"', &payload[open + 1..]).map_or(payload.len(), |q| open + 1 + q);
+            let close = payload[open + 1..].iter().position(|b| *b == b'"').map_or(payload.len(), |q| open + 1 + q);
             self.add_text(&payload[open + 1..close]);
             at = close + 1;
         }
@@ -172,6 +193,10 @@ impl IndexBuilder {
 
     /// The words between strings that are not numbers: `true`, `false`, `null`.
     fn add_literals(&mut self, between: &[u8]) {
+        // Mostly `":"`, `","` and numbers: look closer only at a t, f or n.
+        if !between.iter().any(|b| matches!(b, b't' | b'f' | b'n')) {
+            return;
+        }
         for word in between.split(|b| !is_word(*b)) {
             if word.iter().any(|b| !b.is_ascii_digit() && !matches!(b, b'e' | b'E')) {
                 self.add_token(&word.to_ascii_lowercase());
@@ -200,36 +225,37 @@ impl IndexBuilder {
         add_token(&mut self.keys, &mut self.seen_short, &mut self.seen_tokens, lower);
     }
 
-    /// The trigrams and tokens of one string, in one pass.
+    /// The trigrams and tokens of one string.
     fn add_text(&mut self, text: &[u8]) {
-        self.lower.clear();
+        let seen = &mut self.seen_trigrams;
         let mut trigram = 0u32;
-        let mut token_start = None;
         for (at, byte) in text.iter().enumerate() {
-            let byte = byte.to_ascii_lowercase();
-            self.lower.push(byte);
-            trigram = (trigram << 8 | byte as u32) & 0x00ff_ffff;
-            if at >= 2 {
-                // The marker bit keeps an empty slot (0) from matching.
-                let id = trigram | 0x0100_0000;
-                let slot = (id.wrapping_mul(0x9E37_79B1) >> 19) as usize;
-                if self.seen_trigrams[slot] != id {
-                    self.seen_trigrams[slot] = id;
-                    let bytes = trigram.to_be_bytes();
-                    self.keys.push(trigram_key(&bytes[1..]));
-                }
-            }
-            match (is_word(byte), token_start) {
-                (true, None) => token_start = Some(at),
-                (false, Some(start)) => {
-                    add_token(&mut self.keys, &mut self.seen_short, &mut self.seen_tokens, &self.lower[start..at]);
-                    token_start = None;
-                }
-                _ => {}
+            trigram = (trigram << 8 | LOWER[*byte as usize] as u32) & 0x00ff_ffff;
+            // The marker bit keeps an empty slot (0) from matching.
+            let id = trigram | 0x0100_0000;
+            let slot = (id.wrapping_mul(0x9E37_79B1) >> 19) as usize & (SEEN_SLOTS - 1);
+            if at >= 2 && seen[slot] != id {
+                seen[slot] = id;
+                self.keys.push(trigram_key(&trigram.to_be_bytes()[1..]));
             }
         }
-        if let Some(start) = token_start {
-            add_token(&mut self.keys, &mut self.seen_short, &mut self.seen_tokens, &self.lower[start..]);
+        for token in text.split(|byte| !WORD[*byte as usize]).filter(|token| !token.is_empty()) {
+            if token.len() <= 7 {
+                // The length, then the bytes: a different number for each token.
+                let id = token.iter().fold(token.len() as u64, |id, byte| id << 8 | LOWER[*byte as usize] as u64);
+                let slot = (id.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 51) as usize;
+                if self.seen_short[slot] != id {
+                    self.seen_short[slot] = id;
+                    let mut lower = [0u8; 7];
+                    lower[..token.len()].copy_from_slice(token);
+                    lower.make_ascii_lowercase();
+                    self.keys.push(token_key(&lower[..token.len()]));
+                }
+            } else {
+                self.lower.clear();
+                self.lower.extend(token.iter().map(u8::to_ascii_lowercase));
+                add_token(&mut self.keys, &mut self.seen_short, &mut self.seen_tokens, &self.lower);
+            }
         }
     }
 

@@ -1,10 +1,10 @@
 //! One frame: a block of consecutive records of one topic, as written to a
 //! segment file by one commit. A frame is the unit of compression, of CRC
-//! checking, and of the sparse index.
+//! checking, of the sparse index, and of skipping by token index.
 //!
 //! ```text
 //! offset size field
-//!      0    4 magic "VGF1"
+//!      0    4 magic        "VGF1", or "VGF2" with a token index
 //!      4    4 body_len     u32 LE, bytes of body after the header
 //!      8    4 crc32c       u32 LE, of header bytes 12..48 and the body
 //!     12    8 first_offset u64 LE

@@ -428,6 +428,36 @@ mod tests {
     }
 
     #[test]
+    fn only_terms_that_every_match_must_satisfy_require_anything_of_the_token_index() {
+        let required = |filter: &str| CompiledFilter::parse(filter).unwrap().required().len();
+        for nothing in [
+            "",
+            "status>=500",
+            "status:503",
+            "status:5xx",
+            "level:error",
+            "-timeout",
+            "/time(out)?/",
+            "ab",
+            "path:*",
+            "ms:*.0",
+            "order_id:1*2",
+            "\"a\\\"b\"",
+        ] {
+            assert_eq!(required(nothing), 0, "{nothing}");
+        }
+        // Trigrams tim, ime, meo, eou, out.
+        assert_eq!(required("timeout"), 5);
+        assert_eq!(required("timeout -level:debug status>=500"), 5);
+        // "a b c": trigrams "a b", " b ", "b c", and the word b.
+        assert_eq!(required("\"a b c\""), 4);
+        // path:/api/*/items: the words api and items; path:/v1/orders/42: v1, orders, 42.
+        assert_eq!(required("path:/api/*/items"), 2);
+        assert_eq!(required("path:/v1/orders/42"), 3);
+        assert_eq!(CompiledFilter::parse("timeout").unwrap().without_index().required().len(), 0);
+    }
+
+    #[test]
     fn wildcards_anchor_at_both_ends() {
         assert!(wildcard_match("/api/cart", "/api/*"));
         assert!(wildcard_match("/api/cart", "*cart"));

@@ -16,7 +16,7 @@ use vigie_server::cli::tokens::TokensCommand;
 use vigie_server::demo::DemoConfig;
 use vigie_server::drains::DrainSettings;
 use vigie_server::ingest::limits::IngestLimits;
-use vigie_server::store::{Codec, Durability, StoreConfig};
+use vigie_server::store::{Codec, Durability, StoreConfig, TokenIndex};
 use vigie_server::{start, GeoIpSource, ServeConfig, StatsdConfig, Welcome};
 
 #[derive(Parser)]
@@ -242,6 +242,10 @@ enum BenchWhat {
     /// delivered to raw-http and syslog-tcp, ingest beside 0, 1 and 10
     /// drains, memory and CPU of 1,000 idle drains.
     Drains(bench::drains::DrainsBenchConfig),
+    /// The same access lines in Vigie and in ClickHouse (in process through
+    /// the `chdb` Python package): bytes on disk, a rare term, a 5xx count,
+    /// top paths, a per-minute histogram; medians and ratios.
+    Analytics(bench::analytics::AnalyticsBenchConfig),
     /// `vigie agent` against a `vigie serve` child process: lines/s shipped
     /// from a command printing as fast as it can, and the agent's CPU and
     /// RSS at 1,000 lines/s and at 10,000 statsd lines/s.
@@ -267,6 +271,11 @@ struct ServeArgs {
     /// Compression of stored blocks: zstd, lz4 or raw.
     #[arg(long, env = "VIGIE_CODEC", default_value = "zstd", value_parser = parse_codec)]
     codec: Codec,
+    /// Which stored blocks get a token index that lets searches skip what
+    /// cannot match: `always` (every block; appends cost more CPU),
+    /// `compacted` (only sealed segments once compacted) or `off`.
+    #[arg(long, env = "VIGIE_TOKEN_INDEX", default_value = "always", value_parser = parse_token_index)]
+    token_index: TokenIndex,
     /// Create a demo organisation whose apps keep logging.
     #[arg(long)]
     demo: bool,
@@ -529,6 +538,19 @@ async fn main() -> ExitCode {
                 }
             };
         }
+        Command::Bench { what: BenchWhat::Analytics(config) } => {
+            return match tokio::task::spawn_blocking(move || bench::analytics::run(&config)).await {
+                Ok(Ok(())) => ExitCode::SUCCESS,
+                Ok(Err(error)) => {
+                    eprintln!("the benchmark failed: {error}");
+                    ExitCode::FAILURE
+                }
+                Err(error) => {
+                    eprintln!("the benchmark failed: {error}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
         Command::Bench { what: BenchWhat::Agent(config) } => {
             return match bench::agent::run(config).await {
                 Ok(()) => ExitCode::SUCCESS,
@@ -560,7 +582,12 @@ async fn main() -> ExitCode {
         requests_per_sec: args.demo_requests_per_sec,
         backfill: Duration::from_secs(args.demo_backfill_minutes * 60),
     });
-    let store = StoreConfig { durability: args.durability, codec: args.codec, ..StoreConfig::default() };
+    let store = StoreConfig {
+        durability: args.durability,
+        codec: args.codec,
+        token_index: args.token_index,
+        ..StoreConfig::default()
+    };
     let geoip = match (args.geoip_db, args.demo) {
         (Some(path), _) => GeoIpSource::File(path),
         (None, true) => GeoIpSource::Demo,
@@ -739,4 +766,8 @@ fn parse_durability(text: &str) -> Result<Durability, String> {
 
 fn parse_codec(text: &str) -> Result<Codec, String> {
     Codec::parse(text).ok_or_else(|| format!("unknown codec \"{text}\": use zstd, lz4 or raw"))
+}
+
+fn parse_token_index(text: &str) -> Result<TokenIndex, String> {
+    TokenIndex::parse(text).ok_or_else(|| format!("unknown token index \"{text}\": use always, compacted or off"))
 }

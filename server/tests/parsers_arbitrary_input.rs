@@ -39,7 +39,8 @@ use vigie_server::metrics::gorilla::{decode as gorilla_decode, ChunkWriter, Seal
 use vigie_server::metrics::point::MetricType;
 use vigie_server::query::time_bound::{parse_duration_ns, parse_time_bound};
 use vigie_server::query::CompiledFilter;
-use vigie_server::store::frame::{self, Codec, FrameError, HEADER_LEN, MAGIC};
+use vigie_server::store::frame::{self, Codec, FrameError, HEADER_LEN, MAGIC, MAGIC_INDEXED};
+use vigie_server::store::index::{self, Required};
 
 /// The cases each property runs: `VIGIE_PROPTEST_CASES` when set, else
 /// `default` (sized so the whole file stays well under 30 s in debug).
@@ -1258,18 +1259,21 @@ fn checked_frame() -> impl Strategy<Value = Vec<u8>> {
         prop_oneof![Just(0u8), Just(1), Just(2), any::<u8>()],
         prop_oneof![(0..128u32).boxed(), any::<u32>().boxed()],
         body,
+        // Without a token index ("VGF1"), or with one of some length ("VGF2").
+        prop_oneof![Just(None), (0..80u32).prop_map(Some), any::<u32>().prop_map(Some)],
     )
-        .prop_map(|(first_offset, count, (min_ts, max_ts), codec, raw_len, body)| {
+        .prop_map(|(first_offset, count, (min_ts, max_ts), codec, raw_len, body, index_len)| {
             let raw_len = if codec == 0 { body.len() as u32 } else { raw_len };
             let mut frame = Vec::with_capacity(HEADER_LEN + body.len());
-            frame.extend_from_slice(&MAGIC);
+            frame.extend_from_slice(if index_len.is_some() { &MAGIC_INDEXED } else { &MAGIC });
             frame.extend_from_slice(&(body.len() as u32).to_le_bytes());
             frame.extend_from_slice(&[0; 4]);
             frame.extend_from_slice(&first_offset.to_le_bytes());
             frame.extend_from_slice(&count.to_le_bytes());
             frame.extend_from_slice(&min_ts.to_le_bytes());
             frame.extend_from_slice(&max_ts.to_le_bytes());
-            frame.extend_from_slice(&[codec, 0, 0, 0]);
+            let index_len = index_len.unwrap_or(0).to_le_bytes();
+            frame.extend_from_slice(&[codec, index_len[0], index_len[1], index_len[2]]);
             frame.extend_from_slice(&raw_len.to_le_bytes());
             frame.extend_from_slice(&body);
             let crc = crc32c::crc32c(&frame[12..]);
@@ -1279,6 +1283,15 @@ fn checked_frame() -> impl Strategy<Value = Vec<u8>> {
 }
 
 fn check_frame(bytes: &[u8]) -> Result<(), TestCaseError> {
+    // A search reads a frame's token index alone, before its CRC is checked.
+    if let Ok((meta, _, _)) = frame::parse_header(bytes) {
+        if let Some(section) = frame::index_section(bytes, &meta) {
+            let mut required = Required::none();
+            required.token(b"zanzibar");
+            required.trigrams_of(b"zanzibar");
+            let _ = index::may_hold(section, &required);
+        }
+    }
     match frame::decode(bytes) {
         Ok(records) => {
             let meta = frame::check(bytes).unwrap();
@@ -1366,10 +1379,11 @@ proptest! {
         first_offset in prop_oneof![any::<u64>().prop_map(|n| n >> 1), Just(0u64)],
         records in prop::collection::vec((any_ts_ns(), prop_oneof![any::<String>(), "[a-z ]{0,200}"]), 1..40),
         codec in prop::sample::select(vec![Codec::Raw, Codec::Lz4, Codec::Zstd { level: 1 }, Codec::Zstd { level: 19 }]),
+        indexed in any::<bool>(),
     ) {
         let borrowed: Vec<(i64, &str)> = records.iter().map(|(ts, payload)| (*ts, payload.as_str())).collect();
         let mut out = vec![0xAA; 3];
-        let meta = frame::encode(first_offset, &borrowed, codec, &mut out);
+        let meta = frame::encode_with(first_offset, &borrowed, codec, indexed, &mut out);
         let bytes = &out[3..];
         prop_assert_eq!(meta.len as usize, bytes.len());
         prop_assert_eq!(frame::check(bytes), Ok(meta));

@@ -4,6 +4,7 @@
 //! fresh store in a scratch directory that is removed afterwards.
 
 pub mod agent;
+pub mod analytics;
 pub mod api;
 pub mod drains;
 pub mod metrics;

@@ -4,7 +4,7 @@
 //! with a realistic status mix, long-tailed latencies and clients from many
 //! countries. The same seed gives the same sequence of lines.
 
-mod access;
+pub(crate) mod access;
 mod service;
 
 use std::time::Duration;

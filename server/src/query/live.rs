@@ -191,7 +191,9 @@ impl Follower {
     }
 }
 
-/// Reads and encodes the batch from `next`. Blocks: call it from a blocking thread.
+/// Reads and encodes the batch from `next`; first, frames whose token
+/// index rules the filter out are passed over unread (nothing to send for
+/// them). Blocks: call it from a blocking thread.
 fn read_batch(
     store: &Store,
     shared: &SharedBatches,
@@ -199,8 +201,21 @@ fn read_batch(
     selection: &LiveSelection,
     next: u64,
 ) -> (u64, Vec<LiveItem>) {
+    let required = selection.filter.required();
+    if !required.is_empty() {
+        let end = store.next_offset(key);
+        let stretch = next..end.min(next.saturating_add(SKIP_STRETCH));
+        match store.candidate_ranges(key, stretch.clone(), required).first() {
+            Some(first) if first.start > next => return (first.start, Vec::new()),
+            None if stretch.end > next => return (stretch.end, Vec::new()),
+            _ => {}
+        }
+    }
     encode_batch(shared, key, selection, next, store.read(key, next, READ_CHUNK))
 }
+
+/// Offsets whose token indexes one read looks at before reading records.
+const SKIP_STRETCH: u64 = 64 * READ_CHUNK as u64;
 
 /// Filters and encodes a batch read from `next`, sharing it when whole.
 fn encode_batch(
@@ -278,6 +293,33 @@ mod tests {
         assert_eq!(records.as_array().unwrap().len(), 1);
         assert_eq!(records[0]["message"], "b timeout");
         assert_eq!(filtered.last_offset, 2, "the id still covers what the filter left out");
+    }
+
+    #[tokio::test]
+    async fn a_filtered_follower_far_behind_passes_over_frames_that_cannot_match() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = crate::store::StoreConfig { token_index_min_bytes: 0, ..Default::default() };
+        let store = Store::open_with(dir.path(), config).unwrap();
+        let key = TopicKey::new("acme", "api", LogKind::Service);
+        for frame in 0..100 {
+            let batch = (0..100)
+                .map(|n| {
+                    let word = if (frame, n) == (20, 5) || (frame, n) == (97, 7) { "zanzibar" } else { "ordinary" };
+                    (frame * 100 + n, format!("{{\"message\":\"line {n} {word}\"}}"))
+                })
+                .collect();
+            store.append_batch(&key, batch).unwrap();
+        }
+        let shared = Arc::new(SharedBatches::default());
+        let stream = follow(store.clone(), shared, key, Some(0), selection("zanzibar")).unwrap();
+        let mut stream = std::pin::pin!(stream);
+        let mut offsets = Vec::new();
+        while offsets.len() < 2 {
+            let item = stream.next().await.unwrap();
+            let records: serde_json::Value = serde_json::from_str(item.json()).unwrap();
+            offsets.extend(records.as_array().unwrap().iter().map(|r| r["offset"].as_u64().unwrap()));
+        }
+        assert_eq!(offsets, [2_005, 9_707]);
     }
 
     #[test]

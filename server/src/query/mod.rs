@@ -10,7 +10,10 @@
 //! Speed: a record is parsed only if it may match. Each positive text term
 //! whose needle JSON writes unchanged is first looked for in the raw
 //! payload bytes, which rejects most records of a rare-word search without
-//! parsing them.
+//! parsing them. Before that, whole frames are skipped unread when their
+//! token index (see `store::index`) lacks a token or trigram that every
+//! matching record must hold: [`CompiledFilter::required`] derives those
+//! from the terms where it is certain, and from no other.
 
 pub mod context;
 pub mod encode;
@@ -26,9 +29,13 @@ use serde_json::Value;
 use vigie_app::model::Level;
 use vigie_app::query::{Filter, FilterError, Matcher, Op};
 
+use crate::store::index::{is_word, Required};
+
 /// A filter ready to run over many records.
 pub struct CompiledFilter {
     terms: Vec<CompiledTerm>,
+    /// What every record that passes holds, for skipping frames.
+    required: Required,
 }
 
 impl std::fmt::Debug for CompiledFilter {
@@ -88,7 +95,11 @@ impl CompiledFilter {
     /// is reported at its term's position.
     pub fn compile(filter: &Filter) -> Result<CompiledFilter, FilterError> {
         let mut terms = Vec::with_capacity(filter.terms.len());
+        let mut required = Required::none();
         for term in &filter.terms {
+            if !term.negated {
+                require(&mut required, &term.matcher);
+            }
             let (matcher, prefilter) = match &term.matcher {
                 Matcher::Text { needle, case_sensitive } => {
                     // JSON writes these characters escaped, so the raw bytes
@@ -122,7 +133,20 @@ impl CompiledFilter {
             };
             terms.push(CompiledTerm { negated: term.negated, matcher, prefilter });
         }
-        Ok(CompiledFilter { terms })
+        Ok(CompiledFilter { terms, required })
+    }
+
+    /// The tokens and trigrams every record that passes holds: a frame
+    /// whose token index lacks one is skipped unread.
+    pub fn required(&self) -> &Required {
+        &self.required
+    }
+
+    /// The same filter, reading every frame (no skipping by token index):
+    /// what a query gave before the index existed, to compare with.
+    pub fn without_index(mut self) -> CompiledFilter {
+        self.required = Required::none();
+        self
     }
 
     /// Parses and compiles in one go.
@@ -162,6 +186,84 @@ impl CompiledMatcher {
             }
         }
     }
+}
+
+/// Adds to `required` what every record that `matcher` keeps must hold in
+/// its token index; nothing where that is not certain.
+///
+/// The index holds the tokens and trigrams of a payload's raw bytes, and of
+/// each string as it reads when the payload has an escape. So a needle with
+/// none of the bytes JSON escapes (`"`, `\`, control characters) that is
+/// in a string of the record is in the raw bytes or in that string's text.
+fn require(required: &mut Required, matcher: &Matcher) {
+    let escaped = |bytes: &[u8]| bytes.iter().any(|b| matches!(b, b'"' | b'\\') || *b < 0x20);
+    match matcher {
+        // Text terms look into strings only: a string holding the needle
+        // holds its trigrams, and the words the needle bounds on both sides.
+        Matcher::Text { needle, .. } => {
+            let bytes = needle.as_bytes();
+            if escaped(bytes) {
+                return;
+            }
+            required.trigrams_of(bytes);
+            for (start, end) in word_runs(bytes) {
+                if start > 0 && end < bytes.len() {
+                    required.token(&bytes[start..end]);
+                }
+            }
+        }
+        // `field:value` compares the field's whole text (a string's, or the
+        // JSON of another value) with a pattern whose `*` match anything.
+        // Numbers compare by value and levels by rank, so their text says
+        // nothing. The words a literal part bounds (or an anchored end) are
+        // whole tokens of a string, a key, or true/false/null: all indexed.
+        // Numbers are not indexed, and JSON rewrites them (`1e2` reads
+        // `100.0`), so a token of digits and `e` is required only when the
+        // pattern cannot match a number's text (it has a byte no number has)
+        // nor span one inside an object or array (it has no `[]{},:`).
+        Matcher::Field { field, op: Op::Matches, value } => {
+            let numeric = value.parse::<f64>().is_ok() || status_class(value).is_some();
+            let lower = value.to_ascii_lowercase();
+            let bytes = lower.as_bytes();
+            if field == "level" || numeric || escaped(bytes) {
+                return;
+            }
+            let structural = bytes.iter().any(|b| b"[]{},:".contains(b));
+            let beyond_numbers = bytes.iter().any(|b| !b.is_ascii_digit() && !b"e.+-*".contains(b));
+            let digits_too = beyond_numbers && !structural;
+            let parts: Vec<&[u8]> = bytes.split(|b| *b == b'*').collect();
+            for (i, part) in parts.iter().enumerate() {
+                let (left_anchored, right_anchored) = (i == 0, i + 1 == parts.len());
+                for (start, end) in word_runs(part) {
+                    let token = &part[start..end];
+                    let whole = (start > 0 || left_anchored) && (end < part.len() || right_anchored);
+                    let number_like = token.iter().all(|b| b.is_ascii_digit() || *b == b'e');
+                    if whole && (digits_too || !number_like) {
+                        required.token(token);
+                    }
+                }
+            }
+        }
+        Matcher::Field { .. } | Matcher::Regex { .. } => {}
+    }
+}
+
+/// The `(start, end)` of each maximal run of word bytes.
+fn word_runs(bytes: &[u8]) -> Vec<(usize, usize)> {
+    let mut runs = Vec::new();
+    let mut at = 0;
+    while at < bytes.len() {
+        if !is_word(bytes[at]) {
+            at += 1;
+            continue;
+        }
+        let start = at;
+        while at < bytes.len() && is_word(bytes[at]) {
+            at += 1;
+        }
+        runs.push((start, at));
+    }
+    runs
 }
 
 /// Whether `test` holds for any string value in `value`, keys excluded.
@@ -323,6 +425,36 @@ mod tests {
         let payload = r#"{"message":"she said \"hi\"\nthen left"}"#;
         assert!(keeps("\"said \\\"hi\\\"\"", payload));
         assert!(keeps("left", payload));
+    }
+
+    #[test]
+    fn only_terms_that_every_match_must_satisfy_require_anything_of_the_token_index() {
+        let required = |filter: &str| CompiledFilter::parse(filter).unwrap().required().len();
+        for nothing in [
+            "",
+            "status>=500",
+            "status:503",
+            "status:5xx",
+            "level:error",
+            "-timeout",
+            "/time(out)?/",
+            "ab",
+            "path:*",
+            "ms:*.0",
+            "order_id:1*2",
+            "\"a\\\"b\"",
+        ] {
+            assert_eq!(required(nothing), 0, "{nothing}");
+        }
+        // Trigrams tim, ime, meo, eou, out.
+        assert_eq!(required("timeout"), 5);
+        assert_eq!(required("timeout -level:debug status>=500"), 5);
+        // "a b c": trigrams "a b", " b ", "b c", and the word b.
+        assert_eq!(required("\"a b c\""), 4);
+        // path:/api/*/items: the words api and items; path:/v1/orders/42: v1, orders, 42.
+        assert_eq!(required("path:/api/*/items"), 2);
+        assert_eq!(required("path:/v1/orders/42"), 3);
+        assert_eq!(CompiledFilter::parse("timeout").unwrap().without_index().required().len(), 0);
     }
 
     #[test]

@@ -6,6 +6,8 @@
 //! pages read backwards in chunks. Either way the cursor is the offset the
 //! next page starts from (oldest-first) or stops before (newest-first), so
 //! paging never skips or repeats a record, even while new ones arrive.
+//! Either way, frames whose token index lacks what the filter requires are
+//! not read (see `CompiledFilter::required`).
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -73,7 +75,8 @@ fn oldest_first(
         page.gaps.push(Gap { offsets: offsets.start..first_kept, reason: GapReason::Retention });
     }
     let mut stopped_after = None;
-    let (_, gaps) = store.scan_range(request.key, offsets, |offset, ts_ns, payload| {
+    let required = request.filter.required();
+    let (_, gaps) = store.scan_where(request.key, offsets, required, |offset, ts_ns, payload| {
         if in_time(ts_ns) && request.filter.matches(payload) {
             let payload = String::from_utf8_lossy(payload);
             page.records.push(StoredRecord { offset, ts_ns, payload: Arc::from(payload.as_ref()) });
@@ -96,6 +99,34 @@ fn newest_first(
     in_time: impl Fn(i64) -> bool,
 ) -> SearchPage {
     let mut page = SearchPage::default();
+    // Windows back from the end, growing: the token indexes read are those
+    // of the stretch a page needs, not of the whole range.
+    let mut end = offsets.end;
+    let mut window = READ_CHUNK as u64 * 4;
+    while end > offsets.start {
+        let start = end.saturating_sub(window).max(offsets.start);
+        let candidates = store.candidate_ranges(request.key, start..end, request.filter.required());
+        for range in candidates.into_iter().rev() {
+            if let Some(last) = newest_first_in(store, request, range, &in_time, &mut page) {
+                page.next_cursor = (last > offsets.start).then_some(last);
+                return page;
+            }
+        }
+        end = start;
+        window = (window * 2).min(1 << 20);
+    }
+    page
+}
+
+/// Adds the matches of `range`, newest first, to `page`; the offset of the
+/// last one added once the page is full.
+fn newest_first_in(
+    store: &Store,
+    request: &SearchRequest,
+    offsets: Range<u64>,
+    in_time: &impl Fn(i64) -> bool,
+    page: &mut SearchPage,
+) -> Option<u64> {
     let mut end = offsets.end;
     while end > offsets.start && page.records.len() < request.limit {
         let start = end.saturating_sub(READ_CHUNK as u64).max(offsets.start);
@@ -115,14 +146,13 @@ fn newest_first(
                 let offset = record.offset;
                 page.records.push(record);
                 if page.records.len() >= request.limit {
-                    page.next_cursor = (offset > offsets.start).then_some(offset);
-                    return page;
+                    return Some(offset);
                 }
             }
         }
         end = start;
     }
-    page
+    None
 }
 
 #[cfg(test)]

@@ -1,8 +1,9 @@
 //! Counting without reading records out: how many records of a range match
 //! a filter, per time bucket split by level (service lines) or status class
 //! (access lines), and the top values of some fields (named, or found in
-//! the records). One pass over the range in place (`Store::scan_range`),
-//! whatever the number of fields, no record copied or sent.
+//! the records). One pass over the range in place (`Store::scan_where`),
+//! whatever the number of fields, no record copied or sent, skipping the
+//! frames whose token index rules out the filter.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -140,7 +141,8 @@ pub fn count(store: &Store, request: &StatsRequest) -> Stats {
     // Service lines' own fields, by name, while looking for the most present.
     let mut candidates: HashMap<String, Tally> = HashMap::new();
     let parse = !named.is_empty() || discover > 0;
-    let (_, gaps) = store.scan_range(request.key, range, |_, ts_ns, payload| {
+    let required = request.filter.required();
+    let (_, gaps) = store.scan_where(request.key, range, required, |_, ts_ns, payload| {
         if !in_time(ts_ns) || !request.filter.matches(payload) {
             return true;
         }

@@ -1,10 +1,10 @@
 //! One frame: a block of consecutive records of one topic, as written to a
 //! segment file by one commit. A frame is the unit of compression, of CRC
-//! checking, and of the sparse index.
+//! checking, of the sparse index, and of skipping by token index.
 //!
 //! ```text
 //! offset size field
-//!      0    4 magic "VGF1"
+//!      0    4 magic        "VGF1", or "VGF2" with a token index
 //!      4    4 body_len     u32 LE, bytes of body after the header
 //!      8    4 crc32c       u32 LE, of header bytes 12..48 and the body
 //!     12    8 first_offset u64 LE
@@ -12,10 +12,17 @@
 //!     24    8 min_ts_ns    i64 LE
 //!     32    8 max_ts_ns    i64 LE
 //!     40    1 codec        0 raw, 1 lz4, 2 zstd
-//!     41    3 reserved     zero
-//!     44    4 raw_len      u32 LE, body length once decompressed
-//!     48      body         `count` times: ts delta, len varint, payload
+//!     41    3 reserved     zero ("VGF1"); index_len u24 LE ("VGF2")
+//!     44    4 raw_len      u32 LE, records block length once decompressed
+//!     48      body         "VGF1": the records block;
+//!                          "VGF2": index_len bytes of token index (see
+//!                          `index.rs`), then the records block
 //! ```
+//!
+//! The records block is `count` times: ts delta, len varint, payload.
+//! Frames written with the token index ("VGF2") and without ("VGF1", every
+//! frame written before the index existed) sit side by side in a segment
+//! and read the same; only the first can be skipped by a search.
 //!
 //! A record's time is stored as the zigzag varint of its difference with the
 //! previous record's time (the first one's with `min_ts_ns`): records of a
@@ -26,9 +33,13 @@
 
 use std::sync::Arc;
 
+use super::index::{IndexBuilder, SECTION_OVERHEAD};
 use super::StoredRecord;
 
+/// A frame without a token index.
 pub const MAGIC: [u8; 4] = *b"VGF1";
+/// A frame with a token index between its header and its records.
+pub const MAGIC_INDEXED: [u8; 4] = *b"VGF2";
 pub const HEADER_LEN: usize = 48;
 /// Largest body accepted when reading, so a corrupt length never makes a
 /// reader allocate gigabytes.
@@ -78,6 +89,8 @@ pub struct FrameMeta {
     pub len: u32,
     /// Uncompressed body bytes: what a scan reads.
     pub raw_len: u32,
+    /// Bytes of the token index right after the header (0: none).
+    pub index_len: u32,
 }
 
 impl FrameMeta {
@@ -90,9 +103,29 @@ impl FrameMeta {
     }
 }
 
-/// Encodes `records` (consecutive offsets from `first_offset`) into one frame.
+/// Encodes `records` (consecutive offsets from `first_offset`) into one
+/// frame without a token index.
 pub fn encode(first_offset: u64, records: &[(i64, &str)], codec: Codec, out: &mut Vec<u8>) -> FrameMeta {
+    encode_with(first_offset, records, codec, false, out)
+}
+
+/// Encodes `records` into one frame, with a token index when `indexed`.
+pub fn encode_with(
+    first_offset: u64,
+    records: &[(i64, &str)],
+    codec: Codec,
+    indexed: bool,
+    out: &mut Vec<u8>,
+) -> FrameMeta {
     assert!(!records.is_empty(), "a frame holds at least one record");
+    let index = indexed.then(|| {
+        let mut builder = IndexBuilder::default();
+        for (_, payload) in records {
+            builder.add_payload(payload.as_bytes());
+        }
+        builder.finish()
+    });
+    let index_len = index.as_ref().map_or(0, Vec::len);
     let mut raw = Vec::with_capacity(records.iter().map(|(_, p)| p.len() + 12).sum());
     let (mut min_ts, mut max_ts) = (i64::MAX, i64::MIN);
     for (ts_ns, _) in records {
@@ -115,15 +148,19 @@ pub fn encode(first_offset: u64, records: &[(i64, &str)], codec: Codec, out: &mu
     let (codec, body) = if body.len() >= raw.len() { (Codec::Raw, raw.clone()) } else { (codec, body) };
 
     let start = out.len();
-    out.extend_from_slice(&MAGIC);
-    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    out.extend_from_slice(if index.is_some() { &MAGIC_INDEXED } else { &MAGIC });
+    out.extend_from_slice(&((index_len + body.len()) as u32).to_le_bytes());
     out.extend_from_slice(&[0; 4]); // CRC, filled below
     out.extend_from_slice(&first_offset.to_le_bytes());
     out.extend_from_slice(&(records.len() as u32).to_le_bytes());
     out.extend_from_slice(&min_ts.to_le_bytes());
     out.extend_from_slice(&max_ts.to_le_bytes());
-    out.extend_from_slice(&[codec.id(), 0, 0, 0]);
+    let index_len_bytes = (index_len as u32).to_le_bytes();
+    out.extend_from_slice(&[codec.id(), index_len_bytes[0], index_len_bytes[1], index_len_bytes[2]]);
     out.extend_from_slice(&(raw.len() as u32).to_le_bytes());
+    if let Some(index) = &index {
+        out.extend_from_slice(index);
+    }
     out.extend_from_slice(&body);
     let crc = crc32c::crc32c(&out[start + 12..]);
     out[start + 8..start + 12].copy_from_slice(&crc.to_le_bytes());
@@ -135,6 +172,7 @@ pub fn encode(first_offset: u64, records: &[(i64, &str)], codec: Codec, out: &mu
         pos: 0,
         len: (out.len() - start) as u32,
         raw_len: raw.len() as u32,
+        index_len: index_len as u32,
     }
 }
 
@@ -154,18 +192,28 @@ pub fn parse_header(bytes: &[u8]) -> Result<(FrameMeta, u32, u8), FrameError> {
     if bytes.len() < HEADER_LEN {
         return Err(FrameError::Short);
     }
-    if bytes[0..4] != MAGIC {
-        return Err(FrameError::Corrupt("bad magic"));
-    }
+    let indexed = match bytes[0..4].try_into().unwrap() {
+        MAGIC => false,
+        MAGIC_INDEXED => true,
+        _ => return Err(FrameError::Corrupt("bad magic")),
+    };
     let u32_at = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap());
     let u64_at = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap());
     let body_len = u32_at(4) as usize;
     let count = u32_at(20);
     let raw_len = u32_at(44);
     let codec = bytes[40];
+    let index_len = if indexed { u32::from_le_bytes([bytes[41], bytes[42], bytes[43], 0]) } else { 0 };
     // Offsets past u64::MAX cannot be: such a header is damaged.
     let offsets_fit = u64_at(12).checked_add(count as u64).is_some();
-    if body_len > MAX_BODY_BYTES || raw_len as usize > MAX_BODY_BYTES || count == 0 || codec > 2 || !offsets_fit {
+    let index_fits = !indexed || (index_len as usize >= SECTION_OVERHEAD && index_len as usize <= body_len);
+    if body_len > MAX_BODY_BYTES
+        || raw_len as usize > MAX_BODY_BYTES
+        || count == 0
+        || codec > 2
+        || !offsets_fit
+        || !index_fits
+    {
         return Err(FrameError::Corrupt("impossible header"));
     }
     let meta = FrameMeta {
@@ -176,6 +224,7 @@ pub fn parse_header(bytes: &[u8]) -> Result<(FrameMeta, u32, u8), FrameError> {
         pos: 0,
         len: (HEADER_LEN + body_len) as u32,
         raw_len,
+        index_len,
     };
     Ok((meta, u32_at(8), codec))
 }
@@ -210,7 +259,7 @@ pub fn decode(frame: &[u8]) -> Result<Vec<StoredRecord>, FrameError> {
 /// allocating per record: the scan path of searches.
 pub fn for_each_raw(frame: &[u8], mut visit: impl FnMut(u64, i64, &[u8])) -> Result<(), FrameError> {
     let meta = check(frame)?;
-    let body = &frame[HEADER_LEN..meta.len as usize];
+    let body = &frame[HEADER_LEN + meta.index_len as usize..meta.len as usize];
     let raw = match frame[40] {
         0 => std::borrow::Cow::Borrowed(body),
         1 => lz4_flex::block::decompress(body, meta.raw_len as usize)
@@ -232,6 +281,22 @@ pub fn for_each_raw(frame: &[u8], mut visit: impl FnMut(u64, i64, &[u8])) -> Res
         visit(meta.first_offset + i, ts_ns, payload);
     }
     Ok(())
+}
+
+/// The token index of the frame `meta` describes, from `bytes`: its first
+/// `HEADER_LEN + meta.index_len` bytes as read from disk now. `None` when
+/// the frame has no index or those bytes are not that frame's header (the
+/// file was rewritten meanwhile): then it must be read whole.
+pub fn index_section<'a>(bytes: &'a [u8], meta: &FrameMeta) -> Option<&'a [u8]> {
+    if meta.index_len == 0 {
+        return None;
+    }
+    let (found, _, _) = parse_header(bytes).ok()?;
+    let same = found.first_offset == meta.first_offset
+        && found.count == meta.count
+        && found.len == meta.len
+        && found.index_len == meta.index_len;
+    same.then(|| bytes.get(HEADER_LEN..HEADER_LEN + meta.index_len as usize)).flatten()
 }
 
 fn zigzag(n: i64) -> u64 {
@@ -275,11 +340,15 @@ mod tests {
 
     #[test]
     fn every_codec_round_trips_records_and_their_times() {
-        for codec in [Codec::Raw, Codec::Lz4, Codec::Zstd { level: 1 }] {
+        let cases =
+            [Codec::Raw, Codec::Lz4, Codec::Zstd { level: 1 }].into_iter().flat_map(|c| [(c, false), (c, true)]);
+        for (codec, indexed) in cases {
             let records = sample();
             let borrowed: Vec<(i64, &str)> = records.iter().map(|(t, p)| (*t, p.as_str())).collect();
             let mut out = Vec::new();
-            let meta = encode(40, &borrowed, codec, &mut out);
+            let meta = encode_with(40, &borrowed, codec, indexed, &mut out);
+            assert_eq!(meta.index_len > 0, indexed);
+            assert_eq!(index_section(&out, &meta).is_some(), indexed);
             assert_eq!(meta.len as usize, out.len());
             let times = records.iter().map(|(t, _)| *t);
             assert_eq!((meta.min_ts_ns, meta.max_ts_ns), (times.clone().min().unwrap(), times.max().unwrap()));
@@ -299,11 +368,17 @@ mod tests {
     fn any_flipped_bit_or_missing_byte_is_detected() {
         let records = sample();
         let borrowed: Vec<(i64, &str)> = records.iter().map(|(t, p)| (*t, p.as_str())).collect();
-        let mut frame = Vec::new();
-        encode(0, &borrowed, Codec::Lz4, &mut frame);
+        for indexed in [false, true] {
+            let mut frame = Vec::new();
+            encode_with(0, &borrowed, Codec::Lz4, indexed, &mut frame);
+            flips_and_cuts_are_detected(&frame);
+        }
+    }
+
+    fn flips_and_cuts_are_detected(frame: &[u8]) {
         for at in 0..frame.len() {
             for bit in [0x01, 0x80] {
-                let mut bad = frame.clone();
+                let mut bad = frame.to_vec();
                 bad[at] ^= bit;
                 assert!(decode(&bad).is_err(), "flip at byte {at} went unnoticed");
             }

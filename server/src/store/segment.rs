@@ -5,8 +5,13 @@
 //! segment reads a few bytes per frame instead of the whole file:
 //!
 //! ```text
-//! "VGI1" | valid_len u64 | count u32 | count x 44-byte FrameMeta | crc32c u32
+//! "VGI2" | valid_len u64 | count u32 | count x 48-byte FrameMeta | crc32c u32
 //! ```
+//!
+//! A FrameMeta is first_offset u64, count u32, min_ts_ns i64, max_ts_ns
+//! i64, pos u64, len u32, raw_len u32, then (in "VGI2" only) index_len u32,
+//! the bytes of the frame's token index. "VGI1" indexes, written before
+//! frames had a token index, are read as frames without one.
 //!
 //! The index is written (to a temporary file, synced, renamed) when a
 //! segment is sealed and when the store closes. It is only a shortcut: a
@@ -19,10 +24,13 @@ use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use super::frame::{self, FrameError, FrameMeta, HEADER_LEN, MAGIC};
+use super::frame::{self, FrameError, FrameMeta, HEADER_LEN, MAGIC, MAGIC_INDEXED};
 
-const INDEX_MAGIC: [u8; 4] = *b"VGI1";
-const META_LEN: usize = 44;
+const INDEX_MAGIC: [u8; 4] = *b"VGI2";
+const META_LEN: usize = 48;
+/// Indexes written before frames had a token index.
+const INDEX_MAGIC_V1: [u8; 4] = *b"VGI1";
+const META_LEN_V1: usize = 44;
 
 /// What a segment holds, in memory.
 #[derive(Debug)]
@@ -176,6 +184,7 @@ impl Segment {
             bytes.extend_from_slice(&meta.pos.to_le_bytes());
             bytes.extend_from_slice(&meta.len.to_le_bytes());
             bytes.extend_from_slice(&meta.raw_len.to_le_bytes());
+            bytes.extend_from_slice(&meta.index_len.to_le_bytes());
         }
         let crc = crc32c::crc32c(&bytes);
         bytes.extend_from_slice(&crc.to_le_bytes());
@@ -192,22 +201,27 @@ impl Segment {
 /// segment does not have.
 fn read_index(path: &Path, segment_len: u64) -> Option<(Vec<FrameMeta>, u64)> {
     let bytes = fs::read(path).ok()?;
-    if bytes.len() < 20 || bytes[0..4] != INDEX_MAGIC {
+    if bytes.len() < 20 {
         return None;
     }
+    let meta_len = match bytes[0..4].try_into().ok()? {
+        INDEX_MAGIC => META_LEN,
+        INDEX_MAGIC_V1 => META_LEN_V1,
+        _ => return None,
+    };
     let (body, crc) = bytes.split_at(bytes.len() - 4);
     if crc32c::crc32c(body) != u32::from_le_bytes(crc.try_into().ok()?) {
         return None;
     }
     let valid_len = u64::from_le_bytes(body[4..12].try_into().ok()?);
     let count = u32::from_le_bytes(body[12..16].try_into().ok()?) as usize;
-    if body.len() != 16 + count * META_LEN || valid_len > segment_len {
+    if body.len() != 16 + count * meta_len || valid_len > segment_len {
         return None;
     }
     let u32_at = |b: &[u8], at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap());
     let u64_at = |b: &[u8], at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap());
     let frames: Vec<FrameMeta> = body[16..]
-        .chunks_exact(META_LEN)
+        .chunks_exact(meta_len)
         .map(|m| FrameMeta {
             first_offset: u64_at(m, 0),
             count: u32_at(m, 8),
@@ -216,6 +230,7 @@ fn read_index(path: &Path, segment_len: u64) -> Option<(Vec<FrameMeta>, u64)> {
             pos: u64_at(m, 28),
             len: u32_at(m, 36),
             raw_len: u32_at(m, 40),
+            index_len: if meta_len == META_LEN { u32_at(m, 44) } else { 0 },
         })
         .collect();
     let consistent = frames.last().is_none_or(|last| last.end_pos() <= valid_len);
@@ -238,7 +253,7 @@ fn scan(bytes: &[u8], start: u64, segment: &mut Segment, repairs: &mut Repairs) 
             None => {
                 // Look for the next frame that checks and carries later offsets.
                 let resume = (at + 1..bytes.len().saturating_sub(HEADER_LEN - 1))
-                    .filter(|&i| bytes[i..i + 4] == MAGIC)
+                    .filter(|&i| bytes[i..i + 4] == MAGIC || bytes[i..i + 4] == MAGIC_INDEXED)
                     .find_map(|i| check_at(bytes, i, expected, false).map(|meta| (i, meta)));
                 let Some((next, mut meta)) = resume else { break };
                 tracing::error!(
@@ -333,6 +348,33 @@ mod tests {
     }
 
     #[test]
+    fn an_index_written_before_token_indexes_is_still_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(Segment::file_name(0));
+        fs::write(&path, frames(3)).unwrap();
+        let (segment, _) = Segment::open(&path, 0).unwrap();
+        // "VGI1": 44-byte metas, no index_len.
+        let mut old = b"VGI1".to_vec();
+        old.extend_from_slice(&segment.len.to_le_bytes());
+        old.extend_from_slice(&(segment.frames.len() as u32).to_le_bytes());
+        for meta in &segment.frames {
+            old.extend_from_slice(&meta.first_offset.to_le_bytes());
+            old.extend_from_slice(&meta.count.to_le_bytes());
+            old.extend_from_slice(&meta.min_ts_ns.to_le_bytes());
+            old.extend_from_slice(&meta.max_ts_ns.to_le_bytes());
+            old.extend_from_slice(&meta.pos.to_le_bytes());
+            old.extend_from_slice(&meta.len.to_le_bytes());
+            old.extend_from_slice(&meta.raw_len.to_le_bytes());
+        }
+        let crc = crc32c::crc32c(&old);
+        old.extend_from_slice(&crc.to_le_bytes());
+        fs::write(segment.index_path(), old).unwrap();
+        let (again, repairs) = Segment::open(&path, 0).unwrap();
+        assert!(!repairs.index_rebuilt);
+        assert_eq!(again.frames, segment.frames);
+    }
+
+    #[test]
     fn time_lookup_finds_the_first_frame_that_can_hold_a_time_even_out_of_order() {
         let mut segment = Segment::new(Path::new("/nowhere"), 0);
         for (i, (min, max)) in [(10, 20), (5, 15), (30, 40), (25, 35)].into_iter().enumerate() {
@@ -344,6 +386,7 @@ mod tests {
                 pos: i as u64 * 100,
                 len: 100,
                 raw_len: 100,
+                index_len: 0,
             });
         }
         assert_eq!(segment.frame_at_time(0), 0);

@@ -19,9 +19,12 @@ use std::sync::{Arc, Condvar, Mutex, RwLock};
 use tokio::sync::watch;
 
 use super::files::FileCache;
-use super::frame::{self, FrameMeta};
+use super::frame::{self, FrameMeta, HEADER_LEN};
+use super::index::{self, Required};
 use super::segment::{Repairs, Segment};
-use super::{Durability, Gap, GapReason, ReadBatch, Retention, StoreConfig, StoreError, StoredRecord, TopicKey};
+use super::{
+    Durability, Gap, GapReason, ReadBatch, Retention, StoreConfig, StoreError, StoredRecord, TokenIndex, TopicKey,
+};
 
 /// Largest uncompressed frame a commit writes; a bigger group is split.
 const MAX_FRAME_RAW_BYTES: usize = 1 << 20;
@@ -282,7 +285,13 @@ impl Topic {
                 end += 1;
             }
             let at = bytes.len() as u64;
-            let mut meta = frame::encode(first + start as u64, &records[start..end], self.config.codec, &mut bytes);
+            let mut meta = frame::encode_with(
+                first + start as u64,
+                &records[start..end],
+                self.config.codec,
+                self.config.token_index == TokenIndex::Always && raw >= self.config.token_index_min_bytes,
+                &mut bytes,
+            );
             meta.pos = at;
             metas.push(meta);
             start = end;
@@ -468,10 +477,60 @@ impl Topic {
         batch
     }
 
+    /// Whether the frame of `plan` is ruled out by its token index: it
+    /// lacks a key of `required`. False whenever that cannot be told (no
+    /// index, a read error, a file rewritten meanwhile, a damaged index).
+    fn ruled_out(&self, plan: &FramePlan, required: &Required, buffer: &mut Vec<u8>) -> bool {
+        if required.is_empty() || plan.meta.index_len == 0 {
+            return false;
+        }
+        buffer.resize(HEADER_LEN + plan.meta.index_len as usize, 0);
+        let read = self.files.get(&plan.path, false).and_then(|file| file.read_exact_at(buffer, plan.meta.pos));
+        read.is_ok()
+            && frame::index_section(buffer, &plan.meta)
+                .and_then(|section| index::may_hold(section, required))
+                .is_some_and(|may| !may)
+    }
+
+    /// The parts of `offsets` that may hold a record with every key of
+    /// `required`: all of it, less the frames whose token index rules them
+    /// out. In order; offsets past the frames planned (appended meanwhile)
+    /// are kept.
+    pub fn candidate_ranges(&self, offsets: Range<u64>, required: &Required) -> Vec<Range<u64>> {
+        if required.is_empty() || offsets.is_empty() {
+            return vec![offsets];
+        }
+        let plans = self.state().plan(offsets.start, usize::MAX);
+        let mut buffer = Vec::new();
+        let mut ranges: Vec<Range<u64>> = Vec::new();
+        let mut at = offsets.start;
+        for plan in plans {
+            if plan.meta.first_offset >= offsets.end {
+                break;
+            }
+            if self.ruled_out(&plan, required, &mut buffer) {
+                if plan.meta.first_offset > at {
+                    ranges.push(at..plan.meta.first_offset);
+                }
+                at = at.max(plan.meta.end_offset());
+            }
+        }
+        if at < offsets.end {
+            ranges.push(at..offsets.end);
+        }
+        ranges
+    }
+
     /// Visits every record from `from_offset` on without copying it: the
-    /// path of searches. Returns the uncompressed bytes scanned and the
-    /// stretches that could not be read.
-    pub fn scan(&self, offsets: Range<u64>, mut visit: impl FnMut(u64, i64, &[u8]) -> bool) -> (u64, Vec<Gap>) {
+    /// path of searches. Frames whose token index lacks a key of `required`
+    /// are skipped unread (none of their records could match). Returns the
+    /// uncompressed bytes scanned and the stretches that could not be read.
+    pub fn scan(
+        &self,
+        offsets: Range<u64>,
+        required: &Required,
+        mut visit: impl FnMut(u64, i64, &[u8]) -> bool,
+    ) -> (u64, Vec<Gap>) {
         let (from_offset, end) = (offsets.start, offsets.end);
         let mut generation = self.generation.load(Ordering::Acquire);
         let mut plans = self.state().plan(from_offset, usize::MAX).into_iter();
@@ -484,6 +543,10 @@ impl Topic {
         while let Some(plan) = plans.next() {
             if stopped || plan.meta.first_offset >= end {
                 break;
+            }
+            if self.ruled_out(&plan, required, &mut buffer) {
+                next = next.max(plan.meta.end_offset());
+                continue;
             }
             buffer.resize(plan.meta.len as usize, 0);
             let read =
@@ -545,11 +608,14 @@ impl Topic {
         let mut metas = Vec::new();
         let mut block: Vec<StoredRecord> = Vec::new();
         let mut block_bytes = 0;
+        let (token_index, min_bytes) = (self.config.token_index != TokenIndex::Off, self.config.token_index_min_bytes);
         let flush = |block: &mut Vec<StoredRecord>, out: &mut Vec<u8>, metas: &mut Vec<FrameMeta>| {
             if let Some(first) = block.first() {
                 let records: Vec<(i64, &str)> = block.iter().map(|r| (r.ts_ns, &*r.payload)).collect();
+                let raw: usize = records.iter().map(|(_, payload)| payload.len() + 12).sum();
                 let at = out.len() as u64;
-                let mut meta = frame::encode(first.offset, &records, codec, out);
+                let indexed = token_index && raw >= min_bytes;
+                let mut meta = frame::encode_with(first.offset, &records, codec, indexed, out);
                 meta.pos = at;
                 metas.push(meta);
                 block.clear();

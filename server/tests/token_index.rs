@@ -181,11 +181,12 @@ fn counted(store: &Store, filter: &CompiledFilter) -> (u64, Vec<(String, u64)>) 
         filter,
         step_ns: Some(10),
         split: Split::StatusClass,
-        by: Some("route"),
+        by: &["route"],
+        discover: 0,
         top: 100,
     };
     let stats = count(store, &request);
-    (stats.total, stats.top.into_iter().map(|top| (top.value, top.count)).collect())
+    (stats.total, stats.fields.into_iter().flat_map(|field| field.top).map(|top| (top.value, top.count)).collect())
 }
 
 /// Every query gives the same answer with and without the index, and the

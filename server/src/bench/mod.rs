@@ -4,6 +4,7 @@
 //! fresh store in a scratch directory that is removed afterwards.
 
 pub mod api;
+pub mod cluster;
 pub mod metrics;
 pub mod prometheus;
 pub mod replay_load;

@@ -6,6 +6,7 @@
 //! Token secrets are never stored: only their SHA-256 digest, so a copy of
 //! the database does not leak access. Passwords are Argon2id hashes.
 
+pub mod changes;
 mod grafana;
 mod schema;
 pub mod secrets;
@@ -196,6 +197,8 @@ pub enum CatalogError {
 #[derive(Clone)]
 pub struct Catalog {
     db: Arc<Mutex<Connection>>,
+    /// Where committed changes are sent, in a cluster (see [`changes`]).
+    changes: changes::ChangeSink,
 }
 
 /// The file of the catalog in the data directory.
@@ -221,7 +224,7 @@ impl Catalog {
     fn prepare(mut connection: Connection) -> Result<Catalog, CatalogError> {
         connection.pragma_update(None, "foreign_keys", "ON")?;
         schema::migrations().to_latest(&mut connection)?;
-        Ok(Catalog { db: Arc::new(Mutex::new(connection)) })
+        Ok(Catalog { db: Arc::new(Mutex::new(connection)), changes: Default::default() })
     }
 
     fn db(&self) -> MutexGuard<'_, Connection> {
@@ -250,6 +253,8 @@ impl Catalog {
             insert_app(&tx, &org.slug, app, true)?;
         }
         tx.commit()?;
+        drop(db);
+        self.emit(|| changes::org_put(org));
         Ok(())
     }
 
@@ -294,8 +299,9 @@ impl Catalog {
     /// Adds an app to an existing org; an app of the same slug is an error.
     pub fn create_app(&self, org: &str, app: &App) -> Result<(), CatalogError> {
         check_slug("app", &app.slug)?;
-        let db = self.db();
-        insert_app(&db, org, app, false)
+        insert_app(&self.db(), org, app, false)?;
+        self.emit(|| changes::CatalogChange::AppCreated { org: org.into(), app: app.into() });
+        Ok(())
     }
 
     /// Creates a user who can sign in to the console.
@@ -304,14 +310,21 @@ impl Catalog {
             return Err(CatalogError::Invalid("a login is 1 to 200 characters".into()));
         }
         let hash = secrets::hash_password(password);
+        let created_at_ns = now_ns();
         let inserted = self.db().execute(
             "INSERT INTO users (login, name, password_hash, created_at) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (login) DO NOTHING",
-            params![login, name, hash, now_ns()],
+            params![login, name, hash, created_at_ns],
         )?;
         if inserted == 0 {
             return Err(CatalogError::Exists(format!("user \"{login}\"")));
         }
+        self.emit(|| changes::CatalogChange::UserCreated {
+            login: login.into(),
+            name: name.into(),
+            password_hash: hash,
+            created_at_ns,
+        });
         Ok(())
     }
 
@@ -340,6 +353,7 @@ impl Catalog {
         if changed == 0 {
             return Err(CatalogError::Missing(format!("user \"{login}\" (create it first)")));
         }
+        self.emit(|| changes::CatalogChange::MemberAdded { org: org.into(), login: login.into(), role });
         Ok(())
     }
 
@@ -351,6 +365,7 @@ impl Catalog {
              AND user_id = (SELECT id FROM users WHERE login = ?2)",
             params![org, login],
         )?;
+        self.emit(|| changes::CatalogChange::MemberRemoved { org: org.into(), login: login.into() });
         Ok(removed > 0)
     }
 
@@ -375,8 +390,17 @@ impl Catalog {
         permissions: Permissions,
         created_by: &str,
     ) -> Result<(TokenInfo, String), CatalogError> {
-        let db = self.db();
-        insert_token(&db, org, name, permissions, created_by)
+        let (info, secret) = insert_token(&self.db(), org, name, permissions, created_by)?;
+        self.emit(|| changes::CatalogChange::TokenCreated {
+            org: info.org.clone(),
+            name: info.name.clone(),
+            hint: info.hint.clone(),
+            secret_digest: changes::hex(&secrets::digest(&secret)),
+            permissions,
+            created_by: info.created_by.clone(),
+            created_at_ns: info.created_at_ns,
+        });
+        Ok((info, secret))
     }
 
     pub fn tokens(&self, org: &str) -> Result<Vec<TokenInfo>, CatalogError> {
@@ -395,10 +419,19 @@ impl Catalog {
             .prepare_cached(&format!("{TOKEN_SELECT} WHERE orgs.slug = ?1 AND tokens.id = ?2"))?
             .query_row(params![org, id], token_from_row)
             .optional()?;
+        let mut revoked = None;
         if before.as_ref().is_some_and(|token| token.revoked_at_ns.is_none()) {
-            tx.execute("UPDATE tokens SET revoked_at = ?2 WHERE id = ?1", params![id, now_ns()])?;
+            let revoked_at_ns = now_ns();
+            tx.execute("UPDATE tokens SET revoked_at = ?2 WHERE id = ?1", params![id, revoked_at_ns])?;
+            let digest: Vec<u8> =
+                tx.query_row("SELECT secret_hash FROM tokens WHERE id = ?1", [id], |row| row.get(0))?;
+            revoked = Some((digest, revoked_at_ns));
         }
         tx.commit()?;
+        drop(db);
+        if let Some((digest, revoked_at_ns)) = revoked {
+            self.emit(|| changes::CatalogChange::TokenRevoked { secret_digest: changes::hex(&digest), revoked_at_ns });
+        }
         Ok(before)
     }
 

@@ -67,7 +67,8 @@ pub async fn log_context(
     };
     let (before, after) = (side(query.before, "before")?, side(query.after, "after")?);
     let store = state.store.clone();
-    let offset = query.offset.ok_or_else(|| ApiError::bad_query("offset is required: the line's offset in its topic"))?;
+    let offset =
+        query.offset.ok_or_else(|| ApiError::bad_query("offset is required: the line's offset in its topic"))?;
     let body = off_runtime(move || {
         if offset >= store.next_offset(&key) {
             return Ok(None);

@@ -1,0 +1,449 @@
+//! Scale-out, driven the way an operator runs it (docs/SCALING.md): three
+//! real `nats-server` with JetStream, clustered on loopback, and two real
+//! `vigie serve --nats` processes, A and B, each with its own data
+//! directory. One cluster for the whole file (its start is the slow part),
+//! so the scenarios run in order in one test, each a function named for
+//! what it proves; every wait polls with a deadline.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use serde_json::{json, Value};
+
+const LOGS: &str = "/api/v1/orgs/main/apps/api/logs";
+
+/// A child process killed (SIGKILL) and reaped when dropped, and killed by
+/// the kernel if the test process dies first.
+struct Process(Child);
+
+impl Process {
+    fn spawn(command: &mut Command) -> Process {
+        // SAFETY: prctl is async-signal-safe; it only sets this child's
+        // parent-death signal.
+        unsafe {
+            command.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        Process(command.spawn().unwrap_or_else(|error| panic!("cannot start {command:?}: {error}")))
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Polls `check` every 50 ms until it gives a value, or fails after `limit`.
+async fn eventually<T, F: std::future::Future<Output = Option<T>>>(
+    what: &str,
+    limit: Duration,
+    mut check: impl FnMut() -> F,
+) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(found) = check().await {
+            return found;
+        }
+        assert!(Instant::now() < deadline, "{what}: not within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+struct NatsServer {
+    name: String,
+    dir: PathBuf,
+    port: u16,
+    cluster_port: u16,
+    routes: String,
+    process: Option<Process>,
+}
+
+impl NatsServer {
+    fn start(&mut self) {
+        let log = std::fs::File::create(self.dir.join(format!("{}.log", self.name))).unwrap();
+        self.process = Some(Process::spawn(
+            Command::new("nats-server")
+                .args(["-js", "-a", "127.0.0.1", "-n", &self.name, "--cluster_name", "vigie-test"])
+                .arg("-sd")
+                .arg(self.dir.join(&self.name))
+                .args(["-p", &self.port.to_string()])
+                .args(["--cluster", &format!("nats://127.0.0.1:{}", self.cluster_port)])
+                .args(["--routes", &self.routes])
+                .stdout(Stdio::null())
+                .stderr(log),
+        ));
+    }
+
+    fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+}
+
+struct Node {
+    name: &'static str,
+    dir: PathBuf,
+    nats: String,
+    base: String,
+    /// The admin token printed at a first start.
+    first_token: Option<String>,
+    process: Option<Process>,
+}
+
+impl Node {
+    /// Starts the node and waits for it to print its address.
+    fn start(&mut self) {
+        std::fs::create_dir_all(&self.dir).unwrap();
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.join("vigie.log")).unwrap();
+        let mut process = Process::spawn(
+            Command::new(env!("CARGO_BIN_EXE_vigie"))
+                .args(["serve", "--nats", &self.nats, "--nats-replicas", "3", "--listen", "127.0.0.1:0"])
+                .arg("--data-dir")
+                .arg(self.dir.join("data"))
+                .arg("--site-root")
+                .arg(self.dir.join("site"))
+                .args(["--syslog-tcp", "off", "--syslog-udp", "off", "--statsd", "off"])
+                .args(["--durability", "100ms"])
+                .env("RUST_LOG", "info")
+                .stdout(Stdio::piped())
+                .stderr(log),
+        );
+        let stdout = process.0.stdout.take().unwrap();
+        let (lines, received) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { return };
+                if lines.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut printed = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let Ok(line) = received.recv_timeout(left) else {
+                panic!("node {} did not start within 60 s; it printed:\n{}", self.name, printed.join("\n"));
+            };
+            printed.push(line.clone());
+            if let Some(token) = line.split("(shown once): ").nth(1) {
+                self.first_token = Some(token.trim().to_string());
+            }
+            if let Some(addr) = line.strip_prefix("Vigie console: ") {
+                self.base = addr.trim_end_matches('/').to_string();
+                break;
+            }
+        }
+        // The welcome comes after the address line.
+        if let Ok(line) = received.recv_timeout(Duration::from_millis(500)) {
+            if let Some(token) = line.split("(shown once): ").nth(1) {
+                self.first_token = Some(token.trim().to_string());
+            }
+            for line in received.try_iter() {
+                if let Some(token) = line.split("(shown once): ").nth(1) {
+                    self.first_token = Some(token.trim().to_string());
+                }
+            }
+        }
+        self.process = Some(process);
+    }
+}
+
+struct Cluster {
+    nats: Vec<NatsServer>,
+    a: Node,
+    b: Node,
+    http: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+async fn start_cluster() -> Cluster {
+    let dir = tempfile::tempdir().unwrap();
+    let ports: Vec<(u16, u16)> = (0..3).map(|_| (free_port(), free_port())).collect();
+    let routes = ports.iter().map(|(_, cluster)| format!("nats://127.0.0.1:{cluster}")).collect::<Vec<_>>().join(",");
+    let mut nats: Vec<NatsServer> = ports
+        .iter()
+        .enumerate()
+        .map(|(i, (port, cluster_port))| NatsServer {
+            name: format!("nats-{i}"),
+            dir: dir.path().to_path_buf(),
+            port: *port,
+            cluster_port: *cluster_port,
+            routes: routes.clone(),
+            process: None,
+        })
+        .collect();
+    for server in &mut nats {
+        server.start();
+    }
+    let urls = nats.iter().map(NatsServer::url).collect::<Vec<_>>().join(",");
+    let node = |name| Node {
+        name,
+        dir: dir.path().join(name),
+        nats: urls.clone(),
+        base: String::new(),
+        first_token: None,
+        process: None,
+    };
+    let (mut a, mut b) = (node("a"), node("b"));
+    a.start();
+    let token = a.first_token.clone().expect("node A's first start prints an admin token");
+    b.start();
+    assert_eq!(b.first_token, None, "node B joins A's catalog: no second first start");
+    let http = client_with(&token);
+    Cluster { nats, a, b, http, _dir: dir }
+}
+
+fn client_with(token: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {token}").parse().unwrap());
+    reqwest::Client::builder().default_headers(headers).build().unwrap()
+}
+
+impl Cluster {
+    async fn post_lines(&self, base: &str, messages: &[String]) -> (u16, Value) {
+        let body: String = messages.iter().map(|message| format!("{}\n", json!({ "message": message }))).collect();
+        let response = self
+            .http
+            .post(format!("{base}{LOGS}"))
+            .header("content-type", "application/x-ndjson")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Every record of the topic on a node, as (offset, message), or `None`
+    /// when the node does not answer.
+    async fn records(&self, base: &str) -> Option<Vec<(u64, String)>> {
+        let mut records = Vec::new();
+        let mut from = 0;
+        loop {
+            let response = self.http.get(format!("{base}{LOGS}?from={from}&limit=1000")).send().await.ok()?;
+            if response.status() != 200 {
+                return None;
+            }
+            let page: Value = response.json().await.ok()?;
+            let batch = page["records"].as_array()?;
+            if batch.is_empty() {
+                return Some(records);
+            }
+            for record in batch {
+                let offset = record["offset"].as_u64()?;
+                records.push((offset, record["message"].as_str()?.to_string()));
+                from = offset + 1;
+            }
+        }
+    }
+
+    /// Waits until node `base` holds exactly the records node A holds,
+    /// and that they include `expected`.
+    async fn same_records_on(&self, base: &str, expected: &[String], limit: Duration) -> Vec<(u64, String)> {
+        eventually(&format!("{base} holds every acknowledged line, at A's offsets"), limit, || async {
+            let (on_a, on_other) = (self.records(&self.a.base).await?, self.records(base).await?);
+            let messages: std::collections::HashSet<&str> = on_other.iter().map(|(_, m)| m.as_str()).collect();
+            (on_a == on_other && expected.iter().all(|m| messages.contains(m.as_str()))).then_some(on_other)
+        })
+        .await
+    }
+}
+
+#[tokio::test]
+async fn a_cluster_of_two_nodes_on_three_nats_servers() {
+    let mut cluster = start_cluster().await;
+    create_the_app_on_a_and_find_it_on_b(&cluster).await;
+    a_line_acknowledged_by_a_is_read_on_b_at_the_same_offset(&cluster).await;
+    a_live_tail_on_b_sees_lines_posted_on_a_and_resumes_on_a_exactly(&cluster).await;
+    killing_a_nats_server_under_ingest_loses_no_acknowledged_line(&mut cluster).await;
+    node_b_killed_and_restarted_catches_up_and_serves_every_line(&mut cluster).await;
+    a_token_revoked_on_a_is_refused_by_b_within_5_s(&cluster).await;
+}
+
+async fn create_the_app_on_a_and_find_it_on_b(cluster: &Cluster) {
+    let response = cluster
+        .http
+        .post(format!("{}/api/v1/orgs/main/apps", cluster.a.base))
+        .json(&json!({"slug": "api", "name": "API", "runtime": "Rust"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    eventually("the app made on A is on B", Duration::from_secs(10), || async {
+        let response = cluster.http.get(format!("{}/api/v1/orgs/main/apps", cluster.b.base)).send().await.ok()?;
+        let apps: Value = response.json().await.ok()?;
+        apps.as_array()?.iter().any(|app| app["slug"] == "api").then_some(())
+    })
+    .await;
+}
+
+async fn a_line_acknowledged_by_a_is_read_on_b_at_the_same_offset(cluster: &Cluster) {
+    let lines = vec!["first line, through A".to_string(), "second line, through A".to_string()];
+    let (status, reply) = cluster.post_lines(&cluster.a.base, &lines).await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["accepted"], 2);
+    let (first, last) = (reply["first_offset"].as_u64().unwrap(), reply["last_offset"].as_u64().unwrap());
+    assert_eq!(last, first + 1);
+    let on_b = cluster.same_records_on(&cluster.b.base, &lines, Duration::from_secs(10)).await;
+    assert!(on_b.contains(&(first, lines[0].clone())), "{on_b:?}");
+    assert!(on_b.contains(&(last, lines[1].clone())), "{on_b:?}");
+}
+
+/// Reads an SSE stream until `want` messages came; returns them with the
+/// id of the event that carried each.
+async fn live_messages(response: reqwest::Response, want: usize) -> Vec<(u64, String)> {
+    assert_eq!(response.status(), 200);
+    let mut body = response.bytes_stream();
+    let mut text = String::new();
+    let mut seen = Vec::new();
+    let read = async {
+        while let Some(chunk) = body.next().await {
+            text.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+            while let Some(end) = text.find("\n\n") {
+                let event: String = text.drain(..end + 2).collect();
+                let data = event.lines().find_map(|line| line.strip_prefix("data: "));
+                if event.contains("event: ") || data.is_none() {
+                    continue;
+                }
+                let records: Value = serde_json::from_str(data.unwrap()).unwrap();
+                for record in records.as_array().unwrap() {
+                    seen.push((record["offset"].as_u64().unwrap(), record["message"].as_str().unwrap().to_string()));
+                }
+                if seen.len() >= want {
+                    return;
+                }
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), read).await.expect("the live lines within 20 s");
+    seen
+}
+
+async fn a_live_tail_on_b_sees_lines_posted_on_a_and_resumes_on_a_exactly(cluster: &Cluster) {
+    let tail = cluster.http.get(format!("{}{LOGS}/live", cluster.b.base)).send().await.unwrap();
+    let lines: Vec<String> = (0..5).map(|n| format!("live line {n}")).collect();
+    let (status, reply) = cluster.post_lines(&cluster.a.base, &lines).await;
+    assert_eq!(status, 200, "{reply}");
+    let first = reply["first_offset"].as_u64().unwrap();
+    let seen = live_messages(tail, 5).await;
+    let expected: Vec<(u64, String)> = lines.iter().enumerate().map(|(i, m)| (first + i as u64, m.clone())).collect();
+    assert_eq!(seen, expected, "B's tail carries A's lines at A's offsets");
+
+    // A reader that saw up to the second line on B resumes on A right after it.
+    let resumed = cluster
+        .http
+        .get(format!("{}{LOGS}/live", cluster.a.base))
+        .header("last-event-id", (first + 1).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(live_messages(resumed, 3).await, expected[2..].to_vec(), "nothing lost, nothing twice");
+}
+
+async fn killing_a_nats_server_under_ingest_loses_no_acknowledged_line(cluster: &mut Cluster) {
+    let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
+    let acked_count = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut senders = Vec::new();
+    for sender in 0..3 {
+        let (http, bases) = (cluster.http.clone(), [cluster.a.base.clone(), cluster.b.base.clone()]);
+        let (acknowledged, acked_count, stop) = (acknowledged.clone(), acked_count.clone(), stop.clone());
+        senders.push(tokio::spawn(async move {
+            let mut batch = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let messages: Vec<String> = (0..10).map(|n| format!("under failover {sender}-{batch}-{n}")).collect();
+                let body: String =
+                    messages.iter().map(|message| format!("{}\n", json!({ "message": message }))).collect();
+                let sent = http
+                    .post(format!("{}{LOGS}", bases[batch % 2]))
+                    .header("content-type", "application/x-ndjson")
+                    .body(body)
+                    .timeout(Duration::from_secs(60))
+                    .send()
+                    .await;
+                if sent.is_ok_and(|response| response.status() == 200) {
+                    acknowledged.lock().unwrap().extend(messages);
+                    acked_count.fetch_add(1, Ordering::Relaxed);
+                }
+                batch += 1;
+            }
+        }));
+    }
+    let acked = |at_least: usize| {
+        let acked_count = acked_count.clone();
+        async move { (acked_count.load(Ordering::Relaxed) >= at_least).then_some(()) }
+    };
+    eventually("batches acknowledged before the kill", Duration::from_secs(30), || acked(20)).await;
+    // SIGKILL, as a machine would vanish.
+    cluster.nats[0].process = None;
+    let after_kill = acked_count.load(Ordering::Relaxed);
+    eventually("batches acknowledged after the kill", Duration::from_secs(60), || acked(after_kill + 30)).await;
+    stop.store(true, Ordering::Relaxed);
+    for sender in senders {
+        sender.await.unwrap();
+    }
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    for base in [cluster.a.base.clone(), cluster.b.base.clone()] {
+        let records = cluster.same_records_on(&base, &acknowledged, Duration::from_secs(30)).await;
+        let offsets: Vec<u64> = records.iter().map(|(offset, _)| *offset).collect();
+        assert_eq!(offsets, (0..records.len() as u64).collect::<Vec<_>>(), "offsets are consecutive on {base}");
+    }
+    cluster.nats[0].start();
+}
+
+async fn node_b_killed_and_restarted_catches_up_and_serves_every_line(cluster: &mut Cluster) {
+    cluster.b.process = None;
+    let lines: Vec<String> = (0..200).map(|n| format!("while B was down {n}")).collect();
+    for chunk in lines.chunks(50) {
+        let (status, reply) = cluster.post_lines(&cluster.a.base, chunk).await;
+        assert_eq!(status, 200, "{reply}");
+    }
+    cluster.b.start();
+    let on_b = cluster.same_records_on(&cluster.b.base, &lines, Duration::from_secs(30)).await;
+    let distinct: std::collections::HashSet<&String> = on_b.iter().map(|(_, message)| message).collect();
+    assert_eq!(distinct.len(), on_b.len(), "no line twice on B after its restart");
+}
+
+async fn a_token_revoked_on_a_is_refused_by_b_within_5_s(cluster: &Cluster) {
+    let response = cluster
+        .http
+        .post(format!("{}/api/v1/orgs/main/tokens", cluster.a.base))
+        .json(&json!({"name": "short-lived", "permissions": "read"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let created: Value = response.json().await.unwrap();
+    let (id, secret) = (created["token"]["id"].as_i64().unwrap(), created["secret"].as_str().unwrap().to_string());
+    let reader = client_with(&secret);
+    let status_on_b = || {
+        let (reader, url) = (reader.clone(), format!("{}{LOGS}?limit=1", cluster.b.base));
+        async move { reader.get(url).send().await.map(|response| response.status().as_u16()).ok() }
+    };
+    eventually("the token made on A works on B", Duration::from_secs(5), || async {
+        (status_on_b().await == Some(200)).then_some(())
+    })
+    .await;
+    let response =
+        cluster.http.delete(format!("{}/api/v1/orgs/main/tokens/{id}", cluster.a.base)).send().await.unwrap();
+    assert!(response.status().is_success(), "{}", response.status());
+    eventually("the token revoked on A is refused by B", Duration::from_secs(5), || async {
+        (status_on_b().await == Some(401)).then_some(())
+    })
+    .await;
+}

@@ -105,8 +105,9 @@ struct Node {
 }
 
 impl Node {
-    /// Starts the node and waits for it to print its address.
-    fn start(&mut self) {
+    /// Starts the node and waits for it to print its address (and, on the
+    /// cluster's first start, its admin token).
+    fn start(&mut self, first_start: bool) {
         std::fs::create_dir_all(&self.dir).unwrap();
         let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.join("vigie.log")).unwrap();
         let mut process = Process::spawn(
@@ -140,25 +141,35 @@ impl Node {
                 panic!("node {} did not start within 60 s; it printed:\n{}", self.name, printed.join("\n"));
             };
             printed.push(line.clone());
-            if let Some(token) = line.split("(shown once): ").nth(1) {
-                self.first_token = Some(token.trim().to_string());
-            }
             if let Some(addr) = line.strip_prefix("Vigie console: ") {
                 self.base = addr.trim_end_matches('/').to_string();
                 break;
             }
         }
-        // The welcome comes after the address line.
-        if let Ok(line) = received.recv_timeout(Duration::from_millis(500)) {
-            if let Some(token) = line.split("(shown once): ").nth(1) {
-                self.first_token = Some(token.trim().to_string());
-            }
-            for line in received.try_iter() {
+        // The welcome, if any, comes right after the address line and
+        // ends with a "Try:" line.
+        if first_start {
+            while self.first_token.is_none() {
+                let left = deadline.saturating_duration_since(Instant::now());
+                let line = received.recv_timeout(left).expect("node A's first start prints an admin token");
                 if let Some(token) = line.split("(shown once): ").nth(1) {
                     self.first_token = Some(token.trim().to_string());
                 }
             }
+        } else {
+            let quiet_until = Instant::now() + Duration::from_secs(1);
+            while let Ok(line) = received.recv_timeout(quiet_until.saturating_duration_since(Instant::now())) {
+                assert!(!line.contains("(shown once)"), "node {} joined a cluster: no first start", self.name);
+            }
         }
+        // Keep its stdout (its log) read into a file, so the pipe never fills.
+        let mut out = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.join("stdout.log")).unwrap();
+        std::thread::spawn(move || {
+            use std::io::Write;
+            for line in printed.into_iter().chain(received) {
+                let _ = writeln!(out, "{line}");
+            }
+        });
         self.process = Some(process);
     }
 }
@@ -171,8 +182,19 @@ struct Cluster {
     _dir: tempfile::TempDir,
 }
 
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if std::env::var_os("VIGIE_KEEP_CLUSTER_DIR").is_some() {
+            let _ = std::mem::replace(&mut self._dir, tempfile::tempdir().unwrap()).keep();
+        }
+    }
+}
+
 async fn start_cluster() -> Cluster {
     let dir = tempfile::tempdir().unwrap();
+    if std::env::var_os("VIGIE_KEEP_CLUSTER_DIR").is_some() {
+        eprintln!("the cluster's files are in {}", dir.path().display());
+    }
     let ports: Vec<(u16, u16)> = (0..3).map(|_| (free_port(), free_port())).collect();
     let routes = ports.iter().map(|(_, cluster)| format!("nats://127.0.0.1:{cluster}")).collect::<Vec<_>>().join(",");
     let mut nats: Vec<NatsServer> = ports
@@ -200,10 +222,9 @@ async fn start_cluster() -> Cluster {
         process: None,
     };
     let (mut a, mut b) = (node("a"), node("b"));
-    a.start();
+    a.start(true);
     let token = a.first_token.clone().expect("node A's first start prints an admin token");
-    b.start();
-    assert_eq!(b.first_token, None, "node B joins A's catalog: no second first start");
+    b.start(false);
     let http = client_with(&token);
     Cluster { nats, a, b, http, _dir: dir }
 }
@@ -255,12 +276,26 @@ impl Cluster {
     /// Waits until node `base` holds exactly the records node A holds,
     /// and that they include `expected`.
     async fn same_records_on(&self, base: &str, expected: &[String], limit: Duration) -> Vec<(u64, String)> {
-        eventually(&format!("{base} holds every acknowledged line, at A's offsets"), limit, || async {
-            let (on_a, on_other) = (self.records(&self.a.base).await?, self.records(base).await?);
-            let messages: std::collections::HashSet<&str> = on_other.iter().map(|(_, m)| m.as_str()).collect();
-            (on_a == on_other && expected.iter().all(|m| messages.contains(m.as_str()))).then_some(on_other)
-        })
-        .await
+        let last_seen = Mutex::new(String::new());
+        let what = format!("{base} holds every acknowledged line, at A's offsets");
+        let found = tokio::time::timeout(
+            limit,
+            eventually(&what, limit + Duration::from_secs(1), || async {
+                let (on_a, on_other) = (self.records(&self.a.base).await?, self.records(base).await?);
+                let messages: std::collections::HashSet<&str> = on_other.iter().map(|(_, m)| m.as_str()).collect();
+                let missing = expected.iter().filter(|m| !messages.contains(m.as_str())).count();
+                *last_seen.lock().unwrap() = format!(
+                    "A holds {} records, {base} {}; {missing} of {} acknowledged lines missing; first difference at {:?}",
+                    on_a.len(),
+                    on_other.len(),
+                    expected.len(),
+                    on_a.iter().zip(&on_other).position(|(a, other)| a != other),
+                );
+                (on_a == on_other && missing == 0).then_some(on_other)
+            }),
+        )
+        .await;
+        found.unwrap_or_else(|_| panic!("{what}: not within {limit:?}: {}", last_seen.lock().unwrap()))
     }
 }
 
@@ -413,7 +448,7 @@ async fn node_b_killed_and_restarted_catches_up_and_serves_every_line(cluster: &
         let (status, reply) = cluster.post_lines(&cluster.a.base, chunk).await;
         assert_eq!(status, 200, "{reply}");
     }
-    cluster.b.start();
+    cluster.b.start(false);
     let on_b = cluster.same_records_on(&cluster.b.base, &lines, Duration::from_secs(30)).await;
     let distinct: std::collections::HashSet<&String> = on_b.iter().map(|(_, message)| message).collect();
     assert_eq!(distinct.len(), on_b.len(), "no line twice on B after its restart");

@@ -9,11 +9,10 @@ use async_nats::jetstream::{
     self,
     consumer::{pull, DeliverPolicy},
 };
-use futures::StreamExt;
 use tokio::sync::{mpsc::UnboundedReceiver, watch};
 use tokio::task::JoinHandle;
 
-use super::{publish_acked, ClusterError, CATALOG_STREAM, CATALOG_SUBJECT};
+use super::{next_message, publish_acked, ClusterError, CATALOG_STREAM, CATALOG_SUBJECT};
 use crate::catalog::changes::CatalogChange;
 use crate::catalog::Catalog;
 use crate::shutdown::ShutdownSignal;
@@ -103,6 +102,7 @@ async fn follow(js: &jetstream::Context, catalog: &Catalog, applied: &watch::Sen
     };
     let config = pull::OrderedConfig {
         deliver_policy: DeliverPolicy::ByStartSequence { start_sequence: *applied.borrow() + 1 },
+        max_expires: super::PULL_EXPIRES,
         ..Default::default()
     };
     let mut messages = match stream.create_consumer(config).await {
@@ -112,10 +112,11 @@ async fn follow(js: &jetstream::Context, catalog: &Catalog, applied: &watch::Sen
         },
         Err(error) => return error.to_string(),
     };
-    while let Some(message) = messages.next().await {
-        let message = match message {
+    loop {
+        let last_applied = *applied.borrow();
+        let message = match next_message(&mut messages, &stream, last_applied).await {
             Ok(message) => message,
-            Err(error) => return error.to_string(),
+            Err(error) => return error,
         };
         let sequence = match message.info() {
             Ok(info) => info.stream_sequence,
@@ -136,5 +137,4 @@ async fn follow(js: &jetstream::Context, catalog: &Catalog, applied: &watch::Sen
         }
         applied.send_replace(sequence);
     }
-    "the consumer ended".into()
 }

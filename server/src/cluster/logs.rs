@@ -23,7 +23,7 @@ use futures::{FutureExt, StreamExt};
 use serde::{Deserialize, Serialize};
 use tokio::task::JoinHandle;
 
-use super::{Cluster, ClusterError, Records, LOGS_STREAM, LOGS_SUBJECTS};
+use super::{next_message, Cluster, ClusterError, Records, LOGS_STREAM, LOGS_SUBJECTS};
 use crate::metrics::series::SeriesModel;
 use crate::shutdown::ShutdownSignal;
 use crate::store::{Store, StoreError, TopicKey, TopicKind};
@@ -175,6 +175,7 @@ async fn follow(cluster: &Cluster, state: &mut ApplyState, store: &Store, series
     let config = pull::OrderedConfig {
         filter_subject: LOGS_SUBJECTS.to_string(),
         deliver_policy: DeliverPolicy::ByStartSequence { start_sequence: state.last_sequence + 1 },
+        max_expires: super::PULL_EXPIRES,
         ..Default::default()
     };
     let mut messages = match stream.create_consumer(config).await {
@@ -185,35 +186,30 @@ async fn follow(cluster: &Cluster, state: &mut ApplyState, store: &Store, series
         Err(error) => return error.to_string(),
     };
     loop {
-        let mut burst: Vec<Received> = Vec::new();
-        let mut next = messages.next().await;
-        loop {
-            match next {
-                Some(Ok(message)) => {
-                    let sequence = match message.info() {
-                        Ok(info) => info.stream_sequence,
-                        Err(error) => return error.to_string(),
-                    };
-                    let decoded = topic_of(message.subject.as_str())
-                        .zip(serde_json::from_slice::<Records>(&message.payload).ok());
-                    if decoded.is_none() {
-                        tracing::error!(sequence, subject = %message.subject, "a message of the stream does not decode; skipped");
-                    }
-                    burst.push((sequence, decoded));
-                }
-                Some(Err(error)) if burst.is_empty() => return error.to_string(),
-                // Apply what came before the error; the next round reports it.
-                Some(Err(_)) => break,
-                None if burst.is_empty() => return "the consumer ended".into(),
-                None => break,
-            }
-            if burst.len() >= BURST_MESSAGES {
-                break;
-            }
+        let first = match next_message(&mut messages, &stream, state.last_sequence).await {
+            Ok(message) => message,
+            Err(error) => return error,
+        };
+        let mut received = vec![first];
+        // What already arrived joins the burst; an error is met by the next round.
+        while received.len() < BURST_MESSAGES {
             match messages.next().now_or_never() {
-                Some(more) => next = more,
-                None => break,
+                Some(Some(Ok(message))) => received.push(message),
+                _ => break,
             }
+        }
+        let mut burst: Vec<Received> = Vec::with_capacity(received.len());
+        for message in received {
+            let sequence = match message.info() {
+                Ok(info) => info.stream_sequence,
+                Err(error) => return error.to_string(),
+            };
+            let decoded =
+                topic_of(message.subject.as_str()).zip(serde_json::from_slice::<Records>(&message.payload).ok());
+            if decoded.is_none() {
+                tracing::error!(sequence, subject = %message.subject, "a message of the stream does not decode; skipped");
+            }
+            burst.push((sequence, decoded));
         }
         let (handed, store, series) = (std::mem::replace(state, ApplyState::empty()), store.clone(), series.clone());
         let applied = tokio::task::spawn_blocking(move || apply_burst(handed, &store, &series, burst)).await;

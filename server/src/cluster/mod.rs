@@ -49,6 +49,14 @@ const PUBLISH_DEADLINE: Duration = Duration::from_secs(20);
 /// How long an append waits for this node to apply what it published
 /// before answering without offsets.
 const LOCAL_APPLY_WAIT: Duration = Duration::from_secs(5);
+/// How long a consumer's pull request lasts; its idle heartbeat is half
+/// of it, and two missed heartbeats (a server gone) make the ordered
+/// consumer recreate itself elsewhere: about 4 s, not the client's 30 s default.
+const PULL_EXPIRES: Duration = Duration::from_secs(4);
+/// How long a consumer may stay silent before the stream is asked whether
+/// it holds more: if so, the consumer is stuck (its server died and it did
+/// not recover) and is made again after the last message applied.
+const STALL_CHECK: Duration = Duration::from_secs(2);
 /// How many published sequences' local offsets are remembered for waiters.
 const REMEMBERED_RANGES: usize = 100_000;
 
@@ -277,6 +285,30 @@ async fn publish_acked(
             }
             Err(error) => {
                 return Err(StoreError::Append(format!("the cluster did not acknowledge the records: {error}")));
+            }
+        }
+    }
+}
+
+/// The next message of an ordered consumer, or why it must be made again:
+/// an error, its end, or a stall while the stream holds messages after
+/// `applied`.
+async fn next_message(
+    messages: &mut jetstream::consumer::pull::Ordered,
+    stream: &jetstream::stream::Stream,
+    applied: u64,
+) -> Result<jetstream::Message, String> {
+    use futures::StreamExt;
+    loop {
+        match tokio::time::timeout(STALL_CHECK, messages.next()).await {
+            Ok(Some(Ok(message))) => return Ok(message),
+            Ok(Some(Err(error))) => return Err(error.to_string()),
+            Ok(None) => return Err("the consumer ended".into()),
+            Err(_) => {
+                let last = stream.get_info().await.map_err(|error| error.to_string())?.state.last_sequence;
+                if last > applied {
+                    return Err(format!("the consumer stalled after {applied} while the stream is at {last}"));
+                }
             }
         }
     }

@@ -61,6 +61,16 @@ pub enum CatalogChange {
         secret_digest: String,
         revoked_at_ns: i64,
     },
+    /// A console sign-in, by the session's secret digest: the cookie works on every node.
+    SessionStarted {
+        secret_digest: String,
+        login: String,
+        created_at_ns: i64,
+        expires_at_ns: i64,
+    },
+    SessionEnded {
+        secret_digest: String,
+    },
 }
 
 /// An app as a change carries it.
@@ -98,7 +108,7 @@ impl From<&AppChange> for App {
 /// every clone of a catalog.
 pub(super) type ChangeSink = Arc<OnceLock<UnboundedSender<CatalogChange>>>;
 
-pub(super) fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
@@ -198,6 +208,17 @@ impl Catalog {
                     params![unhex(secret_digest)?, revoked_at_ns],
                 )?;
             }
+            CatalogChange::SessionStarted { secret_digest, login, created_at_ns, expires_at_ns } => {
+                db.execute(
+                    "INSERT INTO sessions (secret_hash, user_id, created_at, expires_at)
+                     SELECT ?1, id, ?2, ?3 FROM users WHERE login = ?4
+                     ON CONFLICT (secret_hash) DO NOTHING",
+                    params![unhex(secret_digest)?, created_at_ns, expires_at_ns, login],
+                )?;
+            }
+            CatalogChange::SessionEnded { secret_digest } => {
+                db.execute("DELETE FROM sessions WHERE secret_hash = ?1", [unhex(secret_digest)?])?;
+            }
         }
         Ok(())
     }
@@ -232,6 +253,9 @@ mod tests {
         let (kept, kept_secret) = first.create_token("acme", "kept", Permissions::ALL, "test").unwrap();
         let (revoked, revoked_secret) = first.create_token("acme", "revoked", Permissions::ALL, "test").unwrap();
         first.revoke_token("acme", revoked.id).unwrap();
+        let kept_session = first.start_session("ada").unwrap();
+        let ended_session = first.start_session("ada").unwrap();
+        first.end_session(&ended_session).unwrap();
 
         let mut all = Vec::new();
         while let Ok(change) = changes.try_recv() {
@@ -250,5 +274,7 @@ mod tests {
         );
         assert!(matches!(second.authenticate(&revoked_secret).unwrap(), super::super::Authentication::Revoked(_)));
         assert_eq!(second.tokens("acme").unwrap().len(), 2);
+        assert_eq!(second.session(&kept_session).unwrap().map(|viewer| viewer.login), Some("ada".into()));
+        assert_eq!(second.session(&ended_session).unwrap(), None);
     }
 }

@@ -308,6 +308,28 @@ async fn a_cluster_of_two_nodes_on_three_nats_servers() {
     killing_a_nats_server_under_ingest_loses_no_acknowledged_line(&mut cluster).await;
     node_b_killed_and_restarted_catches_up_and_serves_every_line(&mut cluster).await;
     a_token_revoked_on_a_is_refused_by_b_within_5_s(&cluster).await;
+    a_retention_set_on_a_holds_on_b(&cluster).await;
+}
+
+async fn a_retention_set_on_a_holds_on_b(cluster: &Cluster) {
+    let response = cluster
+        .http
+        .put(format!("{}/api/v1/orgs/main/apps/api/retention", cluster.a.base))
+        .json(&json!({"kind": "service", "max_age_secs": 86_400, "max_bytes": null}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let on_a: Value = response.json().await.unwrap();
+    assert_eq!(on_a["max_age_secs"], 86_400, "{on_a}");
+    eventually("the retention set on A is B's", Duration::from_secs(5), || async {
+        let response =
+            cluster.http.get(format!("{}/api/v1/orgs/main/apps/api/retention", cluster.b.base)).send().await.ok()?;
+        let kinds: Value = response.json().await.ok()?;
+        let service = kinds.as_array()?.iter().find(|kind| kind["kind"] == "service")?;
+        (service["max_age_secs"] == 86_400).then_some(())
+    })
+    .await;
 }
 
 async fn create_the_app_on_a_and_find_it_on_b(cluster: &Cluster) {

@@ -71,6 +71,16 @@ pub enum CatalogChange {
     SessionEnded {
         secret_digest: String,
     },
+    /// A topic's retention, which the store keeps (not SQLite): the
+    /// cluster applies it to each node's store; [`Catalog::apply_change`]
+    /// leaves it alone.
+    RetentionSet {
+        org: String,
+        app: String,
+        kind: String,
+        max_age_secs: Option<u64>,
+        max_bytes: Option<u64>,
+    },
 }
 
 /// An app as a change carries it.
@@ -127,6 +137,18 @@ impl Catalog {
         let (sender, receiver) = unbounded_channel();
         self.changes.set(sender).ok()?;
         Some(receiver)
+    }
+
+    /// Tells the other nodes of a cluster that a topic's retention changed
+    /// here (the store keeps it, not the catalog); nothing in the embedded mode.
+    pub fn note_retention(&self, org: &str, app: &str, kind: &str, max_age_secs: Option<u64>, max_bytes: Option<u64>) {
+        self.emit(|| CatalogChange::RetentionSet {
+            org: org.into(),
+            app: app.into(),
+            kind: kind.into(),
+            max_age_secs,
+            max_bytes,
+        });
     }
 
     pub(super) fn emit(&self, change: impl FnOnce() -> CatalogChange) {
@@ -219,6 +241,7 @@ impl Catalog {
             CatalogChange::SessionEnded { secret_digest } => {
                 db.execute("DELETE FROM sessions WHERE secret_hash = ?1", [unhex(secret_digest)?])?;
             }
+            CatalogChange::RetentionSet { .. } => {}
         }
         Ok(())
     }

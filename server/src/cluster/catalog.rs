@@ -1,7 +1,8 @@
 //! The catalog shared by the nodes: this node's committed changes are
 //! published on `VIGIE_CATALOG`, in the order they were made, and every
 //! change of the stream (this node's included) is applied to the local
-//! SQLite, idempotently, from the stream's first message at each start.
+//! SQLite (a retention: to the local store), idempotently, from the
+//! stream's first message at each start.
 
 use std::time::Duration;
 
@@ -16,6 +17,7 @@ use super::{next_message, publish_acked, ClusterError, CATALOG_STREAM, CATALOG_S
 use crate::catalog::changes::CatalogChange;
 use crate::catalog::Catalog;
 use crate::shutdown::ShutdownSignal;
+use crate::store::{Retention, Store, TopicKey, TopicKind};
 
 /// How long a start waits to have applied the catalog's existing changes.
 const CATCH_UP: Duration = Duration::from_secs(30);
@@ -25,6 +27,7 @@ const CATCH_UP: Duration = Duration::from_secs(30);
 pub(super) async fn start(
     js: &jetstream::Context,
     catalog: Catalog,
+    store: Store,
     shutdown: ShutdownSignal,
 ) -> Result<Vec<JoinHandle<()>>, ClusterError> {
     let existing = js
@@ -37,7 +40,7 @@ pub(super) async fn start(
         .state
         .last_sequence;
     let (applied, mut watching) = watch::channel(0u64);
-    let mut tasks = vec![tokio::spawn(apply(js.clone(), catalog.clone(), applied, shutdown.clone()))];
+    let mut tasks = vec![tokio::spawn(apply(js.clone(), catalog.clone(), store, applied, shutdown.clone()))];
     if let Some(changes) = catalog.send_changes() {
         tasks.push(tokio::spawn(publish(js.clone(), changes, shutdown)));
     }
@@ -79,11 +82,17 @@ async fn publish(js: jetstream::Context, mut changes: UnboundedReceiver<CatalogC
 
 /// Applies the stream's changes from its first message on, restarting
 /// after the last one applied when the consumer fails.
-async fn apply(js: jetstream::Context, catalog: Catalog, applied: watch::Sender<u64>, shutdown: ShutdownSignal) {
+async fn apply(
+    js: jetstream::Context,
+    catalog: Catalog,
+    store: Store,
+    applied: watch::Sender<u64>,
+    shutdown: ShutdownSignal,
+) {
     let stop = shutdown.fired();
     tokio::pin!(stop);
     loop {
-        let following = follow(&js, &catalog, &applied);
+        let following = follow(&js, &catalog, &store, &applied);
         tokio::select! {
             _ = &mut stop => return,
             error = following => tracing::warn!(%error, "applying the catalog's changes stopped; resuming in 1 s"),
@@ -95,7 +104,19 @@ async fn apply(js: jetstream::Context, catalog: Catalog, applied: watch::Sender<
     }
 }
 
-async fn follow(js: &jetstream::Context, catalog: &Catalog, applied: &watch::Sender<u64>) -> String {
+/// Applies a change to the catalog, or a retention to the store. Blocks.
+fn apply_change(catalog: &Catalog, store: &Store, change: &CatalogChange) -> Result<(), String> {
+    match change {
+        CatalogChange::RetentionSet { org, app, kind, max_age_secs, max_bytes } => {
+            let kind = TopicKind::parse(kind).ok_or_else(|| format!("no topic kind \"{kind}\""))?;
+            let retention = Retention { max_age: max_age_secs.map(Duration::from_secs), max_bytes: *max_bytes };
+            store.set_retention(&TopicKey::new(org, app, kind), retention).map_err(|error| error.to_string())
+        }
+        change => catalog.apply_change(change).map_err(|error| error.to_string()),
+    }
+}
+
+async fn follow(js: &jetstream::Context, catalog: &Catalog, store: &Store, applied: &watch::Sender<u64>) -> String {
     let stream = match js.get_stream(CATALOG_STREAM).await {
         Ok(stream) => stream,
         Err(error) => return error.to_string(),
@@ -124,8 +145,8 @@ async fn follow(js: &jetstream::Context, catalog: &Catalog, applied: &watch::Sen
         };
         match serde_json::from_slice::<CatalogChange>(&message.payload) {
             Ok(change) => {
-                let catalog = catalog.clone();
-                match tokio::task::spawn_blocking(move || catalog.apply_change(&change)).await {
+                let (catalog, store) = (catalog.clone(), store.clone());
+                match tokio::task::spawn_blocking(move || apply_change(&catalog, &store, &change)).await {
                     Ok(Ok(())) => {}
                     // A change that cannot apply here (an org this node
                     // refused) is skipped, as by every node alike.

@@ -166,7 +166,7 @@ pub async fn join(
             applied: Applied::default(),
         }),
     };
-    let mut tasks = catalog::start(&js, catalog, shutdown.clone()).await?;
+    let mut tasks = catalog::start(&js, catalog, store.clone(), shutdown.clone()).await?;
     tasks.push(logs::start(cluster.clone(), data_dir, store, series, shutdown).await?);
     Ok((cluster, tasks))
 }

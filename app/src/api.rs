@@ -233,3 +233,20 @@ pub async fn get_log_explorer(
     };
     Ok(Some(crate::dashboards::explorer(volume, &base, &view)))
 }
+
+/// How many lines before and after a line its context shows.
+pub const CONTEXT_LINES: u64 = 20;
+
+/// The lines around one line of an app's logs, unfiltered.
+#[server(prefix = "/bff")]
+pub async fn get_line_context(
+    org: String,
+    app: String,
+    kind: crate::model::ViewKind,
+    offset: u64,
+) -> Result<Option<Vec<crate::model::ShownRecord>>, ServerFnError> {
+    if !viewer().await?.may_see(&org) {
+        return Ok(None);
+    }
+    port()?.line_context(org, app, kind, offset, CONTEXT_LINES).await.map_err(ServerFnError::new)
+}

@@ -8,6 +8,9 @@ pub mod api;
 pub mod components;
 #[cfg(feature = "ssr")]
 pub mod dashboards;
+pub mod drains;
+#[cfg(feature = "ssr")]
+pub mod drains_port;
 #[cfg(feature = "ssr")]
 pub mod grafana_port;
 pub mod model;
@@ -26,9 +29,9 @@ use leptos_router::{
 };
 
 use pages::{
-    app_http::AppHttpPage, app_logs::AppLogsPage, app_map::AppMapPage, app_metrics::AppMetricsPage,
-    app_overview::AppOverviewPage, app_settings::AppSettingsPage, not_found::NotFound, org_audit::OrgAuditPage,
-    org_home::OrgHomePage, orgs::OrgsPage, sign_in::SignInPage,
+    app_drains::AppDrainsPage, app_http::AppHttpPage, app_logs::AppLogsPage, app_map::AppMapPage,
+    app_metrics::AppMetricsPage, app_overview::AppOverviewPage, app_settings::AppSettingsPage, not_found::NotFound,
+    org_audit::OrgAuditPage, org_home::OrgHomePage, orgs::OrgsPage, sign_in::SignInPage,
 };
 
 /// The HTML document around every server-rendered page.
@@ -83,6 +86,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/orgs/:org/apps/:app/metrics") view=AppMetricsPage ssr=SsrMode::Async />
                 <Route path=path!("/orgs/:org/apps/:app/http") view=AppHttpPage ssr=SsrMode::Async />
                 <Route path=path!("/orgs/:org/apps/:app/settings") view=AppSettingsPage ssr=SsrMode::Async />
+                <Route path=path!("/orgs/:org/apps/:app/drains") view=AppDrainsPage ssr=SsrMode::Async />
             </Routes>
         </Router>
     }

@@ -9,7 +9,7 @@ use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use std::sync::Arc;
 
-use crate::model::{AppSettings, AuditPage, LogPage, LogView, OrgSummary, ViewKind, Viewer};
+use crate::model::{AppSettings, AuditPage, LogPage, LogView, OrgSummary, ShownRecord, ViewKind, Viewer};
 
 /// Why the port could not answer. Shown to the user, so it says what failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,6 +114,18 @@ pub trait ConsolePort: ConsoleAdmin {
         view: LogView,
         limit: usize,
     ) -> BoxFuture<'_, Result<Option<LogPage>, PortError>>;
+
+    /// The `around` lines before and after the line at `offset` of an
+    /// app's service or access logs, unfiltered, the line among them;
+    /// `None` when there is no such app or no such line yet.
+    fn line_context(
+        &self,
+        org: String,
+        app: String,
+        kind: ViewKind,
+        offset: u64,
+        around: u64,
+    ) -> BoxFuture<'_, Result<Option<Vec<ShownRecord>>, PortError>>;
 
     /// Counts a view's records per step of its range (about `steps` of
     /// them) and the `top` values of `fields`. `None` when there is no such app.

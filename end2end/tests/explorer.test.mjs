@@ -22,7 +22,8 @@ test('the histogram counts what the stats endpoint counts, and a field value nar
   const page = await signedInPage(env.browser, env.vigie, { viewport: { width: 1280, height: 900 } });
   // A replayed range that has ended, so both counts see the same lines
   // (3 minutes: a debug bundle takes a while to take in a long range).
-  const until = new Date(Math.floor(Date.now() / 60_000) * 60_000).toISOString().replace('.000', '');
+  // Ended a minute ago: no line still on its way into it.
+  const until = new Date(Math.floor(Date.now() / 60_000) * 60_000 - 60_000).toISOString().replace('.000', '');
   const since = new Date(Date.parse(until) - 3 * 60_000).toISOString().replace('.000', '');
   await page.goto(`${env.vigie.url}/orgs/demo/apps/web/logs?kind=access&since=${since}&until=${until}`);
   await page.locator('body[data-hydrated]').waitFor({ state: 'attached' });
@@ -79,5 +80,25 @@ test('a drag across the histogram replays that range', async () => {
   const span = Date.parse(url.searchParams.get('until')) - Date.parse(url.searchParams.get('since'));
   assert.ok(span > 5 * 60_000 && span < 12 * 60_000, `${span} ms`);
   await page.getByText('Continue live').or(page.getByTestId('range-note')).first().waitFor();
+  await page.close();
+});
+
+test('a line\'s context shows the lines around it, whatever the filter, the line marked', async () => {
+  const page = await signedInPage(env.browser, env.vigie, { viewport: { width: 1280, height: 900 } });
+  // A replayed range: the list stays still while the line is picked.
+  await page.goto(`${env.vigie.url}/orgs/demo/apps/web/logs?kind=access&q=status%3A200&since=5m`);
+  await page.locator('body[data-hydrated]').waitFor({ state: 'attached' });
+  const row = page.locator('.log-row[data-offset]').nth(5);
+  await row.waitFor();
+  await row.click();
+  const details = page.getByTestId('line-details');
+  // The line selected, as its details say (live lines may have moved the list).
+  const offset = Number((await details.locator('.details-bar .muted').textContent()).match(/^Offset (\d+)/)[1]);
+  await details.getByRole('button', { name: 'Show context' }).click();
+  const context = page.getByTestId('line-context');
+  await context.waitFor();
+  const offsets = await context.locator('li').evaluateAll((items) => items.map((item) => Number(item.dataset.offset)));
+  assert.deepEqual(offsets, Array.from({ length: 41 }, (_, at) => offset - 20 + at), 'consecutive: unfiltered');
+  assert.equal(Number(await context.locator('li[aria-current=true]').getAttribute('data-offset')), offset);
   await page.close();
 });

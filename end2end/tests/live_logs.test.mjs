@@ -27,7 +27,7 @@ function shownOffsets(page) {
   return page.$$eval('[data-testid=log-lines] .log-row', (rows) => rows.map((row) => Number(row.dataset.offset)));
 }
 
-test('the org home lists the demo apps and add-ons and leads to their logs', async () => {
+test('the org home lists the demo apps and add-ons and leads to their overview, then their logs', async () => {
   const page = await signedInPage(browser, vigie);
   await page.goto(`${vigie.url}/`);
   await page.getByRole('link', { name: /Acme Demo/ }).click();
@@ -38,6 +38,8 @@ test('the org home lists the demo apps and add-ons and leads to their logs', asy
   assert.match(await page.locator('.app-section').first().innerText(), /lines and [\d,]+ requests in the last hour/);
   await page.screenshot({ path: join(artifacts, 'org-home.png'), fullPage: true });
   await page.getByRole('link', { name: /Orders API/ }).click();
+  await page.waitForURL('**/orgs/demo/apps/api');
+  await page.getByRole('link', { name: 'Service logs' }).click();
   await page.waitForURL('**/orgs/demo/apps/api/logs');
   await page.getByRole('heading', { name: 'Orders API' }).waitFor();
   await page.close();

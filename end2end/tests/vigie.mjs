@@ -27,6 +27,10 @@ export function scratchDataDir() {
  */
 export async function startVigie({ dataDir, listen = '127.0.0.1:0', args = [] }) {
   const bin = process.env.VIGIE_BIN ?? join(root, 'target', 'debug', 'vigie');
+  // Syslog and statsd on free ports unless asked otherwise, so two servers never collide.
+  for (const flag of ['--syslog-tcp', '--syslog-udp', '--statsd']) {
+    if (!args.includes(flag)) args = [...args, flag, '127.0.0.1:0'];
+  }
   const siteRoot = process.env.VIGIE_SITE_ROOT ?? join(root, 'target', 'site');
   const child = spawn(
     bin,

@@ -1,7 +1,9 @@
 //! The console's port, implemented in-process on the catalog and the store;
 //! its stats port, on the metric read model, is in `console/stats.rs`; its
-//! Grafana port, on the Grafana service, in `console/grafana.rs`.
+//! Grafana port, on the Grafana service, in `console/grafana.rs`; its
+//! drains port, on the drains, in `console/drains.rs`.
 
+pub mod drains;
 pub mod grafana;
 mod stats;
 
@@ -202,24 +204,29 @@ impl InProcessConsole {
             found.sort_by_key(|record| record.offset);
             found
         };
-        page.records = stored
-            .into_iter()
-            .filter_map(|record| {
-                let line = match kind {
-                    LogKind::Access => serde_json::from_str::<AccessLine>(&record.payload).map(LogLine::from),
-                    _ => serde_json::from_str::<ServiceLine>(&record.payload).map(LogLine::from),
-                };
-                match line {
-                    Ok(line) => Some(LogRecord { offset: record.offset, ts_ns: record.ts_ns, line }),
-                    Err(error) => {
-                        tracing::warn!(offset = record.offset, %error, "skipping an unreadable {} record", kind.as_str());
-                        None
-                    }
-                }
-            })
-            .collect();
+        page.records = shown_records(stored, kind);
         Ok(Some(page))
     }
+}
+
+/// Stored records as the logs page shows them; an unreadable one is skipped (and logged).
+fn shown_records(stored: Vec<crate::store::StoredRecord>, kind: LogKind) -> Vec<vigie_app::model::ShownRecord> {
+    stored
+        .into_iter()
+        .filter_map(|record| {
+            let line = match kind {
+                LogKind::Access => serde_json::from_str::<AccessLine>(&record.payload).map(LogLine::from),
+                _ => serde_json::from_str::<ServiceLine>(&record.payload).map(LogLine::from),
+            };
+            match line {
+                Ok(line) => Some(LogRecord { offset: record.offset, ts_ns: record.ts_ns, line }),
+                Err(error) => {
+                    tracing::warn!(offset = record.offset, %error, "skipping an unreadable {} record", kind.as_str());
+                    None
+                }
+            }
+        })
+        .collect()
 }
 
 /// A view's parameters, checked: each mistake names its parameter.
@@ -383,6 +390,26 @@ impl ConsolePort for InProcessConsole {
     ) -> BoxFuture<'_, Result<Option<LogPage>, PortError>> {
         let this = self.clone();
         off_runtime(move || this.read_log_page(&org, &app, &view, limit)).boxed()
+    }
+
+    fn line_context(
+        &self,
+        org: String,
+        app: String,
+        kind: ViewKind,
+        offset: u64,
+        around: u64,
+    ) -> BoxFuture<'_, Result<Option<Vec<vigie_app::model::ShownRecord>>, PortError>> {
+        let this = self.clone();
+        off_runtime(move || {
+            if this.catalog.app(&org, &app).map_err(port_error)?.is_none() {
+                return Ok(None);
+            }
+            let key = TopicKey::new(&org, &app, log_kind(kind));
+            let found = crate::query::context::around(&this.store, &key, offset, around, around);
+            Ok(found.map(|(records, _)| shown_records(records, log_kind(kind))))
+        })
+        .boxed()
     }
 
     fn log_volume(

@@ -11,6 +11,7 @@ pub mod clock;
 pub mod cluster;
 pub mod console;
 pub mod demo;
+pub mod drains;
 pub mod grafana;
 pub mod http;
 pub mod ingest;
@@ -70,6 +71,8 @@ pub struct ServeConfig {
     /// A Grafana to provision orgs' dashboards into over its HTTP API, if
     /// any; an empty `vigie_url` means this server's own address.
     pub grafana: Option<grafana::GrafanaConfig>,
+    /// How drains batch, retry and give up.
+    pub drains: drains::DrainSettings,
 }
 
 #[derive(Clone, Debug)]
@@ -146,6 +149,8 @@ pub enum StartError {
     Series { dir: PathBuf, source: std::io::Error },
     #[error(transparent)]
     Cluster(#[from] cluster::ClusterError),
+    #[error("cannot start the drains: {0}")]
+    Drains(#[from] drains::DrainError),
     #[error("cannot listen on {addr}: {source} (is another Vigie running? pick another with --listen)")]
     Listen { addr: SocketAddr, source: std::io::Error },
 }
@@ -271,6 +276,7 @@ pub async fn start_node(config: ServeConfig, nats: Option<ClusterConfig>) -> Res
             Arc::new(grafana)
         }),
     };
+    let drains = drains::Drains::start(store.clone(), catalog.clone(), config.drains.clone(), shutdown.clone()).await?;
     let state = AppState {
         grafana,
         leptos_options,
@@ -286,6 +292,8 @@ pub async fn start_node(config: ServeConfig, nats: Option<ClusterConfig>) -> Res
         live_batches,
         sign_in_attempts: Default::default(),
         shutdown: shutdown.clone(),
+        drains_console: Arc::new(console::drains::InProcessDrains { drains: drains.clone(), catalog: catalog.clone() }),
+        drains,
     };
     let router = http::router(state);
 

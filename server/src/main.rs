@@ -8,12 +8,14 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 use vigie_server::bench;
+use vigie_server::cli::drains::{DrainCommand, NewDrainArgs};
 use vigie_server::cli::grafana::GrafanaCommand;
 use vigie_server::cli::logs::LogsCommand;
 use vigie_server::cli::remote::RemoteArgs;
 use vigie_server::cli::tokens::TokensCommand;
 use vigie_server::cluster::ClusterConfig;
 use vigie_server::demo::DemoConfig;
+use vigie_server::drains::DrainSettings;
 use vigie_server::ingest::limits::IngestLimits;
 use vigie_server::store::{Codec, Durability, StoreConfig};
 use vigie_server::{start_node, GeoIpSource, ServeConfig, StatsdConfig, Welcome};
@@ -28,7 +30,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the console, the Logs API and ingest.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Read an app's logs from a Vigie server: a range, the last lines, or live.
     Logs(LogsArgs),
     /// Create, list or revoke an organisation's API tokens (needs an admin token).
@@ -45,6 +47,20 @@ enum Command {
         #[command(subcommand)]
         action: GrafanaAction,
     },
+    /// Create, list, check, enable, disable or remove drains: an app's logs
+    /// (with --app) or the org's audit log (without) forwarded elsewhere.
+    Drain {
+        #[command(flatten)]
+        remote: RemoteArgs,
+        /// The app whose drains these are; none for the org's audit-log drains.
+        #[arg(long, global = true)]
+        app: Option<String>,
+        #[command(subcommand)]
+        action: DrainAction,
+    },
+    /// Run next to an app: ship its output as service logs, relay plain
+    /// statsd, report the instance's server metrics (docs/AGENT.md).
+    Agent(Box<AgentArgs>),
     /// Measure a part of Vigie on this machine and print a table.
     Bench {
         #[command(subcommand)]
@@ -92,6 +108,24 @@ enum GrafanaAction {
     },
 }
 
+#[derive(Subcommand)]
+enum DrainAction {
+    /// Create a drain; it starts now (or at --start) and runs at once.
+    Create(Box<NewDrainArgs>),
+    /// List the drains with their status, backlog and rate.
+    List,
+    /// Show one drain in full.
+    Get { id: i64 },
+    /// Enable a drain: it resumes from where it stopped.
+    Enable { id: i64 },
+    /// Disable a drain: it stops and keeps its place.
+    Disable { id: i64 },
+    /// Remove a drain.
+    Remove { id: i64 },
+    /// Send one test message and print what the recipient answered.
+    Check { id: i64 },
+}
+
 #[derive(Args)]
 struct LogsArgs {
     #[command(flatten)]
@@ -103,10 +137,10 @@ struct LogsArgs {
     #[arg(long, default_value = "service")]
     kind: String,
     /// From this time: RFC 3339, or back from now such as 15m, 2h, 7d.
-    #[arg(long)]
+    #[arg(long, visible_alias = "after")]
     since: Option<String>,
     /// Up to this time, same forms.
-    #[arg(long)]
+    #[arg(long, visible_alias = "before")]
     until: Option<String>,
     /// A filter, such as `timeout level>=warn` or `status:5xx path:/api/*` (docs/QUERY.md).
     #[arg(long, short = 's')]
@@ -114,12 +148,63 @@ struct LogsArgs {
     /// Keep printing new lines as they arrive.
     #[arg(long, short = 'f')]
     follow: bool,
-    /// text (default; coloured on a terminal) or json (one record per line).
-    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+    /// human (default, also `text`; coloured on a terminal), json or
+    /// json-stream (one record per line), or clf (access logs in the Common Log Format).
+    #[arg(long, short = 'F', default_value = "human", value_parser = ["human", "text", "json", "json-stream", "clf"])]
     format: String,
     /// Lines shown when --since is not given.
     #[arg(long, short = 'n', default_value_t = 100)]
     lines: usize,
+    /// Also print this many lines before and after each line found,
+    /// whatever the filter (as `grep -C`); groups apart are separated by `--`. At most 500.
+    #[arg(long, short = 'C', default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=500))]
+    context: u64,
+}
+
+#[derive(Args)]
+struct AgentArgs {
+    #[command(flatten)]
+    remote: RemoteArgs,
+    /// The app (or add-on) whose instance this is.
+    #[arg(long, env = "VIGIE_APP")]
+    app: String,
+    /// The instance's name [default: the host's name].
+    #[arg(long, env = "VIGIE_INSTANCE")]
+    instance: Option<String>,
+    /// Follow these log files (rotation handled) instead of running a command.
+    #[arg(long, num_args = 1.., conflicts_with = "command")]
+    tail: Vec<PathBuf>,
+    /// Read plain statsd (any client, tags optional) here; `off` for none.
+    #[arg(long, env = "VIGIE_AGENT_STATSD", default_value = "127.0.0.1:8125", value_parser = parse_optional_addr)]
+    statsd: OptionalAddr,
+    /// Series the statsd relay keeps at once; lines of more are dropped and counted.
+    #[arg(long, default_value_t = 10_000)]
+    statsd_max_series: usize,
+    /// Seconds between two reports of server metrics (a multiple of 10).
+    #[arg(long, default_value_t = 10)]
+    interval: u64,
+    /// A Prometheus text endpoint of the app, read every 10 s into custom metrics.
+    #[arg(long)]
+    scrape: Option<String>,
+    /// Where lines and metrics wait while Vigie is unreachable
+    /// [default: $TMPDIR/vigie-agent/ORG.APP.INSTANCE].
+    #[arg(long, env = "VIGIE_AGENT_BUFFER_DIR")]
+    buffer_dir: Option<PathBuf>,
+    /// The buffer's size; past it the oldest entries are dropped and counted.
+    #[arg(long, default_value_t = 256)]
+    buffer_max_mb: u64,
+    /// Start the command again when it exits: never, on-failure or always.
+    #[arg(long, default_value = "never", value_parser = vigie_server::cli::agent::Restart::parse)]
+    restart: vigie_server::cli::agent::Restart,
+    /// Seconds spent sending what is left once the command is done.
+    #[arg(long, default_value_t = 10)]
+    flush_timeout: u64,
+    /// Do not copy the command's output to the agent's own stdout and stderr.
+    #[arg(long)]
+    no_echo: bool,
+    /// The command to run and its arguments, after `--`.
+    #[arg(last = true)]
+    command: Vec<String>,
 }
 
 #[derive(Subcommand)]
@@ -158,6 +243,14 @@ enum BenchWhat {
     /// through a 3-server JetStream cluster against the embedded store, and
     /// the catch-up rate of a joining node (docs/SCALING.md).
     Cluster(bench::cluster::ClusterBenchConfig),
+    /// Drains against a `vigie serve` child process on loopback: lines/s
+    /// delivered to raw-http and syslog-tcp, ingest beside 0, 1 and 10
+    /// drains, memory and CPU of 1,000 idle drains.
+    Drains(bench::drains::DrainsBenchConfig),
+    /// `vigie agent` against a `vigie serve` child process: lines/s shipped
+    /// from a command printing as fast as it can, and the agent's CPU and
+    /// RSS at 1,000 lines/s and at 10,000 statsd lines/s.
+    Agent(bench::agent::AgentBenchConfig),
 }
 
 #[derive(Args)]
@@ -253,6 +346,32 @@ struct ServeArgs {
     #[arg(long, env = "VIGIE_NATS_REPLICAS", default_value_t = 3, requires = "nats",
           value_parser = clap::value_parser!(u8).range(1..=5))]
     nats_replicas: u8,
+    /// Let drains reach loopback and private addresses (a local collector,
+    /// tests); refused by default, since drain URLs are chosen by org admins.
+    #[arg(long, env = "VIGIE_DRAIN_ALLOW_PRIVATE_TARGETS")]
+    drain_allow_private_targets: bool,
+    /// Disable a drain that has been failing this many seconds.
+    #[arg(long, env = "VIGIE_DRAIN_DISABLE_AFTER_SECS", default_value_t = DrainSettings::default().disable_after.as_secs())]
+    drain_disable_after_secs: u64,
+    /// First retry wait of a failing drain, in ms (then doubling).
+    #[arg(long, env = "VIGIE_DRAIN_BACKOFF_MIN_MS", default_value_t = DrainSettings::default().backoff_min.as_millis() as u64)]
+    drain_backoff_min_ms: u64,
+    /// Longest retry wait of a failing drain, in ms.
+    #[arg(long, env = "VIGIE_DRAIN_BACKOFF_MAX_MS", default_value_t = DrainSettings::default().backoff_max.as_millis() as u64)]
+    drain_backoff_max_ms: u64,
+    /// How long a drain's batch that is not full waits for more records, in ms.
+    #[arg(long, env = "VIGIE_DRAIN_BATCH_WAIT_MS", default_value_t = DrainSettings::default().batch_wait.as_millis() as u64)]
+    drain_batch_wait_ms: u64,
+    /// Most records in one drain batch (a recipient may take fewer).
+    #[arg(long, env = "VIGIE_DRAIN_BATCH_MAX_LINES", default_value_t = DrainSettings::default().batch_max_lines)]
+    drain_batch_max_lines: usize,
+    /// PEM certificates of authorities drains trust besides the web PKI's
+    /// (syslog over TLS, HTTPS recipients behind a private CA).
+    #[arg(long, env = "VIGIE_DRAIN_CA_FILE")]
+    drain_ca_file: Option<PathBuf>,
+    /// Longest wait for a recipient's answer, in seconds.
+    #[arg(long, env = "VIGIE_DRAIN_TIMEOUT_SECS", default_value_t = DrainSettings::default().request_timeout.as_secs())]
+    drain_timeout_secs: u64,
 }
 
 /// An address, or `off`.
@@ -274,7 +393,7 @@ async fn main() -> ExitCode {
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
         .init();
     let args = match Cli::parse().command {
-        Command::Serve(args) => args,
+        Command::Serve(args) => *args,
         Command::Logs(args) => {
             let remote = match args.remote.resolve() {
                 Ok(remote) => remote,
@@ -291,8 +410,10 @@ async fn main() -> ExitCode {
                 until: args.until,
                 search: args.search,
                 follow: args.follow,
-                json: args.format == "json",
+                format: vigie_server::cli::logs::Format::parse(&args.format)
+                    .unwrap_or(vigie_server::cli::logs::Format::Human),
                 lines: args.lines,
+                context: args.context,
             };
             return match vigie_server::cli::logs::run(command).await {
                 Ok(()) => ExitCode::SUCCESS,
@@ -306,6 +427,7 @@ async fn main() -> ExitCode {
                 }
             };
         }
+        Command::Agent(args) => return run_agent(*args).await,
         Command::Tokens { remote, action } => {
             let command = match action {
                 TokensAction::Create { name, permissions } => TokensCommand::Create { name, permissions },
@@ -340,6 +462,28 @@ async fn main() -> ExitCode {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(error) => {
                     eprintln!("vigie grafana: {error}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        Command::Drain { remote, app, action } => {
+            let command = match action {
+                DrainAction::Create(args) => DrainCommand::Create(args),
+                DrainAction::List => DrainCommand::List,
+                DrainAction::Get { id } => DrainCommand::Get { id },
+                DrainAction::Enable { id } => DrainCommand::Enable { id },
+                DrainAction::Disable { id } => DrainCommand::Disable { id },
+                DrainAction::Remove { id } => DrainCommand::Remove { id },
+                DrainAction::Check { id } => DrainCommand::Check { id },
+            };
+            let result = match remote.resolve() {
+                Ok(remote) => vigie_server::cli::drains::run(remote, app, command).await,
+                Err(error) => Err(error),
+            };
+            return match result {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("vigie drain: {error}");
                     ExitCode::FAILURE
                 }
             };
@@ -392,6 +536,24 @@ async fn main() -> ExitCode {
         }
         Command::Bench { what: BenchWhat::Prometheus(config) } => {
             return match bench::prometheus::run(config).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("the benchmark failed: {error}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        Command::Bench { what: BenchWhat::Drains(config) } => {
+            return match bench::drains::run(config).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("the benchmark failed: {error}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        Command::Bench { what: BenchWhat::Agent(config) } => {
+            return match bench::agent::run(config).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(error) => {
                     eprintln!("the benchmark failed: {error}");
@@ -471,6 +633,17 @@ async fn main() -> ExitCode {
             statsd.max_series_per_app = args.statsd_max_series_per_app;
             statsd
         }),
+        drains: DrainSettings {
+            allow_private_targets: args.drain_allow_private_targets,
+            disable_after: Duration::from_secs(args.drain_disable_after_secs.max(1)),
+            backoff_min: Duration::from_millis(args.drain_backoff_min_ms.max(1)),
+            backoff_max: Duration::from_millis(args.drain_backoff_max_ms.max(args.drain_backoff_min_ms).max(1)),
+            batch_wait: Duration::from_millis(args.drain_batch_wait_ms),
+            batch_max_lines: args.drain_batch_max_lines.max(1),
+            request_timeout: Duration::from_secs(args.drain_timeout_secs.max(1)),
+            extra_ca_file: args.drain_ca_file,
+            ..DrainSettings::default()
+        },
     };
     let nats = args.nats.map(|urls| ClusterConfig { urls, replicas: usize::from(args.nats_replicas) });
     let server = match start_node(config, nats).await {
@@ -496,6 +669,52 @@ async fn main() -> ExitCode {
     server.stop().await;
     tracing::info!("stopped");
     ExitCode::SUCCESS
+}
+
+async fn run_agent(args: AgentArgs) -> ExitCode {
+    use vigie_server::cli::agent::{self, AgentConfig, Workload};
+    let failed = |error: &dyn std::fmt::Display| {
+        eprintln!("vigie agent: {error}");
+        ExitCode::FAILURE
+    };
+    let remote = match args.remote.resolve() {
+        Ok(remote) => remote,
+        Err(error) => return failed(&error),
+    };
+    let Some(token) = remote.token.clone() else {
+        return failed(&"which token? pass --token or set VIGIE_TOKEN (an ingest token of the org)");
+    };
+    let workload = match (args.command.is_empty(), args.tail.is_empty()) {
+        (false, _) => Workload::Command(args.command),
+        (true, false) => Workload::Tail(args.tail),
+        (true, true) => return failed(&"what to run? give a command after `--`, or --tail FILE"),
+    };
+    let instance = args.instance.unwrap_or_else(vigie_server::ingest::instances::host_name);
+    let buffer_dir = args.buffer_dir.unwrap_or_else(|| {
+        let name: String = format!("{}.{}.{instance}", remote.org, args.app)
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '_' })
+            .collect();
+        std::env::temp_dir().join("vigie-agent").join(name)
+    });
+    let config = AgentConfig {
+        target: agent::sender::Target { url: remote.url, org: remote.org, app: args.app, instance },
+        token,
+        workload,
+        statsd: args.statsd.0,
+        statsd_max_series: args.statsd_max_series,
+        interval: Duration::from_secs(args.interval),
+        scrape: args.scrape,
+        buffer_dir,
+        buffer_max_bytes: args.buffer_max_mb.max(1) * 1024 * 1024,
+        restart: args.restart,
+        flush_timeout: Duration::from_secs(args.flush_timeout),
+        echo: !args.no_echo,
+    };
+    match agent::run(config).await {
+        Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
+        Err(error) => failed(&error),
+    }
 }
 
 /// Prints the accounts made at this start: their secrets are shown here once.

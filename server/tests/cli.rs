@@ -271,3 +271,36 @@ async fn tokens_are_created_used_from_a_config_file_listed_and_revoked() {
     assert!(text(&output).1.contains("401"), "{:?}", text(&output));
     server.server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn logs_prints_the_context_of_each_line_found_and_access_logs_in_common_log_format() {
+    let server = serve().await;
+    hundred_lines(&server).await;
+    // Errors are #70, #80, #90 in the last 35 s: two lines on either side of each, unfiltered.
+    let output = tokio::task::block_in_place(|| {
+        vigie_logs(&server, &["--after", "35s", "-s", "level:error", "-C", "2", "-F", "human"])
+    });
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let (stdout, _) = text(&output);
+    let numbers: Vec<&str> =
+        stdout.lines().map(|line| if line == "--" { "--" } else { line.rsplit('#').next().unwrap() }).collect();
+    assert_eq!(
+        numbers,
+        ["68", "69", "70", "71", "72", "--", "78", "79", "80", "81", "82", "--", "88", "89", "90", "91", "92"],
+        "{stdout}"
+    );
+
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let access = serde_json::json!({"ts": common::rfc3339(now_ms - 1_000), "method": "POST", "path": "/pay", "query": "id=7",
+        "status": 502, "bytes_sent": 512, "duration_ms": 3.0, "client_ip": "10.1.2.3"});
+    let (status, reply) =
+        server.post("/api/v1/orgs/acme/apps/api/logs?kind=access", "application/x-ndjson", &access.to_string()).await;
+    assert_eq!(status, 200, "{reply}");
+    let output = tokio::task::block_in_place(|| vigie_logs(&server, &["--kind", "access", "-n", "1", "-F", "clf"]));
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stderr}");
+    let line = stdout.trim_end();
+    assert!(line.starts_with("10.1.2.3 - - ["), "{line}");
+    assert!(line.ends_with(" +0000] \"POST /pay?id=7 HTTP/1.1\" 502 512"), "{line}");
+    server.server.stop().await;
+}

@@ -95,3 +95,53 @@ async fn vigie_reports_its_own_process_as_an_instance_of_the_first_org() {
     assert_eq!(answer["series_matched"], 1);
     server.server.stop().await;
 }
+
+#[tokio::test]
+async fn custom_points_are_stored_in_their_interval_and_a_bad_one_is_named() {
+    let server = serve().await;
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let start = (now_ms - 120_000) / 10_000 * 10_000;
+    let report = |ts_ms: i64, orders: f64| {
+        json!({"ts_ms": ts_ms, "points": [
+            {"name": "orders", "type": "counter", "tags": {"instance": "web-1", "route": "/pay"}, "values": [orders]},
+            {"name": "latency", "type": "timer", "tags": {"instance": "web-1"}, "values": [2, 240, 100, 140, 100, 140, 140]},
+        ]})
+    };
+    let body = json!([report(start + 3_000, 3.0), report(start + 10_000, 4.0)]);
+    let (status, reply) = server.post(METRICS, "application/json", &body.to_string()).await;
+    assert_eq!((status, reply["accepted"].clone()), (200, json!(4)), "{reply}");
+
+    let range = format!("from={}&to={}", rfc3339(start), rfc3339(start + 20_000));
+    let (_, orders) =
+        server.get_json(&format!("{METRICS}/orders?{range}&step=10s&aggregation=sum&group_by=instance,route")).await;
+    assert_eq!(orders["series"][0]["tags"], json!({"instance": "web-1", "route": "/pay"}), "{orders}");
+    assert_eq!(orders["series"][0]["points"], json!([[start, 3.0], [start + 10_000, 4.0]]), "{orders}");
+    let (_, latency) = server.get_json(&format!("{METRICS}/latency?{range}&step=20s&aggregation=max")).await;
+    assert_eq!(latency["series"][0]["points"][0][1], 140.0, "{latency}");
+
+    // A point of the wrong shape is named, and nothing of its request is stored.
+    let bad = json!([{"ts_ms": now_ms, "points": [
+        {"name": "fine", "type": "gauge", "values": [1]},
+        {"name": "broken", "type": "gauge", "values": [1, 2]},
+    ]}]);
+    let (status, reply) = server.post(METRICS, "application/json", &bad.to_string()).await;
+    assert_eq!(status, 400, "{reply}");
+    assert!(
+        reply["error"].as_str().unwrap().starts_with("report 0: point 1: a gauge point has 1 finite values"),
+        "{reply}"
+    );
+    let (_, listing) = server.get_json(METRICS).await;
+    assert!(!listing.to_string().contains("fine"), "{listing}");
+
+    // Reading is not enough to send points.
+    let (_, reader) =
+        server.server.catalog.create_token("acme", "reader", Permissions::parse("read").unwrap(), "t").unwrap();
+    let refused = client_with(&reader)
+        .post(format!("{}{METRICS}", server.base))
+        .body(report(now_ms, 1.0).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+    server.server.stop().await;
+}

@@ -297,6 +297,7 @@ async fn a_second_server_on_the_same_statsd_port_is_refused() {
         syslog_tcp: None,
         syslog_udp: None,
         statsd: Some(StatsdConfig::on(port)),
+        drains: Default::default(),
     };
     let error = vigie_server::start(config).await.err().expect("the port is taken");
     assert!(error.to_string().contains(&format!("cannot listen on {port}")), "{error}");

@@ -32,6 +32,12 @@ fn body_for(method: &str, path: &str) -> Option<(&'static str, String)> {
         ("post", "/api/v1/orgs/{org}/tokens") => json_body(json!({"name": "stolen", "permissions": "admin"})),
         ("post", "/api/v1/orgs/{org}/apps") => json_body(json!({"slug": "planted", "name": "Planted"})),
         ("post", "/api/v1/orgs/{org}/members") => json_body(json!({"login": "mallory", "role": "admin"})),
+        ("post", "/api/v1/orgs/{org}/apps/{app}/drains") => {
+            json_body(json!({"kind": "LOG", "recipient": {"type": "raw-http", "url": "https://planted.example.com/"}}))
+        }
+        ("post", "/api/v1/orgs/{org}/drains") => json_body(
+            json!({"kind": "AUDITLOG", "recipient": {"type": "raw-http", "url": "https://planted.example.com/"}}),
+        ),
         ("put", "/api/v1/orgs/{org}/apps/{app}/retention") => {
             json_body(json!({"kind": "service", "max_age_secs": 60, "max_bytes": null}))
         }
@@ -78,8 +84,12 @@ async fn the_openapi_document_lists_every_route_each_behind_a_token() {
     assert_eq!(
         listed,
         [
+            "delete /api/v1/orgs/{org}/apps/{app}/drains/{id}",
+            "delete /api/v1/orgs/{org}/drains/{id}",
             "delete /api/v1/orgs/{org}/tokens/{id}",
             "get /api/v1/orgs/{org}/apps",
+            "get /api/v1/orgs/{org}/apps/{app}/drains",
+            "get /api/v1/orgs/{org}/apps/{app}/drains/{id}",
             "get /api/v1/orgs/{org}/apps/{app}/http",
             "get /api/v1/orgs/{org}/apps/{app}/logs",
             "get /api/v1/orgs/{org}/apps/{app}/logs/context",
@@ -90,6 +100,8 @@ async fn the_openapi_document_lists_every_route_each_behind_a_token() {
             "get /api/v1/orgs/{org}/apps/{app}/metrics/{name}",
             "get /api/v1/orgs/{org}/apps/{app}/retention",
             "get /api/v1/orgs/{org}/audit",
+            "get /api/v1/orgs/{org}/drains",
+            "get /api/v1/orgs/{org}/drains/{id}",
             "get /api/v1/orgs/{org}/grafana",
             "get /api/v1/orgs/{org}/grafana/export",
             "get /api/v1/orgs/{org}/members",
@@ -103,8 +115,17 @@ async fn the_openapi_document_lists_every_route_each_behind_a_token() {
             "get /prometheus/api/v1/series",
             "get /prometheus/api/v1/status/buildinfo",
             "post /api/v1/orgs/{org}/apps",
+            "post /api/v1/orgs/{org}/apps/{app}/drains",
+            "post /api/v1/orgs/{org}/apps/{app}/drains/{id}/check",
+            "post /api/v1/orgs/{org}/apps/{app}/drains/{id}/disable",
+            "post /api/v1/orgs/{org}/apps/{app}/drains/{id}/enable",
             "post /api/v1/orgs/{org}/apps/{app}/instances/metrics",
             "post /api/v1/orgs/{org}/apps/{app}/logs",
+            "post /api/v1/orgs/{org}/apps/{app}/metrics",
+            "post /api/v1/orgs/{org}/drains",
+            "post /api/v1/orgs/{org}/drains/{id}/check",
+            "post /api/v1/orgs/{org}/drains/{id}/disable",
+            "post /api/v1/orgs/{org}/drains/{id}/enable",
             "post /api/v1/orgs/{org}/grafana/disable",
             "post /api/v1/orgs/{org}/grafana/enable",
             "post /api/v1/orgs/{org}/grafana/reset",
@@ -196,6 +217,10 @@ async fn every_route_gives_another_org_the_answer_of_a_missing_one_and_changes_n
     assert_eq!(audit["records"], json!([]), "{audit}");
     let (_, metrics) = server.get_json("/api/v1/orgs/acme/apps/api/metrics").await;
     assert_eq!(metrics["metrics"], json!([]), "no instance report planted: {metrics}");
+    let catalog = &server.server.catalog;
+    assert!(
+        catalog.drains("acme", None).unwrap().is_empty() && catalog.drains("acme", Some("api")).unwrap().is_empty()
+    );
     let (_, retention) = server.get_json("/api/v1/orgs/acme/apps/api/retention").await;
     assert_eq!(retention[0]["max_age_secs"], json!(30 * 86_400), "{retention}");
     server.server.stop().await;

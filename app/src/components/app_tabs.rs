@@ -1,4 +1,4 @@
-//! The tabs of an app's pages: its overview, its logs, its dashboards and its settings.
+//! The tabs of an app's pages: its overview, its logs, its dashboards, its drains and its settings.
 
 use leptos::prelude::*;
 
@@ -10,17 +10,19 @@ pub enum AppTab {
     Metrics,
     Http,
     Map,
+    Drains,
     Settings,
 }
 
 impl AppTab {
-    const ALL: [AppTab; 7] = [
+    const ALL: [AppTab; 8] = [
         AppTab::Overview,
         AppTab::ServiceLogs,
         AppTab::AccessLogs,
         AppTab::Metrics,
         AppTab::Http,
         AppTab::Map,
+        AppTab::Drains,
         AppTab::Settings,
     ];
 
@@ -32,6 +34,7 @@ impl AppTab {
             AppTab::Metrics => "Metrics",
             AppTab::Http => "HTTP",
             AppTab::Map => "Map",
+            AppTab::Drains => "Drains",
             AppTab::Settings => "Settings",
         }
     }
@@ -44,6 +47,7 @@ impl AppTab {
             AppTab::Metrics => "metrics",
             AppTab::Http => "http",
             AppTab::Map => "map",
+            AppTab::Drains => "drains",
             AppTab::Settings => "settings",
         }
     }

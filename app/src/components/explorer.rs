@@ -22,17 +22,23 @@ pub fn LogExplorer(org: String, app: String, view: LogView) -> impl IntoView {
     let live = !view.is_replay();
     let explorer = LocalResource::new(move || get_log_explorer(org.clone(), app.clone(), view.clone()));
     refresh_every_while(LIVE_RECOUNT_MS, move || explorer.refetch(), move || live);
+    // Drawn once the page is the browser's: the server and hydration both
+    // leave it empty, so the two never disagree about it.
+    let mounted = RwSignal::new(false);
+    Effect::new(move |_| mounted.set(true));
     view! {
         <section class="explorer" aria-label="Volume and fields of this view" data-testid="explorer">
-            <Transition fallback=|| view! { <p class="muted explorer-note">"Counting lines…"</p> }>
-                {move || Suspend::new(async move {
-                    match explorer.await {
-                        Err(error) => view! { <p class="muted explorer-note">{format!("Could not count lines: {error}")}</p> }.into_any(),
-                        Ok(None) => ().into_any(),
-                        Ok(Some(explorer)) => view! { <ExplorerView explorer /> }.into_any(),
-                    }
-                })}
-            </Transition>
+            <Show when=move || mounted.get() fallback=|| view! { <p class="muted explorer-note">"Counting lines…"</p> }>
+                <Transition fallback=|| view! { <p class="muted explorer-note">"Counting lines…"</p> }>
+                    {move || Suspend::new(async move {
+                        match explorer.await {
+                            Err(error) => view! { <p class="muted explorer-note">{format!("Could not count lines: {error}")}</p> }.into_any(),
+                            Ok(None) => ().into_any(),
+                            Ok(Some(explorer)) => view! { <ExplorerView explorer /> }.into_any(),
+                        }
+                    })}
+                </Transition>
+            </Show>
         </section>
     }
 }

@@ -122,13 +122,62 @@ pub fn LineDetails(record: ShownRecord) -> impl IntoView {
         let _ = &json;
         copied.set(true);
     };
+    // The lines around it, unfiltered, once asked for.
+    let context = RwSignal::new(None::<Result<Vec<ShownRecord>, String>>);
+    let offset = record.offset;
+    let show_context = move |event: leptos::ev::MouseEvent| {
+        event.stop_propagation();
+        #[cfg(feature = "hydrate")]
+        if let Some(links) = use_context::<FilterLinks>() {
+            let mut parts = links.base.trim_start_matches('/').split('/');
+            let (org, app) =
+                (parts.nth(1).unwrap_or_default().to_string(), parts.nth(1).unwrap_or_default().to_string());
+            let kind = links.view.kind;
+            leptos::task::spawn_local(async move {
+                let found = crate::api::get_line_context(org, app, kind, offset).await;
+                context.set(Some(match found {
+                    Ok(Some(lines)) => Ok(lines),
+                    Ok(None) => Err("this line is no longer there".to_string()),
+                    Err(error) => Err(error.to_string()),
+                }));
+            });
+        }
+    };
+    let context_view = move || {
+        context.get().map(|found| match found {
+            Err(error) => view! { <p class="muted">{format!("No context: {error}")}</p> }.into_any(),
+            Ok(lines) => {
+                let rows = lines
+                    .into_iter()
+                    .map(|line| {
+                        let here = line.offset == offset;
+                        let text = match &line.line {
+                            LogLine::Service(s) => format!("{} {}", s.instance, s.message.lines().next().unwrap_or_default()),
+                            LogLine::Access(a) => format!("{} {} {} {}", a.instance, a.method, a.path, a.status),
+                        };
+                        view! {
+                            <li class:context-here=here aria-current=here.then_some("true") data-offset=line.offset.to_string()>
+                                <time class="mono">{crate::model::clock_utc(line.ts_ns)}</time>" "{text}
+                            </li>
+                        }
+                    })
+                    .collect_view();
+                view! {
+                    <ol class="line-context" data-testid="line-context" aria-label="The lines around it, unfiltered">{rows}</ol>
+                }
+                .into_any()
+            }
+        })
+    };
     view! {
         <div class="line-details" data-testid="line-details" role="region" aria-label="The selected line">
             <div>
                 <div class="details-bar">
                     <span class="muted">{format!("Offset {} · ", record.offset)} {crate::model::day_utc(record.ts_ns)} " " {crate::model::clock_utc(record.ts_ns)} " UTC"</span>
                     <button class="action" on:click=copy>{move || if copied.get() { "Copied ✓" } else { "Copy line" }}</button>
+                    <button class="action" on:click=show_context title="The lines before and after it, whatever the filter">"Show context"</button>
                 </div>
+                {context_view}
                 {message.map(|message| view! { <pre class="details-message">{message}</pre> })}
                 <pre class="details-json">{pretty}</pre>
             </div>

@@ -2,6 +2,7 @@
 
 pub mod app_tabs;
 pub mod chart;
+pub mod drains;
 pub mod explorer;
 pub mod grafana;
 pub mod live_tail;

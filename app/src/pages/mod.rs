@@ -1,5 +1,6 @@
 //! One file per page of the console.
 
+pub mod app_drains;
 pub mod app_http;
 pub mod app_logs;
 pub mod app_map;

@@ -7,6 +7,7 @@ use leptos_router::hooks::use_params_map;
 use crate::api::{get_org, get_org_sparklines};
 use crate::components::grafana::GrafanaSection;
 use crate::components::{
+    drains::OrgDrains,
     states::{Failure, Loading, NotVisiblePage},
     top_bar::{Crumb, TopBar},
 };
@@ -45,7 +46,8 @@ pub fn OrgHomePage() -> impl IntoView {
                                 </div>
                                 <AppSection title="Applications" org=org_slug.clone() apps sparks=sparks.clone() />
                                 <AppSection title="Add-ons" org=org_slug.clone() apps=addons sparks />
-                                <GrafanaSection org=org_slug />
+                                <GrafanaSection org=org_slug.clone() />
+                                <OrgDrains org=org_slug />
                             </main>
                         }.into_any()
                     }

@@ -243,12 +243,7 @@ impl Server {
     }
 
     pub fn rss_mb(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).unwrap_or_default();
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix("VmRSS:"))
-            .and_then(|kb| kb.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-            .map_or(0, |kb| kb / 1024)
+        rss_mb(self.pid)
     }
 
     pub async fn stop(mut self) {
@@ -613,8 +608,18 @@ fn number_after(bytes: &[u8], prefix: &[u8]) -> Option<u64> {
     std::str::from_utf8(&bytes[at..at + digits]).ok()?.parse().ok()
 }
 
+/// Resident memory of a process in MB, from its `/proc/PID/status`.
+pub(crate) fn rss_mb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|kb| kb.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb / 1024)
+}
+
 /// User plus system CPU seconds of a process, from its `/proc/PID/stat`.
-fn cpu_secs(stat_path: &str) -> f64 {
+pub(crate) fn cpu_secs(stat_path: &str) -> f64 {
     let stat = std::fs::read_to_string(stat_path).unwrap_or_default();
     // Fields after the command name (which is in parentheses): utime and stime are the 12th and 13th.
     let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);

@@ -150,6 +150,7 @@ impl Node {
             syslog_tcp: None,
             syslog_udp: None,
             statsd: None,
+            drains: Default::default(),
         };
         let server = start_node(config, cluster).await?;
         let catalog = server.catalog.clone();

@@ -226,6 +226,7 @@ async fn stats_api(config: &MetricsBenchConfig, rows: &mut Vec<Row>) -> BenchRes
         syslog_tcp: None,
         syslog_udp: None,
         statsd: None,
+        drains: Default::default(),
     })
     .await?;
     let (_, token) = server.catalog.create_token(

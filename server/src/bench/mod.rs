@@ -3,8 +3,10 @@
 //! uses the demo's realistic records (service lines and access logs) and a
 //! fresh store in a scratch directory that is removed afterwards.
 
+pub mod agent;
 pub mod api;
 pub mod cluster;
+pub mod drains;
 pub mod metrics;
 pub mod prometheus;
 pub mod replay_load;

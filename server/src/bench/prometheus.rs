@@ -157,6 +157,7 @@ pub async fn run(config: PrometheusBenchConfig) -> BenchResult<()> {
         syslog_udp: None,
         statsd: None,
         grafana: None,
+        drains: Default::default(),
     })
     .await?;
     let org = server.welcome.admin.as_ref().ok_or("no admin org")?.org.clone();

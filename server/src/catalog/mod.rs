@@ -7,6 +7,7 @@
 //! the database does not leak access. Passwords are Argon2id hashes.
 
 pub mod changes;
+mod drains;
 mod grafana;
 mod schema;
 pub mod secrets;
@@ -14,6 +15,7 @@ mod sessions;
 
 pub use grafana::{GrafanaLink, GRAFANA_TOKEN_NAME};
 
+pub use drains::{DrainRow, NewDrainRow};
 pub use sessions::SESSION_TTL;
 
 use std::fmt;

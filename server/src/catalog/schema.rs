@@ -74,6 +74,26 @@ pub fn migrations() -> Migrations<'static> {
             provision_error TEXT
         );",
         ),
+        // Drains: where an app's (or the org's audit) logs are forwarded,
+        // and how far each has delivered. `app` is NULL for an org drain.
+        // `recipient` and `gaps` are JSON that `drains` reads.
+        M::up(
+            "CREATE TABLE drains (
+            id INTEGER PRIMARY KEY,
+            org_id INTEGER NOT NULL REFERENCES orgs (id) ON DELETE CASCADE,
+            app TEXT,
+            kind TEXT NOT NULL CHECK (kind IN ('LOG', 'ACCESSLOG', 'AUDITLOG')),
+            recipient TEXT NOT NULL,
+            enabled INTEGER NOT NULL,
+            disabled_reason TEXT,
+            cursor INTEGER NOT NULL,
+            gaps TEXT NOT NULL DEFAULT '[]',
+            created_by TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL
+        );
+        CREATE INDEX drains_by_org ON drains (org_id, app);",
+        ),
     ])
 }
 

@@ -25,15 +25,39 @@ pub struct LogsCommand {
     pub until: Option<String>,
     pub search: Option<String>,
     pub follow: bool,
-    pub json: bool,
+    pub format: Format,
     /// Lines shown when no `--since` is given.
     pub lines: usize,
+    /// Lines printed before and after each line found (not with `--follow`).
+    pub context: u64,
+}
+
+/// How records are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// One line a record, coloured on a terminal (`human`, `text`).
+    Human,
+    /// One JSON object a line (`json`, `json-stream`).
+    Json,
+    /// Common Log Format, for access logs (`clf`); other kinds print as `human`.
+    Clf,
+}
+
+impl Format {
+    pub fn parse(text: &str) -> Option<Format> {
+        match text {
+            "human" | "text" => Some(Format::Human),
+            "json" | "json-stream" => Some(Format::Json),
+            "clf" => Some(Format::Clf),
+            _ => None,
+        }
+    }
 }
 
 pub async fn run(command: LogsCommand) -> Result<(), CliError> {
     let client = command.remote.client()?;
     let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let mut out = Printer { json: command.json, colour, stdout: std::io::stdout().lock() };
+    let mut out = Printer { format: command.format, colour, stdout: std::io::stdout().lock(), printed_to: None };
     let base = command.remote.org_url(&format!("/apps/{}/logs", encode(&command.app)));
     let url = &command.remote.url;
     let mut params = vec![("kind", command.kind.clone())];
@@ -51,7 +75,7 @@ pub async fn run(command: LogsCommand) -> Result<(), CliError> {
                 query.extend(cursor.clone().map(|c| ("cursor", c)));
                 let page = get_page(&client, url, &base, &query).await?;
                 for record in &page.records {
-                    out.print(record)?;
+                    out.print_found(record, &command, &client, &base).await?;
                     next_offset = Some(record.offset + 1);
                 }
                 match page.next_cursor {
@@ -65,7 +89,7 @@ pub async fn run(command: LogsCommand) -> Result<(), CliError> {
             query.extend([("order", "desc".into()), ("limit", command.lines.clamp(1, 1_000).to_string())]);
             let page = get_page(&client, url, &base, &query).await?;
             for record in page.records.iter().rev() {
-                out.print(record)?;
+                out.print_found(record, &command, &client, &base).await?;
             }
             next_offset = page.records.first().map(|r| r.offset + 1);
         }
@@ -192,16 +216,72 @@ fn to_record(item: &Value) -> Result<StoredRecord, CliError> {
 }
 
 struct Printer {
-    json: bool,
+    format: Format,
     colour: bool,
     stdout: std::io::StdoutLock<'static>,
+    /// With `--context`: the last offset printed, so overlapping contexts
+    /// print each line once.
+    printed_to: Option<u64>,
 }
 
 impl Printer {
+    /// A record found; with `--context N`, the N lines before and after it
+    /// too (unfiltered, read by offset), groups apart separated by `--`.
+    async fn print_found(
+        &mut self,
+        record: &StoredRecord,
+        command: &LogsCommand,
+        client: &reqwest::Client,
+        base: &str,
+    ) -> Result<(), CliError> {
+        if command.context == 0 || command.follow {
+            return self.print(record);
+        }
+        let query = [
+            ("kind", command.kind.clone()),
+            ("offset", record.offset.to_string()),
+            ("before", command.context.to_string()),
+            ("after", command.context.to_string()),
+        ];
+        let response = client
+            .get(format!("{base}/context"))
+            .query(&query)
+            .send()
+            .await
+            .map_err(|source| CliError::Unreachable { url: base.to_string(), source })?;
+        if !response.status().is_success() {
+            return Err(refused(response).await);
+        }
+        let body: Value = response.json().await.map_err(|error| CliError::Unreadable(error.to_string()))?;
+        let around = body["records"].as_array().cloned().unwrap_or_default();
+        let first = around.first().and_then(|item| item["offset"].as_u64()).unwrap_or(record.offset);
+        if self.printed_to.is_some_and(|last| first > last + 1) {
+            writeln!(self.stdout, "--")?;
+        }
+        for item in &around {
+            let line = to_record(item)?;
+            if self.printed_to.is_some_and(|last| line.offset <= last) {
+                continue;
+            }
+            self.print(&line)?;
+            self.printed_to = Some(line.offset);
+        }
+        Ok(())
+    }
+
     fn print(&mut self, record: &StoredRecord) -> Result<(), CliError> {
-        if self.json {
-            writeln!(self.stdout, "{}", crate::http::logs::record_json(record))?;
-            return Ok(());
+        match self.format {
+            Format::Json => {
+                writeln!(self.stdout, "{}", crate::http::logs::record_json(record))?;
+                return Ok(());
+            }
+            Format::Clf => {
+                if let Some(line) = clf(record) {
+                    writeln!(self.stdout, "{line}")?;
+                    return Ok(());
+                }
+            }
+            Format::Human => {}
         }
         let line = record_text(record);
         if !self.colour {
@@ -220,4 +300,28 @@ impl Printer {
         writeln!(self.stdout, "\x1b[2m{time}\x1b[0m {colour}{rest}\x1b[0m")?;
         Ok(())
     }
+}
+
+/// An access record in the Common Log Format
+/// (`client - - [10/Oct/2026:13:55:36 +0000] "GET /path?q HTTP/1.1" 200 2326`);
+/// `None` for a record that is not an access line.
+fn clf(record: &StoredRecord) -> Option<String> {
+    let line: vigie_app::model::AccessLine = serde_json::from_str(&record.payload).ok()?;
+    let time = time::OffsetDateTime::from_unix_timestamp_nanos(record.ts_ns as i128).ok()?;
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let target = if line.query.is_empty() { line.path } else { format!("{}?{}", line.path, line.query) };
+    let client = if line.client_ip.is_empty() { "-".to_string() } else { line.client_ip };
+    Some(format!(
+        "{client} - - [{:02}/{}/{}:{:02}:{:02}:{:02} +0000] \"{} {} HTTP/1.1\" {} {}",
+        time.day(),
+        MONTHS[time.month() as usize - 1],
+        time.year(),
+        time.hour(),
+        time.minute(),
+        time.second(),
+        line.method,
+        target.replace('"', "%22"),
+        line.status,
+        line.bytes_sent
+    ))
 }

@@ -1,5 +1,7 @@
 //! Commands of the `vigie` binary that are clients of a Vigie server.
 
+pub mod agent;
+pub mod drains;
 pub mod grafana;
 pub mod logs;
 pub mod remote;

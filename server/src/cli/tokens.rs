@@ -80,7 +80,7 @@ pub async fn run(remote: Remote, command: TokensCommand) -> Result<(), CliError>
     Ok(())
 }
 
-fn day(ts_ns: i64) -> String {
+pub(crate) fn day(ts_ns: i64) -> String {
     let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
     time::OffsetDateTime::from_unix_timestamp_nanos(ts_ns as i128)
         .ok()

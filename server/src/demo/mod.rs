@@ -157,6 +157,7 @@ impl Instances {
                     0.0
                 },
                 disk_write_bytes: 4096.0 * self.rng.random_range(0..8) as f64,
+                host_cpu_percent: None,
             };
             match by_app.iter_mut().find(|(slug, _)| slug == app) {
                 Some((_, reports)) => reports.push(report),

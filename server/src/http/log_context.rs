@@ -70,27 +70,9 @@ pub async fn log_context(
     let offset =
         query.offset.ok_or_else(|| ApiError::bad_query("offset is required: the line's offset in its topic"))?;
     let body = off_runtime(move || {
-        if offset >= store.next_offset(&key) {
-            return Ok(None);
-        }
-        let last = offset + after;
-        let (mut records, mut gaps) = (Vec::new(), Vec::new());
-        let mut next = offset.saturating_sub(before);
-        // A read may stop at a segment's end: read on until past the last line wanted.
-        while next <= last {
-            let read = store.read(&key, next, (last + 1 - next) as usize);
-            gaps.extend(read.gaps);
-            records.extend(read.records.into_iter().filter(|record| record.offset <= last));
-            if read.next_offset <= next {
-                break;
-            }
-            next = read.next_offset;
-        }
-        Ok(Some(format!(
-            "{{\"offset\":{offset},\"records\":{},\"gaps\":{}}}",
-            records_json(&records),
-            gaps_json(&gaps)
-        )))
+        Ok(crate::query::context::around(&store, &key, offset, before, after).map(|(records, gaps)| {
+            format!("{{\"offset\":{offset},\"records\":{},\"gaps\":{}}}", records_json(&records), gaps_json(&gaps))
+        }))
     })
     .await?;
     match body {

@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod auth;
 pub mod download;
+pub mod drains;
 pub mod error;
 pub mod grafana;
 pub mod guard;
@@ -67,6 +68,10 @@ pub struct AppState {
     pub shutdown: ShutdownSignal,
     /// Each org's Grafana: dashboards, token, provisioning.
     pub grafana: crate::grafana::GrafanaService,
+    /// Every drain and its delivery loop.
+    pub drains: crate::drains::Drains,
+    /// The drain pages' port.
+    pub drains_console: vigie_app::drains_port::SharedDrainsPort,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -80,6 +85,7 @@ pub fn router(state: AppState) -> Router {
     let stats = state.stats.clone();
     let grafana: vigie_app::grafana_port::SharedGrafanaPort =
         Arc::new(crate::console::grafana::InProcessGrafana { service: state.grafana.clone() });
+    let drains_console = state.drains_console.clone();
     let routes = generate_route_list(App);
     let options = state.leptos_options.clone();
     // The bundle, served as the smallest file the browser accepts: release
@@ -111,6 +117,7 @@ pub fn router(state: AppState) -> Router {
                 provide_context(console.clone());
                 provide_context(stats.clone());
                 provide_context(grafana.clone());
+                provide_context(drains_console.clone());
                 page_policy_with_nonce();
             },
             move || shell(options.clone()),

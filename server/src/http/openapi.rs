@@ -10,7 +10,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{admin, grafana, ingest, log_context, log_stats, logs, prometheus, stats, AppState};
+use super::{admin, drains, grafana, ingest, log_context, log_stats, logs, prometheus, stats, AppState};
 
 /// Where the document is served.
 pub const DOCUMENT_PATH: &str = "/api/v1/openapi.json";
@@ -31,6 +31,7 @@ pub const DOCUMENT_PATH: &str = "/api/v1/openapi.json";
         (name = "admin", description = "An org's tokens, apps, members, retention and audit log"),
         (name = "grafana", description = "An org's Grafana: its dashboards, its read-only token, reset, enable, disable, export (docs/GRAFANA.md)"),
         (name = "prometheus", description = "The Prometheus HTTP query API (a PromQL subset, docs/PROMETHEUS.md) for Grafana and promtool: the token's org decides what is read"),
+        (name = "drains", description = "Logs forwarded, at least once, to syslog, HTTP, Elasticsearch, Datadog, New Relic, Better Stack, OTLP or NATS: an app's service and access logs, and the org's audit log (docs/DRAINS.md)"),
     )
 )]
 struct ApiDoc;
@@ -74,7 +75,7 @@ pub fn api() -> (Router<AppState>, Document) {
         .routes(routes!(admin::get_retention, admin::set_retention))
         .routes(routes!(admin::list_apps, admin::create_app))
         .routes(routes!(logs::get_audit))
-        .routes(routes!(stats::list_metrics))
+        .routes(routes!(stats::list_metrics, stats::post_metric_points))
         .routes(routes!(stats::query_metric))
         .routes(routes!(stats::http_stats))
         .routes(routes!(stats::post_instance_metrics))
@@ -94,6 +95,16 @@ pub fn api() -> (Router<AppState>, Document) {
         .routes(routes!(prometheus::metadata))
         .routes(routes!(prometheus::query_exemplars, prometheus::query_exemplars_post))
         .routes(routes!(prometheus::buildinfo))
+        .routes(routes!(drains::list_app_drains, drains::create_app_drain))
+        .routes(routes!(drains::get_app_drain, drains::remove_app_drain))
+        .routes(routes!(drains::enable_app_drain))
+        .routes(routes!(drains::disable_app_drain))
+        .routes(routes!(drains::check_app_drain))
+        .routes(routes!(drains::list_org_drains, drains::create_org_drain))
+        .routes(routes!(drains::get_org_drain, drains::remove_org_drain))
+        .routes(routes!(drains::enable_org_drain))
+        .routes(routes!(drains::disable_org_drain))
+        .routes(routes!(drains::check_org_drain))
         .split_for_parts();
     document.info.version = env!("CARGO_PKG_VERSION").to_string();
     let served = document.clone();

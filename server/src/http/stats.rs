@@ -17,6 +17,7 @@ use super::AppState;
 use crate::catalog::Permission;
 use crate::clock::now_ns;
 use crate::ingest::instances::{self, InstanceReport};
+use crate::ingest::points::{self, PointsReport};
 use crate::metrics::http_stats::{self, HttpStats, PATHS_PER_BUCKET};
 use crate::metrics::point::MetricType;
 use crate::metrics::series::{default_step_ms, Aggregation, MetricInfo, QueryAnswer, QueryError, SeriesQuery};
@@ -56,6 +57,23 @@ pub async fn list_metrics(
     Ok(Json(MetricList { metrics: list }))
 }
 
+/// A JSON body of one report or an array of them; a bad one is named.
+fn one_or_many<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<Vec<T>, ApiError> {
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(serde_json::Value::Array(items)) => items
+            .into_iter()
+            .enumerate()
+            .map(|(index, item)| {
+                serde_json::from_value(item).map_err(|error| ApiError::bad_query(format!("report {index}: {error}")))
+            })
+            .collect(),
+        Ok(item) => {
+            Ok(vec![serde_json::from_value(item).map_err(|error| ApiError::bad_query(format!("the report: {error}")))?])
+        }
+        Err(error) => Err(ApiError::bad_query(format!("the body is not JSON: {error}"))),
+    }
+}
+
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct InstanceReply {
     /// Reports stored.
@@ -85,19 +103,7 @@ pub async fn post_instance_metrics(
     body: axum::body::Bytes,
 ) -> Result<Json<InstanceReply>, ApiError> {
     authorize(&state, &headers, &peer, &org, Some(&app), Permission::Ingest).await?;
-    let reports: Vec<InstanceReport> = match serde_json::from_slice::<serde_json::Value>(&body) {
-        Ok(serde_json::Value::Array(items)) => items
-            .into_iter()
-            .enumerate()
-            .map(|(index, item)| {
-                serde_json::from_value(item).map_err(|error| ApiError::bad_query(format!("report {index}: {error}")))
-            })
-            .collect::<Result<_, _>>()?,
-        Ok(item) => {
-            vec![serde_json::from_value(item).map_err(|error| ApiError::bad_query(format!("the report: {error}")))?]
-        }
-        Err(error) => return Err(ApiError::bad_query(format!("the body is not JSON: {error}"))),
-    };
+    let reports: Vec<InstanceReport> = one_or_many(&body)?;
     let now_ms = now_ns() / 1_000_000;
     for (index, report) in reports.iter().enumerate() {
         report.check(now_ms).map_err(|error| ApiError::bad_query(format!("report {index}: {error}")))?;
@@ -122,6 +128,62 @@ pub async fn post_instance_metrics(
     .map_err(ApiError::internal)?
     .map_err(ApiError::internal)?;
     Ok(Json(InstanceReply { accepted }))
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PointsReply {
+    /// Points stored.
+    pub accepted: usize,
+}
+
+/// Send custom metric points already folded per 10 s interval (what `vigie
+/// agent` does with the statsd it receives and the endpoint it scrapes):
+/// one report or an array, each filed in the interval its `ts_ms` falls
+/// in. A point older than its series' newest is dropped and counted. Needs
+/// `ingest`. Types and value layouts: docs/METRICS.md.
+#[utoipa::path(post, path = "/api/v1/orgs/{org}/apps/{app}/metrics", tag = "ingest",
+    params(("org" = String, Path), ("app" = String, Path)),
+    request_body(content = Vec<PointsReport>, description = "A report, or an array of them", content_type = "application/json"),
+    responses(
+        (status = 200, description = "Stored", body = PointsReply),
+        (status = 400, description = "A bad report or point, named in `error`; nothing stored", body = ErrorBody),
+        (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
+        (status = 403, description = "The token may not ingest", body = ErrorBody),
+        (status = 404, description = "No such app in the token's org", body = ErrorBody),
+        (status = 413, description = "Over the body or point limit; nothing stored", body = ErrorBody),
+    ),
+    security(("token" = [])))]
+pub async fn post_metric_points(
+    State(state): State<AppState>,
+    PathParams((org, app)): PathParams<(String, String)>,
+    headers: HeaderMap,
+    peer: ConnectInfo<SocketAddr>,
+    body: axum::body::Bytes,
+) -> Result<Json<PointsReply>, ApiError> {
+    authorize(&state, &headers, &peer, &org, Some(&app), Permission::Ingest).await?;
+    let reports: Vec<PointsReport> = one_or_many(&body)?;
+    let accepted: usize = reports.iter().map(|report| report.points.len()).sum();
+    if accepted > points::MAX_POINTS_PER_REQUEST {
+        return Err(ApiError::new(
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            format!("{accepted} points; the limit is {} a request: send fewer", points::MAX_POINTS_PER_REQUEST),
+        ));
+    }
+    let now_ms = now_ns() / 1_000_000;
+    for (index, report) in reports.iter().enumerate() {
+        report.check(now_ms).map_err(|error| ApiError::bad_query(format!("report {index}: {error}")))?;
+    }
+    let (series, store) = (state.series.clone(), state.store.clone());
+    tokio::task::spawn_blocking(move || {
+        let key = TopicKey::metrics(&org, &app);
+        store.append_batch(&key, points::records(reports))?;
+        series.catch_up(&store, &key);
+        Ok::<_, crate::store::StoreError>(())
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(ApiError::internal)?;
+    Ok(Json(PointsReply { accepted }))
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]

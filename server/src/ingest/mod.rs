@@ -5,7 +5,8 @@
 //! - [`http`]: log lines posted to the Logs API (NDJSON, text, Combined Log Format);
 //! - [`syslog`]: RFC 5424 / RFC 3164 over TCP and UDP;
 //! - [`statsd`]: statsd / DogStatsD over UDP, folded into metric points;
-//! - [`instances`]: an agent's reports of an instance's server metrics.
+//! - [`instances`]: an agent's reports of an instance's server metrics;
+//! - [`points`]: custom metric points an agent folded (its statsd, a scrape).
 //!
 //! The line formats that several paths share live beside them: service
 //! lines ([`lines`], [`stored_json`]) and access lines ([`access`], placed
@@ -22,6 +23,7 @@ pub mod http;
 pub mod instances;
 pub mod limits;
 pub mod lines;
+pub mod points;
 pub mod routes;
 pub mod statsd;
 pub mod stored_json;

@@ -12,6 +12,7 @@
 //! payload bytes, which rejects most records of a rare-word search without
 //! parsing them.
 
+pub mod context;
 pub mod encode;
 pub mod live;
 pub mod search;

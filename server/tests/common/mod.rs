@@ -41,6 +41,7 @@ pub async fn serve_with(adjust: impl FnOnce(&mut ServeConfig)) -> TestServer {
         syslog_tcp: Some("127.0.0.1:0".parse().unwrap()),
         syslog_udp: Some("127.0.0.1:0".parse().unwrap()),
         statsd: None,
+        drains: Default::default(),
     };
     adjust(&mut config);
     let server = start(config).await.unwrap();
@@ -110,3 +111,4 @@ pub fn rfc3339(ms: i64) -> String {
     let time = time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000).unwrap();
     time.format(&time::format_description::well_known::Rfc3339).unwrap()
 }
+pub mod receiver;

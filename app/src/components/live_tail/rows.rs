@@ -90,5 +90,8 @@ fn NoLines(access: bool, replay: bool, filtering: bool) -> impl IntoView {
 /// All the fields of the selected line, below the list.
 #[component]
 pub fn SelectedDetails(tail: TailState) -> impl IntoView {
-    move || tail.selected_record().map(|record| view! { <LineDetails record /> })
+    // Drawn again only when the selection changes, not at each live batch
+    // (which would close what the details opened, such as the context).
+    let selected = Memo::new(move |_| tail.selected_record());
+    move || selected.get().map(|record| view! { <LineDetails record /> })
 }

@@ -10,6 +10,7 @@
 //! | `memory_used_bytes`, `memory_limit_bytes` | `instance.memory_used_bytes`, `instance.memory_limit_bytes` | gauge |
 //! | `net_in_bytes`, `net_out_bytes` | `instance.net_in_bytes`, `instance.net_out_bytes` | counter |
 //! | `disk_read_bytes`, `disk_write_bytes` | `instance.disk_read_bytes`, `instance.disk_write_bytes` | counter |
+//! | `host_cpu_percent` (optional) | `instance.host_cpu_percent` (the whole machine; 100 = one core) | gauge |
 //!
 //! Network and disk figures are the bytes since the instance's previous
 //! report, so they add up over any step.
@@ -43,6 +44,9 @@ pub struct InstanceReport {
     pub disk_read_bytes: f64,
     #[serde(default)]
     pub disk_write_bytes: f64,
+    /// CPU of the whole machine (or container) the instance runs on, 100 = one core.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_cpu_percent: Option<f64>,
 }
 
 impl InstanceReport {
@@ -66,8 +70,8 @@ impl InstanceReport {
         Ok(())
     }
 
-    fn fields(&self) -> [(&'static str, f64); 7] {
-        [
+    fn fields(&self) -> Vec<(&'static str, f64)> {
+        let mut fields = vec![
             ("cpu_percent", self.cpu_percent),
             ("memory_used_bytes", self.memory_used_bytes),
             ("memory_limit_bytes", self.memory_limit_bytes),
@@ -75,7 +79,9 @@ impl InstanceReport {
             ("net_out_bytes", self.net_out_bytes),
             ("disk_read_bytes", self.disk_read_bytes),
             ("disk_write_bytes", self.disk_write_bytes),
-        ]
+        ];
+        fields.extend(self.host_cpu_percent.map(|value| ("host_cpu_percent", value)));
+        fields
     }
 
     /// The points of the report.

@@ -562,6 +562,7 @@ pub async fn http_page(
                 .then(|| access_logs_href(&org_slug, &app_slug, bounds, &path_term(&path.path))),
             requests: group_thousands(path.requests),
             error_rate: format!("{:.1} %", path.server_errors as f64 * 100.0 / path.requests.max(1) as f64),
+            p99: path.p99_ms.map_or_else(|| "–".to_string(), |ms| format!("{} ms", Scale::ONE.show(ms))),
         })
         .collect();
     page.charts = http_charts(&summary, &page.range_label, &org_slug, &app_slug, false);

@@ -956,6 +956,8 @@ pub struct PathRow {
     pub requests: String,
     /// Share of its requests answered 5xx: `2.5 %`.
     pub error_rate: String,
+    /// The 99th percentile of its latency: `120 ms`, or `–` when none was timed.
+    pub p99: String,
 }
 
 /// The request map: cells drawn on the server over the world's outlines

@@ -158,4 +158,6 @@ pub struct PathStats {
     pub requests: u64,
     /// Of them, answered 5xx.
     pub server_errors: u64,
+    /// The 99th percentile of their latency in ms; `None` when none was timed.
+    pub p99_ms: Option<f64>,
 }

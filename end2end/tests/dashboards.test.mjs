@@ -76,7 +76,7 @@ for (const colorScheme of ['light', 'dark']) {
     await page.getByRole('img', { name: /^Bytes sent per second, kB\/s, last 1 h: bytes out max/ }).waitFor();
     const paths = page.getByTestId('top-paths').locator('tbody tr');
     assert.ok(await paths.count() > 0);
-    for (const text of await paths.first().locator('td.num').allInnerTexts()) assert.match(text, /^[\d,.]+( %)?$/);
+    for (const text of await paths.first().locator('td.num').allInnerTexts()) assert.match(text, /^([\d,.]+( %| ms)?|–)$/);
     await page.screenshot({ path: join(artifacts, `http-${colorScheme}.png`), fullPage: true });
 
     await page.getByRole('list', { name: 'Access logs by status class' }).getByRole('link', { name: '5xx' }).click();

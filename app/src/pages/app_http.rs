@@ -113,6 +113,7 @@ fn TopPaths(paths: Vec<PathRow>) -> impl IntoView {
                     <td class="path">{path}</td>
                     <td class="num">{row.requests}</td>
                     <td class="num">{row.error_rate}</td>
+                    <td class="num">{row.p99}</td>
                 </tr>
             }
         })
@@ -127,6 +128,7 @@ fn TopPaths(paths: Vec<PathRow>) -> impl IntoView {
                             <th scope="col">"Path"</th>
                             <th scope="col" class="num">"Requests"</th>
                             <th scope="col" class="num">"5xx rate"</th>
+                            <th scope="col" class="num">"p99"</th>
                         </tr>
                     </thead>
                     <tbody>{rows}</tbody>

@@ -142,7 +142,12 @@ impl InProcessConsole {
             top_paths: stats
                 .top_paths
                 .into_iter()
-                .map(|path| PathStats { path: path.path, requests: path.requests, server_errors: path.server_errors })
+                .map(|path| PathStats {
+                    path: path.path,
+                    requests: path.requests,
+                    server_errors: path.server_errors,
+                    p99_ms: path.p99_ms,
+                })
                 .collect(),
             places: stats
                 .places

@@ -59,8 +59,7 @@ struct Bucket {
     status: [u64; 5],
     bytes_out: u64,
     latency_ms: DDSketch,
-    /// Per path: requests, and of them 5xx answers.
-    paths: HashMap<String, (u64, u64)>,
+    paths: HashMap<String, PathTally>,
     places: HashMap<Place, u64>,
 }
 
@@ -74,6 +73,30 @@ impl Default for Bucket {
             paths: HashMap::new(),
             places: HashMap::new(),
         }
+    }
+}
+
+/// One path's minute: its requests, of them 5xx answers, and a sketch of
+/// their latency, so the top paths carry an exact-within-1% p99 too.
+#[derive(Clone)]
+struct PathTally {
+    requests: u64,
+    server_errors: u64,
+    latency_ms: DDSketch,
+}
+
+impl Default for PathTally {
+    fn default() -> PathTally {
+        PathTally { requests: 0, server_errors: 0, latency_ms: DDSketch::new(Config::defaults()) }
+    }
+}
+
+impl PathTally {
+    fn merge(&mut self, other: &PathTally) {
+        self.requests += other.requests;
+        self.server_errors += other.server_errors;
+        // Sketches of one configuration always merge.
+        let _ = self.latency_ms.merge(&other.latency_ms);
     }
 }
 
@@ -92,7 +115,8 @@ impl Bucket {
             self.status[(line.status / 100 - 1) as usize] += 1;
         }
         self.bytes_out += line.bytes_sent;
-        if line.duration_ms.is_finite() && line.duration_ms >= 0.0 {
+        let timed = line.duration_ms.is_finite() && line.duration_ms >= 0.0;
+        if timed {
             self.latency_ms.add(line.duration_ms);
         }
         let path = if self.paths.len() < PATHS_PER_BUCKET || self.paths.contains_key(&line.path) {
@@ -101,8 +125,11 @@ impl Bucket {
             OTHER_PATHS
         };
         let tally = self.paths.entry(path.to_string()).or_default();
-        tally.0 += 1;
-        tally.1 += u64::from((500..600).contains(&line.status));
+        tally.requests += 1;
+        tally.server_errors += u64::from((500..600).contains(&line.status));
+        if timed {
+            tally.latency_ms.add(line.duration_ms);
+        }
         if let (Some(country), Some(lat), Some(lon)) = (&line.country, line.lat, line.lon) {
             let place = Place { country: country.clone(), lat: lat.floor() as i16, lon: lon.floor() as i16 };
             if self.places.len() < PLACES_PER_BUCKET || self.places.contains_key(&place) {
@@ -119,10 +146,8 @@ impl Bucket {
         self.bytes_out += other.bytes_out;
         // Sketches of one configuration always merge.
         let _ = self.latency_ms.merge(&other.latency_ms);
-        for (path, (requests, server_errors)) in &other.paths {
-            let tally = self.paths.entry(path.clone()).or_default();
-            tally.0 += requests;
-            tally.1 += server_errors;
+        for (path, tally) in &other.paths {
+            self.paths.entry(path.clone()).or_default().merge(tally);
         }
         for (place, count) in &other.places {
             *self.places.entry(place.clone()).or_default() += count;
@@ -189,6 +214,8 @@ pub struct PathCount {
     pub requests: u64,
     /// Of them, answered 5xx.
     pub server_errors: u64,
+    /// The 99th percentile of their latency in ms; `None` when none was timed.
+    pub p99_ms: Option<f64>,
 }
 
 /// Requests from one place: a country and a 1° cell (its centre given).
@@ -315,7 +342,12 @@ impl HttpStatsModel {
         let mut top_paths: Vec<PathCount> = total
             .paths
             .iter()
-            .map(|(path, &(requests, server_errors))| PathCount { path: path.clone(), requests, server_errors })
+            .map(|(path, tally)| PathCount {
+                path: path.clone(),
+                requests: tally.requests,
+                server_errors: tally.server_errors,
+                p99_ms: tally.latency_ms.quantile(0.99).ok().flatten(),
+            })
             .collect();
         top_paths.sort_by(|a, b| b.requests.cmp(&a.requests).then_with(|| a.path.cmp(&b.path)));
         top_paths.truncate(top);
@@ -362,7 +394,7 @@ impl HttpStatsModel {
                         bucket
                             .paths
                             .iter()
-                            .map(|(path, &(requests, errors))| (path.clone(), requests, errors))
+                            .map(|(path, tally)| (path.clone(), tally.requests, tally.server_errors))
                             .collect()
                     } else {
                         Vec::new()

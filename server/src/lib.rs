@@ -276,7 +276,14 @@ pub async fn start_node(config: ServeConfig, nats: Option<ClusterConfig>) -> Res
             Arc::new(grafana)
         }),
     };
-    let drains = drains::Drains::start(store.clone(), catalog.clone(), config.drains.clone(), shutdown.clone()).await?;
+    let drains = drains::Drains::start(
+        store.clone(),
+        catalog.clone(),
+        config.drains.clone(),
+        shutdown.clone(),
+        cluster.as_ref().map(cluster::Cluster::drains_lease),
+    )
+    .await?;
     let state = AppState {
         grafana,
         leptos_options,

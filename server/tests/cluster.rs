@@ -14,6 +14,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::receiver::{Received, Receiver};
 use futures::StreamExt;
 use serde_json::{json, Value};
 
@@ -119,6 +122,7 @@ impl Node {
                 .arg(self.dir.join("site"))
                 .args(["--syslog-tcp", "off", "--syslog-udp", "off", "--statsd", "off"])
                 .args(["--durability", "100ms"])
+                .args(["--drain-allow-private-targets", "--drain-batch-wait-ms", "100"])
                 .env("RUST_LOG", "info")
                 .stdout(Stdio::piped())
                 .stderr(log),
@@ -309,6 +313,114 @@ async fn a_cluster_of_two_nodes_on_three_nats_servers() {
     node_b_killed_and_restarted_catches_up_and_serves_every_line(&mut cluster).await;
     a_token_revoked_on_a_is_refused_by_b_within_5_s(&cluster).await;
     a_retention_set_on_a_holds_on_b(&cluster).await;
+    an_audit_record_made_on_a_is_read_on_b(&cluster).await;
+    a_drain_runs_on_one_node_and_moves_on_when_that_node_dies(&mut cluster).await;
+}
+
+async fn an_audit_record_made_on_a_is_read_on_b(cluster: &Cluster) {
+    // The retention change just made on A was audited there.
+    eventually("A's audit record of the retention is on B", Duration::from_secs(5), || async {
+        let url = format!("{}/api/v1/orgs/main/audit?limit=100", cluster.b.base);
+        let page: Value = cluster.http.get(url).send().await.ok()?.json().await.ok()?;
+        let records = page["records"].as_array()?;
+        records.iter().any(|record| record.to_string().contains("retention.changed")).then_some(())
+    })
+    .await;
+}
+
+/// The messages a raw-http recipient was sent, each once per time it came.
+fn drained_messages(requests: &[Received]) -> Vec<String> {
+    requests
+        .iter()
+        .filter(|request| request.answered == 200)
+        .flat_map(|request| {
+            request
+                .text()
+                .lines()
+                .filter_map(|line| Some(serde_json::from_str::<Value>(line).ok()?["message"].as_str()?.to_string()))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// A node's `vigie_drains_running` (drain loops running on it), or `None` when it does not answer.
+async fn drains_running(cluster: &Cluster, base: &str) -> Option<u64> {
+    let text = cluster.http.get(format!("{base}/metrics")).send().await.ok()?.text().await.ok()?;
+    text.lines().find_map(|line| line.strip_prefix("vigie_drains_running ")?.trim().parse().ok())
+}
+
+async fn a_drain_runs_on_one_node_and_moves_on_when_that_node_dies(cluster: &mut Cluster) {
+    let receiver = Receiver::start().await;
+    let response = cluster
+        .http
+        .post(format!("{}/api/v1/orgs/main/apps/api/drains", cluster.b.base))
+        .json(&json!({"kind": "LOG", "recipient": {"type": "raw-http", "url": receiver.url("/")}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let drain: Value = response.json().await.unwrap();
+    let id = drain["id"].as_i64().unwrap();
+
+    // Lines through both nodes reach the recipient once each: one node runs the drain.
+    let first: Vec<String> = (0..20).map(|n| format!("drained through A {n}")).collect();
+    let (status, reply) = cluster.post_lines(&cluster.a.base, &first).await;
+    assert_eq!(status, 200, "{reply}");
+    let second: Vec<String> = (0..20).map(|n| format!("drained through B {n}")).collect();
+    let (status, reply) = cluster.post_lines(&cluster.b.base, &second).await;
+    assert_eq!(status, 200, "{reply}");
+    let sent: Vec<String> = first.iter().chain(&second).cloned().collect();
+    receiver
+        .wait_for(Duration::from_secs(20), "the lines posted on A and B drained", |requests| {
+            let drained = drained_messages(requests);
+            sent.iter().all(|line| drained.contains(line))
+        })
+        .await;
+    let (on_a, on_b) = eventually("one node runs the drain, the other none", Duration::from_secs(10), || async {
+        let running =
+            (drains_running(cluster, &cluster.a.base).await?, drains_running(cluster, &cluster.b.base).await?);
+        matches!(running, (1, 0) | (0, 1)).then_some(running)
+    })
+    .await;
+    let (runner_is_a, other_base) =
+        if on_a == 1 { (true, cluster.b.base.clone()) } else { (false, cluster.a.base.clone()) };
+    assert_eq!((on_a, on_b), if runner_is_a { (1, 0) } else { (0, 1) });
+    // The cursor the runner saved is the other node's too.
+    eventually("the drain's cursor reaches the other node", Duration::from_secs(10), || async {
+        let url = format!("{other_base}/api/v1/orgs/main/apps/api/drains/{id}");
+        let view: Value = cluster.http.get(url).send().await.ok()?.json().await.ok()?;
+        (view["backlog"] == 0 && view["cursor"].as_u64()? > 0).then_some(())
+    })
+    .await;
+
+    // SIGKILL the node running it: the other takes the drain over from the shared cursor.
+    if runner_is_a {
+        cluster.a.process = None;
+    } else {
+        cluster.b.process = None;
+    }
+    let third: Vec<String> = (0..20).map(|n| format!("drained after the failover {n}")).collect();
+    let (status, reply) = cluster.post_lines(&other_base, &third).await;
+    assert_eq!(status, 200, "{reply}");
+    let requests = receiver
+        .wait_for(Duration::from_secs(30), "the lines posted after the runner died drained", |requests| {
+            let drained = drained_messages(requests);
+            third.iter().all(|line| drained.contains(line))
+        })
+        .await;
+    let drained = drained_messages(&requests);
+    for line in &sent {
+        let times = drained.iter().filter(|drained| *drained == line).count();
+        assert_eq!(times, 1, "{line:?} was sent {times} times: the new runner resumed from the shared cursor");
+    }
+    assert_eq!(drains_running(cluster, &other_base).await, Some(1), "the survivor runs the drain");
+
+    // Back, the dead node does not run it again beside the survivor.
+    let back = if runner_is_a { &mut cluster.a } else { &mut cluster.b };
+    back.start(false);
+    let back_base = back.base.clone();
+    assert_eq!(drains_running(cluster, &back_base).await, Some(0));
+    assert_eq!(drains_running(cluster, &other_base).await, Some(1));
 }
 
 async fn a_retention_set_on_a_holds_on_b(cluster: &Cluster) {

@@ -81,6 +81,37 @@ pub enum CatalogChange {
         max_age_secs: Option<u64>,
         max_bytes: Option<u64>,
     },
+    /// A drain, with the id it has on every node (chosen at random by the
+    /// node that made it, in a cluster).
+    DrainCreated {
+        id: i64,
+        org: String,
+        app: Option<String>,
+        kind: String,
+        recipient: String,
+        cursor: u64,
+        created_by: String,
+        created_at_ns: i64,
+    },
+    DrainEnabled {
+        id: i64,
+        enabled: bool,
+        reason: Option<String>,
+    },
+    DrainRemoved {
+        id: i64,
+    },
+    /// A drain's cursor moved forward (its recipient acknowledged up to
+    /// there): whichever node runs the drain next resumes from it.
+    DrainCursor {
+        id: i64,
+        cursor: u64,
+    },
+    DrainGaps {
+        id: i64,
+        gaps: String,
+        cursor: u64,
+    },
 }
 
 /// An app as a change carries it.
@@ -149,6 +180,11 @@ impl Catalog {
             max_age_secs,
             max_bytes,
         });
+    }
+
+    /// Whether changes are sent to a cluster (`--nats`).
+    pub(super) fn clustered(&self) -> bool {
+        self.changes.get().is_some()
     }
 
     pub(super) fn emit(&self, change: impl FnOnce() -> CatalogChange) {
@@ -242,6 +278,32 @@ impl Catalog {
                 db.execute("DELETE FROM sessions WHERE secret_hash = ?1", [unhex(secret_digest)?])?;
             }
             CatalogChange::RetentionSet { .. } => {}
+            CatalogChange::DrainCreated { id, org, app, kind, recipient, cursor, created_by, created_at_ns } => {
+                db.execute(
+                    "INSERT INTO drains (id, org_id, app, kind, recipient, enabled, cursor, created_by, created_at, updated_at)
+                     SELECT ?1, id, ?3, ?4, ?5, 1, ?6, ?7, ?8, ?8 FROM orgs WHERE slug = ?2
+                     ON CONFLICT (id) DO NOTHING",
+                    params![id, org, app, kind, recipient, *cursor as i64, created_by, created_at_ns],
+                )?;
+            }
+            CatalogChange::DrainEnabled { id, enabled, reason } => {
+                db.execute(
+                    "UPDATE drains SET enabled = ?2, disabled_reason = ?3, updated_at = ?4 WHERE id = ?1",
+                    params![id, enabled, if *enabled { None } else { reason.as_deref() }, crate::clock::now_ns()],
+                )?;
+            }
+            CatalogChange::DrainRemoved { id } => {
+                db.execute("DELETE FROM drains WHERE id = ?1", [id])?;
+            }
+            CatalogChange::DrainCursor { id, cursor } => {
+                db.execute("UPDATE drains SET cursor = MAX(cursor, ?2) WHERE id = ?1", params![id, *cursor as i64])?;
+            }
+            CatalogChange::DrainGaps { id, gaps, cursor } => {
+                db.execute(
+                    "UPDATE drains SET gaps = ?2, cursor = MAX(cursor, ?3), updated_at = ?4 WHERE id = ?1",
+                    params![id, gaps, *cursor as i64, crate::clock::now_ns()],
+                )?;
+            }
         }
         Ok(())
     }

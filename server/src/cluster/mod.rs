@@ -11,11 +11,14 @@
 //!   every node: a topic's offsets are the same everywhere.
 //! - [`catalog`] publishes the catalog's changes on `VIGIE_CATALOG` and
 //!   applies everyone's to the local SQLite.
+//! - [`lease`] elects the one node that runs the drains, through an
+//!   expiring key of a replicated key-value bucket.
 //!
 //! The invariant the rest relies on: in a cluster, a topic fed through the
 //! stream is written by the [`logs`] applier only.
 
 mod catalog;
+mod lease;
 mod logs;
 
 use std::collections::BTreeMap;
@@ -95,6 +98,8 @@ struct Inner {
     node: String,
     published: AtomicU64,
     applied: Applied,
+    /// Whether this node holds the drains' lease now.
+    drains_lease: watch::Receiver<bool>,
 }
 
 /// What this node's store applied: the last stream sequence, and the
@@ -157,16 +162,23 @@ pub async fn join(
         };
         ensure_stream(&js, stream_config).await.map_err(|error| ClusterError::Stream { stream: name, error })?;
     }
+    let node = format!("{:016x}", rand::random::<u64>());
+    let (drains_lease, lease_task) = lease::start(&js, node.clone(), config.replicas, shutdown.clone()).await?;
     let cluster = Cluster {
         inner: Arc::new(Inner {
             js: js.clone(),
             runtime: tokio::runtime::Handle::current(),
-            node: format!("{:016x}", rand::random::<u64>()),
+            node,
             published: AtomicU64::new(0),
             applied: Applied::default(),
+            drains_lease,
         }),
     };
+    // What goes through `Store::submit` (the audit log, custom points) is
+    // replicated too.
+    store.set_upstream(Arc::new(cluster.clone()));
     let mut tasks = catalog::start(&js, catalog, store.clone(), shutdown.clone()).await?;
+    tasks.push(lease_task);
     tasks.push(logs::start(cluster.clone(), data_dir, store, series, shutdown).await?);
     Ok((cluster, tasks))
 }
@@ -261,9 +273,21 @@ impl Cluster {
         publish_acked(&self.inner.js, subject, payload, id).await
     }
 
+    /// Whether this node holds the drains' lease, now and as it changes:
+    /// the drains run on the one node that holds it ([`lease`]).
+    pub fn drains_lease(&self) -> watch::Receiver<bool> {
+        self.inner.drains_lease.clone()
+    }
+
     /// The last stream sequence this node's store applied.
     pub fn applied_sequence(&self) -> u64 {
         *self.inner.applied.last.borrow()
+    }
+}
+
+impl crate::store::Upstream for Cluster {
+    fn submit(&self, key: &TopicKey, records: Records) -> Result<Option<Range<u64>>, StoreError> {
+        self.append_blocking(key, records)
     }
 }
 

@@ -176,7 +176,8 @@ pub async fn post_metric_points(
     let (series, store) = (state.series.clone(), state.store.clone());
     tokio::task::spawn_blocking(move || {
         let key = TopicKey::metrics(&org, &app);
-        store.append_batch(&key, points::records(reports))?;
+        // In a cluster, through the replicated stream (`Store::submit`).
+        store.submit(&key, points::records(reports))?;
         series.catch_up(&store, &key);
         Ok::<_, crate::store::StoreError>(())
     })

@@ -47,32 +47,25 @@ pub(super) async fn start(
     Ok((held, task))
 }
 
+/// The bucket, its stream made as the key-value layer would make it (the
+/// client's own `create_key_value` asks the server for account details
+/// Debian's nats-server 2.9 answers in an older form).
 async fn open_bucket(js: &jetstream::Context, replicas: usize) -> Result<kv::Store, String> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let opened = match js.get_key_value(BUCKET).await {
-            Ok(bucket) => Ok(bucket),
-            Err(_) => js
-                .create_key_value(kv::Config {
-                    bucket: BUCKET.into(),
-                    history: 1,
-                    max_age: LEASE_TTL,
-                    storage: jetstream::stream::StorageType::File,
-                    num_replicas: replicas,
-                    ..Default::default()
-                })
-                .await
-                .map_err(|error| error.to_string()),
-        };
-        match opened {
-            Ok(bucket) => return Ok(bucket),
-            Err(error) if Instant::now() < deadline => {
-                tracing::info!(%error, "the lease bucket is not ready; retrying");
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
-            Err(error) => return Err(error),
-        }
-    }
+    let config = jetstream::stream::Config {
+        name: format!("KV_{BUCKET}"),
+        subjects: vec![format!("$KV.{BUCKET}.>")],
+        max_messages_per_subject: 1,
+        max_age: LEASE_TTL,
+        storage: jetstream::stream::StorageType::File,
+        num_replicas: replicas,
+        allow_rollup: true,
+        deny_delete: true,
+        allow_direct: true,
+        discard: jetstream::stream::DiscardPolicy::New,
+        ..Default::default()
+    };
+    super::ensure_stream(js, config).await?;
+    js.get_key_value(BUCKET).await.map_err(|error| error.to_string())
 }
 
 /// Holds the lease when it can, and says so through `holding`.

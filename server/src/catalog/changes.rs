@@ -112,6 +112,14 @@ pub enum CatalogChange {
         gaps: String,
         cursor: u64,
     },
+    /// An org's Grafana link: on or off, and its token (by digest, made by
+    /// a `TokenCreated` before) with the secret the data source sends.
+    GrafanaSet {
+        org: String,
+        enabled: bool,
+        token_digest: Option<String>,
+        token_secret: Option<String>,
+    },
 }
 
 /// An app as a change carries it.
@@ -278,6 +286,10 @@ impl Catalog {
                 db.execute("DELETE FROM sessions WHERE secret_hash = ?1", [unhex(secret_digest)?])?;
             }
             CatalogChange::RetentionSet { .. } => {}
+            CatalogChange::GrafanaSet { org, enabled, token_digest, token_secret } => {
+                let digest = token_digest.as_deref().map(unhex).transpose()?;
+                Catalog::apply_grafana(&db, org, *enabled, digest.as_deref(), token_secret.as_deref())?;
+            }
             CatalogChange::DrainCreated { id, org, app, kind, recipient, cursor, created_by, created_at_ns } => {
                 db.execute(
                     "INSERT INTO drains (id, org_id, app, kind, recipient, enabled, cursor, created_by, created_at, updated_at)
@@ -341,6 +353,22 @@ mod tests {
         let kept_session = first.start_session("ada").unwrap();
         let ended_session = first.start_session("ada").unwrap();
         first.end_session(&ended_session).unwrap();
+        let drain = |cursor| super::super::NewDrainRow {
+            org: "acme",
+            app: Some("api"),
+            kind: "LOG",
+            recipient: "{}",
+            cursor,
+            created_by: "test",
+            max_per_scope: 10,
+        };
+        let kept_drain = first.create_drain(&drain(3)).unwrap();
+        first.advance_drain_cursor(kept_drain.id, 42).unwrap();
+        first.set_drain_enabled(kept_drain.id, false, Some("paused")).unwrap();
+        let removed_drain = first.create_drain(&drain(0)).unwrap();
+        first.delete_drain("acme", Some("api"), removed_drain.id).unwrap();
+        first.set_grafana_enabled("acme", true).unwrap();
+        first.rotate_grafana_token("acme", true).unwrap();
 
         let mut all = Vec::new();
         while let Ok(change) = changes.try_recv() {
@@ -358,8 +386,21 @@ mod tests {
             matches!(second.authenticate(&kept_secret).unwrap(), super::super::Authentication::Valid(token) if token.name == kept.name)
         );
         assert!(matches!(second.authenticate(&revoked_secret).unwrap(), super::super::Authentication::Revoked(_)));
-        assert_eq!(second.tokens("acme").unwrap().len(), 2);
+        assert_eq!(second.tokens("acme").unwrap().len(), first.tokens("acme").unwrap().len());
         assert_eq!(second.session(&kept_session).unwrap().map(|viewer| viewer.login), Some("ada".into()));
         assert_eq!(second.session(&ended_session).unwrap(), None);
+        let (drains_here, drains_there) = (first.all_drains().unwrap(), second.all_drains().unwrap());
+        assert_eq!(drains_there.len(), 1);
+        assert_eq!((drains_there[0].id, drains_there[0].cursor), (kept_drain.id, 42));
+        assert_eq!(drains_there[0].enabled, drains_here[0].enabled);
+        let (grafana_here, grafana_there) = (first.grafana_link("acme").unwrap(), second.grafana_link("acme").unwrap());
+        assert!(grafana_there.enabled && grafana_there.secret == grafana_here.secret);
+        let secret = grafana_there.secret.unwrap();
+        assert!(matches!(second.authenticate(&secret).unwrap(), super::super::Authentication::Valid(_)));
+        let live = |catalog: &Catalog| {
+            let tokens = catalog.tokens("acme").unwrap();
+            tokens.into_iter().filter(|token| token.revoked_at_ns.is_none()).map(|token| token.name).collect::<Vec<_>>()
+        };
+        assert_eq!(live(&second), live(&first));
     }
 }

@@ -186,6 +186,18 @@ impl Catalog {
     }
 }
 
+/// Revokes a token by id, if not revoked yet; its digest and when, for the cluster.
+fn revoke(tx: &rusqlite::Transaction<'_>, id: i64) -> Result<Option<(Vec<u8>, i64)>, CatalogError> {
+    let at = now_ns();
+    let changed =
+        tx.execute("UPDATE tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL", params![id, at])?;
+    if changed == 0 {
+        return Ok(None);
+    }
+    let digest: Vec<u8> = tx.query_row("SELECT secret_hash FROM tokens WHERE id = ?1", [id], |row| row.get(0))?;
+    Ok(Some((digest, at)))
+}
+
 #[cfg(test)]
 mod tests {
     use vigie_app::model::AppKind;
@@ -223,16 +235,4 @@ mod tests {
         ));
         assert!(catalog.grafana_link("ghost").is_err());
     }
-}
-
-/// Revokes a token by id, if not revoked yet; its digest and when, for the cluster.
-fn revoke(tx: &rusqlite::Transaction<'_>, id: i64) -> Result<Option<(Vec<u8>, i64)>, CatalogError> {
-    let at = now_ns();
-    let changed =
-        tx.execute("UPDATE tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL", params![id, at])?;
-    if changed == 0 {
-        return Ok(None);
-    }
-    let digest: Vec<u8> = tx.query_row("SELECT secret_hash FROM tokens WHERE id = ?1", [id], |row| row.get(0))?;
-    Ok(Some((digest, at)))
 }

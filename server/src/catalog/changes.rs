@@ -364,6 +364,7 @@ mod tests {
         };
         let kept_drain = first.create_drain(&drain(3)).unwrap();
         first.advance_drain_cursor(kept_drain.id, 42).unwrap();
+        first.share_drain_cursor(kept_drain.id, 42);
         first.set_drain_enabled(kept_drain.id, false, Some("paused")).unwrap();
         let removed_drain = first.create_drain(&drain(0)).unwrap();
         first.delete_drain("acme", Some("api"), removed_drain.id).unwrap();

@@ -205,11 +205,15 @@ impl Catalog {
         let db = self.db();
         let changed =
             db.execute("UPDATE drains SET cursor = MAX(cursor, ?2) WHERE id = ?1", params![id, cursor as i64])?;
-        drop(db);
-        if changed > 0 {
-            self.emit(|| CatalogChange::DrainCursor { id, cursor });
-        }
         Ok(changed > 0)
+    }
+
+    /// Tells a cluster's other nodes how far a drain delivered (its cursor
+    /// as [`Catalog::advance_drain_cursor`] saved it here), so whichever
+    /// node runs it next resumes there. The drain's loop calls it at most
+    /// about once a second, and when it caught up; nothing alone.
+    pub fn share_drain_cursor(&self, id: i64, cursor: u64) {
+        self.emit(|| CatalogChange::DrainCursor { id, cursor });
     }
 
     /// Records the gaps a drain met (JSON) and moves its cursor past them.

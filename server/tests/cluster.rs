@@ -343,10 +343,21 @@ fn drained_messages(requests: &[Received]) -> Vec<String> {
         .collect()
 }
 
-/// A node's `vigie_drains_running` (drain loops running on it), or `None` when it does not answer.
-async fn drains_running(cluster: &Cluster, base: &str) -> Option<u64> {
+/// A gauge of a node's `/metrics`, or `None` when it does not answer.
+async fn gauge(cluster: &Cluster, base: &str, name: &str) -> Option<u64> {
     let text = cluster.http.get(format!("{base}/metrics")).send().await.ok()?.text().await.ok()?;
-    text.lines().find_map(|line| line.strip_prefix("vigie_drains_running ")?.trim().parse().ok())
+    text.lines().find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+/// A node's `vigie_drains_running` (drain loops running on it).
+async fn drains_running(cluster: &Cluster, base: &str) -> Option<u64> {
+    gauge(cluster, base, "vigie_drains_running").await
+}
+
+/// Whether a node holds the drains' lease (`vigie_drains_lease_held`):
+/// without it, a node runs no drain.
+async fn lease_held(cluster: &Cluster, base: &str) -> Option<u64> {
+    gauge(cluster, base, "vigie_drains_lease_held").await
 }
 
 async fn a_drain_runs_on_one_node_and_moves_on_when_that_node_dies(cluster: &mut Cluster) {
@@ -376,15 +387,15 @@ async fn a_drain_runs_on_one_node_and_moves_on_when_that_node_dies(cluster: &mut
             sent.iter().all(|line| drained.contains(line))
         })
         .await;
-    let (on_a, on_b) = eventually("one node runs the drain, the other none", Duration::from_secs(10), || async {
-        let running =
-            (drains_running(cluster, &cluster.a.base).await?, drains_running(cluster, &cluster.b.base).await?);
-        matches!(running, (1, 0) | (0, 1)).then_some(running)
+    let on_a = eventually("one node holds the lease and runs the drain", Duration::from_secs(10), || async {
+        let (a, b) = (&cluster.a.base, &cluster.b.base);
+        let held = (lease_held(cluster, a).await?, lease_held(cluster, b).await?);
+        let running = (drains_running(cluster, a).await?, drains_running(cluster, b).await?);
+        (held == running && matches!(held, (1, 0) | (0, 1))).then_some(held.0)
     })
     .await;
     let (runner_is_a, other_base) =
         if on_a == 1 { (true, cluster.b.base.clone()) } else { (false, cluster.a.base.clone()) };
-    assert_eq!((on_a, on_b), if runner_is_a { (1, 0) } else { (0, 1) });
     // The cursor the runner saved is the other node's too.
     eventually("the drain's cursor reaches the other node", Duration::from_secs(10), || async {
         let url = format!("{other_base}/api/v1/orgs/main/apps/api/drains/{id}");
@@ -414,13 +425,23 @@ async fn a_drain_runs_on_one_node_and_moves_on_when_that_node_dies(cluster: &mut
         assert_eq!(times, 1, "{line:?} was sent {times} times: the new runner resumed from the shared cursor");
     }
     assert_eq!(drains_running(cluster, &other_base).await, Some(1), "the survivor runs the drain");
+    assert_eq!(lease_held(cluster, &other_base).await, Some(1), "the survivor holds the lease");
 
     // Back, the dead node does not run it again beside the survivor.
     let back = if runner_is_a { &mut cluster.a } else { &mut cluster.b };
     back.start(false);
     let back_base = back.base.clone();
+    assert_eq!(lease_held(cluster, &back_base).await, Some(0));
     assert_eq!(drains_running(cluster, &back_base).await, Some(0));
     assert_eq!(drains_running(cluster, &other_base).await, Some(1));
+
+    // Disabled on the node that does not run it, it stops on the one that does.
+    let url = format!("{back_base}/api/v1/orgs/main/apps/api/drains/{id}/disable");
+    assert_eq!(cluster.http.post(url).send().await.unwrap().status(), 200);
+    eventually("the drain disabled on one node stops on the runner", Duration::from_secs(5), || async {
+        (drains_running(cluster, &other_base).await? == 0).then_some(())
+    })
+    .await;
 }
 
 async fn a_retention_set_on_a_holds_on_b(cluster: &Cluster) {

@@ -250,3 +250,50 @@ pub async fn get_line_context(
     }
     port()?.line_context(org, app, kind, offset, CONTEXT_LINES).await.map_err(ServerFnError::new)
 }
+
+/// The org's saved views of the logs page, for its members.
+#[server(prefix = "/bff")]
+pub async fn get_saved_views(org: String) -> Result<Vec<crate::model::SavedView>, ServerFnError> {
+    if !viewer().await?.may_see(&org) {
+        return Err(ServerFnError::new(format!("no organisation \"{org}\"")));
+    }
+    port()?.saved_views(org).await.map_err(ServerFnError::new)
+}
+
+/// Saves the logs page's view under a name, for every member of the org;
+/// audited. Answers the saved view.
+#[server(prefix = "/bff", endpoint = "save_view")]
+pub async fn save_view(
+    org: String,
+    app: String,
+    name: String,
+    kind: String,
+    q: String,
+    since: String,
+    until: String,
+) -> Result<crate::model::SavedView, ServerFnError> {
+    let viewer = viewer().await?;
+    if !viewer.may_see(&org) {
+        return Err(ServerFnError::new(format!("no app \"{app}\" in organisation \"{org}\"")));
+    }
+    let kind = match kind.as_str() {
+        "" | "service" => crate::model::ViewKind::Service,
+        "access" => crate::model::ViewKind::Access,
+        other => return Err(ServerFnError::new(format!("unknown kind \"{other}\": service or access"))),
+    };
+    let view = LogView { kind, q, since, until };
+    port()?.save_view(org, app, name, view, viewer).await.map_err(ServerFnError::new)
+}
+
+/// Removes one of the org's saved views, for any member; audited.
+#[server(prefix = "/bff", endpoint = "remove_view")]
+pub async fn remove_view(org: String, id: i64) -> Result<String, ServerFnError> {
+    let viewer = viewer().await?;
+    if !viewer.may_see(&org) {
+        return Err(ServerFnError::new(format!("no organisation \"{org}\"")));
+    }
+    match port()?.remove_view(org, id, viewer).await.map_err(ServerFnError::new)? {
+        true => Ok("Removed.".to_string()),
+        false => Err(ServerFnError::new("no such view: someone may have removed it already")),
+    }
+}

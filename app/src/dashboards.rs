@@ -670,6 +670,32 @@ fn escape_xml(text: &str) -> String {
     out
 }
 
+/// The outline of a country by its ISO code, as `public/world.svg` draws
+/// it (an SVG path's `d`), read once on the server; the bundle has none.
+#[cfg(feature = "ssr")]
+fn country_outline(code: &str) -> Option<&'static str> {
+    use std::collections::HashMap;
+    use std::sync::OnceLock;
+    static OUTLINES: OnceLock<HashMap<&'static str, &'static str>> = OnceLock::new();
+    let outlines = OUTLINES.get_or_init(|| {
+        include_str!("../../public/world.svg")
+            .lines()
+            .filter_map(|line| {
+                let rest = line.strip_prefix("<path data-cc=\"")?;
+                let (code, rest) = rest.split_once('"')?;
+                let d = rest.strip_prefix(" d=\"")?.split_once('"')?.0;
+                Some((code, d))
+            })
+            .collect()
+    });
+    outlines.get(code).copied()
+}
+
+#[cfg(not(feature = "ssr"))]
+fn country_outline(_code: &str) -> Option<&'static str> {
+    None
+}
+
 /// Most cells a map draws (places come most requested first).
 const MAP_CELLS: usize = 2_000;
 /// How many countries a map lists.
@@ -711,6 +737,22 @@ pub fn map_view(places: &[PlaceStats], org: &str, app: &str, bounds: (&str, &str
         }
     }
     by_country.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    // Under the cells, each country with requests is its own outline: a
+    // link to its access logs, its total as a tooltip. Only codes the
+    // outlines know are drawn, so a producer's text never becomes a shape.
+    let mut outlines = String::new();
+    for (country, requests) in &by_country {
+        let Some(outline) = country_outline(country) else { continue };
+        let href = escape_xml(&access_logs_href(org, app, bounds, &format!("country:{country}")));
+        let _ = write!(
+            outlines,
+            "<a href=\"{href}\" class=\"map-country-link\" data-country=\"{country}\">\
+             <title>{country}: {} requests</title>\
+             <path class=\"map-country\" d=\"{outline}\"/></a>",
+            group_thousands(*requests),
+        );
+    }
+    cells_svg.insert_str(0, &outlines);
     let placed: u64 = by_country.iter().map(|(_, requests)| requests).sum();
     let countries: Vec<CountLink> = by_country
         .iter()

@@ -264,6 +264,25 @@ impl LogView {
     }
 }
 
+/// A view of an app's logs that an org's members saved under a name.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SavedView {
+    pub id: i64,
+    pub name: String,
+    pub app: String,
+    pub view: LogView,
+    /// Who saved it (`user ada`).
+    pub created_by: String,
+    pub created_at_ns: i64,
+}
+
+impl SavedView {
+    /// The logs page showing it: the link to open or share.
+    pub fn href(&self, org: &str) -> String {
+        format!("/orgs/{org}/apps/{}/logs{}", self.app, self.view.to_query())
+    }
+}
+
 /// Which of an app's logs the page shows.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -9,7 +9,7 @@ use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use std::sync::Arc;
 
-use crate::model::{AppSettings, AuditPage, LogPage, LogView, OrgSummary, ShownRecord, ViewKind, Viewer};
+use crate::model::{AppSettings, AuditPage, LogPage, LogView, OrgSummary, SavedView, ShownRecord, ViewKind, Viewer};
 
 /// Why the port could not answer. Shown to the user, so it says what failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -161,6 +161,19 @@ pub trait ConsolePort: ConsoleAdmin {
         limit: usize,
         format: RecordsFormat,
     ) -> BoxFuture<'_, Result<RecordsChunk, ReadRefusal>>;
+
+    /// Up to `limit` lines of a view's range just before offset `before`,
+    /// oldest first, as a JSON array: what a viewer scrolling up in the
+    /// logs page reads next. Its `next_cursor` is the offset to read before
+    /// next time; `None` once the range's start is reached.
+    fn older_records(
+        &self,
+        org: String,
+        app: String,
+        view: LogView,
+        before: u64,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<RecordsChunk, ReadRefusal>>;
 }
 
 /// A retention change asked from the console.
@@ -185,6 +198,24 @@ pub trait ConsoleAdmin: Send + Sync + 'static {
     /// The org's newest `limit` audit records, newest first; `None` when
     /// there is no such org.
     fn audit_page(&self, org: String, limit: usize) -> BoxFuture<'_, Result<Option<AuditPage>, PortError>>;
+
+    /// The org's saved views of the logs page, by name.
+    fn saved_views(&self, org: String) -> BoxFuture<'_, Result<Vec<SavedView>, PortError>>;
+
+    /// Saves `view` of `app` under `name` for the org's members, and writes
+    /// it to the org's audit log as done by `by`. A name the org already
+    /// uses, an unknown app or too many views are refused, said for people.
+    fn save_view(
+        &self,
+        org: String,
+        app: String,
+        name: String,
+        view: LogView,
+        by: Viewer,
+    ) -> BoxFuture<'_, Result<SavedView, PortError>>;
+
+    /// Removes a saved view, audited; false when the org has no such view.
+    fn remove_view(&self, org: String, id: i64, by: Viewer) -> BoxFuture<'_, Result<bool, PortError>>;
 }
 
 pub type SharedConsolePort = Arc<dyn ConsolePort>;

@@ -84,3 +84,18 @@ for (const colorScheme of ['light', 'dark']) {
     await page.close();
   });
 }
+
+test('a country on the request map is a link to its access logs, its total as its tooltip', async () => {
+  const page = await signedInPage(env.browser, env.vigie, { viewport: { width: 1280, height: 900 } });
+  await page.goto(`${env.vigie.url}/orgs/demo/apps/web/map`);
+  const outline = page.locator('.map-country-link').first();
+  await outline.waitFor({ state: 'attached' });
+  const country = await outline.getAttribute('data-country');
+  const listed = page.getByRole('list', { name: 'Requests by country' }).locator(`a[data-country="${country}"]`);
+  const count = (await listed.locator('xpath=..').innerText()).replace(country, '').trim();
+  assert.equal(await outline.locator('title').textContent(), `${country}: ${count} requests`);
+  await outline.hover();
+  await outline.dispatchEvent('click');
+  await page.waitForURL((url) => url.pathname === '/orgs/demo/apps/web/logs' && url.searchParams.get('q') === `country:${country}`);
+  await page.close();
+});

@@ -91,7 +91,17 @@ test('the crosshair shows every chart\'s values at one time, the legend hides a 
   assert.equal(await cpu.locator('.chart-layer[data-series="1"]').isVisible(), false);
   await pointAt(page, 'instance.cpu_percent', 0.9);
   await page.waitForFunction(() => !document.querySelector('[data-chart="instance.cpu_percent"] [data-testid=readout]').textContent.includes('api-2'));
+  // The URL says so, and a link to it hides the same line.
+  assert.deepEqual(new URL(page.url()).searchParams.getAll('hide'), ['instance.cpu_percent:api-2']);
+  const hiding = await signedInPage(env.browser, env.vigie, { viewport: { width: 1280, height: 900 } });
+  await openHydrated(hiding, `${new URL(page.url()).pathname}${new URL(page.url()).search}`);
+  const hidden = hiding.locator('[data-chart="instance.cpu_percent"]');
+  assert.equal(await hidden.getByRole('button', { name: 'api-2' }).getAttribute('aria-pressed'), 'false');
+  assert.equal(await hidden.locator('.chart-layer[data-series="1"]').isVisible(), false);
+  assert.equal(await hidden.locator('.chart-layer[data-series="0"]').isVisible(), true);
+  await hiding.close();
   await toggle.click();
+  assert.deepEqual(new URL(page.url()).searchParams.getAll('hide'), []);
   assert.equal(await cpu.locator('.chart-layer[data-series="1"]').isVisible(), true);
 
   // A drag across the last quarter (the demo's history is 10 minutes)

@@ -10,8 +10,8 @@ import { artifacts, demoForTests, signedInPage } from './vigie.mjs';
 
 const env = demoForTests();
 
-async function stats(query) {
-  const response = await fetch(`${env.vigie.url}/api/v1/orgs/demo/apps/web/logs/stats?${query}`, {
+async function stats(query, app = 'web') {
+  const response = await fetch(`${env.vigie.url}/api/v1/orgs/demo/apps/${app}/logs/stats?${query}`, {
     headers: { authorization: `Bearer ${env.vigie.token}` },
   });
   assert.equal(response.status, 200);
@@ -100,5 +100,98 @@ test('a line\'s context shows the lines around it, whatever the filter, the line
   const offsets = await context.locator('li').evaluateAll((items) => items.map((item) => Number(item.dataset.offset)));
   assert.deepEqual(offsets, Array.from({ length: 41 }, (_, at) => offset - 20 + at), 'consecutive: unfiltered');
   assert.equal(Number(await context.locator('li[aria-current=true]').getAttribute('data-offset')), offset);
+  await page.close();
+});
+
+test('scrolling up the live lines reads the lines before them, the same ones the Logs API gives', async () => {
+  const page = await signedInPage(env.browser, env.vigie, { viewport: { width: 1280, height: 900 } });
+  await page.goto(`${env.vigie.url}/orgs/demo/apps/web/logs`);
+  const list = page.locator('[data-testid="log-lines"][data-hydrated]');
+  await list.waitFor();
+  const firstShown = () => list.locator('.log-row').first().getAttribute('data-offset').then(Number);
+  // The live page starts with the newest lines. Scrolled near (not at)
+  // the top, its first line is drawn; at the top, older ones load.
+  await list.evaluate((element) => { element.scrollTop = 200; });
+  await page.waitForFunction(() => document.querySelector('[data-testid="log-lines"] .log-row'));
+  const initialFirst = await firstShown();
+  await list.evaluate((element) => { element.scrollTop = 0; });
+  // The older lines go above: the list moves down by as many rows, so what
+  // was in sight stays in sight (live lines, arriving meanwhile, go below).
+  await page.waitForFunction(() => document.querySelector('[data-testid="log-lines"]').scrollTop > 22 * 20);
+  const added = Math.round((await list.evaluate((element) => element.scrollTop)) / 22);
+  assert.ok(added > 0, `${added} older lines`);
+
+  // At the top now: the lines just before the first one, none skipped or twice,
+  // the same ones the Logs API gives.
+  await list.evaluate((element) => { element.scrollTop = 200; });
+  // Drawn from the first row again once the window is back at the top.
+  await page.waitForFunction(() => document.querySelector('[data-testid="log-lines"] .log-window').style.transform === 'translateY(0px)');
+  const top = await list.locator('.log-row').evaluateAll((rows) => rows.slice(0, 5).map((row) => Number(row.dataset.offset)));
+  assert.equal(initialFirst - top[0], added, 'a service topic has one line per offset');
+  const response = await fetch(
+    `${env.vigie.url}/api/v1/orgs/demo/apps/web/logs?kind=service&order=asc&from=${top[0]}&limit=5`,
+    { headers: { authorization: `Bearer ${env.vigie.token}` } },
+  );
+  assert.equal(response.status, 200);
+  assert.deepEqual(top, (await response.json()).records.map((record) => record.offset));
+  await page.close();
+});
+
+test('a view saved from the logs page is listed on the org page, opens the same view, and is audited', async () => {
+  const page = await signedInPage(env.browser, env.vigie, { viewport: { width: 1280, height: 900 } });
+  await page.goto(`${env.vigie.url}/orgs/demo/apps/web/logs?kind=access&q=status%3A5xx&since=1h`);
+  await page.locator('body[data-hydrated]').waitFor({ state: 'attached' });
+  const name = `5xx <b>web</b> ${Date.now()}`;
+  await page.getByText('Save view', { exact: true }).click();
+  await page.getByLabel('Name').fill(name);
+  await page.getByRole('button', { name: 'Save', exact: true }).click();
+  const outcome = page.getByTestId('save-view-outcome');
+  await outcome.getByRole('link', { name }).waitFor();
+
+  // The same name again is refused, said for people.
+  await page.getByRole('button', { name: 'Save', exact: true }).click();
+  await page.getByTestId('save-view-outcome').filter({ hasText: 'already exists' }).waitFor();
+
+  // Listed on the org page, as text; its link opens the same view.
+  await page.goto(`${env.vigie.url}/orgs/demo`);
+  const list = page.getByTestId('saved-views');
+  const link = list.getByRole('link', { name });
+  await link.waitFor();
+  assert.equal(await list.locator('b').count(), 0, 'a name is text, never markup');
+  const row = list.locator('tbody tr').filter({ hasText: name });
+  assert.deepEqual(await row.locator('td').allInnerTexts().then((cells) => cells.slice(1, 5)), ['web', 'access', 'status:5xx', 'since 1h']);
+  await link.click();
+  await page.waitForURL((url) => url.pathname === '/orgs/demo/apps/web/logs'
+    && url.searchParams.get('kind') === 'access' && url.searchParams.get('q') === 'status:5xx' && url.searchParams.get('since') === '1h');
+  assert.equal(await page.getByLabel('Filter').inputValue(), 'status:5xx');
+
+  // Removed from the org page; both changes are in the audit log.
+  await page.goto(`${env.vigie.url}/orgs/demo`);
+  await page.locator('body[data-hydrated]').waitFor({ state: 'attached' });
+  await page.getByRole('button', { name: `Remove the view ${name}` }).click();
+  await page.getByTestId('saved-views').getByRole('link', { name }).waitFor({ state: 'detached' });
+  await page.goto(`${env.vigie.url}/orgs/demo/audit`);
+  const actions = await page.getByTestId('audit').locator('tbody tr').allInnerTexts();
+  assert.ok(actions.some((row) => row.includes('view.removed')), 'view.removed audited');
+  assert.ok(actions.some((row) => row.includes('view.saved')), 'view.saved audited');
+  await page.close();
+});
+
+test('the fields of service lines are listed with their top values, as the stats endpoint counts them', async () => {
+  const page = await signedInPage(env.browser, env.vigie, { viewport: { width: 1280, height: 900 } });
+  const until = new Date(Math.floor(Date.now() / 60_000) * 60_000 - 60_000).toISOString().replace('.000', '');
+  const since = new Date(Date.parse(until) - 3 * 60_000).toISOString().replace('.000', '');
+  await page.goto(`${env.vigie.url}/orgs/demo/apps/api/logs?since=${since}&until=${until}`);
+  const facet = page.locator('.facet[data-field="fields.route"]');
+  await facet.waitFor();
+  // Identifiers (every trace_id different) are left out.
+  assert.equal(await page.locator('.facet[data-field="fields.trace_id"]').count(), 0);
+  const answer = await stats(`since=${since}&until=${until}&by=fields.route&top=5`, 'api');
+  const shown = await facet.locator('.facet-value').allTextContents();
+  assert.deepEqual(shown, answer.top.map((value) => value.value));
+  await facet.locator('.facet-value').first().click();
+  const value = answer.top[0].value;
+  const term = /^[\w\-./]+$/.test(value) ? `fields.route:${value}` : `fields.route:"${value}"`;
+  await page.waitForURL((url) => url.pathname === '/orgs/demo/apps/api/logs' && url.searchParams.get('q') === term);
   await page.close();
 });

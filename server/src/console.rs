@@ -16,14 +16,14 @@ use futures::stream::BoxStream;
 use futures::{FutureExt, StreamExt};
 use vigie_app::model::{
     AccessLine, AppSettings, AppSummary, AuditLine, AuditPage, LogKind, LogLine, LogPage, LogRecord, LogView,
-    OrgSummary, RetentionRow, ServiceLine, ViewKind, ViewProblem, Viewer,
+    OrgSummary, RetentionRow, SavedView, ServiceLine, ViewKind, ViewProblem, Viewer,
 };
 use vigie_app::port::{
     ConsoleAdmin, ConsolePort, FollowRequest, LiveBatch, LogVolume, PortError, ReadRefusal, RecordsChunk,
     RecordsFormat, RetentionChange,
 };
 
-use crate::catalog::{Catalog, Org};
+use crate::catalog::{Catalog, CatalogError, NewSavedView, Org, SavedViewRow};
 use crate::metrics::http_stats::HttpStatsModel;
 use crate::metrics::series::SeriesModel;
 use crate::query::encode::{record_json, record_text, records_json};
@@ -118,6 +118,30 @@ impl InProcessConsole {
             RecordsFormat::Text => page.records.iter().map(|record| record_text(record) + "\n").collect(),
         };
         Ok(RecordsChunk { body, next_cursor: page.next_cursor })
+    }
+
+    fn read_older_records(
+        &self,
+        org: &str,
+        app: &str,
+        view: &LogView,
+        before: u64,
+        limit: usize,
+    ) -> Result<RecordsChunk, ReadRefusal> {
+        let key = self.view_topic(org, app, view.kind)?;
+        let query = Self::view_query(view)?;
+        let request = SearchRequest {
+            key: &key,
+            since_ns: query.since_ns,
+            until_ns: query.until_ns,
+            filter: &query.filter,
+            order: Order::NewestFirst,
+            cursor: Some(before),
+            limit,
+        };
+        let mut page = search(&self.store, &request);
+        page.records.reverse();
+        Ok(RecordsChunk { body: records_json(&page.records), next_cursor: page.next_cursor })
     }
 
     fn summarise(&self, org: Org) -> OrgSummary {
@@ -229,11 +253,12 @@ fn shown_records(stored: Vec<crate::store::StoredRecord>, kind: LogKind) -> Vec<
         .collect()
 }
 
-/// A view's parameters, checked: each mistake names its parameter.
 /// The range a live view's volume covers: the last hour.
 const LIVE_VOLUME_NS: i64 = 3_600_000_000_000;
 /// Most fields one volume request counts the values of.
 const MAX_VOLUME_FIELDS: usize = 8;
+/// A service view's own JSON fields the explorer lists besides the fixed ones.
+const OWN_VOLUME_FIELDS: usize = 3;
 
 impl InProcessConsole {
     /// A view's volume per step and its fields' top values. Blocks (scans
@@ -279,19 +304,21 @@ impl InProcessConsole {
             .find(|step| *step >= raw)
             .unwrap_or_else(|| (raw + 86_399_999_999_999) / 86_400_000_000_000 * 86_400_000_000_000);
         let split = if view.kind == ViewKind::Access { Split::StatusClass } else { Split::Level };
-        fn request<'a>(
-            key: &'a TopicKey,
-            (since, until): (i64, i64),
-            filter: &'a CompiledFilter,
-            split: Split,
-            step_ns: Option<i64>,
-            by: Option<&'a str>,
-            top: usize,
-        ) -> StatsRequest<'a> {
-            StatsRequest { key, since_ns: Some(since), until_ns: Some(until), filter, step_ns, split, by, top }
-        }
-        let range = (since, until);
-        let counted = count(&self.store, &request(&key, range, &query.filter, split, Some(step_ns), None, top.max(1)));
+        // The histogram and every field in one pass over the range; service
+        // logs also list their own JSON fields most present in the view.
+        let by: Vec<&str> = fields.iter().take(MAX_VOLUME_FIELDS).map(String::as_str).collect();
+        let request = StatsRequest {
+            key: &key,
+            since_ns: Some(since),
+            until_ns: Some(until),
+            filter: &query.filter,
+            step_ns: Some(step_ns),
+            split,
+            by: &by,
+            discover: if view.kind == ViewKind::Service { OWN_VOLUME_FIELDS } else { 0 },
+            top: top.max(1),
+        };
+        let counted = count(&self.store, &request);
         volume.from_ms = since.div_euclid(1_000_000);
         volume.to_ms = until.div_euclid(1_000_000);
         volume.step_ms = step_ns / 1_000_000;
@@ -301,15 +328,18 @@ impl InProcessConsole {
             .into_iter()
             .map(|bucket| (bucket.start_ns.div_euclid(1_000_000), bucket.counts.into_iter().collect()))
             .collect();
-        for field in fields.iter().take(MAX_VOLUME_FIELDS) {
-            let found = count(&self.store, &request(&key, range, &query.filter, split, None, Some(field), top.max(1)));
-            let values = found.top.into_iter().map(|value| (value.value, value.count)).collect();
-            volume.facets.push((field.clone(), values, found.top_other));
-        }
+        volume.facets = counted
+            .fields
+            .into_iter()
+            .map(|field| {
+                (field.field, field.top.into_iter().map(|value| (value.value, value.count)).collect(), field.other)
+            })
+            .collect();
         Ok(Some(volume))
     }
 }
 
+/// A view's parameters, checked: each mistake names its parameter.
 struct ViewQuery {
     filter: CompiledFilter,
     since_ns: Option<i64>,
@@ -457,6 +487,23 @@ impl ConsolePort for InProcessConsole {
         }
         .boxed()
     }
+
+    fn older_records(
+        &self,
+        org: String,
+        app: String,
+        view: LogView,
+        before: u64,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<RecordsChunk, ReadRefusal>> {
+        let this = self.clone();
+        async move {
+            tokio::task::spawn_blocking(move || this.read_older_records(&org, &app, &view, before, limit))
+                .await
+                .map_err(|error| ReadRefusal::Failed(port_error(error)))?
+        }
+        .boxed()
+    }
 }
 
 impl ConsoleAdmin for InProcessConsole {
@@ -552,6 +599,126 @@ impl ConsoleAdmin for InProcessConsole {
         })
         .boxed()
     }
+
+    fn saved_views(&self, org: String) -> BoxFuture<'_, Result<Vec<SavedView>, PortError>> {
+        let catalog = self.catalog.clone();
+        off_runtime(move || Ok(catalog.saved_views(&org).map_err(port_error)?.into_iter().map(saved_view).collect()))
+            .boxed()
+    }
+
+    fn save_view(
+        &self,
+        org: String,
+        app: String,
+        name: String,
+        view: LogView,
+        by: Viewer,
+    ) -> BoxFuture<'_, Result<SavedView, PortError>> {
+        let this = self.clone();
+        async move {
+            let name = name.trim().to_string();
+            let view = LogView { q: view.q.trim().to_string(), ..view };
+            if let Some(problem) = view_to_save_problem(&name, &view) {
+                return Err(PortError(problem));
+            }
+            let (catalog, actor) = (this.catalog.clone(), by.actor());
+            let (org_slug, app_slug, view_name, shown) = (org.clone(), app.clone(), name.clone(), view.clone());
+            let saved = off_runtime(move || {
+                if catalog.app(&org_slug, &app_slug).map_err(port_error)?.is_none() {
+                    return Err(PortError(format!("no app \"{app_slug}\" in organisation \"{org_slug}\"")));
+                }
+                let new = NewSavedView {
+                    name: &view_name,
+                    app: &app_slug,
+                    kind: shown.kind.as_str(),
+                    q: &shown.q,
+                    since: &shown.since,
+                    until: &shown.until,
+                    created_by: &actor,
+                };
+                match catalog.save_view(&org_slug, &new) {
+                    Ok(row) => Ok(saved_view(row)),
+                    Err(error @ (CatalogError::Exists(_) | CatalogError::Invalid(_))) => {
+                        Err(PortError(format!("{error}: pick another name")))
+                    }
+                    Err(error) => Err(port_error(error)),
+                }
+            })
+            .await?;
+            let line = AuditLine {
+                actor: by.actor(),
+                action: "view.saved".into(),
+                target: format!("view {} of app {app}", saved.id),
+                ip: by.ip.clone(),
+                before: None,
+                after: Some(serde_json::json!({"name": saved.name, "link": saved.href(&org)})),
+            };
+            crate::audit::append(&this.store, &org, line).await.map_err(port_error)?;
+            Ok(saved)
+        }
+        .boxed()
+    }
+
+    fn remove_view(&self, org: String, id: i64, by: Viewer) -> BoxFuture<'_, Result<bool, PortError>> {
+        let this = self.clone();
+        async move {
+            let (catalog, org_slug) = (this.catalog.clone(), org.clone());
+            let Some(removed) = off_runtime(move || catalog.remove_view(&org_slug, id).map_err(port_error)).await?
+            else {
+                return Ok(false);
+            };
+            let removed = saved_view(removed);
+            let line = AuditLine {
+                actor: by.actor(),
+                action: "view.removed".into(),
+                target: format!("view {} of app {}", removed.id, removed.app),
+                ip: by.ip.clone(),
+                before: Some(serde_json::json!({"name": removed.name, "link": removed.href(&org)})),
+                after: None,
+            };
+            crate::audit::append(&this.store, &org, line).await.map_err(port_error)?;
+            Ok(true)
+        }
+        .boxed()
+    }
+}
+
+/// Longest name of a saved view, and longest filter and time it keeps.
+const VIEW_NAME_MAX: usize = 80;
+const VIEW_FILTER_MAX: usize = 2_000;
+const VIEW_TIME_MAX: usize = 64;
+
+fn saved_view(row: SavedViewRow) -> SavedView {
+    SavedView {
+        id: row.id,
+        name: row.name,
+        app: row.app,
+        view: LogView { kind: ViewKind::from_param(&row.kind), q: row.q, since: row.since, until: row.until },
+        created_by: row.created_by,
+        created_at_ns: row.created_at_ns,
+    }
+}
+
+/// What is wrong with a view to save, said for people; `None` when it may be saved.
+fn view_to_save_problem(name: &str, view: &LogView) -> Option<String> {
+    if name.is_empty() {
+        return Some("give the view a name".to_string());
+    }
+    if name.chars().count() > VIEW_NAME_MAX {
+        return Some(format!("a view's name has at most {VIEW_NAME_MAX} characters"));
+    }
+    if name.chars().any(char::is_control) {
+        return Some("a view's name is one line of text".to_string());
+    }
+    if view.q.len() > VIEW_FILTER_MAX {
+        return Some(format!("a saved filter has at most {VIEW_FILTER_MAX} bytes"));
+    }
+    if view.since.len() > VIEW_TIME_MAX || view.until.len() > VIEW_TIME_MAX {
+        return Some(format!("a saved time has at most {VIEW_TIME_MAX} bytes"));
+    }
+    ViewQuery::check(view, crate::clock::now_ns())
+        .err()
+        .map(|problem| format!("the view cannot be saved as it is: {}: {}", problem.param, problem.message))
 }
 
 fn log_kind(kind: ViewKind) -> LogKind {

@@ -173,3 +173,91 @@ async fn an_unknown_api_path_answers_json_and_every_answer_carries_the_security_
     assert_eq!(html.matches(&format!("nonce=\"{nonce}\"")).count(), scripts, "every script carries the page's nonce");
     server.server.stop().await;
 }
+
+fn view_form(org: &str, name: &str, q: &str) -> [(&'static str, String); 7] {
+    [
+        ("org", org.into()),
+        ("app", "api".into()),
+        ("name", name.into()),
+        ("kind", "access".into()),
+        ("q", q.into()),
+        ("since", "1h".into()),
+        ("until", String::new()),
+    ]
+}
+
+#[tokio::test]
+async fn saved_views_are_checked_refused_across_orgs_and_audited() {
+    let server = console().await;
+    server
+        .server
+        .catalog
+        .put_org(&vigie_server::catalog::Org { slug: "umbrella".into(), name: "Umbrella".into(), apps: vec![] })
+        .unwrap();
+    server.server.catalog.create_user("eve", "Eve", PASSWORD).unwrap();
+    server.server.catalog.add_member("umbrella", "eve", Role::Member).unwrap();
+    let cookie = session_cookie(&server).await;
+    let save = |form: [(&'static str, String); 7], cookie: String| {
+        let request = same_origin(client().post(format!("{}/bff/save_view", server.base)), &server);
+        async move {
+            let response = request.header(COOKIE, cookie).header("accept", "application/json").form(&form).send().await;
+            let response = response.unwrap();
+            (response.status().as_u16(), response.text().await.unwrap())
+        }
+    };
+    let audited = audit_records(&server);
+
+    // What is saved is checked first, said for people, and nothing is kept.
+    let long = "x".repeat(81);
+    for (name, q, said) in [
+        ("  ", "status:5xx", "give the view a name"),
+        (long.as_str(), "status:5xx", "at most 80 characters"),
+        ("two\nlines", "status:5xx", "one line"),
+        ("broken", "\"unclosed", "cannot be saved as it is"),
+    ] {
+        let (status, body) = save(view_form("acme", name, q), cookie.clone()).await;
+        assert_eq!(status, 500, "{name:?}: {body}");
+        assert!(body.contains(said), "{name:?}: {body}");
+    }
+    assert!(server.server.catalog.saved_views("acme").unwrap().is_empty());
+
+    let (status, body) = save(view_form("acme", "5xx <b>api</b>", "status:5xx"), cookie.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = save(view_form("acme", "5xx <b>api</b>", "status:4xx"), cookie.clone()).await;
+    assert!(status == 500 && body.contains("already exists"), "{status} {body}");
+    let saved = server.server.catalog.saved_views("acme").unwrap();
+    assert_eq!(saved.len(), 1);
+    assert_eq!((saved[0].q.as_str(), saved[0].since.as_str(), saved[0].kind.as_str()), ("status:5xx", "1h", "access"));
+    assert_eq!(audit_records(&server), audited + 1, "view.saved");
+
+    // A member of another org can neither save into acme nor remove its views.
+    let eve = {
+        let response = same_origin(client().post(format!("{}/signin", server.base)), &server)
+            .form(&[("login", "eve"), ("password", PASSWORD), ("next", "/")])
+            .send()
+            .await
+            .unwrap();
+        response.headers()[SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_string()
+    };
+    let (status, body) = save(view_form("acme", "eve's", "status:5xx"), eve.clone()).await;
+    assert!(status >= 400 && body.contains("no app"), "{status} {body}");
+    let removal = same_origin(client().post(format!("{}/bff/remove_view", server.base)), &server)
+        .header(COOKIE, &eve)
+        .form(&[("org", "acme".to_string()), ("id", saved[0].id.to_string())])
+        .send()
+        .await
+        .unwrap();
+    assert!(removal.status().as_u16() >= 400);
+    assert_eq!(server.server.catalog.saved_views("acme").unwrap().len(), 1);
+    // And from another origin, not even its own members.
+    let forged = from_elsewhere(client().post(format!("{}/bff/remove_view", server.base)))
+        .header(COOKIE, &cookie)
+        .form(&[("org", "acme".to_string()), ("id", saved[0].id.to_string())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
+    assert_eq!(server.server.catalog.saved_views("acme").unwrap().len(), 1);
+    assert_eq!(audit_records(&server), audited + 1);
+    server.server.stop().await;
+}

@@ -459,6 +459,31 @@ async fn the_overview_and_the_map_count_what_the_stats_api_counts_and_escape_wha
         assert!(html.contains(
             r#"href="/orgs/acme/apps/api/logs?kind=access&amp;q=country%3AFR&amp;since=24h" data-country="FR""#
         ));
+        // Each country with requests is an outline of its own, its total as
+        // its tooltip, a link to its access logs; a code no outline knows
+        // (the hostile one) draws none.
+        let mut totals: Vec<(String, u64)> = Vec::new();
+        for place in places {
+            let (country, requests) = (place["country"].as_str().unwrap(), place["requests"].as_u64().unwrap());
+            match totals.iter_mut().find(|(known, _)| known == country) {
+                Some((_, total)) => *total += requests,
+                None => totals.push((country.to_string(), requests)),
+            }
+        }
+        let outlined: Vec<&(String, u64)> = totals
+            .iter()
+            .filter(|(country, _)| country.len() == 2 && country.chars().all(|c| c.is_ascii_uppercase()))
+            .collect();
+        assert!(!outlined.is_empty() && outlined.len() < totals.len(), "{totals:?}");
+        assert_eq!(html.matches("class=\"map-country-link\"").count(), outlined.len());
+        for (country, total) in outlined {
+            assert!(
+                html.contains(&format!(
+                    r#"&amp;q=country%3A{country}&amp;since=24h" class="map-country-link" data-country="{country}"><title>{country}: {total} requests</title><path class="map-country" d="M"#
+                )),
+                "{country}"
+            );
+        }
     }
     let wrong = get_page(&server, &cookie, "/orgs/acme/apps/api/map?mode=yesterday").await;
     assert!(wrong.contains("mode: \"yesterday\" is none of 24h, realtime"), "{wrong}");

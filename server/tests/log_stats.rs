@@ -149,3 +149,25 @@ async fn the_context_of_a_line_is_its_neighbours_unfiltered_in_offset_order() {
     let (status, wide) = server.get_json(&format!("{LOGS}/context?offset=10&before=501")).await;
     assert_eq!((status, wide["error"].as_str()), (400, Some("before must be at most 500")));
 }
+
+#[tokio::test]
+async fn the_context_of_a_line_a_million_lines_deep_is_its_own_neighbours() {
+    let server = serve().await;
+    // A million lines, 10,000 a request (the batch limit), so the topic spans many segments.
+    for batch in 0..100 {
+        let body: String = (0..10_000).map(|n| format!("{{\"message\":\"line {}\"}}\n", batch * 10_000 + n)).collect();
+        let (status, reply) = server.post(LOGS, "application/x-ndjson", &body).await;
+        assert_eq!(status, 200, "{reply}");
+    }
+    for offset in [7_u64, 500_001, 999_990] {
+        let (status, around) = server.get_json(&format!("{LOGS}/context?offset={offset}&before=5&after=5")).await;
+        assert_eq!(status, 200, "{around}");
+        let records = around["records"].as_array().unwrap();
+        let expected: Vec<u64> = (offset.saturating_sub(5)..=(offset + 5).min(999_999)).collect();
+        let got: Vec<u64> = records.iter().map(|record| record["offset"].as_u64().unwrap()).collect();
+        assert_eq!(got, expected);
+        for record in records {
+            assert_eq!(record["message"], format!("line {}", record["offset"]));
+        }
+    }
+}

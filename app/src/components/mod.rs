@@ -9,6 +9,7 @@ pub mod live_tail;
 pub mod log_row;
 pub mod map;
 pub mod refresh;
+pub mod saved_views;
 pub mod session;
 pub mod states;
 pub mod time;

@@ -12,6 +12,7 @@ use crate::components::{
     app_tabs::{AppTab, AppTabs},
     explorer::LogExplorer,
     live_tail::LiveTail,
+    saved_views::SaveViewForm,
     states::{Failure, Loading, Missing, NotVisiblePage},
     top_bar::{Crumb, TopBar},
     view_bar::ViewBar,
@@ -68,6 +69,9 @@ pub fn AppLogsPage() -> impl IntoView {
                                     />
                                 </div>
                                 <ViewBar base view=view.clone() problem=page.problem.clone() />
+                                {page.problem.is_none().then(|| view! {
+                                    <SaveViewForm org=page.org.slug.clone() app=page.app.slug.clone() view=view.clone() />
+                                })}
                                 {match page.problem {
                                     // Nothing to show or follow until the view makes sense.
                                     Some(_) => view! {

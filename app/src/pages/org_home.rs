@@ -6,6 +6,7 @@ use leptos_router::hooks::use_params_map;
 
 use crate::api::{get_org, get_org_sparklines};
 use crate::components::grafana::GrafanaSection;
+use crate::components::saved_views::SavedViewsSection;
 use crate::components::{
     drains::OrgDrains,
     states::{Failure, Loading, NotVisiblePage},
@@ -46,6 +47,7 @@ pub fn OrgHomePage() -> impl IntoView {
                                 </div>
                                 <AppSection title="Applications" org=org_slug.clone() apps sparks=sparks.clone() />
                                 <AppSection title="Add-ons" org=org_slug.clone() apps=addons sparks />
+                                <SavedViewsSection org=org_slug.clone() />
                                 <GrafanaSection org=org_slug.clone() />
                                 <OrgDrains org=org_slug />
                             </main>

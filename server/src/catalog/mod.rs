@@ -12,11 +12,13 @@ mod grafana;
 mod schema;
 pub mod secrets;
 mod sessions;
+mod views;
 
 pub use grafana::{GrafanaLink, GRAFANA_TOKEN_NAME};
 
 pub use drains::{DrainRow, NewDrainRow};
 pub use sessions::SESSION_TTL;
+pub use views::{NewSavedView, SavedViewRow, MAX_SAVED_VIEWS};
 
 use std::fmt;
 use std::path::Path;

@@ -94,6 +94,23 @@ pub fn migrations() -> Migrations<'static> {
         );
         CREATE INDEX drains_by_org ON drains (org_id, app);",
         ),
+        // Saved views of the logs page, shared by an org's members: a name
+        // and the page's query (kind, filter, range), opened by link.
+        M::up(
+            "CREATE TABLE saved_views (
+            id INTEGER PRIMARY KEY,
+            org_id INTEGER NOT NULL REFERENCES orgs (id) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            app TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('service', 'access')),
+            q TEXT NOT NULL,
+            since TEXT NOT NULL,
+            until TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            UNIQUE (org_id, name)
+        );",
+        ),
     ])
 }
 

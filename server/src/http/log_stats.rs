@@ -105,6 +105,7 @@ pub async fn log_stats(
     let by = query.by.filter(|field| !field.is_empty());
     let field = by.clone();
     let stats = off_runtime(move || {
+        let fields: Vec<&str> = field.as_deref().into_iter().collect();
         let request = StatsRequest {
             key: &checked.key,
             since_ns: checked.since_ns,
@@ -112,21 +113,26 @@ pub async fn log_stats(
             filter: &checked.filter,
             step_ns,
             split,
-            by: field.as_deref(),
+            by: &fields,
+            discover: 0,
             top,
         };
         Ok(count(&store, &request))
     })
     .await?;
     let gaps = crate::query::encode::gaps_value(&stats.gaps);
+    let (top, top_other) = match stats.fields.into_iter().next() {
+        Some(field) => (field.top, field.other),
+        None => (Vec::new(), 0),
+    };
     Ok(Json(LogStats {
         total: stats.total,
         step_s: step_ns.map(|step| step as f64 / 1e9),
         split: if split == Split::Level { "level" } else { "status_class" },
         buckets: stats.buckets,
         by,
-        top: stats.top,
-        top_other: stats.top_other,
+        top,
+        top_other,
         gaps,
     }))
 }

@@ -249,11 +249,23 @@ pub async fn console_records(
     super::session::console_viewer(&state, viewer, &org, &app).await?;
     let limit = page_limit(query.limit, CONSOLE_CHUNK, CONSOLE_CHUNK)?;
     let view = console_view(&query)?;
-    let chunk = state
-        .console
-        .records(org.clone(), app.clone(), view, query.cursor.or(query.from), limit, RecordsFormat::JsonArray)
-        .await
-        .map_err(refusal(&org, &app))?;
+    let chunk = match query.order.as_deref() {
+        None | Some("asc") => {
+            state
+                .console
+                .records(org.clone(), app.clone(), view, query.cursor.or(query.from), limit, RecordsFormat::JsonArray)
+                .await
+        }
+        // Scrolling up: the lines just before the page's first one.
+        Some("desc") => {
+            let before = query.cursor.ok_or_else(|| {
+                ApiError::bad_query("order=desc reads the lines before a cursor: give cursor=OFFSET".to_string())
+            })?;
+            state.console.older_records(org.clone(), app.clone(), view, before, limit).await
+        }
+        Some(other) => return Err(ApiError::bad_query(format!("unknown order \"{other}\": use asc or desc"))),
+    }
+    .map_err(refusal(&org, &app))?;
     let body = format!(
         "{{\"records\":{},\"next_cursor\":{}}}",
         chunk.body,

@@ -32,9 +32,51 @@ impl ChartState {
     }
 }
 
-/// Gives the charts placed under it one shared crosshair and memory of hidden lines.
+/// The query parameter that lists the hidden lines, one `CHART:LINE` each
+/// (`hide=instance.cpu_percent:web-2`), so a shared link hides them too.
+pub const HIDE_PARAM: &str = "hide";
+
+/// Gives the charts placed under it one shared crosshair and memory of
+/// hidden lines, starting with those the URL hides.
 pub fn provide_chart_state() {
-    provide_context(ChartState::new());
+    let state = ChartState::new();
+    let query = leptos_router::hooks::use_query_map();
+    let hidden: std::collections::HashSet<(String, String)> = query.with_untracked(|query| {
+        query
+            .get_all(HIDE_PARAM)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|pair| pair.split_once(':').map(|(chart, line)| (chart.to_string(), line.to_string())))
+            .collect()
+    });
+    state.hidden.set(hidden);
+    provide_context(state);
+}
+
+/// Writes the hidden lines into the page's URL, in place (no navigation,
+/// nothing read again).
+#[cfg(feature = "hydrate")]
+fn write_hidden_to_url(hidden: &std::collections::HashSet<(String, String)>) {
+    let location = window().location();
+    let path = location.pathname().unwrap_or_default();
+    let search = location.search().unwrap_or_default();
+    let mut pairs: Vec<String> = search
+        .trim_start_matches('?')
+        .split('&')
+        .filter(|pair| !pair.is_empty() && pair.split('=').next() != Some(HIDE_PARAM))
+        .map(str::to_string)
+        .collect();
+    let mut lines: Vec<&(String, String)> = hidden.iter().collect();
+    lines.sort();
+    pairs.extend(
+        lines
+            .into_iter()
+            .map(|(chart, line)| format!("{HIDE_PARAM}={}", crate::model::url_encode(&format!("{chart}:{line}")))),
+    );
+    let url = if pairs.is_empty() { path } else { format!("{path}?{}", pairs.join("&")) };
+    if let Ok(history) = window().history() {
+        let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url));
+    }
 }
 
 /// Narrower than this share of the drawing, a drag is a click.
@@ -55,6 +97,8 @@ pub fn Chart(chart: ChartView) -> impl IntoView {
                 if !hidden.remove(&key) {
                     hidden.insert(key);
                 }
+                #[cfg(feature = "hydrate")]
+                write_hidden_to_url(hidden);
             });
         }
     };

@@ -5,7 +5,7 @@
 
 use leptos::prelude::*;
 
-use super::{RangeLoad, TailState, HISTORY_CHOICES};
+use super::{OlderLoad, RangeLoad, TailState, HISTORY_CHOICES};
 use crate::components::time::TimeZoneToggle;
 use crate::model::group_thousands;
 
@@ -15,6 +15,7 @@ pub fn LiveBar(tail: TailState) -> impl IntoView {
         <div class="live-bar">
             <StreamStatus tail />
             <span class="muted line-count" data-testid="line-count">{move || tail.line_count()}</span>
+            <OlderNote tail />
             <KeepLines tail />
             <TimeZoneToggle />
             <LiveActions tail />
@@ -96,5 +97,44 @@ fn LiveActions(tail: TailState) -> impl IntoView {
                 <button class="jump" title="g" on:click=move |_| tail.jump_to_now()>"Jump to now ↓"</button>
             </Show>
         </span>
+    }
+}
+
+/// How reading back from the first line goes, once the viewer scrolled to it.
+#[component]
+fn OlderNote(tail: TailState) -> impl IntoView {
+    move || match tail.older.get() {
+        OlderLoad::Idle => None,
+        OlderLoad::Loading => Some(
+            view! {
+                <span class="muted older-note" data-testid="older-note">
+                    <span class="spinner" aria-hidden="true"></span>
+                    " Loading older lines…"
+                </span>
+            }
+            .into_any(),
+        ),
+        OlderLoad::Start => Some(
+            view! {
+                <span class="muted older-note" data-testid="older-note">"From the first line"</span>
+            }
+            .into_any(),
+        ),
+        OlderLoad::Full => Some(
+            view! {
+                <span class="muted older-note" data-testid="older-note">
+                    "As many lines as this page keeps: keep more to read further back"
+                </span>
+            }
+            .into_any(),
+        ),
+        OlderLoad::Failed(error) => Some(
+            view! {
+                <span class="older-note state-error" role="alert" data-testid="older-note">
+                    {format!("Older lines could not be loaded ({error}); reload the page to try again")}
+                </span>
+            }
+            .into_any(),
+        ),
     }
 }

@@ -21,6 +21,7 @@ pub fn start(tail: TailState, source: TailSource, more_from: Option<u64>) {
         let source = source.clone();
         run_while_shown(stream::load_range(move |cursor| source.range_url(cursor), cursor, tail));
     }
+    load_older_at_the_top(tail, source.clone());
     follow_when_asked(tail, source);
     measure_the_list(tail);
     let keys = on_keys(move |key| handle_key(tail, key));
@@ -42,6 +43,38 @@ fn follow_when_asked(tail: TailState, source: TailSource) {
         leptos::task::spawn_local(async move {
             let _ = Abortable::new(follow, registration).await;
         });
+    });
+    on_cleanup(move || abort.abort());
+}
+
+/// Reads the lines before the first one whenever the viewer scrolls to the
+/// top of the list, a chunk at a time, until the range's start or the
+/// page's bound.
+fn load_older_at_the_top(tail: TailState, source: TailSource) {
+    let (abort, registration) = AbortHandle::new_pair();
+    let registration = StoredValue::new(Some(registration));
+    let (wake, mut woken) = futures::channel::mpsc::unbounded::<()>();
+    Effect::new(move |_| {
+        if tail.wants_older() {
+            tail.older.set(super::OlderLoad::Loading);
+            let _ = wake.unbounded_send(());
+        }
+    });
+    let Some(registration) = registration.try_update_value(Option::take).flatten() else { return };
+    leptos::task::spawn_local(async move {
+        let load = async move {
+            use futures::StreamExt;
+            while woken.next().await.is_some() {
+                let Some(first) = tail.records.with_untracked(|shown| shown.front().map(|record| record.offset)) else {
+                    continue;
+                };
+                match stream::fetch_older(&source.older_url(first)).await {
+                    Ok((lines, more)) => tail.prepend(lines, more),
+                    Err(error) => tail.older.set(super::OlderLoad::Failed(error)),
+                }
+            }
+        };
+        let _ = Abortable::new(load, registration).await;
     });
     on_cleanup(move || abort.abort());
 }

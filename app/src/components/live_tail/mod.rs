@@ -123,6 +123,23 @@ pub enum RangeLoad {
     Failed(String),
 }
 
+/// Where the loading of the lines before the page's first one stands: a
+/// viewer scrolling up to the top of the list reads further back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OlderLoad {
+    /// There may be older lines; scrolling to the top loads them.
+    Idle,
+    Loading,
+    /// The first line of the range (or of the topic) is on the page.
+    Start,
+    /// The page holds as many lines as it keeps.
+    Full,
+    Failed(String),
+}
+
+/// Lines read at a time when scrolling up.
+pub const OLDER_CHUNK: usize = 500;
+
 /// What the list shows and where its lines come from.
 #[derive(Clone, Debug)]
 pub struct TailSource {
@@ -142,6 +159,16 @@ impl TailSource {
     /// The next chunk of the replayed range, from offset `cursor` on.
     pub fn range_url(&self, cursor: u64) -> String {
         range_url(&self.org, &self.app, &self.view, cursor)
+    }
+
+    /// The lines of the view just before offset `before`.
+    pub fn older_url(&self, before: u64) -> String {
+        let query = self.view.to_query();
+        let joiner = if query.is_empty() { "?" } else { "&" };
+        format!(
+            "/bff/orgs/{}/apps/{}/records{query}{joiner}order=desc&cursor={before}&limit={OLDER_CHUNK}",
+            self.org, self.app
+        )
     }
 }
 

@@ -7,7 +7,7 @@
 use leptos::html::Div;
 use leptos::prelude::*;
 
-use super::{append_bounded, find, row_window, History, LiveStatus, RangeLoad, DEFAULT_HISTORY, ROW_PX};
+use super::{append_bounded, find, row_window, History, LiveStatus, OlderLoad, RangeLoad, DEFAULT_HISTORY, ROW_PX};
 use crate::components::log_row::RowLook;
 use crate::model::{group_thousands, ShownRecord, StreamEnd};
 
@@ -28,6 +28,8 @@ pub struct TailState {
     /// How many lines the page keeps.
     pub history: RwSignal<usize>,
     pub range: RwSignal<RangeLoad>,
+    /// Lines before the first one, read when scrolling up.
+    pub older: RwSignal<OlderLoad>,
     /// Where following live starts: after the last line of the page.
     pub resume_from: StoredValue<u64>,
     /// The line whose details are open, by offset.
@@ -85,6 +87,7 @@ impl TailState {
             ended: RwSignal::new(None),
             history: RwSignal::new(DEFAULT_HISTORY),
             range: RwSignal::new(if loading_range { RangeLoad::Loading } else { RangeLoad::Complete }),
+            older: RwSignal::new(OlderLoad::Idle),
             resume_from: StoredValue::new(next_offset),
             selected: RwSignal::new(None),
             list,
@@ -107,6 +110,47 @@ impl TailState {
         }
         let dropped = self.records.try_update(|shown| append_bounded(shown, lines, limit)).unwrap_or(0);
         self.list.keep_in_place(dropped);
+    }
+
+    /// Puts `lines`, older than the first one shown, before it, as many as
+    /// the page has room for; what was in sight stays in sight.
+    pub fn prepend(self, lines: Vec<ShownRecord>, more: bool) {
+        let room = self.history.get_untracked().saturating_sub(self.records.with_untracked(History::len));
+        let skip = lines.len().saturating_sub(room);
+        let added = lines.len() - skip;
+        self.records.update(|shown| {
+            for record in lines.into_iter().skip(skip).rev() {
+                shown.push_front(record);
+            }
+        });
+        let next = if skip > 0 || room == added {
+            OlderLoad::Full
+        } else if more {
+            OlderLoad::Idle
+        } else {
+            OlderLoad::Start
+        };
+        // Once the rows' box has grown (after this update's effects), or
+        // the browser would cap the scroll at the old height; and only then
+        // may the top ask for more.
+        let (list, older) = (self.list, self.older);
+        request_animation_frame(move || {
+            if let Some(scroller) = list.scroller.get_untracked() {
+                scroller.set_scroll_top(scroller.scroll_top() + added as i32 * ROW_PX);
+            }
+            list.measure();
+            older.set(next);
+        });
+    }
+
+    /// Whether scrolling has reached the top of lines that may have older ones.
+    pub fn wants_older(self) -> bool {
+        self.list.hydrated.get()
+            && !self.list.stick_to_bottom.get()
+            && self.list.scroll_px.get() < ROW_PX * 5
+            && self.older.with(|older| *older == OlderLoad::Idle)
+            && self.range.with(|range| *range != RangeLoad::Loading)
+            && self.records.with(|shown| !shown.is_empty())
     }
 
     /// Shows the lines that arrived while paused, and follows again.
@@ -145,6 +189,9 @@ impl TailState {
     /// Keeps at most `limit` lines, dropping the oldest now if need be.
     pub fn keep(self, limit: usize) {
         self.history.set(limit);
+        if self.older.get_untracked() == OlderLoad::Full {
+            self.older.set(OlderLoad::Idle);
+        }
         let dropped = self.records.try_update(|shown| append_bounded(shown, None, limit)).unwrap_or(0);
         self.list.keep_in_place(dropped);
         self.pending.update(|waiting| {

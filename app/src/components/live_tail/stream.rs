@@ -246,6 +246,13 @@ pub async fn load_range(chunk_url: impl Fn(u64) -> String, mut cursor: u64, tail
     }
 }
 
+/// The lines before the page's first one, oldest first, and whether there
+/// may be older ones still.
+pub async fn fetch_older(url: &str) -> Result<(Vec<ShownRecord>, bool), String> {
+    let chunk = fetch_chunk(url).await?;
+    Ok((readable(chunk.records), chunk.next_cursor.is_some()))
+}
+
 async fn fetch_chunk(url: &str) -> Result<RangeChunk, String> {
     let response = gloo_net::http::Request::get(url).send().await.map_err(|error| error.to_string())?;
     if !response.ok() {

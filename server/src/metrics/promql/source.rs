@@ -316,7 +316,8 @@ impl Source<'_> {
             filter: &everything,
             step_ns: Some(BUCKET_MS * 1_000_000),
             split: Split::Level,
-            by: None,
+            by: &[],
+            discover: 0,
             top: 0,
         };
         let mut by_level: BTreeMap<String, Vec<(i64, f64)>> = BTreeMap::new();

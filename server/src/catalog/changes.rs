@@ -112,6 +112,22 @@ pub enum CatalogChange {
         gaps: String,
         cursor: u64,
     },
+    /// A saved view of the logs page, with the id it has on every node.
+    ViewSaved {
+        id: i64,
+        org: String,
+        name: String,
+        app: String,
+        kind: String,
+        q: String,
+        since: String,
+        until: String,
+        created_by: String,
+        created_at_ns: i64,
+    },
+    ViewRemoved {
+        id: i64,
+    },
     /// An org's Grafana link: on or off, and its token (by digest, made by
     /// a `TokenCreated` before) with the secret the data source sends.
     GrafanaSet {
@@ -290,6 +306,17 @@ impl Catalog {
                 let digest = token_digest.as_deref().map(unhex).transpose()?;
                 Catalog::apply_grafana(&db, org, *enabled, digest.as_deref(), token_secret.as_deref())?;
             }
+            CatalogChange::ViewSaved { id, org, name, app, kind, q, since, until, created_by, created_at_ns } => {
+                db.execute(
+                    "INSERT INTO saved_views (id, org_id, name, app, kind, q, since, until, created_by, created_at)
+                     SELECT ?1, id, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10 FROM orgs WHERE slug = ?2
+                     ON CONFLICT DO NOTHING",
+                    params![id, org, name, app, kind, q, since, until, created_by, created_at_ns],
+                )?;
+            }
+            CatalogChange::ViewRemoved { id } => {
+                db.execute("DELETE FROM saved_views WHERE id = ?1", [id])?;
+            }
             CatalogChange::DrainCreated { id, org, app, kind, recipient, cursor, created_by, created_at_ns } => {
                 db.execute(
                     "INSERT INTO drains (id, org_id, app, kind, recipient, enabled, cursor, created_by, created_at, updated_at)
@@ -368,6 +395,18 @@ mod tests {
         first.set_drain_enabled(kept_drain.id, false, Some("paused")).unwrap();
         let removed_drain = first.create_drain(&drain(0)).unwrap();
         first.delete_drain("acme", Some("api"), removed_drain.id).unwrap();
+        let view = |name| super::super::NewSavedView {
+            name,
+            app: "api",
+            kind: "service",
+            q: "level:error",
+            since: "1h",
+            until: "",
+            created_by: "ada",
+        };
+        let kept_view = first.save_view("acme", &view("errors")).unwrap();
+        let removed_view = first.save_view("acme", &view("gone")).unwrap();
+        first.remove_view("acme", removed_view.id).unwrap();
         first.set_grafana_enabled("acme", true).unwrap();
         first.rotate_grafana_token("acme", true).unwrap();
 
@@ -394,6 +433,7 @@ mod tests {
         assert_eq!(drains_there.len(), 1);
         assert_eq!((drains_there[0].id, drains_there[0].cursor), (kept_drain.id, 42));
         assert_eq!(drains_there[0].enabled, drains_here[0].enabled);
+        assert_eq!(second.saved_views("acme").unwrap(), vec![kept_view]);
         let (grafana_here, grafana_there) = (first.grafana_link("acme").unwrap(), second.grafana_link("acme").unwrap());
         assert!(grafana_there.enabled && grafana_there.secret == grafana_here.secret);
         let secret = grafana_there.secret.unwrap();

@@ -94,18 +94,7 @@ impl Catalog {
         // In a cluster, the id is chosen here at random (and unused here),
         // so drains made at once on two nodes get different ids everywhere;
         // alone, SQLite numbers them.
-        let mut chosen_id: Option<i64> = None;
-        if self.clustered() {
-            loop {
-                let id = i64::from(rand::random::<u32>() >> 1).max(1);
-                let taken: bool =
-                    tx.query_row("SELECT EXISTS (SELECT 1 FROM drains WHERE id = ?1)", [id], |row| row.get(0))?;
-                if !taken {
-                    chosen_id = Some(id);
-                    break;
-                }
-            }
-        }
+        let chosen_id = if self.clustered() { Some(super::unused_id(&tx, "drains")?) } else { None };
         let inserted = tx.execute(
             "INSERT INTO drains (id, org_id, app, kind, recipient, enabled, cursor, created_by, created_at, updated_at)
              SELECT ?8, id, ?2, ?3, ?4, 1, ?5, ?6, ?7, ?7 FROM orgs WHERE slug = ?1",

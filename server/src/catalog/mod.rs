@@ -559,6 +559,20 @@ fn insert_app(db: &Connection, org: &str, app: &App, update: bool) -> Result<(),
 
 /// Slugs name directories and URL segments: lowercase letters, digits and
 /// dashes, starting with a letter or digit, at most 63 characters.
+/// An id not used yet in `table`, drawn at random: in a cluster, a row made
+/// on one node gets the same id on every node, and two nodes making rows at
+/// once do not pick the same.
+fn unused_id(tx: &rusqlite::Transaction<'_>, table: &str) -> Result<i64, CatalogError> {
+    loop {
+        let id = i64::from(rand::random::<u32>() >> 1).max(1);
+        let taken: bool =
+            tx.query_row(&format!("SELECT EXISTS (SELECT 1 FROM {table} WHERE id = ?1)"), [id], |row| row.get(0))?;
+        if !taken {
+            return Ok(id);
+        }
+    }
+}
+
 pub fn check_slug(what: &str, slug: &str) -> Result<(), CatalogError> {
     let valid = !slug.is_empty()
         && slug.len() <= 63

@@ -41,11 +41,11 @@ pub async fn record(
 }
 
 /// Appends one audit record of `org` (from the console or the API) and
-/// waits until it is stored.
+/// waits until it is stored (in a cluster, replicated: every node reads it).
 pub async fn append(store: &Store, org: &str, line: AuditLine) -> Result<(), StoreError> {
     let payload = serde_json::to_string(&line).expect("an audit line serialises");
     let (store, key) = (store.clone(), topic(org));
-    tokio::task::spawn_blocking(move || store.append_batch(&key, vec![(now_ns(), payload)]))
+    tokio::task::spawn_blocking(move || store.submit(&key, vec![(now_ns(), payload)]))
         .await
         .map_err(|error| StoreError::Append(format!("the append task failed: {error}")))??;
     tracing::info!(org, actor = %line.actor, action = %line.action, target = %line.target, "audited");

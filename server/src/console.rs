@@ -552,10 +552,19 @@ impl ConsoleAdmin for InProcessConsole {
             };
             let after =
                 Retention { max_age: change.max_age_secs.map(Duration::from_secs), max_bytes: change.max_bytes };
-            let store = this.store.clone();
+            let (store, catalog, kind) = (this.store.clone(), this.catalog.clone(), log_kind(change.kind));
+            let (org, app) = (change.org.clone(), change.app.clone());
             let before = off_runtime(move || {
                 let before = store.info(&key).map_or(store.config().default_retention, |info| info.retention);
                 store.set_retention(&key, after).map_err(port_error)?;
+                // In a cluster, every node's store keeps it too.
+                catalog.note_retention(
+                    &org,
+                    &app,
+                    kind.as_str(),
+                    after.max_age.map(|age| age.as_secs()),
+                    after.max_bytes,
+                );
                 Ok(before)
             })
             .await?;

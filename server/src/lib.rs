@@ -8,6 +8,7 @@ pub mod bootstrap;
 pub mod catalog;
 pub mod cli;
 pub mod clock;
+pub mod cluster;
 pub mod console;
 pub mod demo;
 pub mod drains;
@@ -31,6 +32,7 @@ use tokio::task::JoinHandle;
 
 use crate::bootstrap::Credentials;
 use crate::catalog::{Catalog, CatalogError};
+use crate::cluster::ClusterConfig;
 use crate::console::InProcessConsole;
 use crate::demo::DemoConfig;
 use crate::http::AppState;
@@ -145,6 +147,8 @@ pub enum StartError {
     GeoIp(String),
     #[error("cannot use {dir} for metric chunks: {source} (check the data directory's permissions and free space)", dir = dir.display())]
     Series { dir: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Cluster(#[from] cluster::ClusterError),
     #[error("cannot start the drains: {0}")]
     Drains(#[from] drains::DrainError),
     #[error("cannot listen on {addr}: {source} (is another Vigie running? pick another with --listen)")]
@@ -153,8 +157,40 @@ pub enum StartError {
 
 /// Opens the store, binds the address and serves until [`RunningServer::stop`].
 pub async fn start(config: ServeConfig) -> Result<RunningServer, StartError> {
+    start_node(config, None).await
+}
+
+/// [`start`], as a node of a cluster when `nats` is given
+/// (`docs/SCALING.md`): ingest goes through JetStream, the store and the
+/// catalog apply the cluster's streams.
+pub async fn start_node(config: ServeConfig, nats: Option<ClusterConfig>) -> Result<RunningServer, StartError> {
     let store = Store::open_with(&config.data_dir, config.store.clone())?;
     let catalog = Catalog::open(&config.data_dir)?;
+    let (stop, stopping) = watch::channel(false);
+    let shutdown = ShutdownSignal(stopping);
+    // The read model starts empty and reads every metric topic: it is
+    // rebuilt at each start.
+    let series_dir = config.data_dir.join("series");
+    let chunk_files =
+        ChunkFiles::open(&series_dir).map_err(|source| StartError::Series { dir: series_dir.clone(), source })?;
+    let series = SeriesModel::on_disk(SeriesRetention::default(), chunk_files);
+    // In a cluster, the catalog catches up before the first-start
+    // bootstrap, so only a cluster's first node makes the first admin.
+    let (cluster, mut tasks) = match &nats {
+        Some(nats) => {
+            let joined = cluster::join(
+                nats,
+                config.data_dir.clone(),
+                store.clone(),
+                catalog.clone(),
+                series.clone(),
+                shutdown.clone(),
+            )
+            .await?;
+            (Some(joined.0), joined.1)
+        }
+        None => (None, Vec::new()),
+    };
     let welcome = Welcome {
         admin: bootstrap::first_start(&catalog)?,
         demo: config.demo.as_ref().map(|_| bootstrap::demo(&catalog)).transpose()?,
@@ -168,8 +204,6 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, StartError> {
         tracing::info!("no GeoIP database: access logs get no client location (see --geoip-db)");
     }
     let places_credit = geoip.as_ref().and_then(|geoip| geoip.credit());
-    let (stop, stopping) = watch::channel(false);
-    let shutdown = ShutdownSignal(stopping);
 
     let listener =
         TcpListener::bind(config.listen).await.map_err(|source| StartError::Listen { addr: config.listen, source })?;
@@ -205,7 +239,8 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, StartError> {
         .site_pkg_dir("pkg")
         .site_addr(addr)
         .build();
-    let ingest = IngestState::new(config.ingest, geoip);
+    let mut ingest = IngestState::new(config.ingest, geoip);
+    ingest.cluster = cluster.clone();
     let syslog_counters = Arc::new(SyslogCounters::default());
     let statsd_counters = Arc::new(StatsdCounters::default());
     // HTTP statistics are rebuilt in the background; a query waits for
@@ -213,12 +248,6 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, StartError> {
     let http_stats = HttpStatsModel::default();
     let rebuilding_http = (http_stats.clone(), store.clone());
     tokio::task::spawn_blocking(move || rebuilding_http.0.catch_up_all(&rebuilding_http.1));
-    // The read model starts empty and reads every metric topic: it is
-    // rebuilt at each start.
-    let series_dir = config.data_dir.join("series");
-    let chunk_files =
-        ChunkFiles::open(&series_dir).map_err(|source| StartError::Series { dir: series_dir.clone(), source })?;
-    let series = SeriesModel::on_disk(SeriesRetention::default(), chunk_files);
     let rebuilding = (series.clone(), store.clone());
     let started = std::time::Instant::now();
     tokio::task::spawn_blocking(move || rebuilding.0.catch_up_all(&rebuilding.1)).await.ok();
@@ -247,7 +276,14 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, StartError> {
             Arc::new(grafana)
         }),
     };
-    let drains = drains::Drains::start(store.clone(), catalog.clone(), config.drains.clone(), shutdown.clone()).await?;
+    let drains = drains::Drains::start(
+        store.clone(),
+        catalog.clone(),
+        config.drains.clone(),
+        shutdown.clone(),
+        cluster.as_ref().map(cluster::Cluster::drains_lease),
+    )
+    .await?;
     let state = AppState {
         grafana,
         leptos_options,
@@ -268,7 +304,6 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, StartError> {
     };
     let router = http::router(state);
 
-    let mut tasks = Vec::new();
     if let Some(demo_config) = config.demo {
         let (store, shutdown) = (store.clone(), shutdown.clone());
         tasks.push(tokio::spawn(async move {
@@ -278,7 +313,7 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, StartError> {
         }));
     }
     tasks.extend(store_upkeep(&store, &shutdown));
-    if let Some(task) = report_own_process(&catalog, &store, &series, &shutdown)? {
+    if let Some(task) = report_own_process(&catalog, &store, cluster.as_ref(), &series, &shutdown)? {
         tasks.push(task);
     }
     let syslog = Arc::new(SyslogIngest::new(store.clone(), catalog.clone(), ingest, syslog_counters));
@@ -289,13 +324,15 @@ pub async fn start(config: ServeConfig) -> Result<RunningServer, StartError> {
         tasks.push(syslog::listener::serve_udp(socket, syslog, shutdown.clone()));
     }
     if let (Some(sockets), Some(statsd_config)) = (statsd_sockets, &config.statsd) {
-        let statsd = Arc::new(StatsdIngest::new(
+        let mut statsd = StatsdIngest::new(
             store.clone(),
             catalog.clone(),
             series.clone(),
             statsd_counters,
             statsd_config.max_series_per_app,
-        ));
+        );
+        statsd.cluster = cluster.clone();
+        let statsd = Arc::new(statsd);
         tasks.push(ingest::statsd::listener::serve(
             sockets,
             statsd_config.readers,
@@ -344,6 +381,7 @@ pub const SELF_APP: &str = "vigie";
 fn report_own_process(
     catalog: &Catalog,
     store: &Store,
+    cluster: Option<&cluster::Cluster>,
     series: &SeriesModel,
     shutdown: &ShutdownSignal,
 ) -> Result<Option<JoinHandle<()>>, StartError> {
@@ -359,7 +397,7 @@ fn report_own_process(
         };
         catalog.create_app(bootstrap::FIRST_ORG, &app)?;
     }
-    let (store, series, shutdown) = (store.clone(), series.clone(), shutdown.clone());
+    let (store, cluster, series, shutdown) = (store.clone(), cluster.cloned(), series.clone(), shutdown.clone());
     Ok(Some(tokio::spawn(async move {
         let instance = ingest::instances::host_name();
         let own = Arc::new(std::sync::Mutex::new(ingest::instances::OwnProcess::default()));
@@ -368,7 +406,15 @@ fn report_own_process(
             let report = own.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).report(&instance);
             let Some(report) = report else { return Ok(()) };
             let now_ms = crate::clock::now_ns() / 1_000_000;
-            store.append_batch(&key, ingest::instances::records(&[report], now_ms))?;
+            let records = ingest::instances::records(&[report], now_ms);
+            match &cluster {
+                None => {
+                    store.append_batch(&key, records)?;
+                }
+                Some(cluster) => {
+                    cluster.append_blocking(&key, records)?;
+                }
+            }
             series.catch_up(&store, &key);
             Ok(())
         };

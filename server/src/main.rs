@@ -13,11 +13,12 @@ use vigie_server::cli::grafana::GrafanaCommand;
 use vigie_server::cli::logs::LogsCommand;
 use vigie_server::cli::remote::RemoteArgs;
 use vigie_server::cli::tokens::TokensCommand;
+use vigie_server::cluster::ClusterConfig;
 use vigie_server::demo::DemoConfig;
 use vigie_server::drains::DrainSettings;
 use vigie_server::ingest::limits::IngestLimits;
 use vigie_server::store::{Codec, Durability, StoreConfig, TokenIndex};
-use vigie_server::{start, GeoIpSource, ServeConfig, StatsdConfig, Welcome};
+use vigie_server::{start_node, GeoIpSource, ServeConfig, StatsdConfig, Welcome};
 
 #[derive(Parser)]
 #[command(name = "vigie", version, about = "Vigie: logs and metrics of your apps, live.")]
@@ -238,6 +239,10 @@ enum BenchWhat {
     /// API and a real Prometheus (Debian's 2.42, fed by promtool) holding
     /// the same points: latency on both and their ratio.
     Prometheus(bench::prometheus::PrometheusBenchConfig),
+    /// Scale-out: HTTP ingest throughput and ingest → readable latency
+    /// through a 3-server JetStream cluster against the embedded store, and
+    /// the catch-up rate of a joining node (docs/SCALING.md).
+    Cluster(bench::cluster::ClusterBenchConfig),
     /// Drains against a `vigie serve` child process on loopback: lines/s
     /// delivered to raw-http and syslog-tcp, ingest beside 0, 1 and 10
     /// drains, memory and CPU of 1,000 idle drains.
@@ -341,6 +346,15 @@ struct ServeArgs {
     /// Vigie's URL as Grafana reaches it; default: http:// and --listen.
     #[arg(long, env = "VIGIE_GRAFANA_VIGIE_URL")]
     grafana_vigie_url: Option<String>,
+    /// Run as a node of a cluster on these NATS JetStream servers
+    /// (comma-separated URLs, docs/SCALING.md); without it, one node with
+    /// its own store.
+    #[arg(long, env = "VIGIE_NATS", conflicts_with = "demo")]
+    nats: Option<String>,
+    /// Replicas of the cluster's streams: 3 on a 3-server cluster, 1 on one server.
+    #[arg(long, env = "VIGIE_NATS_REPLICAS", default_value_t = 3, requires = "nats",
+          value_parser = clap::value_parser!(u8).range(1..=5))]
+    nats_replicas: u8,
     /// Let drains reach loopback and private addresses (a local collector,
     /// tests); refused by default, since drain URLs are chosen by org admins.
     #[arg(long, env = "VIGIE_DRAIN_ALLOW_PRIVATE_TARGETS")]
@@ -520,6 +534,15 @@ async fn main() -> ExitCode {
                 }
             };
         }
+        Command::Bench { what: BenchWhat::Cluster(config) } => {
+            return match bench::cluster::run(config).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("the benchmark failed: {error}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
         Command::Bench { what: BenchWhat::Prometheus(config) } => {
             return match bench::prometheus::run(config).await {
                 Ok(()) => ExitCode::SUCCESS,
@@ -649,7 +672,8 @@ async fn main() -> ExitCode {
             ..DrainSettings::default()
         },
     };
-    let server = match start(config).await {
+    let nats = args.nats.map(|urls| ClusterConfig { urls, replicas: usize::from(args.nats_replicas) });
+    let server = match start_node(config, nats).await {
         Ok(server) => server,
         Err(error) => {
             tracing::error!("{error}");

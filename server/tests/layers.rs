@@ -14,7 +14,7 @@ const FLOORS: &[&[&str]] = &[
     &["clock", "shutdown"],
     &["store", "catalog"],
     &["metrics", "query", "audit"],
-    &["ingest", "drains", "grafana"],
+    &["ingest", "drains", "grafana", "cluster"],
     &["http", "console"],
     &["lib", "main", "cli", "bench", "demo", "bootstrap"],
 ];

@@ -6,6 +6,7 @@
 pub mod agent;
 pub mod analytics;
 pub mod api;
+pub mod cluster;
 pub mod drains;
 pub mod metrics;
 pub mod prometheus;

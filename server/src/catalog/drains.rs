@@ -11,6 +11,7 @@
 
 use rusqlite::{params, OptionalExtension};
 
+use super::changes::CatalogChange;
 use super::{Catalog, CatalogError};
 use crate::clock::now_ns;
 
@@ -90,10 +91,14 @@ impl Catalog {
             )));
         }
         let now = now_ns();
+        // In a cluster, the id is chosen here at random (and unused here),
+        // so drains made at once on two nodes get different ids everywhere;
+        // alone, SQLite numbers them.
+        let chosen_id = if self.clustered() { Some(super::unused_id(&tx, "drains")?) } else { None };
         let inserted = tx.execute(
-            "INSERT INTO drains (org_id, app, kind, recipient, enabled, cursor, created_by, created_at, updated_at)
-             SELECT id, ?2, ?3, ?4, 1, ?5, ?6, ?7, ?7 FROM orgs WHERE slug = ?1",
-            params![new.org, new.app, new.kind, new.recipient, new.cursor as i64, new.created_by, now],
+            "INSERT INTO drains (id, org_id, app, kind, recipient, enabled, cursor, created_by, created_at, updated_at)
+             SELECT ?8, id, ?2, ?3, ?4, 1, ?5, ?6, ?7, ?7 FROM orgs WHERE slug = ?1",
+            params![new.org, new.app, new.kind, new.recipient, new.cursor as i64, new.created_by, now, chosen_id],
         )?;
         if inserted == 0 {
             return Err(CatalogError::Missing(format!("organisation \"{}\"", new.org)));
@@ -101,6 +106,17 @@ impl Catalog {
         let id = tx.last_insert_rowid();
         let row = tx.query_row(&format!("{DRAIN_SELECT} WHERE drains.id = ?1"), [id], drain_from_row)?;
         tx.commit()?;
+        drop(db);
+        self.emit(|| CatalogChange::DrainCreated {
+            id: row.id,
+            org: row.org.clone(),
+            app: row.app.clone(),
+            kind: row.kind.clone(),
+            recipient: row.recipient.clone(),
+            cursor: row.cursor,
+            created_by: row.created_by.clone(),
+            created_at_ns: row.created_at_ns,
+        });
         Ok(row)
     }
 
@@ -146,6 +162,10 @@ impl Catalog {
             .prepare_cached(&format!("{DRAIN_SELECT} WHERE drains.id = ?1"))?
             .query_row([id], drain_from_row)
             .optional()?;
+        drop(db);
+        if row.is_some() {
+            self.emit(|| CatalogChange::DrainEnabled { id, enabled, reason: reason.map(str::to_string) });
+        }
         Ok(row)
     }
 
@@ -161,6 +181,10 @@ impl Catalog {
             tx.execute("DELETE FROM drains WHERE id = ?1", [id])?;
         }
         tx.commit()?;
+        drop(db);
+        if before.is_some() {
+            self.emit(|| CatalogChange::DrainRemoved { id });
+        }
         Ok(before)
     }
 
@@ -173,6 +197,14 @@ impl Catalog {
         Ok(changed > 0)
     }
 
+    /// Tells a cluster's other nodes how far a drain delivered (its cursor
+    /// as [`Catalog::advance_drain_cursor`] saved it here), so whichever
+    /// node runs it next resumes there. The drain's loop calls it at most
+    /// about once a second, and when it caught up; nothing alone.
+    pub fn share_drain_cursor(&self, id: i64, cursor: u64) {
+        self.emit(|| CatalogChange::DrainCursor { id, cursor });
+    }
+
     /// Records the gaps a drain met (JSON) and moves its cursor past them.
     pub fn record_drain_gaps(&self, id: i64, gaps: &str, cursor: u64) -> Result<bool, CatalogError> {
         let db = self.db();
@@ -180,6 +212,10 @@ impl Catalog {
             "UPDATE drains SET gaps = ?2, cursor = MAX(cursor, ?3), updated_at = ?4 WHERE id = ?1",
             params![id, gaps, cursor as i64, now_ns()],
         )?;
+        drop(db);
+        if changed > 0 {
+            self.emit(|| CatalogChange::DrainGaps { id, gaps: gaps.to_string(), cursor });
+        }
         Ok(changed > 0)
     }
 }

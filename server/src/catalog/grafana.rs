@@ -10,7 +10,8 @@
 
 use rusqlite::{params, OptionalExtension};
 
-use super::{insert_token, token_from_row, Catalog, CatalogError, Permissions, TokenInfo, TOKEN_SELECT};
+use super::changes::{hex, CatalogChange};
+use super::{insert_token, secrets, token_from_row, Catalog, CatalogError, Permissions, TokenInfo, TOKEN_SELECT};
 use crate::clock::now_ns;
 
 /// The name the org's Grafana token is listed under.
@@ -80,12 +81,10 @@ impl Catalog {
         }
         let mut db = self.db();
         let tx = db.transaction()?;
+        let mut revoked = None;
         if !enabled {
             if let Some(token) = &link.token {
-                tx.execute(
-                    "UPDATE tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
-                    params![token.id, now_ns()],
-                )?;
+                revoked = revoke(&tx, token.id)?;
             }
         }
         tx.execute(
@@ -95,7 +94,9 @@ impl Catalog {
         )?;
         tx.commit()?;
         drop(db);
-        self.grafana_link(org)
+        let link = self.grafana_link(org)?;
+        self.emit_grafana(org, &link, revoked, false);
+        Ok(link)
     }
 
     /// Revokes the org's Grafana token (if any) and makes a new one, in
@@ -104,11 +105,9 @@ impl Catalog {
         let link = self.grafana_link(org)?;
         let mut db = self.db();
         let tx = db.transaction()?;
+        let mut revoked = None;
         if let Some(token) = &link.token {
-            tx.execute(
-                "UPDATE tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
-                params![token.id, now_ns()],
-            )?;
+            revoked = revoke(&tx, token.id)?;
         }
         let (token, secret) = insert_token(&tx, org, GRAFANA_TOKEN_NAME, READ_ONLY, "vigie (Grafana)")?;
         tx.execute(
@@ -119,7 +118,61 @@ impl Catalog {
         )?;
         tx.commit()?;
         drop(db);
-        self.grafana_link(org)
+        let link = self.grafana_link(org)?;
+        self.emit_grafana(org, &link, revoked, true);
+        Ok(link)
+    }
+
+    /// Tells a cluster's other nodes of a Grafana change: the token revoked
+    /// (by digest), the new one if `new_token`, then the link itself.
+    fn emit_grafana(&self, org: &str, link: &GrafanaLink, revoked: Option<(Vec<u8>, i64)>, new_token: bool) {
+        if !self.clustered() {
+            return;
+        }
+        if let Some((digest, revoked_at_ns)) = revoked {
+            self.emit(|| CatalogChange::TokenRevoked { secret_digest: hex(&digest), revoked_at_ns });
+        }
+        let digest = link.secret.as_deref().map(|secret| hex(&secrets::digest(secret)));
+        if let (true, Some(token), Some(digest)) = (new_token, &link.token, &digest) {
+            self.emit(|| CatalogChange::TokenCreated {
+                org: org.into(),
+                name: token.name.clone(),
+                hint: token.hint.clone(),
+                secret_digest: digest.clone(),
+                permissions: READ_ONLY,
+                created_by: token.created_by.clone(),
+                created_at_ns: token.created_at_ns,
+            });
+        }
+        self.emit(|| CatalogChange::GrafanaSet {
+            org: org.into(),
+            enabled: link.enabled,
+            token_digest: digest,
+            token_secret: link.secret.clone(),
+        });
+    }
+
+    /// Applies a Grafana link made on another node of a cluster.
+    pub(super) fn apply_grafana(
+        db: &rusqlite::Connection,
+        org: &str,
+        enabled: bool,
+        token_digest: Option<&[u8]>,
+        token_secret: Option<&str>,
+    ) -> Result<(), CatalogError> {
+        db.execute(
+            "INSERT INTO grafana (org_id, enabled) SELECT id, ?2 FROM orgs WHERE slug = ?1
+             ON CONFLICT (org_id) DO UPDATE SET enabled = excluded.enabled",
+            params![org, enabled],
+        )?;
+        if let Some(digest) = token_digest {
+            db.execute(
+                "UPDATE grafana SET token_id = (SELECT id FROM tokens WHERE secret_hash = ?2), token_secret = ?3
+                 WHERE org_id = (SELECT id FROM orgs WHERE slug = ?1)",
+                params![org, digest, token_secret],
+            )?;
+        }
+        Ok(())
     }
 
     /// Records a provisioning: when, and its error if it failed.
@@ -131,6 +184,18 @@ impl Catalog {
         )?;
         Ok(())
     }
+}
+
+/// Revokes a token by id, if not revoked yet; its digest and when, for the cluster.
+fn revoke(tx: &rusqlite::Transaction<'_>, id: i64) -> Result<Option<(Vec<u8>, i64)>, CatalogError> {
+    let at = now_ns();
+    let changed =
+        tx.execute("UPDATE tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL", params![id, at])?;
+    if changed == 0 {
+        return Ok(None);
+    }
+    let digest: Vec<u8> = tx.query_row("SELECT secret_hash FROM tokens WHERE id = ?1", [id], |row| row.get(0))?;
+    Ok(Some((digest, at)))
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! Token secrets are never stored: only their SHA-256 digest, so a copy of
 //! the database does not leak access. Passwords are Argon2id hashes.
 
+pub mod changes;
 mod drains;
 mod grafana;
 mod schema;
@@ -200,6 +201,8 @@ pub enum CatalogError {
 #[derive(Clone)]
 pub struct Catalog {
     db: Arc<Mutex<Connection>>,
+    /// Where committed changes are sent, in a cluster (see [`changes`]).
+    changes: changes::ChangeSink,
 }
 
 /// The file of the catalog in the data directory.
@@ -225,7 +228,7 @@ impl Catalog {
     fn prepare(mut connection: Connection) -> Result<Catalog, CatalogError> {
         connection.pragma_update(None, "foreign_keys", "ON")?;
         schema::migrations().to_latest(&mut connection)?;
-        Ok(Catalog { db: Arc::new(Mutex::new(connection)) })
+        Ok(Catalog { db: Arc::new(Mutex::new(connection)), changes: Default::default() })
     }
 
     fn db(&self) -> MutexGuard<'_, Connection> {
@@ -254,6 +257,8 @@ impl Catalog {
             insert_app(&tx, &org.slug, app, true)?;
         }
         tx.commit()?;
+        drop(db);
+        self.emit(|| changes::org_put(org));
         Ok(())
     }
 
@@ -298,8 +303,9 @@ impl Catalog {
     /// Adds an app to an existing org; an app of the same slug is an error.
     pub fn create_app(&self, org: &str, app: &App) -> Result<(), CatalogError> {
         check_slug("app", &app.slug)?;
-        let db = self.db();
-        insert_app(&db, org, app, false)
+        insert_app(&self.db(), org, app, false)?;
+        self.emit(|| changes::CatalogChange::AppCreated { org: org.into(), app: app.into() });
+        Ok(())
     }
 
     /// Creates a user who can sign in to the console.
@@ -308,14 +314,21 @@ impl Catalog {
             return Err(CatalogError::Invalid("a login is 1 to 200 characters".into()));
         }
         let hash = secrets::hash_password(password);
+        let created_at_ns = now_ns();
         let inserted = self.db().execute(
             "INSERT INTO users (login, name, password_hash, created_at) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (login) DO NOTHING",
-            params![login, name, hash, now_ns()],
+            params![login, name, hash, created_at_ns],
         )?;
         if inserted == 0 {
             return Err(CatalogError::Exists(format!("user \"{login}\"")));
         }
+        self.emit(|| changes::CatalogChange::UserCreated {
+            login: login.into(),
+            name: name.into(),
+            password_hash: hash,
+            created_at_ns,
+        });
         Ok(())
     }
 
@@ -344,6 +357,7 @@ impl Catalog {
         if changed == 0 {
             return Err(CatalogError::Missing(format!("user \"{login}\" (create it first)")));
         }
+        self.emit(|| changes::CatalogChange::MemberAdded { org: org.into(), login: login.into(), role });
         Ok(())
     }
 
@@ -355,6 +369,7 @@ impl Catalog {
              AND user_id = (SELECT id FROM users WHERE login = ?2)",
             params![org, login],
         )?;
+        self.emit(|| changes::CatalogChange::MemberRemoved { org: org.into(), login: login.into() });
         Ok(removed > 0)
     }
 
@@ -379,8 +394,17 @@ impl Catalog {
         permissions: Permissions,
         created_by: &str,
     ) -> Result<(TokenInfo, String), CatalogError> {
-        let db = self.db();
-        insert_token(&db, org, name, permissions, created_by)
+        let (info, secret) = insert_token(&self.db(), org, name, permissions, created_by)?;
+        self.emit(|| changes::CatalogChange::TokenCreated {
+            org: info.org.clone(),
+            name: info.name.clone(),
+            hint: info.hint.clone(),
+            secret_digest: changes::hex(&secrets::digest(&secret)),
+            permissions,
+            created_by: info.created_by.clone(),
+            created_at_ns: info.created_at_ns,
+        });
+        Ok((info, secret))
     }
 
     pub fn tokens(&self, org: &str) -> Result<Vec<TokenInfo>, CatalogError> {
@@ -399,10 +423,19 @@ impl Catalog {
             .prepare_cached(&format!("{TOKEN_SELECT} WHERE orgs.slug = ?1 AND tokens.id = ?2"))?
             .query_row(params![org, id], token_from_row)
             .optional()?;
+        let mut revoked = None;
         if before.as_ref().is_some_and(|token| token.revoked_at_ns.is_none()) {
-            tx.execute("UPDATE tokens SET revoked_at = ?2 WHERE id = ?1", params![id, now_ns()])?;
+            let revoked_at_ns = now_ns();
+            tx.execute("UPDATE tokens SET revoked_at = ?2 WHERE id = ?1", params![id, revoked_at_ns])?;
+            let digest: Vec<u8> =
+                tx.query_row("SELECT secret_hash FROM tokens WHERE id = ?1", [id], |row| row.get(0))?;
+            revoked = Some((digest, revoked_at_ns));
         }
         tx.commit()?;
+        drop(db);
+        if let Some((digest, revoked_at_ns)) = revoked {
+            self.emit(|| changes::CatalogChange::TokenRevoked { secret_digest: changes::hex(&digest), revoked_at_ns });
+        }
         Ok(before)
     }
 
@@ -526,6 +559,20 @@ fn insert_app(db: &Connection, org: &str, app: &App, update: bool) -> Result<(),
 
 /// Slugs name directories and URL segments: lowercase letters, digits and
 /// dashes, starting with a letter or digit, at most 63 characters.
+/// An id not used yet in `table`, drawn at random: in a cluster, a row made
+/// on one node gets the same id on every node, and two nodes making rows at
+/// once do not pick the same.
+fn unused_id(tx: &rusqlite::Transaction<'_>, table: &str) -> Result<i64, CatalogError> {
+    loop {
+        let id = i64::from(rand::random::<u32>() >> 1).max(1);
+        let taken: bool =
+            tx.query_row(&format!("SELECT EXISTS (SELECT 1 FROM {table} WHERE id = ?1)"), [id], |row| row.get(0))?;
+        if !taken {
+            return Ok(id);
+        }
+    }
+}
+
 pub fn check_slug(what: &str, slug: &str) -> Result<(), CatalogError> {
     let valid = !slug.is_empty()
         && slug.len() <= 63

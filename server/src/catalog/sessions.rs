@@ -11,6 +11,7 @@ use std::time::Duration;
 use rusqlite::{params, OptionalExtension};
 use vigie_app::model::Viewer;
 
+use super::changes::{hex, CatalogChange};
 use super::{secrets, Catalog, CatalogError};
 use crate::clock::now_ns;
 
@@ -25,17 +26,25 @@ impl Catalog {
 
     pub(crate) fn start_session_until(&self, login: &str, expires_at_ns: i64) -> Result<String, CatalogError> {
         let secret = secrets::new_session_secret();
+        let (digest, created_at_ns) = (secrets::digest(&secret), now_ns());
         let db = self.db();
         // Expired sessions go as new ones come, so the table stays small.
         db.execute("DELETE FROM sessions WHERE expires_at <= ?1", [now_ns()])?;
         let inserted = db.execute(
             "INSERT INTO sessions (secret_hash, user_id, created_at, expires_at)
              SELECT ?1, id, ?2, ?3 FROM users WHERE login = ?4",
-            params![secrets::digest(&secret), now_ns(), expires_at_ns, login],
+            params![digest, created_at_ns, expires_at_ns, login],
         )?;
         if inserted == 0 {
             return Err(CatalogError::Missing(format!("user \"{login}\"")));
         }
+        drop(db);
+        self.emit(|| CatalogChange::SessionStarted {
+            secret_digest: hex(&digest),
+            login: login.into(),
+            created_at_ns,
+            expires_at_ns,
+        });
         Ok(secret)
     }
 
@@ -75,7 +84,11 @@ impl Catalog {
 
     /// Ends a session (signing out); an unknown one is no error.
     pub fn end_session(&self, secret: &str) -> Result<(), CatalogError> {
-        self.db().execute("DELETE FROM sessions WHERE secret_hash = ?1", [secrets::digest(secret)])?;
+        let digest = secrets::digest(secret);
+        let ended = self.db().execute("DELETE FROM sessions WHERE secret_hash = ?1", [&digest])?;
+        if ended > 0 {
+            self.emit(|| CatalogChange::SessionEnded { secret_digest: hex(&digest) });
+        }
         Ok(())
     }
 }

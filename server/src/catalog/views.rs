@@ -4,6 +4,7 @@
 
 use rusqlite::{params, OptionalExtension};
 
+use super::changes::CatalogChange;
 use super::{Catalog, CatalogError};
 use crate::clock::now_ns;
 
@@ -80,10 +81,12 @@ impl Catalog {
         if taken {
             return Err(CatalogError::Exists(format!("a view named \"{}\"", new.name)));
         }
+        // In a cluster, the id is drawn here so it is the same on every node.
+        let chosen_id = if self.clustered() { Some(super::unused_id(&tx, "saved_views")?) } else { None };
         let inserted = tx.execute(
-            "INSERT INTO saved_views (org_id, name, app, kind, q, since, until, created_by, created_at)
-             SELECT id, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 FROM orgs WHERE slug = ?1",
-            params![org, new.name, new.app, new.kind, new.q, new.since, new.until, new.created_by, now_ns()],
+            "INSERT INTO saved_views (id, org_id, name, app, kind, q, since, until, created_by, created_at)
+             SELECT ?10, id, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 FROM orgs WHERE slug = ?1",
+            params![org, new.name, new.app, new.kind, new.q, new.since, new.until, new.created_by, now_ns(), chosen_id],
         )?;
         if inserted == 0 {
             return Err(CatalogError::Missing(format!("organisation \"{org}\"")));
@@ -91,6 +94,19 @@ impl Catalog {
         let id = tx.last_insert_rowid();
         let row = tx.query_row(&format!("{VIEW_SELECT} WHERE saved_views.id = ?1"), [id], view_from_row)?;
         tx.commit()?;
+        drop(db);
+        self.emit(|| CatalogChange::ViewSaved {
+            id: row.id,
+            org: org.into(),
+            name: row.name.clone(),
+            app: row.app.clone(),
+            kind: row.kind.clone(),
+            q: row.q.clone(),
+            since: row.since.clone(),
+            until: row.until.clone(),
+            created_by: row.created_by.clone(),
+            created_at_ns: row.created_at_ns,
+        });
         Ok(row)
     }
 
@@ -120,6 +136,8 @@ impl Catalog {
         };
         tx.execute("DELETE FROM saved_views WHERE id = ?1", [id])?;
         tx.commit()?;
+        drop(db);
+        self.emit(|| CatalogChange::ViewRemoved { id });
         Ok(Some(row))
     }
 }

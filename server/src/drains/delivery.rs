@@ -8,7 +8,9 @@
 //!   drain has been failing for `disable_after`: then the drain is disabled
 //!   with the reason, and re-enabling resumes from the cursor.
 //! - The cursor is written to the catalog after each acknowledged batch, so
-//!   a crash resends at most the batch in flight.
+//!   a crash resends at most the batch in flight. In a cluster it is also
+//!   shared with the other nodes each second and when the drain caught up,
+//!   so a node that takes the drain over resends at most about a second.
 //! - Records retention removed before they were delivered are reported as
 //!   gaps (offsets and count), kept with the drain, never skipped silently.
 //! - The loop holds one batch at a time and reads the store itself: a slow
@@ -31,6 +33,8 @@ use crate::store::{GapReason, ReadBatch, Store, StoredRecord, TopicKey, READ_CHU
 
 /// Gaps kept per drain (the oldest are forgotten; the lost count stays).
 const KEPT_GAPS: usize = 20;
+/// How often a drain under load shares its cursor with a cluster's other nodes.
+const CURSOR_SHARE_EVERY: Duration = Duration::from_secs(1);
 
 /// What one drain's loop needs.
 pub struct DrainTask {
@@ -80,6 +84,8 @@ impl DrainTask {
         };
         let limits = self.limits();
         let mut first_seen: Option<Instant> = None;
+        // When the cursor was last shared with a cluster's other nodes.
+        let mut shared_at = Instant::now();
         loop {
             let end = *watcher.borrow_and_update();
             lock(&self.status).end = end;
@@ -120,8 +126,24 @@ impl DrainTask {
             self.cursor = read.next_offset;
             lock(&self.status).cursor = self.cursor;
             let (catalog, id, cursor) = (self.catalog.clone(), self.id, self.cursor);
-            match tokio::task::spawn_blocking(move || catalog.advance_drain_cursor(id, cursor)).await {
-                Ok(Ok(true)) => {}
+            // In a cluster, the cursor is shared once a second under load and
+            // whenever the drain caught up, so the catalog stream does not
+            // carry one event per batch.
+            let share = shared_at.elapsed() >= CURSOR_SHARE_EVERY || cursor >= *watcher.borrow();
+            match tokio::task::spawn_blocking(move || {
+                let saved = catalog.advance_drain_cursor(id, cursor);
+                if share && matches!(saved, Ok(true)) {
+                    catalog.share_drain_cursor(id, cursor);
+                }
+                saved
+            })
+            .await
+            {
+                Ok(Ok(true)) => {
+                    if share {
+                        shared_at = Instant::now();
+                    }
+                }
                 // Removed meanwhile.
                 Ok(Ok(false)) => return Ended::Stopped,
                 Ok(Err(error)) => {

@@ -276,6 +276,9 @@ struct DrainsInner {
     running: Mutex<HashMap<i64, Running>>,
     /// Kept while a drain exists, so a stopped one still shows its last error.
     statuses: Mutex<HashMap<i64, Arc<Mutex<LiveStatus>>>>,
+    /// In a cluster, whether this node holds the lease that lets it run
+    /// drains (one node at a time); `None` alone: this node runs them all.
+    lease: Option<watch::Receiver<bool>>,
 }
 
 async fn blocking<T: Send + 'static>(
@@ -285,12 +288,16 @@ async fn blocking<T: Send + 'static>(
 }
 
 impl Drains {
-    /// Starts every enabled drain of the catalog.
+    /// Starts every enabled drain of the catalog; in a cluster (`lease`
+    /// given), only while this node holds the drains' lease: then it also
+    /// follows the drains made, enabled, disabled or removed on other
+    /// nodes, and starts each from the cursor the catalog shares.
     pub async fn start(
         store: Store,
         catalog: Catalog,
         settings: DrainSettings,
         shutdown: ShutdownSignal,
+        lease: Option<watch::Receiver<bool>>,
     ) -> Result<Drains, DrainError> {
         let roots = targets::extra_roots(settings.extra_ca_file.as_deref()).map_err(DrainError::Invalid)?;
         // The drain's own timeout (`request_timeout`, around each send) is the
@@ -306,8 +313,13 @@ impl Drains {
                 shutdown,
                 running: Mutex::default(),
                 statuses: Mutex::default(),
+                lease: lease.clone(),
             }),
         };
+        if let Some(lease) = lease {
+            tokio::spawn(drains.clone().run_while_leased(lease));
+            return Ok(drains);
+        }
         let rows = blocking(move || Ok(catalog.all_drains()?)).await?;
         let enabled = rows.iter().filter(|row| row.enabled).count();
         for row in rows.iter().filter(|row| row.enabled) {
@@ -321,12 +333,82 @@ impl Drains {
         &self.inner.settings
     }
 
+    /// In a cluster: while this node holds the lease, runs every enabled
+    /// drain of the catalog, checked again each second (drains changed on
+    /// other nodes arrive through the catalog); stops them all the moment
+    /// the lease is lost.
+    async fn run_while_leased(self, mut lease: watch::Receiver<bool>) {
+        let stop = self.inner.shutdown.clone().fired();
+        tokio::pin!(stop);
+        loop {
+            tokio::select! {
+                _ = &mut stop => return,
+                held = lease.wait_for(|held| *held) => if held.is_err() { return },
+            }
+            tracing::info!("this node runs the drains");
+            loop {
+                if let Err(error) = self.reconcile().await {
+                    tracing::error!(%error, "could not read the drains to run");
+                }
+                tokio::select! {
+                    _ = &mut stop => return,
+                    changed = lease.changed() => if changed.is_err() || !*lease.borrow() { break },
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+            }
+            let ids: Vec<i64> = lock(&self.inner.running).keys().copied().collect();
+            for id in ids {
+                self.stop(id);
+            }
+            tracing::info!("this node no longer runs the drains");
+        }
+    }
+
+    /// Starts the enabled drains not running here, stops those no longer enabled.
+    async fn reconcile(&self) -> Result<(), DrainError> {
+        let catalog = self.inner.catalog.clone();
+        let rows = blocking(move || Ok(catalog.all_drains()?)).await?;
+        let enabled: std::collections::HashSet<i64> = rows.iter().filter(|row| row.enabled).map(|row| row.id).collect();
+        let gone: Vec<i64> = lock(&self.inner.running).keys().filter(|id| !enabled.contains(id)).copied().collect();
+        for id in gone {
+            self.stop(id);
+        }
+        for row in rows.iter().filter(|row| row.enabled) {
+            self.spawn(row);
+        }
+        Ok(())
+    }
+
+    /// Whether this node may run drains: always alone, with the lease in a cluster.
+    fn may_run(&self) -> bool {
+        self.inner.lease.as_ref().is_none_or(|lease| *lease.borrow())
+    }
+
+    /// How many drain loops run on this node, and (in a cluster) whether
+    /// it holds the drains' lease, as Prometheus text.
+    pub fn render(&self, out: &mut String) {
+        use std::fmt::Write;
+        let running = lock(&self.inner.running).len();
+        let _ = writeln!(out, "# HELP vigie_drains_running Drain loops running on this node.");
+        let _ = writeln!(out, "# TYPE vigie_drains_running gauge");
+        let _ = writeln!(out, "vigie_drains_running {running}");
+        let _ = writeln!(
+            out,
+            "# HELP vigie_drains_lease_held 1 when this node may run drains (always 1 outside a cluster)."
+        );
+        let _ = writeln!(out, "# TYPE vigie_drains_lease_held gauge");
+        let _ = writeln!(out, "vigie_drains_lease_held {}", u8::from(self.may_run()));
+    }
+
     fn status_of(&self, id: i64) -> Arc<Mutex<LiveStatus>> {
         lock(&self.inner.statuses).entry(id).or_default().clone()
     }
 
     /// Starts the loop of an enabled drain (unless it runs already).
     fn spawn(&self, row: &DrainRow) {
+        if !self.may_run() {
+            return;
+        }
         let mut running = lock(&self.inner.running);
         if running.contains_key(&row.id) {
             return;

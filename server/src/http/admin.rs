@@ -347,9 +347,11 @@ pub async fn set_retention(
     }
     let retention = Retention { max_age: age.map(Duration::from_secs), max_bytes: bytes };
     let (store, org_slug, app_slug, kind) = (state.store.clone(), org.clone(), app.clone(), change.kind);
+    let catalog = state.catalog.clone();
     let (before, after) = off_runtime(move || {
         let before = kind_retention(&store, &org_slug, &app_slug, kind).retention;
         store.set_retention(&TopicKey::new(&org_slug, &app_slug, kind), retention)?;
+        catalog.note_retention(&org_slug, &app_slug, kind.as_str(), age, bytes);
         Ok((before, kind_retention(&store, &org_slug, &app_slug, kind)))
     })
     .await?;

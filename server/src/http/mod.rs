@@ -149,6 +149,7 @@ async fn own_metrics(axum::extract::State(state): axum::extract::State<AppState>
     state.syslog_counters.render(&mut out);
     state.statsd_counters.render(&mut out);
     state.series.counts().render(&mut out);
+    state.drains.render(&mut out);
     {
         use std::fmt::Write;
         let _ = writeln!(

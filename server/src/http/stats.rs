@@ -110,10 +110,17 @@ pub async fn post_instance_metrics(
     }
     let accepted = reports.len();
     let records = instances::records(&reports, now_ms);
-    let (series, store) = (state.series.clone(), state.store.clone());
+    let (series, store, cluster) = (state.series.clone(), state.store.clone(), state.ingest.cluster.clone());
     tokio::task::spawn_blocking(move || {
         let key = TopicKey::metrics(&org, &app);
-        store.append_batch(&key, records)?;
+        match cluster {
+            None => {
+                store.append_batch(&key, records)?;
+            }
+            Some(cluster) => {
+                cluster.append_blocking(&key, records)?;
+            }
+        }
         series.catch_up(&store, &key);
         Ok::<_, crate::store::StoreError>(())
     })
@@ -169,7 +176,8 @@ pub async fn post_metric_points(
     let (series, store) = (state.series.clone(), state.store.clone());
     tokio::task::spawn_blocking(move || {
         let key = TopicKey::metrics(&org, &app);
-        store.append_batch(&key, points::records(reports))?;
+        // In a cluster, through the replicated stream (`Store::submit`).
+        store.submit(&key, points::records(reports))?;
         series.catch_up(&store, &key);
         Ok::<_, crate::store::StoreError>(())
     })

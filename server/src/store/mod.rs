@@ -291,6 +291,17 @@ struct StoreInner {
     files: Arc<FileCache>,
     /// Topics are created on first write and opened at start.
     topics: RwLock<HashMap<TopicKey, Arc<Topic>>>,
+    /// Where [`Store::submit`] sends new records instead, once set.
+    upstream: std::sync::OnceLock<Arc<dyn Upstream>>,
+}
+
+/// Where new records go before this store, when they do not come straight
+/// here: in a cluster, the replicated stream whose messages every node's
+/// store applies in order (`cluster`), so offsets are the same everywhere.
+pub trait Upstream: Send + Sync {
+    /// Appends records and returns once they are kept upstream, with the
+    /// offsets they got here when known. Blocks.
+    fn submit(&self, key: &TopicKey, records: Vec<(i64, String)>) -> Result<Option<Range<u64>>, StoreError>;
 }
 
 impl Store {
@@ -317,7 +328,8 @@ impl Store {
             topics.insert(key, Arc::new(topic));
         }
         tracing::info!(dir = %dir.display(), topics = topics.len(), "store opened");
-        Ok(Store { inner: Arc::new(StoreInner { dir, config, files, topics: RwLock::new(topics) }) })
+        let upstream = std::sync::OnceLock::new();
+        Ok(Store { inner: Arc::new(StoreInner { dir, config, files, topics: RwLock::new(topics), upstream }) })
     }
 
     pub fn config(&self) -> &StoreConfig {
@@ -351,6 +363,22 @@ impl Store {
     /// from a blocking thread in async code.
     pub fn append_batch(&self, key: &TopicKey, batch: Vec<(i64, String)>) -> Result<Range<u64>, StoreError> {
         self.topic(key)?.append(batch)
+    }
+
+    /// From now on, [`Store::submit`] sends records to `upstream` (set once,
+    /// by a node joining a cluster); a second call changes nothing.
+    pub fn set_upstream(&self, upstream: Arc<dyn Upstream>) {
+        let _ = self.inner.upstream.set(upstream);
+    }
+
+    /// Appends new records the way this node stores them: here (as
+    /// [`Store::append_batch`]), or through the upstream when there is one.
+    /// `None` when the upstream did not say which offsets they got. Blocks.
+    pub fn submit(&self, key: &TopicKey, batch: Vec<(i64, String)>) -> Result<Option<Range<u64>>, StoreError> {
+        match self.inner.upstream.get() {
+            None => self.append_batch(key, batch).map(Some),
+            Some(upstream) => upstream.submit(key, batch),
+        }
     }
 
     /// Up to `max` records from `from_offset` on, oldest first, and what is

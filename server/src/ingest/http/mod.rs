@@ -19,6 +19,7 @@ use super::geoip::GeoIp;
 use super::limits::{IngestLimits, RateLimiter};
 use super::lines::{parse_body_stored, LineFormat, RejectedLine};
 use crate::clock::now_ns;
+use crate::cluster::Cluster;
 use crate::store::{Store, StoreError, TopicKey};
 
 /// Largest request body accepted (once unzipped), in bytes.
@@ -30,11 +31,14 @@ pub struct IngestState {
     pub limits: IngestLimits,
     pub rate: Arc<RateLimiter>,
     pub geoip: Option<Arc<GeoIp>>,
+    /// In a cluster (`--nats`), where records go instead of the local
+    /// store: the replicated stream (see `crate::cluster`).
+    pub cluster: Option<Cluster>,
 }
 
 impl IngestState {
     pub fn new(limits: IngestLimits, geoip: Option<Arc<GeoIp>>) -> IngestState {
-        IngestState { limits, rate: Arc::new(RateLimiter::new(limits.lines_per_sec)), geoip }
+        IngestState { limits, rate: Arc::new(RateLimiter::new(limits.lines_per_sec)), geoip, cluster: None }
     }
 }
 
@@ -89,14 +93,19 @@ pub async fn store_batch(store: &Store, ingest: &IngestState, batch: Batch) -> R
             retry_after_secs: wait.as_secs() + 1,
         });
     }
-    let (store, geoip) = (store.clone(), ingest.geoip.clone());
-    tokio::task::spawn_blocking(move || parse_and_append(&store, geoip.as_deref(), batch))
+    let (store, geoip, cluster) = (store.clone(), ingest.geoip.clone(), ingest.cluster.clone());
+    tokio::task::spawn_blocking(move || parse_and_append(&store, cluster.as_ref(), geoip.as_deref(), batch))
         .await
         .map_err(|error| StoreError::Append(format!("the ingest task failed: {error}")))?
 }
 
 /// Parses a batch and appends its valid lines. Blocks: call it from a blocking thread.
-fn parse_and_append(store: &Store, geoip: Option<&GeoIp>, batch: Batch) -> Result<Stored, Refused> {
+fn parse_and_append(
+    store: &Store,
+    cluster: Option<&Cluster>,
+    geoip: Option<&GeoIp>,
+    batch: Batch,
+) -> Result<Stored, Refused> {
     let now = now_ns();
     let (payloads, rejected) = if batch.key.kind == LogKind::Access {
         let defaults = Defaults { instance: &batch.instance, host: &batch.host, now_ns: now };
@@ -112,6 +121,10 @@ fn parse_and_append(store: &Store, geoip: Option<&GeoIp>, batch: Batch) -> Resul
         (parsed.accepted, parsed.rejected)
     };
     let accepted = payloads.len();
-    let offsets = if payloads.is_empty() { None } else { Some(store.append_batch(&batch.key, payloads)?) };
+    let offsets = match cluster {
+        _ if payloads.is_empty() => None,
+        None => Some(store.append_batch(&batch.key, payloads)?),
+        Some(cluster) => cluster.append_blocking(&batch.key, payloads)?,
+    };
     Ok(Stored { accepted, offsets, rejected })
 }

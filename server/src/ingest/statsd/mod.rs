@@ -181,6 +181,8 @@ pub struct StatsdIngest {
     pub store: Store,
     pub series: SeriesModel,
     pub counters: Arc<StatsdCounters>,
+    /// In a cluster, where points go instead of the local store.
+    pub cluster: Option<crate::cluster::Cluster>,
     routes: IngestRoutes,
     /// Series spread by name over several aggregators, so the sockets'
     /// threads seldom wait for one another.
@@ -207,6 +209,7 @@ impl StatsdIngest {
             store,
             series,
             counters,
+            cluster: None,
             routes: IngestRoutes::new(catalog),
             shards: (0..SHARDS).map(|_| Mutex::new(Aggregator::default())).collect(),
             max_series_per_app,
@@ -331,7 +334,14 @@ impl StatsdIngest {
                     let count = points.len();
                     let record = PointsRecord { interval_s: interval.as_secs_f64(), points };
                     let payload = serde_json::to_string(&record).expect("points serialise");
-                    self.store.append_batch(&key, vec![(start_ns, payload)])?;
+                    match &self.cluster {
+                        None => {
+                            self.store.append_batch(&key, vec![(start_ns, payload)])?;
+                        }
+                        Some(cluster) => {
+                            cluster.append_blocking(&key, vec![(start_ns, payload)])?;
+                        }
+                    }
                     self.counters.points.fetch_add(count as u64, Ordering::Relaxed);
                     appended += count;
                     points = rest;

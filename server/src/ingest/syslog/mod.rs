@@ -284,7 +284,14 @@ impl SyslogIngest {
     pub fn append(&self, batch: PreparedBatch) -> Result<(), StoreError> {
         for (key, lines) in batch.topics {
             let count = lines.len() as u64;
-            self.store.append_batch(&key, lines)?;
+            match &self.ingest.cluster {
+                None => {
+                    self.store.append_batch(&key, lines)?;
+                }
+                Some(cluster) => {
+                    cluster.append_blocking(&key, lines)?;
+                }
+            }
             self.counters.stored.fetch_add(count, Ordering::Relaxed);
         }
         Ok(())

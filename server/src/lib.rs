@@ -359,8 +359,19 @@ impl RunningServer {
     /// checkpoints the store, and returns when everything has stopped.
     pub async fn stop(self) {
         let _ = self.stop.send(true);
-        for task in self.tasks {
-            let _ = task.await;
+        // Every task ends on the signal; one that has not within the grace
+        // period (a client holding a response open, a peer not answering)
+        // is aborted, so a stop never hangs.
+        let deadline = tokio::time::Instant::now() + STOP_GRACE;
+        let mut aborted = 0;
+        for mut task in self.tasks {
+            if tokio::time::timeout_at(deadline, &mut task).await.is_err() {
+                task.abort();
+                aborted += 1;
+            }
+        }
+        if aborted > 0 {
+            tracing::warn!(aborted, grace = ?STOP_GRACE, "tasks still running at the end of the grace period were aborted");
         }
         let store = self.store.clone();
         match tokio::task::spawn_blocking(move || store.close()).await {
@@ -370,6 +381,9 @@ impl RunningServer {
         }
     }
 }
+
+/// How long a stop waits for the server's tasks to end by themselves.
+pub const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The app Vigie reports its own process as, in the first organisation.
 pub const SELF_APP: &str = "vigie";

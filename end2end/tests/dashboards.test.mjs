@@ -25,6 +25,8 @@ for (const colorScheme of ['light', 'dark']) {
     await page.getByRole('link', { name: 'Metrics' }).click();
     await page.waitForURL('**/orgs/demo/apps/api/metrics');
     await page.locator('body[data-hydrated]').waitFor({ state: 'attached' });
+    // Reached by a link: the page reads its charts after the URL changed.
+    await page.locator(`[data-chart="${CHARTS.at(-1)[0]}"]`).waitFor();
 
     const charts = page.locator('[data-chart]');
     assert.deepEqual(await charts.evaluateAll((found) => found.map((chart) => chart.dataset.chart)), CHARTS.map(([id]) => id));

@@ -92,11 +92,15 @@ impl Default for PathTally {
 }
 
 impl PathTally {
-    fn merge(&mut self, other: &PathTally) {
+    /// Adds `other`'s counts; its latency too with `latency` (merging
+    /// sketches costs: a query merges them for its top paths only).
+    fn merge(&mut self, other: &PathTally, latency: bool) {
         self.requests += other.requests;
         self.server_errors += other.server_errors;
-        // Sketches of one configuration always merge.
-        let _ = self.latency_ms.merge(&other.latency_ms);
+        if latency {
+            // Sketches of one configuration always merge.
+            let _ = self.latency_ms.merge(&other.latency_ms);
+        }
     }
 }
 
@@ -138,7 +142,10 @@ impl Bucket {
         }
     }
 
-    fn merge(&mut self, other: &Bucket) {
+    /// Adds `other`'s counts and latency; its paths (counts only: see
+    /// [`PathTally::merge`]) and places with `detail`, which a step of a
+    /// chart does not show.
+    fn merge(&mut self, other: &Bucket, detail: bool) {
         self.requests += other.requests;
         for (mine, theirs) in self.status.iter_mut().zip(other.status) {
             *mine += theirs;
@@ -146,8 +153,11 @@ impl Bucket {
         self.bytes_out += other.bytes_out;
         // Sketches of one configuration always merge.
         let _ = self.latency_ms.merge(&other.latency_ms);
+        if !detail {
+            return;
+        }
         for (path, tally) in &other.paths {
-            self.paths.entry(path.clone()).or_default().merge(tally);
+            self.paths.entry(path.clone()).or_default().merge(tally, false);
         }
         for (place, count) in &other.places {
             *self.places.entry(place.clone()).or_default() += count;
@@ -335,8 +345,8 @@ impl HttpStatsModel {
         let mut total = Bucket::default();
         if let Some(buckets) = inner.apps.get(&(org.to_string(), app.to_string())) {
             for (&ts, bucket) in buckets.range(from_ms..to_ms) {
-                by_step.entry(ts.div_euclid(step_ms) * step_ms).or_default().merge(bucket);
-                total.merge(bucket);
+                by_step.entry(ts.div_euclid(step_ms) * step_ms).or_default().merge(bucket, false);
+                total.merge(bucket, true);
             }
         }
         let mut top_paths: Vec<PathCount> = total
@@ -346,11 +356,23 @@ impl HttpStatsModel {
                 path: path.clone(),
                 requests: tally.requests,
                 server_errors: tally.server_errors,
-                p99_ms: tally.latency_ms.quantile(0.99).ok().flatten(),
+                p99_ms: None,
             })
             .collect();
         top_paths.sort_by(|a, b| b.requests.cmp(&a.requests).then_with(|| a.path.cmp(&b.path)));
         top_paths.truncate(top);
+        // Only the paths listed get their latency: their minutes' sketches merged.
+        if let Some(buckets) = inner.apps.get(&(org.to_string(), app.to_string())) {
+            for listed in &mut top_paths {
+                let mut latency = PathTally::default();
+                for bucket in buckets.range(from_ms..to_ms).map(|(_, bucket)| bucket) {
+                    if let Some(tally) = bucket.paths.get(&listed.path) {
+                        latency.merge(tally, true);
+                    }
+                }
+                listed.p99_ms = latency.latency_ms.quantile(0.99).ok().flatten();
+            }
+        }
         let mut places: Vec<PlaceCount> = total
             .places
             .iter()

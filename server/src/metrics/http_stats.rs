@@ -92,15 +92,11 @@ impl Default for PathTally {
 }
 
 impl PathTally {
-    /// Adds `other`'s counts; its latency too with `latency` (merging
-    /// sketches costs: a query merges them for its top paths only).
-    fn merge(&mut self, other: &PathTally, latency: bool) {
+    fn merge(&mut self, other: &PathTally) {
         self.requests += other.requests;
         self.server_errors += other.server_errors;
-        if latency {
-            // Sketches of one configuration always merge.
-            let _ = self.latency_ms.merge(&other.latency_ms);
-        }
+        // Sketches of one configuration always merge.
+        let _ = self.latency_ms.merge(&other.latency_ms);
     }
 }
 
@@ -142,10 +138,9 @@ impl Bucket {
         }
     }
 
-    /// Adds `other`'s counts and latency; its paths (counts only: see
-    /// [`PathTally::merge`]) and places with `detail`, which a step of a
-    /// chart does not show.
-    fn merge(&mut self, other: &Bucket, detail: bool) {
+    /// Adds `other`'s counts and latency (a query counts paths and places
+    /// apart, by reference).
+    fn merge(&mut self, other: &Bucket) {
         self.requests += other.requests;
         for (mine, theirs) in self.status.iter_mut().zip(other.status) {
             *mine += theirs;
@@ -153,15 +148,6 @@ impl Bucket {
         self.bytes_out += other.bytes_out;
         // Sketches of one configuration always merge.
         let _ = self.latency_ms.merge(&other.latency_ms);
-        if !detail {
-            return;
-        }
-        for (path, tally) in &other.paths {
-            self.paths.entry(path.clone()).or_default().merge(tally, false);
-        }
-        for (place, count) in &other.places {
-            *self.places.entry(place.clone()).or_default() += count;
-        }
     }
 
     fn summary(&self, ts_ms: i64, step_ms: i64) -> HttpStep {
@@ -343,40 +329,47 @@ impl HttpStatsModel {
         let inner = self.inner.read().expect("http stats lock");
         let mut by_step: BTreeMap<i64, Bucket> = BTreeMap::new();
         let mut total = Bucket::default();
-        if let Some(buckets) = inner.apps.get(&(org.to_string(), app.to_string())) {
-            for (&ts, bucket) in buckets.range(from_ms..to_ms) {
-                by_step.entry(ts.div_euclid(step_ms) * step_ms).or_default().merge(bucket, false);
-                total.merge(bucket, true);
+        // Paths and places are counted by reference: nothing is copied
+        // per minute, only what the answer lists.
+        let mut paths: HashMap<&str, (u64, u64)> = HashMap::new();
+        let mut placed: HashMap<&Place, u64> = HashMap::new();
+        let minutes = inner.apps.get(&(org.to_string(), app.to_string()));
+        for (&ts, bucket) in minutes.into_iter().flat_map(|buckets| buckets.range(from_ms..to_ms)) {
+            by_step.entry(ts.div_euclid(step_ms) * step_ms).or_default().merge(bucket);
+            total.merge(bucket);
+            for (path, tally) in &bucket.paths {
+                let counts = paths.entry(path.as_str()).or_default();
+                counts.0 += tally.requests;
+                counts.1 += tally.server_errors;
+            }
+            for (place, count) in &bucket.places {
+                *placed.entry(place).or_default() += count;
             }
         }
-        let mut top_paths: Vec<PathCount> = total
-            .paths
-            .iter()
-            .map(|(path, tally)| PathCount {
-                path: path.clone(),
-                requests: tally.requests,
-                server_errors: tally.server_errors,
+        let mut top_paths: Vec<PathCount> = paths
+            .into_iter()
+            .map(|(path, (requests, server_errors))| PathCount {
+                path: path.to_string(),
+                requests,
+                server_errors,
                 p99_ms: None,
             })
             .collect();
         top_paths.sort_by(|a, b| b.requests.cmp(&a.requests).then_with(|| a.path.cmp(&b.path)));
         top_paths.truncate(top);
         // Only the paths listed get their latency: their minutes' sketches merged.
-        if let Some(buckets) = inner.apps.get(&(org.to_string(), app.to_string())) {
-            for listed in &mut top_paths {
-                let mut latency = PathTally::default();
-                for bucket in buckets.range(from_ms..to_ms).map(|(_, bucket)| bucket) {
-                    if let Some(tally) = bucket.paths.get(&listed.path) {
-                        latency.merge(tally, true);
-                    }
+        for listed in &mut top_paths {
+            let mut latency = PathTally::default();
+            for (_, bucket) in minutes.into_iter().flat_map(|buckets| buckets.range(from_ms..to_ms)) {
+                if let Some(tally) = bucket.paths.get(&listed.path) {
+                    latency.merge(tally);
                 }
-                listed.p99_ms = latency.latency_ms.quantile(0.99).ok().flatten();
             }
+            listed.p99_ms = latency.latency_ms.quantile(0.99).ok().flatten();
         }
-        let mut places: Vec<PlaceCount> = total
-            .places
-            .iter()
-            .map(|(place, &requests)| PlaceCount {
+        let mut places: Vec<PlaceCount> = placed
+            .into_iter()
+            .map(|(place, requests)| PlaceCount {
                 country: place.country.clone(),
                 lat: place.lat as f64 + 0.5,
                 lon: place.lon as f64 + 0.5,

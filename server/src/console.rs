@@ -28,7 +28,7 @@ use crate::metrics::http_stats::HttpStatsModel;
 use crate::metrics::series::SeriesModel;
 use crate::query::encode::{record_json, record_text, records_json};
 use crate::query::live::{self, LiveSelection, SharedBatches};
-use crate::query::search::{search, Order, SearchRequest};
+use crate::query::search::{search, Order, SearchPage, SearchRequest};
 use crate::query::time_bound::parse_time_bound;
 use crate::query::CompiledFilter;
 use crate::store::{Retention, Store, TopicKey};
@@ -90,6 +90,30 @@ impl InProcessConsole {
         Ok(items.map(|item| LiveBatch { sse: item.sse }).boxed())
     }
 
+    /// One page of a view's range, in `order` from `cursor`. Blocks.
+    fn view_page(
+        &self,
+        org: &str,
+        app: &str,
+        view: &LogView,
+        order: Order,
+        cursor: Option<u64>,
+        limit: usize,
+    ) -> Result<SearchPage, ReadRefusal> {
+        let key = self.view_topic(org, app, view.kind)?;
+        let query = Self::view_query(view)?;
+        let request = SearchRequest {
+            key: &key,
+            since_ns: query.since_ns,
+            until_ns: query.until_ns,
+            filter: &query.filter,
+            order,
+            cursor,
+            limit,
+        };
+        Ok(search(&self.store, &request))
+    }
+
     /// A chunk of a view's range. Blocks.
     fn read_records(
         &self,
@@ -100,18 +124,7 @@ impl InProcessConsole {
         limit: usize,
         format: RecordsFormat,
     ) -> Result<RecordsChunk, ReadRefusal> {
-        let key = self.view_topic(org, app, view.kind)?;
-        let query = Self::view_query(view)?;
-        let request = SearchRequest {
-            key: &key,
-            since_ns: query.since_ns,
-            until_ns: query.until_ns,
-            filter: &query.filter,
-            order: Order::OldestFirst,
-            cursor,
-            limit,
-        };
-        let page = search(&self.store, &request);
+        let page = self.view_page(org, app, view, Order::OldestFirst, cursor, limit)?;
         let body = match format {
             RecordsFormat::JsonArray => records_json(&page.records),
             RecordsFormat::Ndjson => page.records.iter().map(|record| record_json(record) + "\n").collect(),
@@ -120,6 +133,7 @@ impl InProcessConsole {
         Ok(RecordsChunk { body, next_cursor: page.next_cursor })
     }
 
+    /// The lines of a view just before `before`, oldest first. Blocks.
     fn read_older_records(
         &self,
         org: &str,
@@ -128,18 +142,7 @@ impl InProcessConsole {
         before: u64,
         limit: usize,
     ) -> Result<RecordsChunk, ReadRefusal> {
-        let key = self.view_topic(org, app, view.kind)?;
-        let query = Self::view_query(view)?;
-        let request = SearchRequest {
-            key: &key,
-            since_ns: query.since_ns,
-            until_ns: query.until_ns,
-            filter: &query.filter,
-            order: Order::NewestFirst,
-            cursor: Some(before),
-            limit,
-        };
-        let mut page = search(&self.store, &request);
+        let mut page = self.view_page(org, app, view, Order::NewestFirst, Some(before), limit)?;
         page.records.reverse();
         Ok(RecordsChunk { body: records_json(&page.records), next_cursor: page.next_cursor })
     }

@@ -5,11 +5,10 @@
 //! `202`.
 
 use futures::future::BoxFuture;
-use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
 use serde_json::{json, Value};
 
 use super::datadog::vigie_attributes;
-use super::http_post::{self, Post};
+use super::http_post;
 use super::recipient::{Batch, BatchLimits, Delivered, Recipient, SendError};
 use super::record::{decode_all, rfc3339};
 
@@ -47,20 +46,9 @@ impl Recipient for BetterStack {
 
     fn send<'a>(&'a mut self, batch: Batch<'a>) -> BoxFuture<'a, Result<Delivered, SendError>> {
         Box::pin(async move {
-            let mut headers = HeaderMap::new();
-            let bearer = HeaderValue::from_str(&format!("Bearer {}", self.source_token))
-                .map_err(|_| SendError::new("the source token cannot be a header"))?;
-            headers.insert(AUTHORIZATION, bearer);
-            let post = Post {
-                client: &self.client,
-                url: &self.url,
-                content_type: "application/json",
-                gzip: false,
-                headers,
-                basic_auth: None,
-                body: serde_json::to_vec(&events(batch)).expect("JSON serialises"),
-            };
-            http_post::send(post).await.map(|(delivered, _)| delivered)
+            let bearer = format!("Bearer {}", self.source_token);
+            let body = serde_json::to_vec(&events(batch)).expect("JSON serialises");
+            http_post::send_json(&self.client, &self.url, ("authorization", &bearer, "source token"), false, body).await
         })
     }
 }

@@ -8,10 +8,9 @@
 //! entries and 5 MB per request and answers `202`.
 
 use futures::future::BoxFuture;
-use reqwest::header::{HeaderMap, HeaderValue};
 use serde_json::{json, Value};
 
-use super::http_post::{self, Post};
+use super::http_post;
 use super::recipient::{Batch, BatchLimits, Delivered, Recipient, SendError};
 use super::record::{decode_all, DrainSource, Line};
 
@@ -78,20 +77,8 @@ impl Recipient for Datadog {
 
     fn send<'a>(&'a mut self, batch: Batch<'a>) -> BoxFuture<'a, Result<Delivered, SendError>> {
         Box::pin(async move {
-            let mut headers = HeaderMap::new();
-            let key =
-                HeaderValue::from_str(&self.api_key).map_err(|_| SendError::new("the API key cannot be a header"))?;
-            headers.insert("DD-API-KEY", key);
-            let post = Post {
-                client: &self.client,
-                url: &self.url,
-                content_type: "application/json",
-                gzip: true,
-                headers,
-                basic_auth: None,
-                body: serde_json::to_vec(&entries(batch, self.tags.as_deref())).expect("JSON serialises"),
-            };
-            http_post::send(post).await.map(|(delivered, _)| delivered)
+            let body = serde_json::to_vec(&entries(batch, self.tags.as_deref())).expect("JSON serialises");
+            http_post::send_json(&self.client, &self.url, ("DD-API-KEY", &self.api_key, "API key"), true, body).await
         })
     }
 }

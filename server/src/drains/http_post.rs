@@ -25,6 +25,23 @@ pub struct Post<'a> {
     pub body: Vec<u8>,
 }
 
+/// Posts a JSON body with the one credential header a log service's intake
+/// takes (`DD-API-KEY: …`, `Authorization: Bearer …`); `what` names the
+/// credential when it cannot be a header.
+pub async fn send_json(
+    client: &reqwest::Client,
+    url: &url::Url,
+    (name, value, what): (&'static str, &str, &str),
+    gzip: bool,
+    body: Vec<u8>,
+) -> Result<Delivered, SendError> {
+    let mut headers = HeaderMap::new();
+    let value = HeaderValue::from_str(value).map_err(|_| SendError::new(format!("the {what} cannot be a header")))?;
+    headers.insert(name, value);
+    let post = Post { client, url, content_type: "application/json", gzip, headers, basic_auth: None, body };
+    send(post).await.map(|(delivered, _)| delivered)
+}
+
 /// Sends and reads the answer; `Ok` carries the status and the start of the body.
 pub async fn send(post: Post<'_>) -> Result<(Delivered, String), SendError> {
     let body = if post.gzip { gzip(&post.body) } else { post.body };

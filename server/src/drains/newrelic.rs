@@ -6,11 +6,10 @@
 //! takes at most 1 MB compressed per request and answers `202`.
 
 use futures::future::BoxFuture;
-use reqwest::header::{HeaderMap, HeaderValue};
 use serde_json::{json, Value};
 
 use super::datadog::vigie_attributes;
-use super::http_post::{self, Post};
+use super::http_post;
 use super::recipient::{Batch, BatchLimits, Delivered, Recipient, SendError};
 use super::record::decode_all;
 
@@ -59,20 +58,8 @@ impl Recipient for NewRelic {
 
     fn send<'a>(&'a mut self, batch: Batch<'a>) -> BoxFuture<'a, Result<Delivered, SendError>> {
         Box::pin(async move {
-            let mut headers = HeaderMap::new();
-            let key =
-                HeaderValue::from_str(&self.api_key).map_err(|_| SendError::new("the API key cannot be a header"))?;
-            headers.insert("Api-Key", key);
-            let post = Post {
-                client: &self.client,
-                url: &self.url,
-                content_type: "application/json",
-                gzip: true,
-                headers,
-                basic_auth: None,
-                body: serde_json::to_vec(&body(batch)).expect("JSON serialises"),
-            };
-            http_post::send(post).await.map(|(delivered, _)| delivered)
+            let body = serde_json::to_vec(&body(batch)).expect("JSON serialises");
+            http_post::send_json(&self.client, &self.url, ("Api-Key", &self.api_key, "API key"), true, body).await
         })
     }
 }

@@ -113,12 +113,15 @@ test('scrolling up the live lines reads the lines before them, the same ones the
   // The live page starts with the newest lines. At the top of them, older
   // ones load above, and the list moves down by as many rows, so what was
   // in sight stays in sight. (A live batch may snap the list back to the
-  // newest line before the scroll lets go of it: scroll up again.)
-  await page.waitForFunction(() => {
+  // newest line before the scroll lets go of it, which also moves the list
+  // down: only more lines counted say the older ones came. Scroll up again.)
+  await page.waitForFunction((before) => {
     const list = document.querySelector('[data-testid="log-lines"]');
-    if (list.scrollTop < 22 * 20) list.scrollTop = 0;
-    return list.scrollTop >= 22 * 20 && document.querySelector('[data-testid="log-lines"] .log-window').style.transform !== 'translateY(0px)';
-  });
+    const count = Number(document.querySelector('[data-testid="line-count"]').textContent.replace(/[^\d]/g, ''));
+    if (count > before) return list.scrollTop >= 22 * 20;
+    if (list.scrollTop !== 0) list.scrollTop = 0;
+    return false;
+  }, before);
   assert.ok((await lines()) >= before + 1, 'older lines were added');
   // The line in sight at the top, and the one before it (loaded last) is drawn: nothing skipped between.
   const inSight = await list.evaluate((element) => {

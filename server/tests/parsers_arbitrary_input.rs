@@ -39,7 +39,7 @@ use vigie_server::metrics::gorilla::{decode as gorilla_decode, ChunkWriter, Seal
 use vigie_server::metrics::point::MetricType;
 use vigie_server::query::time_bound::{parse_duration_ns, parse_time_bound};
 use vigie_server::query::CompiledFilter;
-use vigie_server::store::frame::{self, Codec, FrameError, HEADER_LEN, MAGIC, MAGIC_INDEXED};
+use vigie_server::store::frame::{self, Codec, FrameError, HEADER_LEN, MAGIC, MAGIC_COLUMNS, MAGIC_INDEXED};
 use vigie_server::store::index::{self, Required};
 
 /// The cases each property runs: `VIGIE_PROPTEST_CASES` when set, else
@@ -1261,11 +1261,18 @@ fn checked_frame() -> impl Strategy<Value = Vec<u8>> {
         body,
         // Without a token index ("VGF1"), or with one of some length ("VGF2").
         prop_oneof![Just(None), (0..80u32).prop_map(Some), any::<u32>().prop_map(Some)],
+        // With columns ("VGF3": a columns section of any bytes after the index).
+        any::<bool>(),
     )
-        .prop_map(|(first_offset, count, (min_ts, max_ts), codec, raw_len, body, index_len)| {
+        .prop_map(|(first_offset, count, (min_ts, max_ts), codec, raw_len, body, index_len, columns)| {
             let raw_len = if codec == 0 { body.len() as u32 } else { raw_len };
             let mut frame = Vec::with_capacity(HEADER_LEN + body.len());
-            frame.extend_from_slice(if index_len.is_some() { &MAGIC_INDEXED } else { &MAGIC });
+            let magic = match (columns, index_len.is_some()) {
+                (true, _) => &MAGIC_COLUMNS,
+                (false, true) => &MAGIC_INDEXED,
+                (false, false) => &MAGIC,
+            };
+            frame.extend_from_slice(magic);
             frame.extend_from_slice(&(body.len() as u32).to_le_bytes());
             frame.extend_from_slice(&[0; 4]);
             frame.extend_from_slice(&first_offset.to_le_bytes());
@@ -1290,6 +1297,18 @@ fn check_frame(bytes: &[u8]) -> Result<(), TestCaseError> {
             required.token(b"zanzibar");
             required.trigrams_of(b"zanzibar");
             let _ = index::may_hold(section, &required);
+        }
+    }
+    // A count reads a frame's columns alone.
+    if let Ok(view) = frame::view(bytes) {
+        if let Some(columns) = view.columns() {
+            if let Ok(times) = columns.times() {
+                prop_assert_eq!(times.len(), view.meta.count as usize);
+            }
+            if let Ok(Some(column)) = columns.column("status") {
+                prop_assert_eq!(column.ids.len(), view.meta.count as usize);
+                prop_assert!(column.ids.iter().all(|id| (*id as usize) <= column.texts.len()));
+            }
         }
     }
     match frame::decode(bytes) {
@@ -1377,13 +1396,22 @@ proptest! {
     #[test]
     fn store_frames_give_back_every_record_exactly(
         first_offset in prop_oneof![any::<u64>().prop_map(|n| n >> 1), Just(0u64)],
-        records in prop::collection::vec((any_ts_ns(), prop_oneof![any::<String>(), "[a-z ]{0,200}"]), 1..40),
+        records in prop::collection::vec((any_ts_ns(), prop_oneof![
+            any::<String>(),
+            "[a-z ]{0,200}",
+            (0..3u8, "[a-c]{1,2}", any::<bool>()).prop_map(|(status, path, flat)| if flat {
+                format!(r#"{{"status":{},"path":"/{path}"}}"#, 200 + 100 * status as u16)
+            } else {
+                format!(r#"{{"fields":{{"status":{status}}},"path":["/{path}"]}}"#)
+            }),
+        ]), 1..40),
         codec in prop::sample::select(vec![Codec::Raw, Codec::Lz4, Codec::Zstd { level: 1 }, Codec::Zstd { level: 19 }]),
-        indexed in any::<bool>(),
+        index in any::<bool>(),
+        columns in any::<bool>(),
     ) {
         let borrowed: Vec<(i64, &str)> = records.iter().map(|(ts, payload)| (*ts, payload.as_str())).collect();
         let mut out = vec![0xAA; 3];
-        let meta = frame::encode_with(first_offset, &borrowed, codec, indexed, &mut out);
+        let meta = frame::encode_with(first_offset, &borrowed, codec, frame::Parts { index, columns }, &mut out);
         let bytes = &out[3..];
         prop_assert_eq!(meta.len as usize, bytes.len());
         prop_assert_eq!(frame::check(bytes), Ok(meta));

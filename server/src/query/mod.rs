@@ -175,6 +175,77 @@ impl CompiledFilter {
     }
 }
 
+/// A filter read against a frame's columns: for each term, its column
+/// and whether each of the column's values passes it.
+pub struct ColumnFilter {
+    /// (column name, passes by id; id 0 is never decided).
+    terms: Vec<(String, Vec<bool>)>,
+}
+
+/// What the columns say of one record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Passes,
+    Fails,
+    /// Only the record itself can say (a field absent at its top level,
+    /// where the filter also looks among its `fields`, or not a scalar).
+    AskTheRecord,
+}
+
+impl CompiledFilter {
+    /// The names of the top-level fields this filter reads, if it reads
+    /// nothing else (only `field:value` terms on single names): then
+    /// columns can decide it.
+    pub fn column_names(&self) -> Option<Vec<&str>> {
+        self.terms
+            .iter()
+            .map(|term| match &term.matcher {
+                CompiledMatcher::Field { path, .. } if path.len() == 1 => Some(path[0].as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// This filter over columns: `columns` holds, for each name of
+    /// [`CompiledFilter::column_names`] in order, the JSON texts of its
+    /// values. `None` when a text does not parse (then ask the records).
+    pub fn for_columns(&self, columns: &[&[String]]) -> Option<ColumnFilter> {
+        let mut terms = Vec::with_capacity(self.terms.len());
+        for (term, texts) in self.terms.iter().zip(columns) {
+            let CompiledMatcher::Field { path, op, value, number, level } = &term.matcher else { return None };
+            let mut passes = vec![false];
+            for text in texts.iter() {
+                let found: Value = serde_json::from_str(text).ok()?;
+                passes.push(compare(&found, *op, value, *number, *level) != term.negated);
+            }
+            terms.push((path[0].clone(), passes));
+        }
+        Some(ColumnFilter { terms })
+    }
+}
+
+impl ColumnFilter {
+    /// The names of the columns read, one per term.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.terms.iter().map(|(name, _)| name.as_str())
+    }
+
+    /// The verdict on a record whose ids in the columns of
+    /// [`ColumnFilter::names`] are `ids` (in order): it fails as soon as
+    /// one term surely fails; it passes when every term surely passes.
+    pub fn verdict(&self, ids: impl Iterator<Item = u16>) -> Verdict {
+        let mut verdict = Verdict::Passes;
+        for ((_, passes), id) in self.terms.iter().zip(ids) {
+            if id == 0 {
+                verdict = Verdict::AskTheRecord;
+            } else if !passes[id as usize] {
+                return Verdict::Fails;
+            }
+        }
+        verdict
+    }
+}
+
 impl CompiledMatcher {
     fn matches(&self, record: &Value) -> bool {
         match self {

@@ -7,10 +7,13 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use serde::Deserialize;
+use std::ops::Range;
+
 use serde_json::Value;
 
-use super::CompiledFilter;
+use super::{CompiledFilter, Verdict};
+use crate::store::columns::{Column, ColumnsSection};
+use crate::store::frame::{FrameError, FrameMeta};
 use crate::store::{Gap, Store, TopicKey};
 
 /// Buckets one answer may hold.
@@ -85,6 +88,9 @@ pub struct Stats {
     /// The fields of `by` in their order, then those found, most present first.
     pub fields: Vec<FieldTop>,
     pub gaps: Vec<Gap>,
+    /// Records read out of their lines (the others were counted from their
+    /// frame's columns, or ruled out by its token index).
+    pub records_read: u64,
 }
 
 /// The values of one field seen so far.
@@ -97,12 +103,13 @@ struct Tally {
 }
 
 impl Tally {
-    fn add(&mut self, value: String, most: usize) {
-        self.present += 1;
-        if let Some(count) = self.values.get_mut(&value) {
-            *count += 1;
+    /// Adds `times` records holding `value`.
+    fn add(&mut self, value: &str, times: u64, most: usize) {
+        self.present += times;
+        if let Some(count) = self.values.get_mut(value) {
+            *count += times;
         } else if self.values.len() < most {
-            self.values.insert(value, 1);
+            self.values.insert(value.to_string(), times);
         }
     }
 
@@ -117,38 +124,96 @@ impl Tally {
     }
 }
 
-/// The fields a split or a top list reads, taken from a payload without
-/// building the whole value.
-#[derive(Deserialize)]
-struct Splitting {
-    level: Option<String>,
-    status: Option<u16>,
-}
-
 /// Counts the records of `request`'s range that match its filter.
+///
+/// A frame with columns (sealed data, compacted) is counted from them when
+/// they hold every field the count reads: the filter's, the split's, the
+/// named fields'. Only the records the columns cannot decide (a field
+/// absent at the top, or not a scalar) are read, as every record of the
+/// other frames is.
 ///
 /// Blocks (reads and decompresses segments): call it from a blocking thread.
 pub fn count(store: &Store, request: &StatsRequest) -> Stats {
     let range = store.offsets_for_times(request.key, request.since_ns, request.until_ns);
-    let in_time = |ts_ns: i64| {
-        request.since_ns.is_none_or(|since| ts_ns >= since) && request.until_ns.is_none_or(|until| ts_ns <= until)
-    };
-    let mut stats = Stats::default();
-    let mut buckets: BTreeMap<i64, Bucket> = BTreeMap::new();
     let named: Vec<&str> = request.by.iter().take(MAX_FIELDS).copied().collect();
     let discover = request.discover.min(MAX_FIELDS - named.len());
-    let mut tallies: Vec<Tally> = named.iter().map(|_| Tally::default()).collect();
-    // Service lines' own fields, by name, while looking for the most present.
-    let mut candidates: HashMap<String, Tally> = HashMap::new();
-    let parse = !named.is_empty() || discover > 0;
-    let required = request.filter.required();
-    let (_, gaps) = store.scan_where(request.key, range, required, |_, ts_ns, payload| {
-        if !in_time(ts_ns) || !request.filter.matches(payload) {
-            return true;
+    let mut counter = Counter {
+        request,
+        tallies: named.iter().map(|_| Tally::default()).collect(),
+        named,
+        discover,
+        total: 0,
+        records_read: 0,
+        buckets: BTreeMap::new(),
+        candidates: HashMap::new(),
+    };
+    // Own fields are found in the records only.
+    let filter_columns = (discover == 0).then(|| request.filter.column_names()).flatten();
+    let mut rows = Vec::new();
+    let (_, gaps) = store.scan_frames(request.key, range, request.filter.required(), |frame, part| {
+        if let (Some(filter_columns), Some(section)) = (&filter_columns, frame.columns()) {
+            rows.clear();
+            if counter.count_columns(section, &frame.meta, part.clone(), filter_columns, &mut rows)? {
+                if !rows.is_empty() {
+                    frame.for_each(|offset, ts_ns, payload| {
+                        if rows.binary_search(&offset).is_ok() {
+                            counter.count_record(ts_ns, payload);
+                        }
+                    })?;
+                }
+                return Ok(true);
+            }
         }
-        stats.total += 1;
+        frame.for_each(|offset, ts_ns, payload| {
+            if part.contains(&offset) {
+                counter.count_record(ts_ns, payload);
+            }
+        })?;
+        Ok(true)
+    });
+    counter.finish(gaps)
+}
+
+/// A named field's values in one frame's column, counted.
+struct FrameTally<'a> {
+    ids: &'a [u16],
+    /// The text each id counts as (`None`: JSON null, not counted).
+    texts: Vec<Option<String>>,
+    counts: Vec<u64>,
+    /// Ids in the order they first came.
+    order: Vec<usize>,
+}
+
+/// What one count has seen so far.
+struct Counter<'a> {
+    request: &'a StatsRequest<'a>,
+    named: Vec<&'a str>,
+    discover: usize,
+    total: u64,
+    records_read: u64,
+    buckets: BTreeMap<i64, Bucket>,
+    tallies: Vec<Tally>,
+    /// Service lines' own fields, by name, while looking for the most present.
+    candidates: HashMap<String, Tally>,
+}
+
+impl Counter<'_> {
+    fn in_time(&self, ts_ns: i64) -> bool {
+        self.request.since_ns.is_none_or(|since| ts_ns >= since)
+            && self.request.until_ns.is_none_or(|until| ts_ns <= until)
+    }
+
+    /// Counts one record read out of its frame.
+    fn count_record(&mut self, ts_ns: i64, payload: &[u8]) {
+        self.records_read += 1;
+        let request = self.request;
+        if !self.in_time(ts_ns) || !request.filter.matches(payload) {
+            return;
+        }
+        self.total += 1;
         // With fields to count, the record is parsed once for all; without,
         // only the split's two fields are read.
+        let parse = !self.named.is_empty() || self.discover > 0;
         let record = parse.then(|| serde_json::from_slice::<Value>(payload).ok()).flatten();
         let record = match record {
             Some(Value::Object(record)) => Some(record),
@@ -156,65 +221,184 @@ pub fn count(store: &Store, request: &StatsRequest) -> Stats {
         };
         if let Some(step) = request.step_ns {
             let start_ns = ts_ns.div_euclid(step) * step;
-            let bucket = buckets.entry(start_ns).or_insert_with(|| Bucket { start_ns, ..Bucket::default() });
-            bucket.total += 1;
             let split = match &record {
                 Some(record) => split_of_record(record, request.split),
                 None => split_of(payload, request.split),
             };
+            let bucket = self.buckets.entry(start_ns).or_insert_with(|| Bucket { start_ns, ..Bucket::default() });
+            bucket.total += 1;
             *bucket.counts.entry(split).or_default() += 1;
         }
-        let Some(record) = record else { return true };
-        for (field, tally) in named.iter().zip(tallies.iter_mut()) {
+        let Some(record) = record else { return };
+        for (field, tally) in self.named.iter().zip(self.tallies.iter_mut()) {
             if let Some(value) = field_value(&record, field) {
-                tally.add(value, MAX_DISTINCT);
+                tally.add(&value, 1, MAX_DISTINCT);
             }
         }
-        if discover > 0 {
+        if self.discover > 0 {
             if let Some(Value::Object(fields)) = record.get("fields") {
                 for (name, value) in fields {
                     // Only names a filter can say back (`fields.NAME:value`).
-                    if named.contains(&name.as_str()) || !filterable(name) {
+                    if self.named.contains(&name.as_str()) || !filterable(name) {
                         continue;
                     }
-                    if !candidates.contains_key(name) && candidates.len() >= MAX_CANDIDATES {
+                    if !self.candidates.contains_key(name) && self.candidates.len() >= MAX_CANDIDATES {
                         continue;
                     }
-                    let tally = candidates.entry(name.clone()).or_default();
+                    let tally = self.candidates.entry(name.clone()).or_default();
                     if let Some(value) = text_of(value) {
-                        tally.add(value, MAX_CANDIDATE_VALUES);
+                        tally.add(&value, 1, MAX_CANDIDATE_VALUES);
                     }
                 }
             }
         }
-        true
-    });
-    stats.gaps = gaps;
-    stats.buckets = buckets.into_values().collect();
-    let total = stats.total;
-    stats.fields =
-        named.iter().zip(tallies).map(|(field, tally)| tally.into_top(field.to_string(), total, request.top)).collect();
-    // Most present first, leaving out identifiers (nearly every value
-    // different): their top values say nothing.
-    let mut found: Vec<(String, Tally)> = candidates
-        .into_iter()
-        .filter(|(_, tally)| tally.present < 20 || (tally.values.len() as u64) * 10 < tally.present * 9)
-        .collect();
-    found.sort_by(|a, b| b.1.present.cmp(&a.1.present).then_with(|| a.0.cmp(&b.0)));
-    stats.fields.extend(
-        found
+    }
+
+    /// Counts the records of `part` from the frame's columns, if they hold
+    /// every field this count reads (else false, nothing counted). The
+    /// offsets of the records the columns cannot decide are put in `rows`,
+    /// in order, for [`Counter::count_record`].
+    fn count_columns(
+        &mut self,
+        section: &ColumnsSection,
+        meta: &FrameMeta,
+        part: Range<u64>,
+        filter_columns: &[&str],
+        rows: &mut Vec<u64>,
+    ) -> Result<bool, FrameError> {
+        let request = self.request;
+        let split_name = request.step_ns.map(|_| match request.split {
+            Split::Level => "level",
+            Split::StatusClass => "status",
+        });
+        let wanted = filter_columns.iter().chain(&split_name).chain(&self.named);
+        if !wanted.clone().all(|name| section.has(name)) {
+            return Ok(false);
+        }
+        let mut columns: HashMap<String, Column> = HashMap::new();
+        for name in wanted {
+            if !columns.contains_key(*name) {
+                columns.insert(name.to_string(), section.column(name)?.expect("the section has it"));
+            }
+        }
+        let texts: Vec<&[String]> = filter_columns.iter().map(|name| columns[*name].texts.as_slice()).collect();
+        let Some(filter) = request.filter.for_columns(&texts) else { return Ok(false) };
+        let filter_ids: Vec<&[u16]> = filter.names().map(|name| columns[name].ids.as_slice()).collect();
+        // The split's label of each value (id 0: the field is absent or not a scalar).
+        let labels: Option<(&[u16], Vec<String>)> = split_name.map(|name| {
+            let column = &columns[name];
+            let mut labels = vec!["none".to_string()];
+            labels.extend(column.texts.iter().map(|text| {
+                let value: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+                let record = serde_json::Map::from_iter([(name.to_string(), value)]);
+                split_of_record(&record, request.split)
+            }));
+            (column.ids.as_slice(), labels)
+        });
+        // Each named field's text of each value, and the count of each in this frame.
+        let mut named: Vec<FrameTally> = self
+            .named
+            .iter()
+            .map(|name| {
+                let column = &columns[*name];
+                let mut texts = vec![None];
+                texts.extend(column.texts.iter().map(|text| serde_json::from_str(text).ok().and_then(|v| text_of(&v))));
+                FrameTally { ids: &column.ids, texts, counts: vec![0; column.texts.len() + 1], order: Vec::new() }
+            })
+            .collect();
+        let whole_in_time = self.in_time(meta.min_ts_ns) && self.in_time(meta.max_ts_ns);
+        let times = (request.step_ns.is_some() || !whole_in_time).then(|| section.times()).transpose()?;
+        let mut bucket: Option<(i64, Vec<u64>)> = None;
+        for offset in part {
+            let at = (offset - meta.first_offset) as usize;
+            let ts_ns = times.as_ref().map(|times| times[at]);
+            if ts_ns.is_some_and(|ts_ns| !self.in_time(ts_ns)) {
+                continue;
+            }
+            match filter.verdict(filter_ids.iter().map(|ids| ids[at])) {
+                Verdict::Fails => continue,
+                Verdict::AskTheRecord => {
+                    rows.push(offset);
+                    continue;
+                }
+                Verdict::Passes => {}
+            }
+            // A named field absent at the top may be among the record's `fields`.
+            if named.iter().any(|tally| tally.ids[at] == 0) {
+                rows.push(offset);
+                continue;
+            }
+            self.total += 1;
+            for tally in named.iter_mut() {
+                let id = tally.ids[at] as usize;
+                if tally.counts[id] == 0 {
+                    tally.order.push(id);
+                }
+                tally.counts[id] += 1;
+            }
+            if let (Some(step), Some(ts_ns), Some((ids, labels))) = (request.step_ns, ts_ns, &labels) {
+                let start_ns = ts_ns.div_euclid(step) * step;
+                if bucket.as_ref().is_none_or(|(start, _)| *start != start_ns) {
+                    self.add_bucket(bucket.take(), labels);
+                    bucket = Some((start_ns, vec![0; labels.len()]));
+                }
+                if let Some((_, counts)) = bucket.as_mut() {
+                    counts[ids[at] as usize] += 1;
+                }
+            }
+        }
+        if let Some((_, labels)) = &labels {
+            self.add_bucket(bucket, labels);
+        }
+        // In the order values first came, as one record at a time would.
+        for (frame, tally) in named.iter().zip(self.tallies.iter_mut()) {
+            for id in &frame.order {
+                if let Some(text) = &frame.texts[*id] {
+                    tally.add(text, frame.counts[*id], MAX_DISTINCT);
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    fn add_bucket(&mut self, bucket: Option<(i64, Vec<u64>)>, labels: &[String]) {
+        let Some((start_ns, counts)) = bucket else { return };
+        let bucket = self.buckets.entry(start_ns).or_insert_with(|| Bucket { start_ns, ..Bucket::default() });
+        for (label, count) in labels.iter().zip(counts).filter(|(_, count)| *count > 0) {
+            bucket.total += count;
+            *bucket.counts.entry(label.clone()).or_default() += count;
+        }
+    }
+
+    fn finish(self, gaps: Vec<Gap>) -> Stats {
+        let total = self.total;
+        let top = self.request.top;
+        let mut fields: Vec<FieldTop> = self
+            .named
+            .iter()
+            .zip(self.tallies)
+            .map(|(field, tally)| tally.into_top(field.to_string(), total, top))
+            .collect();
+        // Most present first, leaving out identifiers (nearly every value
+        // different): their top values say nothing.
+        let mut found: Vec<(String, Tally)> = self
+            .candidates
             .into_iter()
-            .take(discover)
-            .map(|(field, tally)| tally.into_top(format!("fields.{field}"), total, request.top)),
-    );
-    stats
+            .filter(|(_, tally)| tally.present < 20 || (tally.values.len() as u64) * 10 < tally.present * 9)
+            .collect();
+        found.sort_by(|a, b| b.1.present.cmp(&a.1.present).then_with(|| a.0.cmp(&b.0)));
+        fields.extend(
+            found.into_iter().take(self.discover).map(|(field, tally)| tally.into_top(format!("fields.{field}"), total, top)),
+        );
+        Stats { total, buckets: self.buckets.into_values().collect(), fields, gaps, records_read: self.records_read }
+    }
 }
 
+/// The split of a record not parsed whole: the same as [`split_of_record`].
 fn split_of(payload: &[u8], split: Split) -> String {
-    let Ok(fields) = serde_json::from_slice::<Splitting>(payload) else { return "unreadable".into() };
-    match split {
-        Split::Level => fields.level.unwrap_or_else(|| "none".into()),
-        Split::StatusClass => fields.status.map_or_else(|| "none".into(), |status| format!("{}xx", status / 100)),
+    match serde_json::from_slice::<serde_json::Map<String, Value>>(payload) {
+        Ok(record) => split_of_record(&record, split),
+        Err(_) => "unreadable".into(),
     }
 }
 

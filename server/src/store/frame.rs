@@ -4,7 +4,8 @@
 //!
 //! ```text
 //! offset size field
-//!      0    4 magic        "VGF1", or "VGF2" with a token index
+//!      0    4 magic        "VGF1", "VGF2" with a token index, "VGF3"
+//!                          with columns
 //!      4    4 body_len     u32 LE, bytes of body after the header
 //!      8    4 crc32c       u32 LE, of header bytes 12..48 and the body
 //!     12    8 first_offset u64 LE
@@ -12,14 +13,20 @@
 //!     24    8 min_ts_ns    i64 LE
 //!     32    8 max_ts_ns    i64 LE
 //!     40    1 codec        0 raw, 1 lz4, 2 zstd
-//!     41    3 reserved     zero ("VGF1"); index_len u24 LE ("VGF2")
+//!     41    3 reserved     zero ("VGF1"); index_len u24 LE ("VGF2",
+//!                          "VGF3": 0 when it has no token index)
 //!     44    4 raw_len      u32 LE, records block length once decompressed
 //!     48      body         "VGF1": the records block;
 //!                          "VGF2": index_len bytes of token index (see
-//!                          `index.rs`), then the records block
+//!                          `index.rs`), then the records block;
+//!                          "VGF3": the token index, the columns section
+//!                          (see `columns.rs`), then the records block
 //! ```
 //!
-//! The records block is `count` times: ts delta, len varint, payload.
+//! The records block is `count` times: ts delta, len varint, payload; in a
+//! "VGF3" frame, len varint and payload only, the times being its first
+//! column. Compaction writes "VGF3" frames, so a count over sealed data
+//! reads the fields it needs without decompressing the lines.
 //! Frames written with the token index ("VGF2") and without ("VGF1", every
 //! frame written before the index existed) sit side by side in a segment
 //! and read the same; only the first can be skipped by a search.
@@ -33,6 +40,7 @@
 
 use std::sync::Arc;
 
+use super::columns::{self, ColumnsSection};
 use super::index::{IndexBuilder, SECTION_OVERHEAD};
 use super::StoredRecord;
 
@@ -40,6 +48,10 @@ use super::StoredRecord;
 pub const MAGIC: [u8; 4] = *b"VGF1";
 /// A frame with a token index between its header and its records.
 pub const MAGIC_INDEXED: [u8; 4] = *b"VGF2";
+/// A frame with (maybe) a token index, then columns, then its records.
+pub const MAGIC_COLUMNS: [u8; 4] = *b"VGF3";
+/// Every magic a frame may start with.
+pub const MAGICS: [[u8; 4]; 3] = [MAGIC, MAGIC_INDEXED, MAGIC_COLUMNS];
 pub const HEADER_LEN: usize = 48;
 /// Largest body accepted when reading, so a corrupt length never makes a
 /// reader allocate gigabytes.
@@ -106,17 +118,21 @@ impl FrameMeta {
 /// Encodes `records` (consecutive offsets from `first_offset`) into one
 /// frame without a token index.
 pub fn encode(first_offset: u64, records: &[(i64, &str)], codec: Codec, out: &mut Vec<u8>) -> FrameMeta {
-    encode_with(first_offset, records, codec, false, out)
+    encode_with(first_offset, records, codec, Parts::default(), out)
 }
 
-/// Encodes `records` into one frame, with a token index when `indexed`.
-pub fn encode_with(
-    first_offset: u64,
-    records: &[(i64, &str)],
-    codec: Codec,
-    indexed: bool,
-    out: &mut Vec<u8>,
-) -> FrameMeta {
+/// What a frame holds besides its records.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Parts {
+    /// A token index, for searches to skip it.
+    pub index: bool,
+    /// Columns ("VGF3"), for counts to read fields without the lines.
+    pub columns: bool,
+}
+
+/// Encodes `records` into one frame, with the `parts` asked for.
+pub fn encode_with(first_offset: u64, records: &[(i64, &str)], codec: Codec, parts: Parts, out: &mut Vec<u8>) -> FrameMeta {
+    let indexed = parts.index;
     assert!(!records.is_empty(), "a frame holds at least one record");
     let index = indexed.then(|| {
         let mut builder = IndexBuilder::default();
@@ -132,10 +148,19 @@ pub fn encode_with(
         min_ts = min_ts.min(*ts_ns);
         max_ts = max_ts.max(*ts_ns);
     }
+    let columns = parts.columns.then(|| {
+        let level = match codec {
+            Codec::Zstd { level } => Some(level),
+            Codec::Lz4 | Codec::Raw => None,
+        };
+        columns::encode(min_ts, records, level)
+    });
     let mut previous = min_ts;
     for (ts_ns, payload) in records {
-        put_varint(&mut raw, zigzag(ts_ns.wrapping_sub(previous)));
-        previous = *ts_ns;
+        if columns.is_none() {
+            put_varint(&mut raw, zigzag(ts_ns.wrapping_sub(previous)));
+            previous = *ts_ns;
+        }
         put_varint(&mut raw, payload.len() as u64);
         raw.extend_from_slice(payload.as_bytes());
     }
@@ -148,8 +173,14 @@ pub fn encode_with(
     let (codec, body) = if body.len() >= raw.len() { (Codec::Raw, raw.clone()) } else { (codec, body) };
 
     let start = out.len();
-    out.extend_from_slice(if index.is_some() { &MAGIC_INDEXED } else { &MAGIC });
-    out.extend_from_slice(&((index_len + body.len()) as u32).to_le_bytes());
+    let magic = match (&index, &columns) {
+        (_, Some(_)) => &MAGIC_COLUMNS,
+        (Some(_), None) => &MAGIC_INDEXED,
+        (None, None) => &MAGIC,
+    };
+    let columns_len = columns.as_ref().map_or(0, Vec::len);
+    out.extend_from_slice(magic);
+    out.extend_from_slice(&((index_len + columns_len + body.len()) as u32).to_le_bytes());
     out.extend_from_slice(&[0; 4]); // CRC, filled below
     out.extend_from_slice(&first_offset.to_le_bytes());
     out.extend_from_slice(&(records.len() as u32).to_le_bytes());
@@ -160,6 +191,9 @@ pub fn encode_with(
     out.extend_from_slice(&(raw.len() as u32).to_le_bytes());
     if let Some(index) = &index {
         out.extend_from_slice(index);
+    }
+    if let Some(columns) = &columns {
+        out.extend_from_slice(columns);
     }
     out.extend_from_slice(&body);
     let crc = crc32c::crc32c(&out[start + 12..]);
@@ -192,9 +226,10 @@ pub fn parse_header(bytes: &[u8]) -> Result<(FrameMeta, u32, u8), FrameError> {
     if bytes.len() < HEADER_LEN {
         return Err(FrameError::Short);
     }
-    let indexed = match bytes[0..4].try_into().unwrap() {
-        MAGIC => false,
-        MAGIC_INDEXED => true,
+    let (indexed, with_columns) = match bytes[0..4].try_into().unwrap() {
+        MAGIC => (false, false),
+        MAGIC_INDEXED => (true, false),
+        MAGIC_COLUMNS => (true, true),
         _ => return Err(FrameError::Corrupt("bad magic")),
     };
     let u32_at = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap());
@@ -206,7 +241,11 @@ pub fn parse_header(bytes: &[u8]) -> Result<(FrameMeta, u32, u8), FrameError> {
     let index_len = if indexed { u32::from_le_bytes([bytes[41], bytes[42], bytes[43], 0]) } else { 0 };
     // Offsets past u64::MAX cannot be: such a header is damaged.
     let offsets_fit = u64_at(12).checked_add(count as u64).is_some();
-    let index_fits = !indexed || (index_len as usize >= SECTION_OVERHEAD && index_len as usize <= body_len);
+    // A "VGF3" frame may have no index (0), and has at least its columns' length.
+    let index_fits = !indexed
+        || (with_columns && index_len == 0)
+        || (index_len as usize >= SECTION_OVERHEAD && index_len as usize <= body_len);
+    let index_fits = index_fits && (!with_columns || index_len as usize + 4 <= body_len);
     if body_len > MAX_BODY_BYTES
         || raw_len as usize > MAX_BODY_BYTES
         || count == 0
@@ -257,30 +296,69 @@ pub fn decode(frame: &[u8]) -> Result<Vec<StoredRecord>, FrameError> {
 
 /// Calls `visit(ts_ns, payload)` for each record of a checked frame without
 /// allocating per record: the scan path of searches.
-pub fn for_each_raw(frame: &[u8], mut visit: impl FnMut(u64, i64, &[u8])) -> Result<(), FrameError> {
+pub fn for_each_raw(frame: &[u8], visit: impl FnMut(u64, i64, &[u8])) -> Result<(), FrameError> {
+    view(frame)?.for_each(visit)
+}
+
+/// A checked frame, read in place: its columns (if it has them) without its
+/// records, or its records.
+pub struct FrameView<'a> {
+    pub meta: FrameMeta,
+    codec: u8,
+    columns: Option<ColumnsSection<'a>>,
+    /// The records block as stored (compressed by `codec`).
+    records: &'a [u8],
+}
+
+/// Checks `frame` whole and opens it for reading.
+pub fn view(frame: &[u8]) -> Result<FrameView<'_>, FrameError> {
     let meta = check(frame)?;
-    let body = &frame[HEADER_LEN + meta.index_len as usize..meta.len as usize];
-    let raw = match frame[40] {
-        0 => std::borrow::Cow::Borrowed(body),
-        1 => lz4_flex::block::decompress(body, meta.raw_len as usize)
-            .map_err(|_| FrameError::Corrupt("lz4 body does not decompress"))?
-            .into(),
-        _ => zstd::bulk::decompress(body, meta.raw_len as usize)
-            .map_err(|_| FrameError::Corrupt("zstd body does not decompress"))?
-            .into(),
+    let after_index = &frame[HEADER_LEN + meta.index_len as usize..meta.len as usize];
+    let (columns, records) = if frame[0..4] == MAGIC_COLUMNS {
+        let (section, len) = ColumnsSection::parse(after_index, meta.count as usize, meta.min_ts_ns)?;
+        (Some(section), &after_index[len..])
+    } else {
+        (None, after_index)
     };
-    let (mut at, mut previous) = (0, meta.min_ts_ns);
-    for i in 0..meta.count as u64 {
-        let delta = get_varint(&raw, &mut at).ok_or(FrameError::Corrupt("bad time"))?;
-        previous = previous.wrapping_add(unzigzag(delta));
-        let ts_ns = previous;
-        let len = get_varint(&raw, &mut at).ok_or(FrameError::Corrupt("bad length"))? as usize;
-        let end = at.checked_add(len).ok_or(FrameError::Corrupt("bad length"))?;
-        let payload = raw.get(at..end).ok_or(FrameError::Corrupt("body ends early"))?;
-        at = end;
-        visit(meta.first_offset + i, ts_ns, payload);
+    Ok(FrameView { meta, codec: frame[40], columns, records })
+}
+
+impl FrameView<'_> {
+    /// The frame's columns, for a frame compaction wrote.
+    pub fn columns(&self) -> Option<&ColumnsSection<'_>> {
+        self.columns.as_ref()
     }
-    Ok(())
+
+    /// Calls `visit(offset, ts_ns, payload)` for each record, in order.
+    pub fn for_each(&self, mut visit: impl FnMut(u64, i64, &[u8])) -> Result<(), FrameError> {
+        let raw = match self.codec {
+            0 => std::borrow::Cow::Borrowed(self.records),
+            1 => lz4_flex::block::decompress(self.records, self.meta.raw_len as usize)
+                .map_err(|_| FrameError::Corrupt("lz4 body does not decompress"))?
+                .into(),
+            _ => zstd::bulk::decompress(self.records, self.meta.raw_len as usize)
+                .map_err(|_| FrameError::Corrupt("zstd body does not decompress"))?
+                .into(),
+        };
+        let times = self.columns.as_ref().map(ColumnsSection::times).transpose()?;
+        let (mut at, mut previous) = (0, self.meta.min_ts_ns);
+        for i in 0..self.meta.count as usize {
+            let ts_ns = match &times {
+                Some(times) => times[i],
+                None => {
+                    let delta = get_varint(&raw, &mut at).ok_or(FrameError::Corrupt("bad time"))?;
+                    previous = previous.wrapping_add(unzigzag(delta));
+                    previous
+                }
+            };
+            let len = get_varint(&raw, &mut at).ok_or(FrameError::Corrupt("bad length"))? as usize;
+            let end = at.checked_add(len).ok_or(FrameError::Corrupt("bad length"))?;
+            let payload = raw.get(at..end).ok_or(FrameError::Corrupt("body ends early"))?;
+            at = end;
+            visit(self.meta.first_offset + i as u64, ts_ns, payload);
+        }
+        Ok(())
+    }
 }
 
 /// The token index of the frame `meta` describes, from `bytes`: its first
@@ -299,15 +377,15 @@ pub fn index_section<'a>(bytes: &'a [u8], meta: &FrameMeta) -> Option<&'a [u8]> 
     same.then(|| bytes.get(HEADER_LEN..HEADER_LEN + meta.index_len as usize)).flatten()
 }
 
-fn zigzag(n: i64) -> u64 {
+pub(super) fn zigzag(n: i64) -> u64 {
     ((n << 1) ^ (n >> 63)) as u64
 }
 
-fn unzigzag(n: u64) -> i64 {
+pub(super) fn unzigzag(n: u64) -> i64 {
     ((n >> 1) as i64) ^ -((n & 1) as i64)
 }
 
-fn put_varint(out: &mut Vec<u8>, mut n: u64) {
+pub(super) fn put_varint(out: &mut Vec<u8>, mut n: u64) {
     while n >= 0x80 {
         out.push((n as u8) | 0x80);
         n >>= 7;
@@ -315,7 +393,7 @@ fn put_varint(out: &mut Vec<u8>, mut n: u64) {
     out.push(n as u8);
 }
 
-fn get_varint(bytes: &[u8], at: &mut usize) -> Option<u64> {
+pub(super) fn get_varint(bytes: &[u8], at: &mut usize) -> Option<u64> {
     let mut n = 0u64;
     for shift in (0..64).step_by(7) {
         let byte = *bytes.get(*at)?;
@@ -340,13 +418,16 @@ mod tests {
 
     #[test]
     fn every_codec_round_trips_records_and_their_times() {
-        let cases =
-            [Codec::Raw, Codec::Lz4, Codec::Zstd { level: 1 }].into_iter().flat_map(|c| [(c, false), (c, true)]);
-        for (codec, indexed) in cases {
+        let parts = [(false, false), (true, false), (false, true), (true, true)]
+            .map(|(index, columns)| Parts { index, columns });
+        let cases = [Codec::Raw, Codec::Lz4, Codec::Zstd { level: 1 }].into_iter().flat_map(|c| parts.map(|p| (c, p)));
+        for (codec, parts) in cases {
+            let indexed = parts.index;
             let records = sample();
             let borrowed: Vec<(i64, &str)> = records.iter().map(|(t, p)| (*t, p.as_str())).collect();
             let mut out = Vec::new();
-            let meta = encode_with(40, &borrowed, codec, indexed, &mut out);
+            let meta = encode_with(40, &borrowed, codec, parts, &mut out);
+            assert_eq!(view(&out).unwrap().columns().is_some(), parts.columns);
             assert_eq!(meta.index_len > 0, indexed);
             assert_eq!(index_section(&out, &meta).is_some(), indexed);
             assert_eq!(meta.len as usize, out.len());
@@ -368,9 +449,9 @@ mod tests {
     fn any_flipped_bit_or_missing_byte_is_detected() {
         let records = sample();
         let borrowed: Vec<(i64, &str)> = records.iter().map(|(t, p)| (*t, p.as_str())).collect();
-        for indexed in [false, true] {
+        for (index, columns) in [(false, false), (true, false), (false, true), (true, true)] {
             let mut frame = Vec::new();
-            encode_with(0, &borrowed, Codec::Lz4, indexed, &mut frame);
+            encode_with(0, &borrowed, Codec::Lz4, Parts { index, columns }, &mut frame);
             flips_and_cuts_are_detected(&frame);
         }
     }

@@ -5,8 +5,9 @@
 //! is a log kind or `metrics`):
 //! segment files `BASE.seg` of frames (see `frame.rs`: a header with the
 //! offsets, time range and CRC32C, the frame's token index (see `index.rs`:
-//! what a search needs to skip the frame unread), then a compressed block
-//! of records), the segment's index `BASE.idx` (see `segment.rs`), and
+//! what a search needs to skip the frame unread), in compacted frames its
+//! columns (see `columns.rs`: repeated fields stored by field, for counts),
+//! then a compressed block of records), the segment's index `BASE.idx` (see `segment.rs`), and
 //! `retention.json`.
 //!
 //! Invariants recovery relies on:
@@ -26,6 +27,7 @@
 //!   its old index is removed, so a crash at any step leaves a segment that
 //!   opens (the index is rebuilt by a scan when missing).
 
+pub mod columns;
 mod files;
 pub mod frame;
 pub mod index;
@@ -168,6 +170,9 @@ pub struct StoreConfig {
     /// small frame costs little, and its index would weigh as much as its
     /// records (a one-line commit).
     pub token_index_min_bytes: usize,
+    /// Whether compaction writes frames with columns (see `columns.rs`),
+    /// so counts over sealed data read fields without the lines.
+    pub columns: bool,
 }
 
 /// Which frames are written with a token index.
@@ -208,6 +213,7 @@ impl Default for StoreConfig {
             compact_block_bytes: 4 << 20,
             token_index: TokenIndex::Always,
             token_index_min_bytes: 16 << 10,
+            columns: true,
         }
     }
 }
@@ -567,6 +573,24 @@ impl Store {
     ) -> (u64, Vec<Gap>) {
         match self.existing(key) {
             Some(topic) => topic.scan(offsets, required, visit),
+            None => (0, Vec::new()),
+        }
+    }
+
+    /// Like [`Store::scan_where`], a frame at a time: `visit` gets each
+    /// frame checked but not decompressed, with the part of `offsets` it
+    /// holds, and reads its columns (see `columns.rs`) or its records.
+    ///
+    /// Blocks (file I/O and locks): call it from a blocking thread, not the async runtime.
+    pub fn scan_frames(
+        &self,
+        key: &TopicKey,
+        offsets: Range<u64>,
+        required: &Required,
+        visit: impl FnMut(&frame::FrameView, Range<u64>) -> Result<bool, frame::FrameError>,
+    ) -> (u64, Vec<Gap>) {
+        match self.existing(key) {
+            Some(topic) => topic.scan_frames(offsets, required, visit),
             None => (0, Vec::new()),
         }
     }

@@ -24,7 +24,7 @@ use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use super::frame::{self, FrameError, FrameMeta, HEADER_LEN, MAGIC, MAGIC_INDEXED};
+use super::frame::{self, FrameError, FrameMeta, HEADER_LEN, MAGICS};
 
 const INDEX_MAGIC: [u8; 4] = *b"VGI2";
 const META_LEN: usize = 48;
@@ -253,7 +253,7 @@ fn scan(bytes: &[u8], start: u64, segment: &mut Segment, repairs: &mut Repairs) 
             None => {
                 // Look for the next frame that checks and carries later offsets.
                 let resume = (at + 1..bytes.len().saturating_sub(HEADER_LEN - 1))
-                    .filter(|&i| bytes[i..i + 4] == MAGIC || bytes[i..i + 4] == MAGIC_INDEXED)
+                    .filter(|&i| MAGICS.iter().any(|magic| bytes[i..i + 4] == *magic))
                     .find_map(|i| check_at(bytes, i, expected, false).map(|meta| (i, meta)));
                 let Some((next, mut meta)) = resume else { break };
                 tracing::error!(

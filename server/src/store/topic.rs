@@ -289,7 +289,10 @@ impl Topic {
                 first + start as u64,
                 &records[start..end],
                 self.config.codec,
-                self.config.token_index == TokenIndex::Always && raw >= self.config.token_index_min_bytes,
+                frame::Parts {
+                    index: self.config.token_index == TokenIndex::Always && raw >= self.config.token_index_min_bytes,
+                    columns: false,
+                },
                 &mut bytes,
             );
             meta.pos = at;
@@ -521,15 +524,38 @@ impl Topic {
         ranges
     }
 
-    /// Visits every record from `from_offset` on without copying it: the
-    /// path of searches. Frames whose token index lacks a key of `required`
-    /// are skipped unread (none of their records could match). Returns the
+    /// Visits every record of `offsets` without copying it: the path of
+    /// searches. Frames whose token index lacks a key of `required` are
+    /// skipped unread (none of their records could match). Returns the
     /// uncompressed bytes scanned and the stretches that could not be read.
     pub fn scan(
         &self,
         offsets: Range<u64>,
         required: &Required,
         mut visit: impl FnMut(u64, i64, &[u8]) -> bool,
+    ) -> (u64, Vec<Gap>) {
+        self.scan_frames(offsets, required, |frame, part| {
+            let mut going = true;
+            frame.for_each(|offset, ts_ns, payload| {
+                if going && part.contains(&offset) {
+                    going = visit(offset, ts_ns, payload);
+                }
+            })?;
+            Ok(going)
+        })
+    }
+
+    /// Visits each frame that holds offsets of `offsets`, with the part of
+    /// them to visit (each offset once, even across a compaction meanwhile),
+    /// checked and opened but not decompressed: the visitor reads its
+    /// columns or its records. It returns whether to go on; an error is a
+    /// damaged frame, reported as a gap. Frames whose token index lacks a
+    /// key of `required` are skipped unread.
+    pub fn scan_frames(
+        &self,
+        offsets: Range<u64>,
+        required: &Required,
+        mut visit: impl FnMut(&frame::FrameView, Range<u64>) -> Result<bool, frame::FrameError>,
     ) -> (u64, Vec<Gap>) {
         let (from_offset, end) = (offsets.start, offsets.end);
         let mut generation = self.generation.load(Ordering::Acquire);
@@ -551,14 +577,25 @@ impl Topic {
             buffer.resize(plan.meta.len as usize, 0);
             let read =
                 self.files.get(&plan.path, false).and_then(|file| file.read_exact_at(&mut buffer, plan.meta.pos));
-            let visited = read.is_ok()
-                && frame::for_each_raw(&buffer, |offset, ts_ns, payload| {
-                    if offset >= next && offset < end && !stopped {
-                        stopped = !visit(offset, ts_ns, payload);
-                        next = offset + 1;
+            let view = read.ok().and_then(|()| frame::view(&buffer).ok());
+            let visited = match view {
+                Some(view) => {
+                    let part = next.max(view.meta.first_offset)..end.min(view.meta.end_offset());
+                    let outcome = if part.is_empty() { Ok(true) } else { visit(&view, part.clone()) };
+                    match outcome {
+                        Ok(going) => {
+                            stopped = !going;
+                            next = next.max(part.end);
+                        }
+                        Err(_) => {
+                            gaps.push(Gap { offsets: part.clone(), reason: GapReason::Damaged });
+                            next = next.max(part.end);
+                        }
                     }
-                })
-                .is_ok();
+                    true
+                }
+                None => false,
+            };
             if visited {
                 scanned += plan.meta.raw_len as u64;
             } else if self.generation.load(Ordering::Acquire) != generation {
@@ -609,13 +646,14 @@ impl Topic {
         let mut block: Vec<StoredRecord> = Vec::new();
         let mut block_bytes = 0;
         let (token_index, min_bytes) = (self.config.token_index != TokenIndex::Off, self.config.token_index_min_bytes);
+        let columns = self.config.columns;
         let flush = |block: &mut Vec<StoredRecord>, out: &mut Vec<u8>, metas: &mut Vec<FrameMeta>| {
             if let Some(first) = block.first() {
                 let records: Vec<(i64, &str)> = block.iter().map(|r| (r.ts_ns, &*r.payload)).collect();
                 let raw: usize = records.iter().map(|(_, payload)| payload.len() + 12).sum();
                 let at = out.len() as u64;
-                let indexed = token_index && raw >= min_bytes;
-                let mut meta = frame::encode_with(first.offset, &records, codec, indexed, out);
+                let parts = frame::Parts { index: token_index && raw >= min_bytes, columns };
+                let mut meta = frame::encode_with(first.offset, &records, codec, parts, out);
                 meta.pos = at;
                 metas.push(meta);
                 block.clear();

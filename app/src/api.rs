@@ -262,6 +262,8 @@ pub async fn get_saved_views(org: String) -> Result<Vec<crate::model::SavedView>
 
 /// Saves the logs page's view under a name, for every member of the org;
 /// audited. Answers the saved view.
+// One argument per field of the page's form (`ActionForm` posts them flat).
+#[allow(clippy::too_many_arguments)]
 #[server(prefix = "/bff", endpoint = "save_view")]
 pub async fn save_view(
     org: String,
@@ -271,6 +273,8 @@ pub async fn save_view(
     q: String,
     since: String,
     until: String,
+    /// The access table's columns (absent from forms of before they existed).
+    cols: Option<String>,
 ) -> Result<crate::model::SavedView, ServerFnError> {
     let viewer = viewer().await?;
     if !viewer.may_see(&org) {
@@ -281,7 +285,7 @@ pub async fn save_view(
         "access" => crate::model::ViewKind::Access,
         other => return Err(ServerFnError::new(format!("unknown kind \"{other}\": service or access"))),
     };
-    let view = LogView { kind, q, since, until };
+    let view = LogView { kind, q, since, until, cols: cols.unwrap_or_default() };
     port()?.save_view(org, app, name, view, viewer).await.map_err(ServerFnError::new)
 }
 

@@ -870,6 +870,7 @@ pub async fn overview_page(
         q: "level>=error".to_string(),
         since: "1h".to_string(),
         until: String::new(),
+        cols: String::new(),
     };
     let errors_href = format!("/orgs/{org_slug}/apps/{app_slug}/logs{}", errors_view.to_query());
     let error_page = console.log_page(org_slug.clone(), app_slug.clone(), errors_view, OVERVIEW_ERRORS_READ).await?;
@@ -920,6 +921,7 @@ fn error_line(org: &str, app: &str, ts_ns: i64, line: &crate::model::ServiceLine
         q: format!("instance:\"{}\"", line.instance.replace('\\', "\\\\").replace('"', "\\\"")),
         since: crate::model::rfc3339_utc(ts_ms),
         until: crate::model::rfc3339_utc(ts_ms + 1_000),
+        cols: String::new(),
     };
     let first_line = line.message.lines().next().unwrap_or_default();
     ErrorLine {

@@ -238,9 +238,136 @@ pub struct LogView {
     pub since: String,
     /// Replay up to this time; up to now when empty.
     pub until: String,
+    /// The access table's columns after the time (`cols=path,status,agent`,
+    /// see [`AccessColumn`]); the default ones when empty.
+    #[serde(default)]
+    pub cols: String,
+}
+
+/// How a URL names `columns`: empty for the default ones.
+pub fn cols_of(columns: &[AccessColumn]) -> String {
+    if columns == AccessColumn::DEFAULT {
+        String::new()
+    } else {
+        columns.iter().map(|column| column.name()).collect::<Vec<_>>().join(",")
+    }
+}
+
+/// A column of the access-log table, after the time (which is always shown).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AccessColumn {
+    Method,
+    Path,
+    Status,
+    Duration,
+    Bytes,
+    Client,
+    Host,
+    Instance,
+    Agent,
+}
+
+impl AccessColumn {
+    pub const ALL: [AccessColumn; 9] = [
+        AccessColumn::Method,
+        AccessColumn::Path,
+        AccessColumn::Status,
+        AccessColumn::Duration,
+        AccessColumn::Bytes,
+        AccessColumn::Client,
+        AccessColumn::Host,
+        AccessColumn::Instance,
+        AccessColumn::Agent,
+    ];
+    /// Shown when a view names none.
+    pub const DEFAULT: [AccessColumn; 6] = [
+        AccessColumn::Method,
+        AccessColumn::Path,
+        AccessColumn::Status,
+        AccessColumn::Duration,
+        AccessColumn::Bytes,
+        AccessColumn::Client,
+    ];
+
+    /// As a URL says it.
+    pub fn name(self) -> &'static str {
+        match self {
+            AccessColumn::Method => "method",
+            AccessColumn::Path => "path",
+            AccessColumn::Status => "status",
+            AccessColumn::Duration => "duration",
+            AccessColumn::Bytes => "bytes",
+            AccessColumn::Client => "client",
+            AccessColumn::Host => "host",
+            AccessColumn::Instance => "instance",
+            AccessColumn::Agent => "agent",
+        }
+    }
+
+    /// As its head says it.
+    pub fn title(self) -> &'static str {
+        match self {
+            AccessColumn::Method => "Method",
+            AccessColumn::Path => "Path",
+            AccessColumn::Status => "Status",
+            AccessColumn::Duration => "Duration",
+            AccessColumn::Bytes => "Bytes",
+            AccessColumn::Client => "Client",
+            AccessColumn::Host => "Host",
+            AccessColumn::Instance => "Instance",
+            AccessColumn::Agent => "User agent",
+        }
+    }
+
+    /// Its track in the table's grid: the path and the agent share the room left.
+    pub fn track(self) -> &'static str {
+        match self {
+            AccessColumn::Method => "56px",
+            AccessColumn::Path => "minmax(0, 2fr)",
+            AccessColumn::Status => "52px",
+            AccessColumn::Duration | AccessColumn::Bytes => "72px",
+            AccessColumn::Client => "170px",
+            AccessColumn::Host => "minmax(0, 160px)",
+            AccessColumn::Instance => "96px",
+            AccessColumn::Agent => "minmax(0, 1fr)",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<AccessColumn> {
+        AccessColumn::ALL.into_iter().find(|column| column.name() == name.trim())
+    }
 }
 
 impl LogView {
+    /// The access table's columns, in the order `cols` names them (unknown
+    /// names and repeats left out), or the default ones.
+    pub fn access_columns(&self) -> Vec<AccessColumn> {
+        let mut columns: Vec<AccessColumn> = Vec::new();
+        for column in self.cols.split(',').filter_map(AccessColumn::parse) {
+            if !columns.contains(&column) {
+                columns.push(column);
+            }
+        }
+        if columns.is_empty() {
+            AccessColumn::DEFAULT.to_vec()
+        } else {
+            columns
+        }
+    }
+
+    /// The same view showing `column` or not: added at its place in
+    /// [`AccessColumn::ALL`] among those shown, or removed (the last one
+    /// stays).
+    pub fn toggling_column(&self, column: AccessColumn) -> LogView {
+        let shown = self.access_columns();
+        let columns: Vec<AccessColumn> = if shown.contains(&column) {
+            shown.iter().copied().filter(|c| *c != column || shown.len() == 1).collect()
+        } else {
+            AccessColumn::ALL.into_iter().filter(|c| shown.contains(c) || *c == column).collect()
+        };
+        LogView { cols: cols_of(&columns), ..self.clone() }
+    }
+
     pub fn is_replay(&self) -> bool {
         !self.since.trim().is_empty()
     }
@@ -251,11 +378,12 @@ impl LogView {
             ViewKind::Service => String::new(),
             ViewKind::Access => "access".to_string(),
         };
-        let pairs: Vec<String> = [("kind", &kind), ("q", &self.q), ("since", &self.since), ("until", &self.until)]
-            .into_iter()
-            .filter(|(_, value)| !value.trim().is_empty())
-            .map(|(name, value)| format!("{name}={}", url_encode(value.trim())))
-            .collect();
+        let pairs: Vec<String> =
+            [("kind", &kind), ("q", &self.q), ("since", &self.since), ("until", &self.until), ("cols", &self.cols)]
+                .into_iter()
+                .filter(|(_, value)| !value.trim().is_empty())
+                .map(|(name, value)| format!("{name}={}", url_encode(value.trim())))
+                .collect();
         if pairs.is_empty() {
             String::new()
         } else {
@@ -599,6 +727,23 @@ mod view_tests {
         let access = LogView { kind: ViewKind::Access, q: "status:5xx".into(), ..LogView::default() };
         assert_eq!(access.to_query(), "?kind=access&q=status%3A5xx");
         assert!(view.is_replay());
+    }
+
+    #[test]
+    fn access_columns_toggle_in_their_place_and_the_default_writes_nothing() {
+        let view = LogView { kind: ViewKind::Access, ..LogView::default() };
+        assert_eq!(view.access_columns(), AccessColumn::DEFAULT);
+        let with_agent = view.toggling_column(AccessColumn::Agent);
+        assert_eq!(with_agent.cols, "method,path,status,duration,bytes,client,agent");
+        let without_method = with_agent.toggling_column(AccessColumn::Method).toggling_column(AccessColumn::Bytes);
+        assert_eq!(without_method.cols, "path,status,duration,client,agent");
+        assert_eq!(without_method.to_query(), "?kind=access&cols=path%2Cstatus%2Cduration%2Cclient%2Cagent");
+        let host = without_method.toggling_column(AccessColumn::Host);
+        assert_eq!(host.access_columns()[4], AccessColumn::Host, "in its place among those shown");
+        assert_eq!(with_agent.toggling_column(AccessColumn::Agent).cols, "", "back to the default");
+        let odd = LogView { cols: "path,,nope,path,<b>".into(), ..LogView::default() };
+        assert_eq!(odd.access_columns(), [AccessColumn::Path]);
+        assert_eq!(odd.toggling_column(AccessColumn::Path).access_columns(), [AccessColumn::Path], "one stays");
     }
 }
 

@@ -152,6 +152,31 @@ test('a view saved from the logs page is listed on the org page, opens the same 
   const page = await signedInPage(env.browser, env.vigie, { viewport: { width: 1280, height: 900 } });
   await page.goto(`${env.vigie.url}/orgs/demo/apps/web/logs?kind=access&q=status%3A5xx&since=1h`);
   await page.locator('body[data-hydrated]').waitFor({ state: 'attached' });
+  // The table's columns: the user agent shown, the bytes hidden, in the URL.
+  const heads = () => page.locator('.access-head [role=columnheader]').allInnerTexts();
+  assert.deepEqual(await heads(), ['Time', 'Method', 'Path', 'Status', 'Duration', 'Bytes', 'Client']);
+  const menu = page.getByTestId('columns-menu');
+  await menu.getByText('Columns', { exact: true }).click();
+  await menu.getByRole('menuitemcheckbox', { name: 'User agent' }).click();
+  await page.waitForURL((url) => url.searchParams.get('cols') === 'method,path,status,duration,bytes,client,agent');
+  await page.getByTestId('columns-menu').getByText('Columns', { exact: true }).click();
+  await page.getByTestId('columns-menu').getByRole('menuitemcheckbox', { name: 'Bytes' }).click();
+  const columns = ['Time', 'Method', 'Path', 'Status', 'Duration', 'Client', 'User agent'];
+  await page.waitForFunction((expected) => [...document.querySelectorAll('.access-head [role=columnheader]')]
+    .map((head) => head.textContent).join() === expected.join(), columns);
+  assert.equal(new URL(page.url()).searchParams.get('cols'), 'method,path,status,duration,client,agent');
+  // Each row has a cell per column; the agent is the line's own.
+  const first = page.locator('[data-testid="log-lines"] .log-row[data-offset]').first();
+  await first.waitFor();
+  const offset = Number(await first.getAttribute('data-offset'));
+  const cells = await first.locator('[role=cell]').allInnerTexts();
+  assert.equal(cells.length, columns.length);
+  const response = await fetch(
+    `${env.vigie.url}/api/v1/orgs/demo/apps/web/logs?kind=access&order=asc&from=${offset}&limit=1`,
+    { headers: { authorization: `Bearer ${env.vigie.token}` } },
+  );
+  assert.equal(cells[6], (await response.json()).records[0].user_agent);
+  await page.locator('body[data-hydrated]').waitFor({ state: 'attached' });
   const name = `5xx <b>web</b> ${Date.now()}`;
   await page.getByText('Save view', { exact: true }).click();
   await page.getByLabel('Name').fill(name);
@@ -170,11 +195,15 @@ test('a view saved from the logs page is listed on the org page, opens the same 
   await link.waitFor();
   assert.equal(await list.locator('b').count(), 0, 'a name is text, never markup');
   const row = list.locator('tbody tr').filter({ hasText: name });
-  assert.deepEqual(await row.locator('td').allInnerTexts().then((cells) => cells.slice(1, 5)), ['web', 'access', 'status:5xx', 'since 1h']);
+  assert.deepEqual(
+    await row.locator('td').allInnerTexts().then((cells) => cells.slice(1, 6)),
+    ['web', 'access', 'status:5xx', 'since 1h', 'Method, Path, Status, Duration, Client, User agent'],
+  );
   await link.click();
   await page.waitForURL((url) => url.pathname === '/orgs/demo/apps/web/logs'
     && url.searchParams.get('kind') === 'access' && url.searchParams.get('q') === 'status:5xx' && url.searchParams.get('since') === '1h');
   assert.equal(await page.getByLabel('Filter').inputValue(), 'status:5xx');
+  assert.deepEqual(await heads(), columns, 'the same columns');
 
   // Removed from the org page; both changes are in the audit log.
   await page.goto(`${env.vigie.url}/orgs/demo`);

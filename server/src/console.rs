@@ -15,8 +15,8 @@ use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use futures::{FutureExt, StreamExt};
 use vigie_app::model::{
-    AccessLine, AppSettings, AppSummary, AuditLine, AuditPage, LogKind, LogLine, LogPage, LogRecord, LogView,
-    OrgSummary, RetentionRow, SavedView, ServiceLine, ViewKind, ViewProblem, Viewer,
+    cols_of, AccessColumn, AccessLine, AppSettings, AppSummary, AuditLine, AuditPage, LogKind, LogLine, LogPage,
+    LogRecord, LogView, OrgSummary, RetentionRow, SavedView, ServiceLine, ViewKind, ViewProblem, Viewer,
 };
 use vigie_app::port::{
     ConsoleAdmin, ConsolePort, FollowRequest, LiveBatch, LogVolume, PortError, ReadRefusal, RecordsChunk,
@@ -624,6 +624,12 @@ impl ConsoleAdmin for InProcessConsole {
             if let Some(problem) = view_to_save_problem(&name, &view) {
                 return Err(PortError(problem));
             }
+            // The columns as the table reads them (each once), for access lines only.
+            let cols = match view.kind {
+                ViewKind::Access => cols_of(&view.access_columns()),
+                ViewKind::Service => String::new(),
+            };
+            let view = LogView { cols, ..view };
             let (catalog, actor) = (this.catalog.clone(), by.actor());
             let (org_slug, app_slug, view_name, shown) = (org.clone(), app.clone(), name.clone(), view.clone());
             let saved = off_runtime(move || {
@@ -637,6 +643,7 @@ impl ConsoleAdmin for InProcessConsole {
                     q: &shown.q,
                     since: &shown.since,
                     until: &shown.until,
+                    cols: &shown.cols,
                     created_by: &actor,
                 };
                 match catalog.save_view(&org_slug, &new) {
@@ -696,7 +703,13 @@ fn saved_view(row: SavedViewRow) -> SavedView {
         id: row.id,
         name: row.name,
         app: row.app,
-        view: LogView { kind: ViewKind::from_param(&row.kind), q: row.q, since: row.since, until: row.until },
+        view: LogView {
+            kind: ViewKind::from_param(&row.kind),
+            q: row.q,
+            since: row.since,
+            until: row.until,
+            cols: row.cols,
+        },
         created_by: row.created_by,
         created_at_ns: row.created_at_ns,
     }
@@ -718,6 +731,10 @@ fn view_to_save_problem(name: &str, view: &LogView) -> Option<String> {
     }
     if view.since.len() > VIEW_TIME_MAX || view.until.len() > VIEW_TIME_MAX {
         return Some(format!("a saved time has at most {VIEW_TIME_MAX} bytes"));
+    }
+    if view.cols.split(',').any(|name| AccessColumn::parse(name).is_none() && !name.is_empty()) {
+        let known: Vec<&str> = AccessColumn::ALL.iter().map(|column| column.name()).collect();
+        return Some(format!("the columns are some of {}, separated by commas", known.join(", ")));
     }
     ViewQuery::check(view, crate::clock::now_ns())
         .err()

@@ -17,7 +17,7 @@ use vigie_server::cluster::ClusterConfig;
 use vigie_server::demo::DemoConfig;
 use vigie_server::drains::DrainSettings;
 use vigie_server::ingest::limits::IngestLimits;
-use vigie_server::store::{Codec, Durability, StoreConfig, TokenIndex};
+use vigie_server::store::{Codec, ColumnsAt, Durability, StoreConfig, TokenIndex};
 use vigie_server::{start_node, GeoIpSource, ServeConfig, StatsdConfig, Welcome};
 
 #[derive(Parser)]
@@ -281,6 +281,12 @@ struct ServeArgs {
     /// `compacted` (only sealed segments once compacted) or `off`.
     #[arg(long, env = "VIGIE_TOKEN_INDEX", default_value = "always", value_parser = parse_token_index)]
     token_index: TokenIndex,
+    /// Which stored blocks keep their repeated fields (status, path,
+    /// level…) as columns beside the lines, so counts read those fields
+    /// alone: `always` (appends parse each line once more), `compacted`
+    /// or `off`.
+    #[arg(long, env = "VIGIE_COLUMNS", default_value = "always", value_parser = parse_columns)]
+    columns: ColumnsAt,
     /// Create a demo organisation whose apps keep logging.
     #[arg(long)]
     demo: bool,
@@ -609,6 +615,7 @@ async fn main() -> ExitCode {
         durability: args.durability,
         codec: args.codec,
         token_index: args.token_index,
+        columns: args.columns,
         ..StoreConfig::default()
     };
     let geoip = match (args.geoip_db, args.demo) {
@@ -790,6 +797,10 @@ fn parse_durability(text: &str) -> Result<Durability, String> {
 
 fn parse_codec(text: &str) -> Result<Codec, String> {
     Codec::parse(text).ok_or_else(|| format!("unknown codec \"{text}\": use zstd, lz4 or raw"))
+}
+
+fn parse_columns(text: &str) -> Result<ColumnsAt, String> {
+    ColumnsAt::parse(text).ok_or_else(|| format!("unknown columns \"{text}\": use always, compacted or off"))
 }
 
 fn parse_token_index(text: &str) -> Result<TokenIndex, String> {

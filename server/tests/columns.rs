@@ -10,7 +10,7 @@ use serde_json::json;
 use vigie_app::model::LogKind;
 use vigie_server::query::stats::{count, Split, Stats, StatsRequest};
 use vigie_server::query::CompiledFilter;
-use vigie_server::store::{Position, Store, StoreConfig, StoredRecord, TopicKey};
+use vigie_server::store::{ColumnsAt, Position, Store, StoreConfig, StoredRecord, TopicKey};
 
 fn key() -> TopicKey {
     TopicKey::new("acme", "web", LogKind::Access)
@@ -29,8 +29,8 @@ fn record() -> impl Strategy<Value = String> {
     let path = prop::sample::select(vec!["/", "/api/cart", "/api/cart/items", "/health", "/é"]);
     let country = prop::sample::select(vec!["FR", "US", "DE", "fr"]);
     let level = prop::sample::select(vec!["info", "warn", "error", "LOUD"]);
-    (status, method, path, country, level, 0u8..16, 0u32..10_000)
-        .prop_map(|(status, method, path, country, level, shape, bytes)| {
+    (status, method, path, country, level, 0u8..16, 0u32..10_000).prop_map(
+        |(status, method, path, country, level, shape, bytes)| {
             let mut line = json!({
                 "method": method,
                 "path": path,
@@ -55,7 +55,8 @@ fn record() -> impl Strategy<Value = String> {
                 _ => {}
             }
             line.to_string()
-        })
+        },
+    )
 }
 
 fn filter() -> impl Strategy<Value = String> {
@@ -102,11 +103,16 @@ fn counted(stats: Stats) -> Counted {
     )
 }
 
-/// A store with `batches` appended, one commit each, then compacted with
-/// or without columns.
-fn store_of(dir: &std::path::Path, batches: &[Vec<String>], columns: bool) -> Store {
-    let config =
-        StoreConfig { segment_max_bytes: 1_500, compact_block_bytes: 24_000, columns, ..StoreConfig::default() };
+/// A store with `batches` appended, one commit each, then compacted, its
+/// frames with columns as `columns` says.
+fn store_of(dir: &std::path::Path, batches: &[Vec<String>], columns: ColumnsAt) -> Store {
+    let config = StoreConfig {
+        segment_max_bytes: 1_500,
+        compact_block_bytes: 24_000,
+        token_index_min_bytes: 400,
+        columns,
+        ..StoreConfig::default()
+    };
     let store = Store::open_with(dir, config).unwrap();
     let mut ts = 0;
     for batch in batches {
@@ -135,10 +141,11 @@ proptest! {
         split in prop::sample::select(vec![Split::Level, Split::StatusClass]),
         by in prop::sample::subsequence(vec!["status", "method", "path", "country", "level", "nothing"], 0..3),
         top in 1usize..6,
+        at in prop::sample::select(vec![ColumnsAt::Always, ColumnsAt::Compacted]),
     ) {
         let (with_dir, without_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-        let with = store_of(with_dir.path(), &batches, true);
-        let without = store_of(without_dir.path(), &batches, false);
+        let with = store_of(with_dir.path(), &batches, at);
+        let without = store_of(without_dir.path(), &batches, ColumnsAt::Off);
         let records = all(&with);
         let (since_ns, until_ns) = match range {
             Some((a, b)) => (Some(a.min(b)), Some(a.max(b))),
@@ -185,7 +192,7 @@ fn compacted_access_lines_are_counted_from_their_columns() {
                 .collect()
         })
         .collect();
-    let store = store_of(dir.path(), &lines, true);
+    let store = store_of(dir.path(), &lines, ColumnsAt::Compacted);
     let five_hundreds = CompiledFilter::parse("status>=500").unwrap();
     // The first 1,000 lines (7 ns apart), in segments sealed and compacted.
     let request = StatsRequest {
@@ -213,4 +220,10 @@ fn compacted_access_lines_are_counted_from_their_columns() {
     // A field that is no column (nearly every value different): every line of the range is read.
     let by_bytes = count(&store, &StatsRequest { by: &["bytes_sent"], ..request });
     assert_eq!((by_bytes.total, by_bytes.records_read), (500, 1_000));
+
+    // With columns written at append too, the newest lines are counted from them as well.
+    let always_dir = tempfile::tempdir().unwrap();
+    let always = store_of(always_dir.path(), &lines, ColumnsAt::Always);
+    let everything = count(&always, &StatsRequest { until_ns: None, ..request });
+    assert_eq!((everything.total, everything.records_read), (1_000, 0));
 }

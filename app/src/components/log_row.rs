@@ -7,7 +7,7 @@
 use leptos::prelude::*;
 
 use crate::components::time::LogTime;
-use crate::model::{describe_bytes, fixed, AccessLine, LogLine, LogView, ServiceLine, ShownRecord};
+use crate::model::{describe_bytes, fixed, AccessColumn, AccessLine, LogLine, LogView, ServiceLine, ShownRecord};
 
 /// The texts a filter looks for, lower-cased, to mark in the lines shown.
 pub type Needles = std::sync::Arc<Vec<String>>;
@@ -201,37 +201,137 @@ impl FilterLinks {
     }
 }
 
+/// The access table's columns, as the page's view says them (the default
+/// ones where no page says).
+fn access_columns() -> Vec<AccessColumn> {
+    use_context::<FilterLinks>().map_or_else(|| AccessColumn::DEFAULT.to_vec(), |links| links.view.access_columns())
+}
+
+/// The grid of a row of `columns`, after the time's track.
+fn access_grid(columns: &[AccessColumn]) -> String {
+    let tracks: Vec<&str> = columns.iter().map(|column| column.track()).collect();
+    format!("--access-cols: {}", tracks.join(" "))
+}
+
 /// The column heads of the access-log table.
 #[component]
 pub fn AccessHeader() -> impl IntoView {
+    let columns = access_columns();
+    let style = access_grid(&columns);
+    let heads = columns
+        .into_iter()
+        .map(|column| {
+            let class = match column {
+                AccessColumn::Duration | AccessColumn::Bytes => "num",
+                _ => "",
+            };
+            view! { <span role="columnheader" class=class>{column.title()}</span> }
+        })
+        .collect_view();
     view! {
-        <div class="log-row access-row access-head" role="row">
+        <div class="log-row access-row access-head" role="row" style=style>
             <span role="columnheader">"Time"</span>
-            <span role="columnheader">"Method"</span>
-            <span role="columnheader">"Path"</span>
-            <span role="columnheader">"Status"</span>
-            <span role="columnheader" class="num">"Duration"</span>
-            <span role="columnheader" class="num">"Bytes"</span>
-            <span role="columnheader">"Client"</span>
+            {heads}
         </div>
+    }
+}
+
+/// The access table's column chooser: each column a link to the same view
+/// showing it or not, so the choice is in the URL (and in a saved view).
+#[component]
+pub fn AccessColumnsMenu(base: String, view: LogView) -> impl IntoView {
+    let shown = view.access_columns();
+    let choices = AccessColumn::ALL
+        .into_iter()
+        .map(|column| {
+            let on = shown.contains(&column);
+            let href = format!("{base}{}", view.toggling_column(column).to_query());
+            let title = if on { format!("Hide {}", column.title()) } else { format!("Show {}", column.title()) };
+            view! {
+                <li>
+                    <a href=href role="menuitemcheckbox" aria-checked=on.to_string() title=title class:on=on>
+                        {column.title()}
+                    </a>
+                </li>
+            }
+        })
+        .collect_view();
+    view! {
+        <details class="columns-menu" data-testid="columns-menu">
+            <summary>"Columns"</summary>
+            <ul role="menu" aria-label="Columns of the table">{choices}</ul>
+        </details>
     }
 }
 
 fn access_row(offset: u64, ts_ns: i64, line: AccessLine, needles: &Needles, look: RowLook) -> impl IntoView {
     let toggle = toggle_selection(offset);
     let links = use_context::<FilterLinks>();
+    let columns = access_columns();
+    let style = access_grid(&columns);
     let class = format!("{}xx", line.status / 100);
-    let status_link = links.as_ref().map(|links| links.adding(&format!("status:{class}")));
-    let country_link =
-        line.country.as_ref().zip(links.as_ref()).map(|(country, links)| links.adding(&format!("country:{country}")));
-    let path = if line.query.is_empty() { line.path } else { format!("{}?{}", line.path, line.query) };
-    let status = line.status.to_string();
     let title = format!(
         "{} · {}{}",
         line.user_agent,
         line.host,
         line.city.as_ref().map(|c| format!(" · {c}")).unwrap_or_default()
     );
+    let cells = columns
+        .into_iter()
+        .map(|column| match column {
+            AccessColumn::Method => {
+                view! { <span class="access-method" role="cell">{line.method.clone()}</span> }.into_any()
+            }
+            AccessColumn::Path => {
+                let path = if line.query.is_empty() { line.path.clone() } else { format!("{}?{}", line.path, line.query) };
+                view! { <span class="log-msg access-path" role="cell">{marked(&path, needles)}</span> }.into_any()
+            }
+            AccessColumn::Status => {
+                let status = line.status.to_string();
+                let link = links.as_ref().map(|links| links.adding(&format!("status:{class}")));
+                view! {
+                    <span class=format!("access-status status-badge-{class}") role="cell">
+                        {match link {
+                            Some(href) => view! { <a href=href title=format!("Only {class} responses")>{status}</a> }.into_any(),
+                            None => status.into_any(),
+                        }}
+                    </span>
+                }
+                .into_any()
+            }
+            AccessColumn::Duration => {
+                view! { <span class="num" role="cell">{format_duration_ms(line.duration_ms)}</span> }.into_any()
+            }
+            AccessColumn::Bytes => {
+                view! { <span class="num" role="cell">{describe_bytes(line.bytes_sent)}</span> }.into_any()
+            }
+            AccessColumn::Client => {
+                let country = line.country.clone();
+                let link = country.as_ref().zip(links.as_ref()).map(|(country, links)| links.adding(&format!("country:{country}")));
+                view! {
+                    <span class="access-client" role="cell">
+                        {line.client_ip.clone()}
+                        {match (country, link) {
+                            (Some(country), Some(href)) => view! {
+                                " " <a class="country" href=href title=format!("Only clients in {country}")>{country.clone()}</a>
+                            }.into_any(),
+                            _ => ().into_any(),
+                        }}
+                    </span>
+                }
+                .into_any()
+            }
+            AccessColumn::Host => {
+                view! { <span class="access-extra" role="cell">{marked(&line.host, needles)}</span> }.into_any()
+            }
+            AccessColumn::Instance => {
+                view! { <span class="access-extra" role="cell">{line.instance.clone()}</span> }.into_any()
+            }
+            AccessColumn::Agent => {
+                view! { <span class="access-extra" role="cell">{marked(&line.user_agent, needles)}</span> }.into_any()
+            }
+        })
+        .collect_view();
     view! {
         <div
             class=format!("log-row access-row status-{class}")
@@ -240,27 +340,10 @@ fn access_row(offset: u64, ts_ns: i64, line: AccessLine, needles: &Needles, look
             data-offset=offset
             role="row"
             title=title
+            style=style
         >
             <LogTime ts_ns local=look.local role="cell" />
-            <span class="access-method" role="cell">{line.method}</span>
-            <span class="log-msg access-path" role="cell">{marked(&path, needles)}</span>
-            <span class=format!("access-status status-badge-{class}") role="cell">
-                {match status_link {
-                    Some(href) => view! { <a href=href title=format!("Only {class} responses")>{status}</a> }.into_any(),
-                    None => status.into_any(),
-                }}
-            </span>
-            <span class="num" role="cell">{format_duration_ms(line.duration_ms)}</span>
-            <span class="num" role="cell">{describe_bytes(line.bytes_sent)}</span>
-            <span class="access-client" role="cell">
-                {line.client_ip}
-                {match (line.country, country_link) {
-                    (Some(country), Some(href)) => view! {
-                        " " <a class="country" href=href title=format!("Only clients in {country}")>{country.clone()}</a>
-                    }.into_any(),
-                    _ => ().into_any(),
-                }}
-            </span>
+            {cells}
         </div>
     }
 }

@@ -6,7 +6,7 @@
 use leptos::prelude::*;
 
 use crate::api::{get_saved_views, RemoveView, SaveView};
-use crate::model::{rfc3339_utc, LogView, SavedView};
+use crate::model::{rfc3339_utc, LogView, SavedView, ViewKind};
 
 /// *Save view* on the logs page: a name, then a link to the saved view.
 #[component]
@@ -40,6 +40,7 @@ pub fn SaveViewForm(org: String, app: String, view: LogView) -> impl IntoView {
                 <input type="hidden" name="q" value=view.q />
                 <input type="hidden" name="since" value=view.since />
                 <input type="hidden" name="until" value=view.until />
+                <input type="hidden" name="cols" value=view.cols />
                 <label>
                     "Name "
                     <input type="text" name="name" required maxlength="80" autocomplete="off" placeholder="5xx on checkout" />
@@ -97,6 +98,13 @@ fn SavedViewsTable(org: String, views: Vec<SavedView>, remove: ServerAction<Remo
                 (since, "") => format!("since {since}"),
                 (since, until) => format!("{since} to {until}"),
             };
+            let columns = match (saved.view.kind, saved.view.cols.is_empty()) {
+                (ViewKind::Service, _) => "–".to_string(),
+                (ViewKind::Access, true) => "default".to_string(),
+                (ViewKind::Access, false) => {
+                    saved.view.access_columns().iter().map(|column| column.title()).collect::<Vec<_>>().join(", ")
+                }
+            };
             let (href, org) = (saved.href(&org), org.clone());
             view! {
                 <tr>
@@ -105,6 +113,7 @@ fn SavedViewsTable(org: String, views: Vec<SavedView>, remove: ServerAction<Remo
                     <td>{saved.view.kind.as_str()}</td>
                     <td><code>{saved.view.q.clone()}</code></td>
                     <td>{range}</td>
+                    <td>{columns}</td>
                     <td class="muted">{saved_at(&saved)}</td>
                     <td>
                         <ActionForm action=remove attr:class="inline-form">
@@ -126,6 +135,7 @@ fn SavedViewsTable(org: String, views: Vec<SavedView>, remove: ServerAction<Remo
                     <th scope="col">"Logs"</th>
                     <th scope="col">"Filter"</th>
                     <th scope="col">"Range"</th>
+                    <th scope="col">"Columns"</th>
                     <th scope="col">"Saved by"</th>
                     <th scope="col"><span class="visually-hidden">"Remove"</span></th>
                 </tr>

@@ -21,12 +21,12 @@ pub fn ViewBar(
         let base = base.clone();
         move |view: LogView| format!("{base}{}", view.to_query())
     };
-    let live = LogView { kind: view.kind, q: view.q.clone(), ..LogView::default() };
+    let live = LogView { kind: view.kind, q: view.q.clone(), cols: view.cols.clone(), ..LogView::default() };
     let live_active = !view.is_replay();
     let presets = PRESETS
         .iter()
         .map(|(label, since)| {
-            let target = LogView { kind: view.kind, q: view.q.clone(), since: since.to_string(), until: String::new() };
+            let target = LogView { since: since.to_string(), until: String::new(), ..view.clone() };
             let active = view.since == *since && view.until.is_empty();
             view! {
                 <a href=href(target) class="range-choice" class:active=active aria-current=active.then_some("true")>

@@ -7,7 +7,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::get_log_page;
-use crate::components::log_row::FilterLinks;
+use crate::components::log_row::{AccessColumnsMenu, FilterLinks};
 use crate::components::{
     app_tabs::{AppTab, AppTabs},
     explorer::LogExplorer,
@@ -30,6 +30,7 @@ pub fn AppLogsPage() -> impl IntoView {
             q: q.get("q").unwrap_or_default(),
             since: q.get("since").unwrap_or_default(),
             until: q.get("until").unwrap_or_default(),
+            cols: q.get("cols").unwrap_or_default(),
         });
         (org, app, view)
     };
@@ -68,9 +69,12 @@ pub fn AppLogsPage() -> impl IntoView {
                                         current=if on_access { AppTab::AccessLogs } else { AppTab::ServiceLogs }
                                     />
                                 </div>
-                                <ViewBar base view=view.clone() problem=page.problem.clone() />
+                                <ViewBar base=base.clone() view=view.clone() problem=page.problem.clone() />
                                 {page.problem.is_none().then(|| view! {
-                                    <SaveViewForm org=page.org.slug.clone() app=page.app.slug.clone() view=view.clone() />
+                                    <div class="view-tools">
+                                        <SaveViewForm org=page.org.slug.clone() app=page.app.slug.clone() view=view.clone() />
+                                        {on_access.then(|| view! { <AccessColumnsMenu base=base.clone() view=view.clone() /> })}
+                                    </div>
                                 })}
                                 {match page.problem {
                                     // Nothing to show or follow until the view makes sense.

@@ -122,6 +122,9 @@ pub enum CatalogChange {
         q: String,
         since: String,
         until: String,
+        /// Absent from the changes of before saved views had columns.
+        #[serde(default)]
+        cols: String,
         created_by: String,
         created_at_ns: i64,
     },
@@ -306,12 +309,12 @@ impl Catalog {
                 let digest = token_digest.as_deref().map(unhex).transpose()?;
                 Catalog::apply_grafana(&db, org, *enabled, digest.as_deref(), token_secret.as_deref())?;
             }
-            CatalogChange::ViewSaved { id, org, name, app, kind, q, since, until, created_by, created_at_ns } => {
+            CatalogChange::ViewSaved { id, org, name, app, kind, q, since, until, cols, created_by, created_at_ns } => {
                 db.execute(
-                    "INSERT INTO saved_views (id, org_id, name, app, kind, q, since, until, created_by, created_at)
-                     SELECT ?1, id, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10 FROM orgs WHERE slug = ?2
+                    "INSERT INTO saved_views (id, org_id, name, app, kind, q, since, until, created_by, created_at, cols)
+                     SELECT ?1, id, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11 FROM orgs WHERE slug = ?2
                      ON CONFLICT DO NOTHING",
-                    params![id, org, name, app, kind, q, since, until, created_by, created_at_ns],
+                    params![id, org, name, app, kind, q, since, until, created_by, created_at_ns, cols],
                 )?;
             }
             CatalogChange::ViewRemoved { id } => {
@@ -402,6 +405,7 @@ mod tests {
             q: "level:error",
             since: "1h",
             until: "",
+            cols: "",
             created_by: "ada",
         };
         let kept_view = first.save_view("acme", &view("errors")).unwrap();

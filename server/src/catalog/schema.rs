@@ -111,6 +111,8 @@ pub fn migrations() -> Migrations<'static> {
             UNIQUE (org_id, name)
         );",
         ),
+        // A saved view keeps the access table's columns too.
+        M::up("ALTER TABLE saved_views ADD COLUMN cols TEXT NOT NULL DEFAULT '';"),
     ])
 }
 

@@ -22,6 +22,8 @@ pub struct SavedViewRow {
     pub q: String,
     pub since: String,
     pub until: String,
+    /// The access table's columns (`path,status`), empty for the default.
+    pub cols: String,
     pub created_by: String,
     pub created_at_ns: i64,
 }
@@ -35,12 +37,13 @@ pub struct NewSavedView<'a> {
     pub q: &'a str,
     pub since: &'a str,
     pub until: &'a str,
+    pub cols: &'a str,
     pub created_by: &'a str,
 }
 
 const VIEW_SELECT: &str = "SELECT saved_views.id, saved_views.name, saved_views.app, saved_views.kind,
-    saved_views.q, saved_views.since, saved_views.until, saved_views.created_by, saved_views.created_at
-    FROM saved_views JOIN orgs ON orgs.id = saved_views.org_id";
+    saved_views.q, saved_views.since, saved_views.until, saved_views.created_by, saved_views.created_at,
+    saved_views.cols FROM saved_views JOIN orgs ON orgs.id = saved_views.org_id";
 
 fn view_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<SavedViewRow> {
     Ok(SavedViewRow {
@@ -53,6 +56,7 @@ fn view_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<SavedViewRow> {
         until: row.get(6)?,
         created_by: row.get(7)?,
         created_at_ns: row.get(8)?,
+        cols: row.get(9)?,
     })
 }
 
@@ -84,9 +88,21 @@ impl Catalog {
         // In a cluster, the id is drawn here so it is the same on every node.
         let chosen_id = if self.clustered() { Some(super::unused_id(&tx, "saved_views")?) } else { None };
         let inserted = tx.execute(
-            "INSERT INTO saved_views (id, org_id, name, app, kind, q, since, until, created_by, created_at)
-             SELECT ?10, id, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 FROM orgs WHERE slug = ?1",
-            params![org, new.name, new.app, new.kind, new.q, new.since, new.until, new.created_by, now_ns(), chosen_id],
+            "INSERT INTO saved_views (id, org_id, name, app, kind, q, since, until, created_by, created_at, cols)
+             SELECT ?10, id, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?11 FROM orgs WHERE slug = ?1",
+            params![
+                org,
+                new.name,
+                new.app,
+                new.kind,
+                new.q,
+                new.since,
+                new.until,
+                new.created_by,
+                now_ns(),
+                chosen_id,
+                new.cols
+            ],
         )?;
         if inserted == 0 {
             return Err(CatalogError::Missing(format!("organisation \"{org}\"")));
@@ -104,6 +120,7 @@ impl Catalog {
             q: row.q.clone(),
             since: row.since.clone(),
             until: row.until.clone(),
+            cols: row.cols.clone(),
             created_by: row.created_by.clone(),
             created_at_ns: row.created_at_ns,
         });

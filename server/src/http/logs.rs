@@ -286,6 +286,7 @@ pub(crate) fn console_view(query: &LogsQuery) -> Result<LogView, ApiError> {
         q: query.q.clone().unwrap_or_default(),
         since: query.since.clone().unwrap_or_default(),
         until: query.until.clone().unwrap_or_default(),
+        cols: String::new(),
     })
 }
 

@@ -388,7 +388,10 @@ impl Counter<'_> {
             .collect();
         found.sort_by(|a, b| b.1.present.cmp(&a.1.present).then_with(|| a.0.cmp(&b.0)));
         fields.extend(
-            found.into_iter().take(self.discover).map(|(field, tally)| tally.into_top(format!("fields.{field}"), total, top)),
+            found
+                .into_iter()
+                .take(self.discover)
+                .map(|(field, tally)| tally.into_top(format!("fields.{field}"), total, top)),
         );
         Stats { total, buckets: self.buckets.into_values().collect(), fields, gaps, records_read: self.records_read }
     }

@@ -6,7 +6,8 @@
 //! A field is a column of a frame when every record of the frame is a JSON
 //! object, and the field's values there are scalars (strings, numbers,
 //! booleans, null) of at most [`MAX_DISTINCT`] distinct texts, each
-//! repeated four times on average. A column is a dictionary of the JSON
+//! repeated four times on average (an identifier, nearly every value
+//! different, is left to the lines). A column is a dictionary of the JSON
 //! texts of its values (as `serde_json` writes them, so they parse back to
 //! the same value) and one id per record: `0` where the record has no such
 //! key at its top level or holds an object or array there, `k` for the
@@ -42,8 +43,9 @@ use serde_json::Value;
 
 use super::frame::{get_varint, put_varint, unzigzag, zigzag, FrameError};
 
-/// Distinct values a field may have in one frame to be a column.
-pub const MAX_DISTINCT: usize = 4096;
+/// Distinct values a field may have in one frame to be a column (ids are
+/// two bytes, 0 reserved).
+pub const MAX_DISTINCT: usize = 65_535;
 /// Field columns one frame may hold.
 pub const MAX_COLUMNS: usize = 32;
 const CODEC_RAW: u8 = 0;
@@ -99,7 +101,10 @@ fn field_columns(records: &[(i64, &str)]) -> Vec<(String, Vec<u8>)> {
                 None => continue,
             };
             let building = &mut fields[index].1;
-            if building.dropped {
+            // Past a thousand records, a field with more than one value in
+            // two different is an identifier: no column.
+            if building.dropped || (at >= 1_024 && building.texts.len() * 2 > at) {
+                building.dropped = true;
                 continue;
             }
             let text = value.to_string();
@@ -183,7 +188,8 @@ impl<'a> ColumnsSection<'a> {
         let area_len = u32::from_le_bytes(bytes.get(0..4).ok_or(bad)?.try_into().unwrap()) as usize;
         let area = bytes.get(4..4 + area_len).ok_or(FrameError::Corrupt("bad columns section"))?;
         let mut at = 2;
-        let how_many = u16::from_le_bytes(area.get(0..2).ok_or(FrameError::Corrupt("bad columns section"))?.try_into().unwrap());
+        let how_many =
+            u16::from_le_bytes(area.get(0..2).ok_or(FrameError::Corrupt("bad columns section"))?.try_into().unwrap());
         let mut columns = Vec::with_capacity(how_many as usize);
         for _ in 0..how_many {
             let take = |at: &mut usize, n: usize| {
@@ -192,7 +198,8 @@ impl<'a> ColumnsSection<'a> {
                 slice
             };
             let name_len = take(&mut at, 1)?[0] as usize;
-            let name = std::str::from_utf8(take(&mut at, name_len)?).map_err(|_| FrameError::Corrupt("bad column name"))?;
+            let name =
+                std::str::from_utf8(take(&mut at, name_len)?).map_err(|_| FrameError::Corrupt("bad column name"))?;
             let codec = take(&mut at, 1)?[0];
             let stored_len = u32::from_le_bytes(take(&mut at, 4)?.try_into().unwrap()) as usize;
             let raw_len = u32::from_le_bytes(take(&mut at, 4)?.try_into().unwrap()) as usize;
@@ -283,7 +290,8 @@ mod tests {
                 _ => format!(r#"{{"status":{},"path":"/p{}","method":"GET","id":{i}}}"#, [200, 503][i % 2], i % 3),
             })
             .collect();
-        let records: Vec<(i64, &str)> = payloads.iter().enumerate().map(|(i, p)| (1_000 + i as i64 * 7, p.as_str())).collect();
+        let records: Vec<(i64, &str)> =
+            payloads.iter().enumerate().map(|(i, p)| (1_000 + i as i64 * 7, p.as_str())).collect();
         let bytes = encode(1_000, &records, Some(3));
         let (section, len) = ColumnsSection::parse(&bytes, records.len(), 1_000).unwrap();
         assert_eq!(len, bytes.len());
@@ -319,7 +327,8 @@ mod tests {
         let records: Vec<(i64, &str)> = payloads.iter().map(|p| (1, p.as_str())).collect();
         let bytes = encode(1, &records, None);
         for cut in 0..bytes.len() {
-            let _ = ColumnsSection::parse(&bytes[..cut], 20, 1).map(|(section, _)| (section.times(), section.column("status")));
+            let _ = ColumnsSection::parse(&bytes[..cut], 20, 1)
+                .map(|(section, _)| (section.times(), section.column("status")));
         }
         for at in 0..bytes.len() {
             let mut bad = bytes.clone();

@@ -131,7 +131,13 @@ pub struct Parts {
 }
 
 /// Encodes `records` into one frame, with the `parts` asked for.
-pub fn encode_with(first_offset: u64, records: &[(i64, &str)], codec: Codec, parts: Parts, out: &mut Vec<u8>) -> FrameMeta {
+pub fn encode_with(
+    first_offset: u64,
+    records: &[(i64, &str)],
+    codec: Codec,
+    parts: Parts,
+    out: &mut Vec<u8>,
+) -> FrameMeta {
     let indexed = parts.index;
     assert!(!records.is_empty(), "a frame holds at least one record");
     let index = indexed.then(|| {

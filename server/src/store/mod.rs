@@ -170,9 +170,33 @@ pub struct StoreConfig {
     /// small frame costs little, and its index would weigh as much as its
     /// records (a one-line commit).
     pub token_index_min_bytes: usize,
-    /// Whether compaction writes frames with columns (see `columns.rs`),
-    /// so counts over sealed data read fields without the lines.
-    pub columns: bool,
+    /// Which frames get columns (see `columns.rs`), so counts read the
+    /// fields they need without the lines. Frames of fewer uncompressed
+    /// bytes than `token_index_min_bytes` get none at append.
+    pub columns: ColumnsAt,
+}
+
+/// Which frames are written with columns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ColumnsAt {
+    /// Every frame large enough, at append and at compaction: counts skip
+    /// the lines from the first second; appends parse each line once more.
+    Always,
+    /// Only the blocks compaction writes.
+    Compacted,
+    /// None.
+    Off,
+}
+
+impl ColumnsAt {
+    pub fn parse(text: &str) -> Option<ColumnsAt> {
+        match text {
+            "always" => Some(ColumnsAt::Always),
+            "compacted" => Some(ColumnsAt::Compacted),
+            "off" => Some(ColumnsAt::Off),
+            _ => None,
+        }
+    }
 }
 
 /// Which frames are written with a token index.
@@ -213,7 +237,7 @@ impl Default for StoreConfig {
             compact_block_bytes: 4 << 20,
             token_index: TokenIndex::Always,
             token_index_min_bytes: 16 << 10,
-            columns: true,
+            columns: ColumnsAt::Always,
         }
     }
 }

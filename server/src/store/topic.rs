@@ -23,7 +23,8 @@ use super::frame::{self, FrameMeta, HEADER_LEN};
 use super::index::{self, Required};
 use super::segment::{Repairs, Segment};
 use super::{
-    Durability, Gap, GapReason, ReadBatch, Retention, StoreConfig, StoreError, StoredRecord, TokenIndex, TopicKey,
+    ColumnsAt, Durability, Gap, GapReason, ReadBatch, Retention, StoreConfig, StoreError, StoredRecord, TokenIndex,
+    TopicKey,
 };
 
 /// Largest uncompressed frame a commit writes; a bigger group is split.
@@ -291,7 +292,7 @@ impl Topic {
                 self.config.codec,
                 frame::Parts {
                     index: self.config.token_index == TokenIndex::Always && raw >= self.config.token_index_min_bytes,
-                    columns: false,
+                    columns: self.config.columns == ColumnsAt::Always && raw >= self.config.token_index_min_bytes,
                 },
                 &mut bytes,
             );
@@ -646,7 +647,7 @@ impl Topic {
         let mut block: Vec<StoredRecord> = Vec::new();
         let mut block_bytes = 0;
         let (token_index, min_bytes) = (self.config.token_index != TokenIndex::Off, self.config.token_index_min_bytes);
-        let columns = self.config.columns;
+        let columns = self.config.columns != ColumnsAt::Off;
         let flush = |block: &mut Vec<StoredRecord>, out: &mut Vec<u8>, metas: &mut Vec<FrameMeta>| {
             if let Some(first) = block.first() {
                 let records: Vec<(i64, &str)> = block.iter().map(|r| (r.ts_ns, &*r.payload)).collect();

@@ -24,7 +24,7 @@ use super::{group, Scratch};
 use crate::query::search::{search, Order, SearchRequest};
 use crate::query::stats::{count, Split, Stats, StatsRequest};
 use crate::query::CompiledFilter;
-use crate::store::{Store, StoreConfig, TokenIndex, TopicKey};
+use crate::store::{ColumnsAt, Store, StoreConfig, TokenIndex, TopicKey};
 
 #[derive(clap::Args, Debug)]
 pub struct AnalyticsBenchConfig {
@@ -178,21 +178,26 @@ pub fn run(config: &AnalyticsBenchConfig) -> BenchResult<()> {
     let compacted_bytes = store.info(&key).ok_or("no topic")?.bytes;
     println!("Vigie: appended in {append_s:.1} s, compacted in {compact_s:.1} s");
 
-    // What the token index costs: the same lines without it.
-    let plain = Store::open_with(
-        dir.join("vigie-without-index"),
-        StoreConfig { segment_max_bytes: 4 << 20, token_index: TokenIndex::Off, ..StoreConfig::default() },
-    )?;
-    let started = Instant::now();
-    for chunk in records.chunks(1_000) {
-        plain.append_batch(&key, chunk.to_vec())?;
-    }
-    let plain_append_s = started.elapsed().as_secs_f64();
-    let plain_appended = plain.info(&key).ok_or("no topic")?.bytes;
-    plain.compact()?;
-    let plain_compacted = plain.info(&key).ok_or("no topic")?.bytes;
-    drop(plain);
-    let _ = std::fs::remove_dir_all(dir.join("vigie-without-index"));
+    // What the token index and the columns cost: the same lines without one.
+    let without = |name: &str, config: StoreConfig| -> BenchResult<(f64, u64, u64)> {
+        let plain = Store::open_with(dir.join(name), config)?;
+        let started = Instant::now();
+        for chunk in records.chunks(1_000) {
+            plain.append_batch(&key, chunk.to_vec())?;
+        }
+        let append_s = started.elapsed().as_secs_f64();
+        let appended = plain.info(&key).ok_or("no topic")?.bytes;
+        plain.compact()?;
+        let compacted = plain.info(&key).ok_or("no topic")?.bytes;
+        drop(plain);
+        let _ = std::fs::remove_dir_all(dir.join(name));
+        Ok((append_s, appended, compacted))
+    };
+    let sized = StoreConfig { segment_max_bytes: 4 << 20, ..StoreConfig::default() };
+    let (plain_append_s, plain_appended, plain_compacted) =
+        without("vigie-without-index", StoreConfig { token_index: TokenIndex::Off, ..sized.clone() })?;
+    let (flat_append_s, flat_appended, flat_compacted) =
+        without("vigie-without-columns", StoreConfig { columns: ColumnsAt::Off, ..sized })?;
 
     let mut answers = Answers::default();
     let (rare_ms, rare) = timed(config.runs, || rare_search(&rare_filter));
@@ -250,11 +255,23 @@ pub fn run(config: &AnalyticsBenchConfig) -> BenchResult<()> {
         "what the token index costs Vigie".into(),
         "–".into(),
         format!(
-            "+{:.1} % bytes compacted, +{:.1} % as appended; appends {:.0} k lines/s with it, {:.0} k/s without",
+            "{:+.1} % bytes compacted, {:+.1} % as appended; appends {:.0} k lines/s with it, {:.0} k/s without",
             (compacted_bytes as f64 / plain_compacted as f64 - 1.0) * 100.0,
             (appended_bytes as f64 / plain_appended as f64 - 1.0) * 100.0,
             records.len() as f64 / append_s / 1e3,
             records.len() as f64 / plain_append_s / 1e3
+        ),
+        "–".into(),
+    ]);
+    rows.push([
+        "what the columns cost Vigie".into(),
+        "–".into(),
+        format!(
+            "{:+.1} % bytes compacted, {:+.1} % as appended; appends {:.0} k lines/s with them, {:.0} k/s without",
+            (compacted_bytes as f64 / flat_compacted as f64 - 1.0) * 100.0,
+            (appended_bytes as f64 / flat_appended as f64 - 1.0) * 100.0,
+            records.len() as f64 / append_s / 1e3,
+            records.len() as f64 / flat_append_s / 1e3
         ),
         "–".into(),
     ]);

@@ -96,7 +96,7 @@ pub struct Stats {
 /// The values of one field seen so far.
 #[derive(Default)]
 struct Tally {
-    values: HashMap<String, u64>,
+    values: HashMap<String, u64, foldhash::fast::RandomState>,
     /// Records with the field (values past the distinct ones kept count
     /// here, and as other).
     present: u64,
@@ -116,7 +116,15 @@ impl Tally {
     fn into_top(self, field: String, total: u64, top: usize) -> FieldTop {
         let mut values: Vec<TopValue> =
             self.values.into_iter().map(|(value, count)| TopValue { value, count }).collect();
-        values.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
+        let order = |a: &TopValue, b: &TopValue| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value));
+        // The first `top` found among many values, then only they sorted.
+        if top == 0 {
+            values.clear();
+        } else if top < values.len() {
+            values.select_nth_unstable_by(top - 1, order);
+            values.truncate(top);
+        }
+        values.sort_by(order);
         let kept = values.len().min(top);
         let listed: u64 = values[..kept].iter().map(|value| value.count).sum();
         values.truncate(kept);
@@ -177,8 +185,8 @@ pub fn count(store: &Store, request: &StatsRequest) -> Stats {
 /// A named field's values in one frame's column, counted.
 struct FrameTally<'a> {
     ids: &'a [u16],
-    /// The text each id counts as (`None`: JSON null, not counted).
-    texts: Vec<Option<String>>,
+    /// The JSON text of each id's value (id `k` is `texts[k - 1]`).
+    texts: &'a [String],
     counts: Vec<u64>,
     /// Ids in the order they first came.
     order: Vec<usize>,
@@ -301,9 +309,12 @@ impl Counter<'_> {
             .iter()
             .map(|name| {
                 let column = &columns[*name];
-                let mut texts = vec![None];
-                texts.extend(column.texts.iter().map(|text| serde_json::from_str(text).ok().and_then(|v| text_of(&v))));
-                FrameTally { ids: &column.ids, texts, counts: vec![0; column.texts.len() + 1], order: Vec::new() }
+                FrameTally {
+                    ids: &column.ids,
+                    texts: &column.texts,
+                    counts: vec![0; column.texts.len() + 1],
+                    order: Vec::new(),
+                }
             })
             .collect();
         let whole_in_time = self.in_time(meta.min_ts_ns) && self.in_time(meta.max_ts_ns);
@@ -353,8 +364,8 @@ impl Counter<'_> {
         // In the order values first came, as one record at a time would.
         for (frame, tally) in named.iter().zip(self.tallies.iter_mut()) {
             for id in &frame.order {
-                if let Some(text) = &frame.texts[*id] {
-                    tally.add(text, frame.counts[*id], MAX_DISTINCT);
+                if let Some(text) = text_of_json(&frame.texts[*id - 1]) {
+                    tally.add(&text, frame.counts[*id], MAX_DISTINCT);
                 }
             }
         }
@@ -429,6 +440,15 @@ fn field_value(record: &serde_json::Map<String, Value>, field: &str) -> Option<S
 /// Whether a field name can be written in a filter as it is.
 fn filterable(name: &str) -> bool {
     (1..=64).contains(&name.len()) && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
+}
+
+/// [`text_of`] the value a column's JSON text holds; a plain string read in place.
+fn text_of_json(json: &str) -> Option<std::borrow::Cow<'_, str>> {
+    let inner = json.strip_prefix('"').and_then(|rest| rest.strip_suffix('"'));
+    match inner {
+        Some(inner) if !inner.contains('\\') => Some(inner.into()),
+        _ => serde_json::from_str::<Value>(json).ok().as_ref().and_then(text_of).map(Into::into),
+    }
 }
 
 fn text_of(value: &Value) -> Option<String> {

@@ -72,47 +72,59 @@ pub fn encode(min_ts_ns: i64, records: &[(i64, &str)], zstd_level: Option<i32>) 
     out
 }
 
+/// Records after which a field with more than one value in two different
+/// is taken for an identifier: no column, no more counting of its values.
+const IDENTIFIER_AFTER: usize = 64;
+
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 /// The raw body of each field that makes a column of these records, by name.
 fn field_columns(records: &[(i64, &str)]) -> Vec<(String, Vec<u8>)> {
+    use std::fmt::Write;
+
     struct Building {
         texts: Vec<String>,
-        ids: HashMap<String, u16>,
+        ids: FastMap<String, u16>,
         of_record: Vec<u16>,
         dropped: bool,
     }
     let mut fields: Vec<(String, Building)> = Vec::new();
-    let mut position: HashMap<String, usize> = HashMap::new();
+    let mut position: FastMap<String, usize> = FastMap::default();
+    let mut text = String::new();
     for (at, (_, payload)) in records.iter().enumerate() {
         // A record that is not an object: no field is a column here.
         let Ok(Value::Object(record)) = serde_json::from_str::<Value>(payload) else { return Vec::new() };
-        for (name, value) in record {
+        for (name, value) in &record {
             if matches!(value, Value::Object(_) | Value::Array(_)) || name.is_empty() || name.len() > 255 {
                 continue;
             }
-            let index = match position.get(&name) {
+            let index = match position.get(name.as_str()) {
                 Some(index) => *index,
                 None if fields.len() < MAX_COLUMNS * 2 => {
                     position.insert(name.clone(), fields.len());
                     let building =
-                        Building { texts: Vec::new(), ids: HashMap::new(), of_record: Vec::new(), dropped: false };
-                    fields.push((name, building));
+                        Building { texts: Vec::new(), ids: FastMap::default(), of_record: Vec::new(), dropped: false };
+                    fields.push((name.clone(), building));
                     fields.len() - 1
                 }
                 None => continue,
             };
             let building = &mut fields[index].1;
-            // Past a thousand records, a field with more than one value in
-            // two different is an identifier: no column.
-            if building.dropped || (at >= 1_024 && building.texts.len() * 2 > at) {
-                building.dropped = true;
+            if building.dropped {
                 continue;
             }
-            let text = value.to_string();
-            let id = match building.ids.get(&text) {
+            if at >= IDENTIFIER_AFTER && building.texts.len() * 2 > at {
+                *building =
+                    Building { texts: Vec::new(), ids: FastMap::default(), of_record: Vec::new(), dropped: true };
+                continue;
+            }
+            text.clear();
+            write!(text, "{value}").expect("writing to a string");
+            let id = match building.ids.get(text.as_str()) {
                 Some(id) => *id,
                 None if building.texts.len() < MAX_DISTINCT => {
                     building.texts.push(text.clone());
-                    building.ids.insert(text, building.texts.len() as u16);
+                    building.ids.insert(text.clone(), building.texts.len() as u16);
                     building.texts.len() as u16
                 }
                 None => {

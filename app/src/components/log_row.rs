@@ -248,7 +248,7 @@ pub fn AccessColumnsMenu(base: String, view: LogView) -> impl IntoView {
             let href = format!("{base}{}", view.toggling_column(column).to_query());
             let title = if on { format!("Hide {}", column.title()) } else { format!("Show {}", column.title()) };
             view! {
-                <li>
+                <li role="none">
                     <a href=href role="menuitemcheckbox" aria-checked=on.to_string() title=title class:on=on>
                         {column.title()}
                     </a>

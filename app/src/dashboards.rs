@@ -827,14 +827,30 @@ pub async fn overview_page(
     let label = range_label("24h");
     let window = Window { org: &org_slug, app: &app_slug, from_ms: now_ms - 86_400_000, to_ms: now_ms, label: &label };
     let metrics = stats.metrics(org_slug.clone(), app_slug.clone()).await?.unwrap_or_default();
-    let mut server_charts = Vec::new();
-    for chart in INSTANCE_CHARTS.iter().take(2) {
-        if metrics.iter().any(|metric| metric.name == chart.metric) {
-            server_charts.push(instance_chart(&stats, &window, chart).await?);
-        }
-    }
+    // Every read below at once: each runs on a blocking thread of its own.
+    let charts = futures::future::try_join_all(
+        INSTANCE_CHARTS
+            .iter()
+            .take(2)
+            .filter(|chart| metrics.iter().any(|metric| metric.name == chart.metric))
+            .map(|chart| instance_chart(&stats, &window, chart)),
+    );
     let day = HttpRequest { from_ms: now_ms - 86_400_000, to_ms: now_ms, step_ms: Some(3_600_000), top: 0 };
-    let summary = stats.http(org_slug.clone(), app_slug.clone(), day).await.map_err(refusal_to_port)?;
+    let summary = async { stats.http(org_slug.clone(), app_slug.clone(), day).await.map_err(refusal_to_port) };
+    // Requests per second over the last whole minute.
+    let minute_end = now_ms.div_euclid(60_000) * 60_000;
+    let last_minute = HttpRequest { from_ms: minute_end - 60_000, to_ms: minute_end, step_ms: Some(60_000), top: 0 };
+    let recent = async { stats.http(org_slug.clone(), app_slug.clone(), last_minute).await.map_err(refusal_to_port) };
+    let errors_view = crate::model::LogView {
+        kind: crate::model::ViewKind::Service,
+        q: "level>=error".to_string(),
+        since: "1h".to_string(),
+        until: String::new(),
+        cols: String::new(),
+    };
+    let errors_href = format!("/orgs/{org_slug}/apps/{app_slug}/logs{}", errors_view.to_query());
+    let error_page = console.log_page(org_slug.clone(), app_slug.clone(), errors_view, OVERVIEW_ERRORS_READ);
+    let (server_charts, summary, recent, error_page) = futures::try_join!(charts, summary, recent, error_page)?;
     let bounds = ("24h", "");
     let status_links = STATUS_CLASSES
         .iter()
@@ -860,20 +876,7 @@ pub async fn overview_page(
         let charts = http_charts(&summary, &label, &org_slug, &app_slug, true);
         charts.into_iter().next().expect("the requests chart comes first")
     });
-    // Requests per second over the last whole minute.
-    let minute_end = now_ms.div_euclid(60_000) * 60_000;
-    let last_minute = HttpRequest { from_ms: minute_end - 60_000, to_ms: minute_end, step_ms: Some(60_000), top: 0 };
-    let recent = stats.http(org_slug.clone(), app_slug.clone(), last_minute).await.map_err(refusal_to_port)?;
     let requests_per_second = Scale::ONE.show(recent.total.requests as f64 / 60.0);
-    let errors_view = crate::model::LogView {
-        kind: crate::model::ViewKind::Service,
-        q: "level>=error".to_string(),
-        since: "1h".to_string(),
-        until: String::new(),
-        cols: String::new(),
-    };
-    let errors_href = format!("/orgs/{org_slug}/apps/{app_slug}/logs{}", errors_view.to_query());
-    let error_page = console.log_page(org_slug.clone(), app_slug.clone(), errors_view, OVERVIEW_ERRORS_READ).await?;
     let (errors, error_count) = match error_page {
         Some(page) => {
             let count = if page.more_in_range {

@@ -337,7 +337,8 @@ impl HttpStatsModel {
         for (&ts, bucket) in minutes.into_iter().flat_map(|buckets| buckets.range(from_ms..to_ms)) {
             by_step.entry(ts.div_euclid(step_ms) * step_ms).or_default().merge(bucket);
             total.merge(bucket);
-            for (path, tally) in &bucket.paths {
+            // No top paths asked (the overview's tiles): none counted.
+            for (path, tally) in bucket.paths.iter().filter(|_| top > 0) {
                 let counts = paths.entry(path.as_str()).or_default();
                 counts.0 += tally.requests;
                 counts.1 += tally.server_errors;

@@ -5,6 +5,10 @@
 //! exactly as a missing one. They live under `/bff/` so they never collide
 //! with the public `/api/v1`.
 
+// A server function an `ActionForm` posts takes one argument per field of
+// the form (`save_view` has eight), in its server and browser halves alike.
+#![allow(clippy::too_many_arguments)]
+
 use leptos::prelude::*;
 
 use crate::model::{AppSettings, AuditPage, LogPage, LogView, OrgSummary, Viewer};
@@ -262,8 +266,6 @@ pub async fn get_saved_views(org: String) -> Result<Vec<crate::model::SavedView>
 
 /// Saves the logs page's view under a name, for every member of the org;
 /// audited. Answers the saved view.
-// One argument per field of the page's form (`ActionForm` posts them flat).
-#[allow(clippy::too_many_arguments)]
 #[server(prefix = "/bff", endpoint = "save_view")]
 pub async fn save_view(
     org: String,

@@ -22,6 +22,8 @@ pub mod search;
 pub mod stats;
 pub mod time_bound;
 
+use std::ops::Range;
+
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder};
 use memchr::memmem;
 use regex::Regex;
@@ -29,6 +31,8 @@ use serde_json::Value;
 use vigie_app::model::Level;
 use vigie_app::query::{Filter, FilterError, Matcher, Op};
 
+use crate::store::columns::ColumnsSection;
+use crate::store::frame::{FrameError, FrameMeta};
 use crate::store::index::{is_word, Required};
 
 /// A filter ready to run over many records.
@@ -221,6 +225,34 @@ impl CompiledFilter {
             terms.push((path[0].clone(), passes));
         }
         Some(ColumnFilter { terms })
+    }
+}
+
+impl CompiledFilter {
+    /// Whether the columns of a frame show that no record of `part` passes
+    /// this filter, whose terms all read the top-level fields `names`
+    /// ([`CompiledFilter::column_names`]). False whenever a record may pass
+    /// or the columns cannot tell.
+    pub fn rules_out(
+        &self,
+        section: &ColumnsSection,
+        meta: &FrameMeta,
+        part: Range<u64>,
+        names: &[&str],
+    ) -> Result<bool, FrameError> {
+        if !names.iter().all(|name| section.has(name)) {
+            return Ok(false);
+        }
+        let mut columns = Vec::with_capacity(names.len());
+        for name in names {
+            columns.push(section.column(name)?.expect("the section has it"));
+        }
+        let texts: Vec<&[String]> = columns.iter().map(|column| column.texts.as_slice()).collect();
+        let Some(filter) = self.for_columns(&texts) else { return Ok(false) };
+        Ok(part.into_iter().all(|offset| {
+            let at = (offset - meta.first_offset) as usize;
+            filter.verdict(columns.iter().map(|column| column.ids[at])) == Verdict::Fails
+        }))
     }
 }
 

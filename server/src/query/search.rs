@@ -7,7 +7,9 @@
 //! next page starts from (oldest-first) or stops before (newest-first), so
 //! paging never skips or repeats a record, even while new ones arrive.
 //! Either way, frames whose token index lacks what the filter requires are
-//! not read (see `CompiledFilter::required`).
+//! not read (see `CompiledFilter::required`); oldest-first, neither are the
+//! frames whose columns fail the filter for every record (see
+//! `CompiledFilter::rules_out`).
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -76,16 +78,26 @@ fn oldest_first(
     }
     let mut stopped_after = None;
     let required = request.filter.required();
-    let (_, gaps) = store.scan_where(request.key, offsets, required, |offset, ts_ns, payload| {
-        if in_time(ts_ns) && request.filter.matches(payload) {
-            let payload = String::from_utf8_lossy(payload);
-            page.records.push(StoredRecord { offset, ts_ns, payload: Arc::from(payload.as_ref()) });
-            if page.records.len() >= request.limit {
-                stopped_after = Some(offset);
-                return false;
+    let filter_columns = request.filter.column_names().filter(|names| !names.is_empty());
+    let (_, gaps) = store.scan_frames(request.key, offsets, required, |frame, part| {
+        // A frame whose columns fail every record of the part is not decompressed.
+        if let (Some(names), Some(section)) = (&filter_columns, frame.columns()) {
+            if request.filter.rules_out(section, &frame.meta, part.clone(), names)? {
+                return Ok(true);
             }
         }
-        true
+        let mut going = true;
+        frame.for_each(|offset, ts_ns, payload| {
+            if going && part.contains(&offset) && in_time(ts_ns) && request.filter.matches(payload) {
+                let payload = String::from_utf8_lossy(payload);
+                page.records.push(StoredRecord { offset, ts_ns, payload: Arc::from(payload.as_ref()) });
+                if page.records.len() >= request.limit {
+                    stopped_after = Some(offset);
+                    going = false;
+                }
+            }
+        })?;
+        Ok(going)
     });
     page.gaps.extend(gaps);
     page.next_cursor = stopped_after.map(|offset| offset + 1);

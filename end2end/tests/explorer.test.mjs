@@ -25,6 +25,10 @@ test('the histogram counts what the stats endpoint counts, and a field value nar
   // Ended a minute ago: no line still on its way into it.
   const until = new Date(Math.floor(Date.now() / 60_000) * 60_000 - 60_000).toISOString().replace('.000', '');
   const since = new Date(Date.parse(until) - 3 * 60_000).toISOString().replace('.000', '');
+  // The demo writes its history (one batch a topic) after it starts serving: wait for it.
+  while ((await stats(`kind=access&since=${since}&until=${until}`)).total === 0) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
   await page.goto(`${env.vigie.url}/orgs/demo/apps/web/logs?kind=access&since=${since}&until=${until}`);
   await page.locator('body[data-hydrated]').waitFor({ state: 'attached' });
   const chart = page.locator('[data-chart="logs.volume"]');

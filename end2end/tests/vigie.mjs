@@ -152,6 +152,20 @@ export function demoForTests() {
   before(async () => {
     env.vigie = await startVigie({ dataDir: scratchDataDir(), args: ['--demo'] });
     env.browser = await launchChromium();
+    // The demo writes its history after it starts serving, one batch a
+    // topic, before any live line: once every log topic has lines, the
+    // history is all there for the tests to read.
+    const topics = [['api', 'service'], ['api', 'access'], ['web', 'service'], ['web', 'access'],
+      ['worker', 'service'], ['pg-main', 'service']];
+    for (const [app, kind] of topics) {
+      for (;;) {
+        const response = await fetch(`${env.vigie.url}/api/v1/orgs/demo/apps/${app}/logs/stats?kind=${kind}`, {
+          headers: { authorization: `Bearer ${env.vigie.token}` },
+        });
+        if (response.ok && (await response.json()).total > 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
   });
   after(async () => {
     await env.browser?.close();

@@ -25,7 +25,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
-    path, SsrMode,
+    lazy_route, path, Lazy, LazyRoute, SsrMode,
 };
 
 use pages::{
@@ -57,13 +57,6 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     components::time::provide_local_times();
-    // Browser tests wait for this sign that the page is now the app's.
-    #[cfg(feature = "hydrate")]
-    Effect::new(|_| {
-        if let Some(body) = document().body() {
-            let _ = body.set_attribute("data-hydrated", "");
-        }
-    });
     view! {
         <Stylesheet id="vigie" href="/pkg/vigie.css" />
         <Link rel="icon" type_="image/svg+xml" href="/favicon.svg" />
@@ -72,22 +65,74 @@ pub fn App() -> impl IntoView {
             if title.is_empty() { "Vigie".to_string() } else { format!("{title} · Vigie") }
         } />
         <Router>
-            <Routes fallback=NotFound>
-                <Route path=path!("/signin") view=SignInPage />
+            <Routes fallback=|| { after_hydration(); view! { <NotFound /> } }>
+                <Route path=path!("/signin") view=|| { after_hydration(); view! { <SignInPage /> } } />
+                // Lazy: each page's code is its own chunk of WebAssembly,
+                // fetched when a page first needs it (the server names the
+                // chunks of the page it sends, for the browser to preload).
                 // Async: the server sends each page whole once its data is
                 // read (a few ms), so its lines show without scripts and
                 // without a loading state swapped out after the fact.
-                <Route path=path!("/") view=OrgsPage ssr=SsrMode::Async />
-                <Route path=path!("/orgs/:org") view=OrgHomePage ssr=SsrMode::Async />
-                <Route path=path!("/orgs/:org/audit") view=OrgAuditPage ssr=SsrMode::Async />
-                <Route path=path!("/orgs/:org/apps/:app") view=AppOverviewPage ssr=SsrMode::Async />
-                <Route path=path!("/orgs/:org/apps/:app/logs") view=AppLogsPage ssr=SsrMode::Async />
-                <Route path=path!("/orgs/:org/apps/:app/map") view=AppMapPage ssr=SsrMode::Async />
-                <Route path=path!("/orgs/:org/apps/:app/metrics") view=AppMetricsPage ssr=SsrMode::Async />
-                <Route path=path!("/orgs/:org/apps/:app/http") view=AppHttpPage ssr=SsrMode::Async />
-                <Route path=path!("/orgs/:org/apps/:app/settings") view=AppSettingsPage ssr=SsrMode::Async />
-                <Route path=path!("/orgs/:org/apps/:app/drains") view=AppDrainsPage ssr=SsrMode::Async />
+                <Route path=path!("/") view={Lazy::<OrgsRoute>::new()} ssr=SsrMode::Async />
+                <Route path=path!("/orgs/:org") view={Lazy::<OrgHomeRoute>::new()} ssr=SsrMode::Async />
+                <Route path=path!("/orgs/:org/audit") view={Lazy::<OrgAuditRoute>::new()} ssr=SsrMode::Async />
+                <Route path=path!("/orgs/:org/apps/:app") view={Lazy::<AppOverviewRoute>::new()} ssr=SsrMode::Async />
+                <Route path=path!("/orgs/:org/apps/:app/logs") view={Lazy::<AppLogsRoute>::new()} ssr=SsrMode::Async />
+                <Route path=path!("/orgs/:org/apps/:app/map") view={Lazy::<AppMapRoute>::new()} ssr=SsrMode::Async />
+                <Route path=path!("/orgs/:org/apps/:app/metrics") view={Lazy::<AppMetricsRoute>::new()} ssr=SsrMode::Async />
+                <Route path=path!("/orgs/:org/apps/:app/http") view={Lazy::<AppHttpRoute>::new()} ssr=SsrMode::Async />
+                <Route path=path!("/orgs/:org/apps/:app/settings") view={Lazy::<AppSettingsRoute>::new()} ssr=SsrMode::Async />
+                <Route path=path!("/orgs/:org/apps/:app/drains") view={Lazy::<AppDrainsRoute>::new()} ssr=SsrMode::Async />
             </Routes>
         </Router>
     }
+}
+
+/// What runs once a page's view is hydrated (an effect's first run comes
+/// after the view it was created with): the stored choice of local times,
+/// then the sign browser tests wait for, that the page is now the app's.
+/// The shell hydrates before a lazy page's code has even arrived, so this
+/// belongs to each page, not to [`App`].
+fn after_hydration() {
+    #[cfg(feature = "hydrate")]
+    Effect::new(|_| {
+        components::time::restore_local_times();
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "");
+        }
+    });
+}
+
+// One lazy route per page: `view` is split out of the main WebAssembly
+// module by scripts/build-site. The pages read their own data, so `data`
+// holds nothing.
+macro_rules! lazy_pages {
+    ($($route:ident => $page:ident),* $(,)?) => {$(
+        struct $route;
+
+        #[lazy_route]
+        impl LazyRoute for $route {
+            fn data() -> Self {
+                Self
+            }
+
+            fn view(_this: Self) -> AnyView {
+                after_hydration();
+                view! { <$page /> }.into_any()
+            }
+        }
+    )*};
+}
+
+lazy_pages! {
+    OrgsRoute => OrgsPage,
+    OrgHomeRoute => OrgHomePage,
+    OrgAuditRoute => OrgAuditPage,
+    AppOverviewRoute => AppOverviewPage,
+    AppLogsRoute => AppLogsPage,
+    AppMapRoute => AppMapPage,
+    AppMetricsRoute => AppMetricsPage,
+    AppHttpRoute => AppHttpPage,
+    AppSettingsRoute => AppSettingsPage,
+    AppDrainsRoute => AppDrainsPage,
 }

@@ -11,5 +11,7 @@ pub fn hydrate() {
     // The bundle's memory, for the benchmarks of end2end/bench to read
     // (`globalThis.vigieMemory.buffer.byteLength`).
     let _ = js_sys::Reflect::set(&js_sys::global(), &"vigieMemory".into(), &wasm_bindgen::memory());
-    leptos::mount::hydrate_body(vigie_app::App);
+    // Lazy: the page's own chunk of WebAssembly is fetched (or was preloaded)
+    // before its part of the HTML is hydrated.
+    leptos::mount::hydrate_lazy(vigie_app::App);
 }

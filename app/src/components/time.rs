@@ -11,17 +11,23 @@ use crate::model::{clock_utc, day_utc};
 #[derive(Clone, Copy, Debug)]
 pub struct LocalTimes(pub RwSignal<bool>);
 
-/// Provides the choice to the whole app; in the browser, reads the stored
-/// choice once hydrated (the first paint is UTC on both sides).
+/// Provides the choice to the whole app. The first paint is UTC on both
+/// sides; [`restore_local_times`] applies the stored choice once a page is
+/// hydrated.
 pub fn provide_local_times() {
-    let local = RwSignal::new(false);
-    provide_context(LocalTimes(local));
-    #[cfg(feature = "hydrate")]
-    Effect::new(move |_| {
+    provide_context(LocalTimes(RwSignal::new(false)));
+}
+
+/// In the browser, applies the choice stored by an earlier visit. Called
+/// once the page's own view is hydrated: a change made before would not
+/// reach the page's HTML, which hydration takes as it is.
+#[cfg(feature = "hydrate")]
+pub fn restore_local_times() {
+    if let Some(LocalTimes(local)) = use_context::<LocalTimes>() {
         if browser::stored_choice().as_deref() == Some("local") {
             local.set(true);
         }
-    });
+    }
 }
 
 /// The toggle between UTC and local time, for a toolbar.

@@ -9,6 +9,46 @@ import { artifacts, signedInPage, demoForTests } from './vigie.mjs';
 
 const env = demoForTests();
 
+// The WebAssembly files a page fetches, by name (`split___app_logs_route…`
+// is the logs page's own code; `vigie.wasm` is the main module).
+function wasmFetched(page) {
+  const names = [];
+  page.on('request', (request) => {
+    const name = new URL(request.url()).pathname.split('/').pop();
+    if (name.endsWith('.wasm')) names.push(name);
+  });
+  return names;
+}
+const pageCode = (names) => names.filter((name) => name.startsWith('split___')).map((name) => name.split('_route_view')[0].slice(8)).sort();
+
+test('a page fetches only its own code: the logs page none of the metrics page, which comes with the Metrics link', async () => {
+  const page = await signedInPage(env.browser, env.vigie);
+  const fetched = wasmFetched(page);
+  await page.goto(`${env.vigie.url}/orgs/demo/apps/api/logs`);
+  await page.locator('body[data-hydrated]').waitFor({ state: 'attached' });
+  await page.getByTestId('live-status').filter({ hasText: 'Live' }).waitFor({ timeout: 10_000 });
+  assert.ok(fetched.includes('vigie.wasm'), `${fetched}`);
+  assert.deepEqual(pageCode(fetched), ['app_logs'], 'the logs page fetched its own code only');
+  // The server named the page's code in the HTML, for the browser to fetch
+  // while the main module compiles.
+  const preloaded = await page.$$eval('link[rel=preload][href$=".wasm"]', (links) => links.map((link) => link.getAttribute('href')));
+  assert.ok(preloaded.some((href) => href.includes('split___app_logs_route')), `${preloaded}`);
+
+  await page.evaluate(() => { window.stillThisPage = true; });
+  await page.getByRole('link', { name: 'Metrics' }).click();
+  await page.waitForURL('**/orgs/demo/apps/api/metrics');
+  await page.locator('[data-chart="instance.cpu_percent"]').waitFor();
+  assert.deepEqual(pageCode(fetched), ['app_logs', 'app_metrics'], 'the metrics code came with the link');
+  assert.equal(await page.evaluate(() => window.stillThisPage), true, 'no reload: the app went on in the same document');
+  // Its legend answers a click: the page's code runs.
+  const chart = page.locator('[data-chart="instance.cpu_percent"]');
+  await chart.getByRole('button', { name: 'api-2' }).click();
+  await page.waitForFunction(() =>
+    document.querySelector('[data-chart="instance.cpu_percent"] .legend-toggle[aria-pressed="false"]'));
+  assert.equal(await chart.locator('.chart-layer[data-series="1"]').isVisible(), false);
+  await page.close();
+});
+
 const CHARTS = [
   ['instance.cpu_percent', /^CPU % \(100 = one core\) per instance, last 24 h: api-1 max [\d.]+, api-2 max [\d.]+$/],
   ['instance.memory_used_bytes', /^Memory used against limit, MB, per instance, last 24 h: api-1 max [\d.]+, api-1 limit max [\d.]+, api-2 max/],

@@ -13,6 +13,7 @@ pub mod drains;
 pub mod drains_port;
 #[cfg(feature = "ssr")]
 pub mod grafana_port;
+pub mod json;
 pub mod model;
 pub mod pages;
 #[cfg(feature = "ssr")]

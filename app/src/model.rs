@@ -821,7 +821,7 @@ impl StreamEnd {
     /// The `end` event's data; whatever it holds, the stream has ended, so
     /// data this console cannot read still ends it, with a plain sentence.
     pub fn from_event_data(data: &str) -> StreamEnd {
-        let mut end = serde_json::from_str::<StreamEnd>(data)
+        let mut end = crate::json::decode::<StreamEnd>(data)
             .unwrap_or(StreamEnd { reason: EndReason::Other, message: String::new() });
         if end.message.trim().is_empty() {
             end.message = match end.reason {

@@ -29,11 +29,6 @@ test('a page fetches only its own code: the logs page none of the metrics page, 
   await page.getByTestId('live-status').filter({ hasText: 'Live' }).waitFor({ timeout: 10_000 });
   assert.ok(fetched.includes('vigie.wasm'), `${fetched}`);
   assert.deepEqual(pageCode(fetched), ['app_logs'], 'the logs page fetched its own code only');
-  // The server named the page's code in the HTML, for the browser to fetch
-  // while the main module compiles.
-  const preloaded = await page.$$eval('link[rel=preload][href$=".wasm"]', (links) => links.map((link) => link.getAttribute('href')));
-  assert.ok(preloaded.some((href) => href.includes('split___app_logs_route')), `${preloaded}`);
-
   await page.evaluate(() => { window.stillThisPage = true; });
   await page.getByRole('link', { name: 'Metrics' }).click();
   await page.waitForURL('**/orgs/demo/apps/api/metrics');

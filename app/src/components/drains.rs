@@ -322,7 +322,7 @@ fn NewDrainFields(
 /// (nothing for the other members).
 #[component]
 pub fn OrgDrains(#[prop(into)] org: String) -> impl IntoView {
-    let page = Resource::new(move || org.clone(), |org| get_drains(org, String::new()));
+    let page = crate::json::resource(move || org.clone(), |org| get_drains(org, String::new()));
     view! {
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {

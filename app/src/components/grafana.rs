@@ -57,7 +57,7 @@ pub async fn act_on_grafana(org: String, action: String) -> Result<String, Serve
 pub fn GrafanaSection(#[prop(into)] org: String) -> impl IntoView {
     let act = ServerAction::<ActOnGrafana>::new();
     // Read again after each action.
-    let status = Resource::new(move || (org.clone(), act.version().get()), |(org, _)| get_grafana(org));
+    let status = crate::json::resource(move || (org.clone(), act.version().get()), |(org, _)| get_grafana(org));
     let outcome = move || {
         act.value().get().map(|result| match result {
             Ok(message) => {

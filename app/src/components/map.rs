@@ -176,7 +176,7 @@ mod realtime {
                     });
                     while let Some(Ok((_, event))) = batches.next().await {
                         let Some(data) = event.data().as_string() else { continue };
-                        let Ok(batch) = serde_json::from_str::<Vec<Placed>>(&data) else { continue };
+                        let Ok(batch) = crate::json::decode::<Vec<Placed>>(&data) else { continue };
                         seen.update(|seen| *seen += batch.len() as u64);
                         let mut inbox = inbox.borrow_mut();
                         for record in batch {

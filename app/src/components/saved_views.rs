@@ -58,7 +58,8 @@ pub fn SaveViewForm(org: String, app: String, view: LogView) -> impl IntoView {
 pub fn SavedViewsSection(#[prop(into)] org: String) -> impl IntoView {
     let remove = ServerAction::<RemoveView>::new();
     let list_org = org.clone();
-    let views = Resource::new(move || (list_org.clone(), remove.version().get()), |(org, _)| get_saved_views(org));
+    let views =
+        crate::json::resource(move || (list_org.clone(), remove.version().get()), |(org, _)| get_saved_views(org));
     let failed = move || {
         remove.value().get().and_then(Result::err).map(|error| {
             view! { <p class="form-error" role="alert">{error.to_string()}</p> }

@@ -26,7 +26,7 @@ impl Crumb {
 
 #[component]
 pub fn TopBar(#[prop(optional)] crumbs: Vec<Crumb>) -> impl IntoView {
-    let viewer = Resource::new(|| (), |_| who_am_i());
+    let viewer = crate::json::resource(|| (), |_| who_am_i());
     view! {
         <header class="top-bar">
             <a class="brand" href="/" aria-label="Vigie home">

@@ -18,7 +18,7 @@ pub fn AppDrainsPage() -> impl IntoView {
     let params = use_params_map();
     let target = move || params.with(|p| (p.get("org").unwrap_or_default(), p.get("app").unwrap_or_default()));
     // The panel reads its list again by itself.
-    let page = Resource::new(target, |(org, app)| get_drains(org, app));
+    let page = crate::json::resource(target, |(org, app)| get_drains(org, app));
     view! {
         <Suspense fallback=|| view! { <TopBar /><main class="page"><Loading what="drains" /></main> }>
             {move || Suspend::new(async move {

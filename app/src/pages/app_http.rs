@@ -26,7 +26,7 @@ pub fn AppHttpPage() -> impl IntoView {
         let (org, app) = params.with(|p| (p.get("org").unwrap_or_default(), p.get("app").unwrap_or_default()));
         (org, app, query.with(|q| ["range", "from", "to"].map(|name| q.get(name).unwrap_or_default())))
     };
-    let page = Resource::new(target, |(org, app, [range, from, to])| get_http_page(org, app, range, from, to));
+    let page = crate::json::resource(target, |(org, app, [range, from, to])| get_http_page(org, app, range, from, to));
     provide_chart_state();
     refresh_while_live(move || page.refetch(), move || query.with_untracked(|q| q.get("from").is_none()));
     view! {

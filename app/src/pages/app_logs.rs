@@ -34,7 +34,7 @@ pub fn AppLogsPage() -> impl IntoView {
         });
         (org, app, view)
     };
-    let page = Resource::new(target, |(org, app, view)| get_log_page(org, app, view));
+    let page = crate::json::resource(target, |(org, app, view)| get_log_page(org, app, view));
     view! {
         <Suspense fallback=|| view! { <TopBar /><main class="page"><Loading what="logs" /></main> }>
             {move || Suspend::new(async move {

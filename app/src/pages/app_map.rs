@@ -25,7 +25,7 @@ pub fn AppMapPage() -> impl IntoView {
         let (org, app) = params.with(|p| (p.get("org").unwrap_or_default(), p.get("app").unwrap_or_default()));
         (org, app, query.with(|q| q.get("mode").unwrap_or_default()))
     };
-    let page = Resource::new(target, |(org, app, mode)| get_map_page(org, app, mode));
+    let page = crate::json::resource(target, |(org, app, mode)| get_map_page(org, app, mode));
     view! {
         <Suspense fallback=|| view! { <TopBar /><main class="page"><Loading what="the map" /></main> }>
             {move || Suspend::new(async move {

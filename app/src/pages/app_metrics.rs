@@ -29,7 +29,7 @@ pub fn AppMetricsPage() -> impl IntoView {
         });
         (org, app, ask)
     };
-    let page = Resource::new(target, |(org, app, [range, from, to, metric, aggregation, group_by])| {
+    let page = crate::json::resource(target, |(org, app, [range, from, to, metric, aggregation, group_by])| {
         get_metrics_page(org, app, MetricsAsk { range, from, to, metric, aggregation, group_by })
     });
     provide_chart_state();

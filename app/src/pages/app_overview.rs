@@ -23,7 +23,7 @@ use crate::model::{CountLink, OverviewPage};
 pub fn AppOverviewPage() -> impl IntoView {
     let params = use_params_map();
     let target = move || params.with(|p| (p.get("org").unwrap_or_default(), p.get("app").unwrap_or_default()));
-    let page = Resource::new(target, |(org, app)| get_overview_page(org, app));
+    let page = crate::json::resource(target, |(org, app)| get_overview_page(org, app));
     provide_chart_state();
     refresh_while_live(move || page.refetch(), || true);
     view! {

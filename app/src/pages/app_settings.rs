@@ -21,7 +21,7 @@ pub fn AppSettingsPage() -> impl IntoView {
     let save = ServerAction::<SetAppRetention>::new();
     // Read again after each save.
     let settings =
-        Resource::new(move || (target(), save.version().get()), |((org, app), _)| get_app_settings(org, app));
+        crate::json::resource(move || (target(), save.version().get()), |((org, app), _)| get_app_settings(org, app));
     view! {
         <Suspense fallback=|| view! { <TopBar /><main class="page"><Loading what="settings" /></main> }>
             {move || Suspend::new(async move {

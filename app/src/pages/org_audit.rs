@@ -16,7 +16,7 @@ use crate::model::{clock_utc, day_utc, AuditRecord};
 #[component]
 pub fn OrgAuditPage() -> impl IntoView {
     let params = use_params_map();
-    let audit = Resource::new(move || params.with(|p| p.get("org").unwrap_or_default()), get_audit_page);
+    let audit = crate::json::resource(move || params.with(|p| p.get("org").unwrap_or_default()), get_audit_page);
     view! {
         <Suspense fallback=|| view! { <TopBar /><main class="page"><Loading what="the audit log" /></main> }>
             {move || Suspend::new(async move {

@@ -18,8 +18,8 @@ use crate::model::{clock_utc, group_thousands, AppKind, AppSparklines, AppSummar
 pub fn OrgHomePage() -> impl IntoView {
     let params = use_params_map();
     let org_slug = move || params.read().get("org").unwrap_or_default();
-    let org = Resource::new(org_slug, get_org);
-    let sparks = Resource::new(org_slug, get_org_sparklines);
+    let org = crate::json::resource(org_slug, get_org);
+    let sparks = crate::json::resource(org_slug, get_org_sparklines);
     view! {
         <Suspense fallback=|| view! { <TopBar /><main class="page"><Loading what="apps" /></main> }>
             {move || Suspend::new(async move {

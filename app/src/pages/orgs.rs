@@ -11,7 +11,7 @@ use crate::components::{
 
 #[component]
 pub fn OrgsPage() -> impl IntoView {
-    let orgs = Resource::new(|| (), |_| list_orgs());
+    let orgs = crate::json::resource(|| (), |_| list_orgs());
     view! {
         <Title text="Organisations" />
         <TopBar />

@@ -103,7 +103,7 @@ async fn receive(
     while let Some(Ok((_, event))) = batches.next().await {
         heard_at_ms.set(now_ms());
         let Some(data) = event.data().as_string() else { continue };
-        let batch = match serde_json::from_str::<Vec<MaybeRecord>>(&data) {
+        let batch = match crate::json::decode::<Vec<MaybeRecord>>(&data) {
             Ok(batch) => readable(batch),
             Err(error) => {
                 leptos::logging::warn!("skipping an unreadable live event: {error}");
@@ -259,7 +259,8 @@ async fn fetch_chunk(url: &str) -> Result<RangeChunk, String> {
         let text = response.text().await.unwrap_or_default();
         return Err(format!("HTTP {}: {}", response.status(), text.trim()));
     }
-    response.json::<RangeChunk>().await.map_err(|error| error.to_string())
+    let text = response.text().await.map_err(|error| error.to_string())?;
+    crate::json::decode::<RangeChunk>(&text).map_err(|error| error.to_string())
 }
 
 fn now_ms() -> f64 {

@@ -108,7 +108,7 @@ fn after_hydration() {
 // module by scripts/build-site. The pages read their own data, so `data`
 // holds nothing.
 macro_rules! lazy_pages {
-    ($($route:ident => $page:ident),* $(,)?) => {$(
+    ($($route:ident ($split:literal) => $page:ident),* $(,)?) => {$(
         struct $route;
 
         #[lazy_route]
@@ -118,6 +118,8 @@ macro_rules! lazy_pages {
             }
 
             fn view(_this: Self) -> AnyView {
+                #[cfg(feature = "ssr")]
+                preload_modules($split);
                 after_hydration();
                 view! { <$page /> }.into_any()
             }
@@ -125,15 +127,49 @@ macro_rules! lazy_pages {
     )*};
 }
 
+// Each route with the name its split point gets (`#[lazy_route]` names it
+// after the type, in snake case), as `__wasm_split_manifest.json` lists it.
 lazy_pages! {
-    OrgsRoute => OrgsPage,
-    OrgHomeRoute => OrgHomePage,
-    OrgAuditRoute => OrgAuditPage,
-    AppOverviewRoute => AppOverviewPage,
-    AppLogsRoute => AppLogsPage,
-    AppMapRoute => AppMapPage,
-    AppMetricsRoute => AppMetricsPage,
-    AppHttpRoute => AppHttpPage,
-    AppSettingsRoute => AppSettingsPage,
-    AppDrainsRoute => AppDrainsPage,
+    OrgsRoute("orgs_route") => OrgsPage,
+    OrgHomeRoute("org_home_route") => OrgHomePage,
+    OrgAuditRoute("org_audit_route") => OrgAuditPage,
+    AppOverviewRoute("app_overview_route") => AppOverviewPage,
+    AppLogsRoute("app_logs_route") => AppLogsPage,
+    AppMapRoute("app_map_route") => AppMapPage,
+    AppMetricsRoute("app_metrics_route") => AppMetricsPage,
+    AppHttpRoute("app_http_route") => AppHttpPage,
+    AppSettingsRoute("app_settings_route") => AppSettingsPage,
+    AppDrainsRoute("app_drains_route") => AppDrainsPage,
+}
+
+/// On the server, names a page's WebAssembly modules in the head's
+/// `<link rel="preload">`, so the browser fetches them while the main
+/// module compiles. Leptos 0.8 means to add these links itself once the
+/// page is rendered, but it looks the split manifest up from whichever
+/// owner happens to be current then, and misses it on most of our pages;
+/// here the page's own owner reads it, as the page renders. The split
+/// point is then struck off Leptos's list, so the links are never written
+/// twice.
+#[cfg(feature = "ssr")]
+fn preload_modules(split: &str) {
+    let Some(manifest) = use_context::<leptos::WasmSplitManifest>() else { return };
+    let prefix = format!("__{split}_view_");
+    if let Some(listed) = use_context::<leptos::PrefetchLazyFn>() {
+        listed.0.try_update_value(|names| names.retain(|name| !name.starts_with(&prefix)));
+    }
+    let Some((modules, loader)) = manifest.0.try_with_value(|(pkg, splits, loader)| {
+        let modules: Vec<String> = splits
+            .iter()
+            .filter(|(name, _)| name.starts_with(&prefix))
+            .flat_map(|(_, modules)| modules.iter().map(|module| format!("{pkg}/{module}.wasm")))
+            .collect();
+        (modules, format!("{pkg}/{loader}"))
+    }) else {
+        return;
+    };
+    for href in modules {
+        let _ =
+            view! { <Link rel="preload" href=href as_="fetch" type_="application/wasm" crossorigin="" /> }.to_html();
+    }
+    let _ = view! { <Link rel="modulepreload" href=loader crossorigin="" /> }.to_html();
 }

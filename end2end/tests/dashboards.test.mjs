@@ -24,11 +24,16 @@ const pageCode = (names) => names.filter((name) => name.startsWith('split___')).
 test('a page fetches only its own code: the logs page none of the metrics page, which comes with the Metrics link', async () => {
   const page = await signedInPage(env.browser, env.vigie);
   const fetched = wasmFetched(page);
-  await page.goto(`${env.vigie.url}/orgs/demo/apps/api/logs`);
+  const html = await (await page.goto(`${env.vigie.url}/orgs/demo/apps/api/logs`)).text();
   await page.locator('body[data-hydrated]').waitFor({ state: 'attached' });
   await page.getByTestId('live-status').filter({ hasText: 'Live' }).waitFor({ timeout: 10_000 });
   assert.ok(fetched.includes('vigie.wasm'), `${fetched}`);
   assert.deepEqual(pageCode(fetched), ['app_logs'], 'the logs page fetched its own code only');
+  // The server named the page's code in its HTML, once each, for the
+  // browser to fetch while the main module compiles.
+  const preloaded = [...html.matchAll(/<link[^>]*rel="preload"[^>]*>/g)]
+    .map((link) => link[0].match(/href="([^"]+)"/)?.[1] ?? '').filter((href) => href.endsWith('.wasm'));
+  assert.deepEqual(pageCode(preloaded.map((href) => href.split('/').pop())), ['app_logs'], `${html.length} bytes: ${preloaded}`);
   await page.evaluate(() => { window.stillThisPage = true; });
   await page.getByRole('link', { name: 'Metrics' }).click();
   await page.waitForURL('**/orgs/demo/apps/api/metrics');

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { artifacts, signedInPage, demoForTests } from './vigie.mjs';
+import { artifacts, signedInPage, demoForTests, noPageErrors } from './vigie.mjs';
 
 const env = demoForTests();
 
@@ -23,6 +23,7 @@ const pageCode = (names) => names.filter((name) => name.startsWith('split___')).
 
 test('a page fetches only its own code: the logs page none of the metrics page, which comes with the Metrics link', async () => {
   const page = await signedInPage(env.browser, env.vigie);
+  const checkErrors = noPageErrors(page);
   const fetched = wasmFetched(page);
   const html = await (await page.goto(`${env.vigie.url}/orgs/demo/apps/api/logs`)).text();
   await page.locator('body[data-hydrated]').waitFor({ state: 'attached' });
@@ -46,6 +47,8 @@ test('a page fetches only its own code: the logs page none of the metrics page, 
   await page.waitForFunction(() =>
     document.querySelector('[data-chart="instance.cpu_percent"] .legend-toggle[aria-pressed="false"]'));
   assert.equal(await chart.locator('.chart-layer[data-series="1"]').isVisible(), false);
+  // Nothing the logs page left behind ran into its own disposed state.
+  checkErrors();
   await page.close();
 });
 

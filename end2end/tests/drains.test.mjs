@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { gunzipSync } from 'node:zlib';
 import { join } from 'node:path';
-import { artifacts, launchChromium, scratchDataDir, signedInPage, startVigie } from './vigie.mjs';
+import { artifacts, launchChromium, noPageErrors, scratchDataDir, signedInPage, startVigie } from './vigie.mjs';
 
 const env = { vigie: undefined, browser: undefined, recipient: undefined, received: [] };
 
@@ -45,13 +45,6 @@ async function until(done, what, ms = 20_000) {
     if (Date.now() > deadline) throw new Error(`waited ${ms} ms for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-}
-
-/** Fails the test on a script error in the page (a hydration that went wrong, for one). */
-function noPageErrors(page) {
-  const errors = [];
-  page.on('pageerror', (error) => errors.push(error.message));
-  return () => assert.deepEqual(errors, [], 'no script error in the page');
 }
 
 test('an admin adds, checks, disables, enables and deletes an app drain, and the lines arrive', async () => {

@@ -1,6 +1,7 @@
 // What the browser tests share: starting a real `vigie serve` on a free
 // port, and launching the system's Chromium through playwright-core.
 
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -129,6 +130,20 @@ export async function signedInPage(browser, vigie, { user = DEMO_USER, ...contex
   // The context goes with its page; the browser may be closing already.
   page.once('close', () => context.close().catch(() => {}));
   return page;
+}
+
+/**
+ * Collects the page's script errors from now on, each with the message of
+ * the Rust panic behind it (logged just before the WebAssembly traps with
+ * a bare "unreachable"); the returned function fails the test on any.
+ */
+export function noPageErrors(page) {
+  const errors = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  page.on('console', (message) => {
+    if (message.type() === 'error' && message.text().includes('panicked')) errors.push(message.text().split('\n\nStack')[0]);
+  });
+  return () => assert.deepEqual(errors, [], 'no script error in the page');
 }
 
 /** POSTs NDJSON service log lines (objects) to an app. */

@@ -15,7 +15,7 @@ pub fn start(tail: TailState, source: TailSource, more_from: Option<u64>) {
         .filter(|limit| HISTORY_CHOICES.contains(limit))
     {
         // After hydration: the server rendered the default.
-        request_animation_frame(move || tail.keep(limit));
+        tail.list.next_frame(move || tail.keep(limit));
     }
     if let Some(cursor) = more_from {
         let source = source.clone();
@@ -92,7 +92,7 @@ fn run_while_shown(task: impl std::future::Future<Output = ()> + 'static) {
 /// size; keeps the newest line in sight while sticking to it.
 fn measure_the_list(tail: TailState) {
     let list = tail.list;
-    request_animation_frame(move || {
+    list.next_frame(move || {
         if list.stick_to_bottom.get_untracked() {
             list.scroll_to_end();
         }
@@ -106,7 +106,7 @@ fn measure_the_list(tail: TailState) {
         if list.stick_to_bottom.get_untracked() {
             // After the new rows are laid out, also on the first paint of
             // a page reached by a client-side link.
-            request_animation_frame(move || list.scroll_to_end());
+            list.next_frame(move || list.scroll_to_end());
         }
     });
 }

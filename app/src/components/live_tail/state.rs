@@ -134,7 +134,7 @@ impl TailState {
         // the browser would cap the scroll at the old height; and only then
         // may the top ask for more.
         let (list, older) = (self.list, self.older);
-        request_animation_frame(move || {
+        list.next_frame(move || {
             if let Some(scroller) = list.scroller.get_untracked() {
                 scroller.set_scroll_top(scroller.scroll_top() + added as i32 * ROW_PX);
             }
@@ -310,7 +310,7 @@ impl ListScroll {
             self.viewport_px.set(list.client_height());
         }
         if first_measure && self.stick_to_bottom.get_untracked() {
-            request_animation_frame(move || self.scroll_to_end());
+            self.next_frame(move || self.scroll_to_end());
         }
     }
 
@@ -322,6 +322,16 @@ impl ListScroll {
                 list.set_scroll_top(list.scroll_top() - dropped as i32 * ROW_PX);
             }
         }
+    }
+
+    /// Runs `then` at the next frame, unless the list has left the page
+    /// by then (a link followed at once): its signals are gone with it.
+    pub fn next_frame(self, then: impl FnOnce() + 'static) {
+        request_animation_frame(move || {
+            if !self.hydrated.is_disposed() {
+                then();
+            }
+        });
     }
 
     pub fn scroll_to_end(self) {

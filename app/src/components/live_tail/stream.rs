@@ -183,7 +183,14 @@ impl Arrivals {
         };
         if first {
             let (waiting, tail) = (self.waiting.clone(), self.tail);
-            set_timeout(move || tail.add(waiting.take()), Duration::from_millis(FLUSH_MS));
+            set_timeout(
+                move || {
+                    if !tail.records.is_disposed() {
+                        tail.add(waiting.take());
+                    }
+                },
+                Duration::from_millis(FLUSH_MS),
+            );
         }
     }
 }

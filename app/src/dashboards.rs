@@ -900,6 +900,10 @@ pub async fn overview_page(
     };
     let mut map = map_view(&summary.places, &org_slug, &app_slug, bounds, "the last 24 h's requests");
     map.credit = stats.places_credit();
+    let map_html = {
+        use leptos::prelude::*;
+        view! { <crate::components::map::RequestMap map small=true /> }.to_html()
+    };
     Ok(OverviewPage {
         org,
         app,
@@ -912,7 +916,7 @@ pub async fn overview_page(
         errors,
         error_count,
         errors_href,
-        map,
+        map_html,
     })
 }
 

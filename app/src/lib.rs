@@ -32,7 +32,7 @@ use leptos_router::{
 use pages::{
     app_drains::AppDrainsPage, app_http::AppHttpPage, app_logs::AppLogsPage, app_map::AppMapPage,
     app_metrics::AppMetricsPage, app_overview::AppOverviewPage, app_settings::AppSettingsPage, not_found::NotFound,
-    org_audit::OrgAuditPage, org_home::OrgHomePage, orgs::OrgsPage, sign_in::SignInPage,
+    org_audit::OrgAuditPage, org_drains::OrgDrainsPage, org_home::OrgHomePage, orgs::OrgsPage, sign_in::SignInPage,
 };
 
 /// The HTML document around every server-rendered page.
@@ -77,6 +77,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/") view={Lazy::<OrgsRoute>::new()} ssr=SsrMode::Async />
                 <Route path=path!("/orgs/:org") view={Lazy::<OrgHomeRoute>::new()} ssr=SsrMode::Async />
                 <Route path=path!("/orgs/:org/audit") view={Lazy::<OrgAuditRoute>::new()} ssr=SsrMode::Async />
+                <Route path=path!("/orgs/:org/drains") view={Lazy::<OrgDrainsRoute>::new()} ssr=SsrMode::Async />
                 <Route path=path!("/orgs/:org/apps/:app") view={Lazy::<AppOverviewRoute>::new()} ssr=SsrMode::Async />
                 <Route path=path!("/orgs/:org/apps/:app/logs") view={Lazy::<AppLogsRoute>::new()} ssr=SsrMode::Async />
                 <Route path=path!("/orgs/:org/apps/:app/map") view={Lazy::<AppMapRoute>::new()} ssr=SsrMode::Async />
@@ -133,6 +134,7 @@ lazy_pages! {
     OrgsRoute("orgs_route") => OrgsPage,
     OrgHomeRoute("org_home_route") => OrgHomePage,
     OrgAuditRoute("org_audit_route") => OrgAuditPage,
+    OrgDrainsRoute("org_drains_route") => OrgDrainsPage,
     AppOverviewRoute("app_overview_route") => AppOverviewPage,
     AppLogsRoute("app_logs_route") => AppLogsPage,
     AppMapRoute("app_map_route") => AppMapPage,

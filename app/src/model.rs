@@ -1165,7 +1165,9 @@ pub struct OverviewPage {
     pub error_count: String,
     /// The service logs of the last hour at error level and above.
     pub errors_href: String,
-    pub map: MapView,
+    /// The small request map, drawn on the server: it only links, so the
+    /// browser needs no map code for it.
+    pub map_html: String,
 }
 
 /// The ways the request map shows requests.

@@ -30,6 +30,8 @@ const PAGES = [
   ['realtime request map', '/orgs/demo/apps/web/map?mode=realtime'],
   ['custom metrics range', '/orgs/demo/apps/api/metrics?from=2026-11-25T14:00:00Z&to=2026-11-25T15:00:00Z'],
   ['audit log', '/orgs/demo/audit'],
+  ['app drains', '/orgs/demo/apps/api/drains'],
+  ['audit-log drains', '/orgs/demo/drains'],
 ];
 
 /** Serious and critical violations on the page as it is now. */

@@ -1,7 +1,7 @@
 // An org admin adds a drain to an app in the console, sees the form follow
 // the recipient type, watches the demo's lines reach a local HTTP
 // recipient, checks, disables (after saying yes), enables and deletes the
-// drain; the org page has its own section for audit-log drains.
+// drain; the org has its own Drains page for its audit log.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -107,22 +107,27 @@ test('an admin adds, checks, disables, enables and deletes an app drain, and the
   await page.close();
 });
 
-test('the org page lists the audit-log drains and adds one', async () => {
+test('the org page leads to the audit-log drains, where one is added', async () => {
   const page = await signedInPage(env.browser, env.vigie, { viewport: { width: 1280, height: 900 } });
   const checkErrors = noPageErrors(page);
   await page.goto(`${env.vigie.url}/orgs/demo`);
   await page.locator('body[data-hydrated]').waitFor();
+  await page.getByRole('navigation', { name: 'This organisation' }).getByRole('link', { name: 'Drains' }).click();
+  await page.waitForURL('**/orgs/demo/drains');
   const section = page.getByTestId('org-drains');
   await section.getByRole('heading', { name: 'Audit log drains' }).waitFor();
+  await section.getByText('No drains yet').waitFor();
   await section.getByLabel('URL').fill(`http://127.0.0.1:${env.recipient.address().port}/audit`);
   await section.getByRole('button', { name: 'Add drain' }).click();
   await section.locator('tbody tr').filter({ hasText: 'AUDITLOG' }).waitFor();
   // The drain's own creation is an audit record: it is forwarded.
   await until(() => env.received.some((record) => record.kind === 'AUDITLOG' && record.action === 'drain.created'), 'the audit record');
   await page.screenshot({ path: join(artifacts, 'org-drains.png') });
-  // The org page's other links still work once it came alive.
-  await page.getByRole('link', { name: 'Audit log', exact: true }).click();
-  await page.waitForURL('**/orgs/demo/audit');
+  // A link to the page opens it as it is, for another admin too.
+  await page.goto(`${env.vigie.url}/orgs/demo/drains`);
+  await page.getByTestId('org-drains').locator('tbody tr').filter({ hasText: 'AUDITLOG' }).waitFor();
+  await page.getByRole('navigation', { name: 'Breadcrumb' }).getByRole('link', { name: 'Acme Demo' }).click();
+  await page.waitForURL('**/orgs/demo');
   checkErrors();
   await page.close();
 });

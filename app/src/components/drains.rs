@@ -317,26 +317,3 @@ fn NewDrainFields(
         </ActionForm>
     }
 }
-
-/// The org page's section: the audit-log drains, for the org's admins
-/// (nothing for the other members).
-#[component]
-pub fn OrgDrains(#[prop(into)] org: String) -> impl IntoView {
-    let page = crate::json::resource(move || org.clone(), |org| get_drains(org, String::new()));
-    view! {
-        <Suspense fallback=|| ()>
-            {move || Suspend::new(async move {
-                match page.await {
-                    Ok(Some(page)) => view! {
-                        <section class="app-section" data-testid="org-drains">
-                            <h2>"Audit log drains"</h2>
-                            <p class="muted">"The organisation's audit log, forwarded as it is written."</p>
-                            <DrainsPanel page />
-                        </section>
-                    }.into_any(),
-                    _ => ().into_any(),
-                }
-            })}
-        </Suspense>
-    }
-}

@@ -19,28 +19,45 @@ const LIVE_RECOUNT_MS: u64 = 10_000;
 
 #[component]
 pub fn LogExplorer(org: String, app: String, view: LogView) -> impl IntoView {
-    let live = !view.is_replay();
-    let explorer = LocalResource::new(move || get_log_explorer(org.clone(), app.clone(), view.clone()));
-    refresh_every_while(LIVE_RECOUNT_MS, move || explorer.refetch(), move || live);
     // Drawn once the page is the browser's: the server and hydration both
-    // leave it empty, so the two never disagree about it.
+    // leave it empty, so the two never disagree about it. Its code (the
+    // chart's included) is its own module, fetched then, after the lines.
     let mounted = RwSignal::new(false);
     Effect::new(move |_| mounted.set(true));
+    let shown = StoredValue::new((org, app, view));
+    let counting = || view! { <p class="muted explorer-note">"Counting lines…"</p> };
     view! {
         <section class="explorer" aria-label="Volume and fields of this view" data-testid="explorer">
-            <Show when=move || mounted.get() fallback=|| view! { <p class="muted explorer-note">"Counting lines…"</p> }>
-                <Transition fallback=|| view! { <p class="muted explorer-note">"Counting lines…"</p> }>
-                    {move || Suspend::new(async move {
-                        match explorer.await {
-                            Err(error) => view! { <p class="muted explorer-note">{format!("Could not count lines: {error}")}</p> }.into_any(),
-                            Ok(None) => ().into_any(),
-                            Ok(Some(explorer)) => view! { <ExplorerView explorer /> }.into_any(),
-                        }
-                    })}
-                </Transition>
+            <Show when=move || mounted.get() fallback=counting>
+                <Suspense fallback=counting>
+                    {move || {
+                        let (org, app, view) = shown.get_value();
+                        Suspend::new(explorer_counts(org, app, view))
+                    }}
+                </Suspense>
             </Show>
         </section>
     }
+}
+
+/// The counts and their drawing, counted again every 10 s while live.
+#[lazy]
+fn explorer_counts(org: String, app: String, view: LogView) -> AnyView {
+    let live = !view.is_replay();
+    let explorer = LocalResource::new(move || get_log_explorer(org.clone(), app.clone(), view.clone()));
+    refresh_every_while(LIVE_RECOUNT_MS, move || explorer.refetch(), move || live);
+    view! {
+        <Transition fallback=|| view! { <p class="muted explorer-note">"Counting lines…"</p> }>
+            {move || Suspend::new(async move {
+                match explorer.await {
+                    Err(error) => view! { <p class="muted explorer-note">{format!("Could not count lines: {error}")}</p> }.into_any(),
+                    Ok(None) => ().into_any(),
+                    Ok(Some(explorer)) => view! { <ExplorerView explorer /> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+    .into_any()
 }
 
 #[component]

@@ -12,7 +12,6 @@ use crate::api::get_overview_page;
 use crate::components::{
     app_tabs::{AppTab, AppTabs},
     chart::{provide_chart_state, Chart},
-    map::RequestMap,
     refresh::refresh_while_live,
     states::{Failure, Loading, NotVisiblePage},
     top_bar::{Crumb, TopBar},
@@ -56,7 +55,7 @@ fn OverviewView(page: OverviewPage) -> impl IntoView {
         errors,
         error_count,
         errors_href,
-        map,
+        map_html,
     } = page;
     let base = format!("/orgs/{}/apps/{}", org.slug, app.slug);
     let crumbs = vec![Crumb::link(org.name.clone(), format!("/orgs/{}", org.slug)), Crumb::here(app.name.clone())];
@@ -128,7 +127,7 @@ fn OverviewView(page: OverviewPage) -> impl IntoView {
             </section>
             <section class="dashboard-section" aria-labelledby="overview-map">
                 <h2 id="overview-map"><a href=format!("{base}/map")>"Where requests come from"</a></h2>
-                <RequestMap map small=true />
+                <div inner_html=map_html></div>
             </section>
         </main>
     }

@@ -9,6 +9,7 @@ pub mod app_overview;
 pub mod app_settings;
 pub mod not_found;
 pub mod org_audit;
+pub mod org_drains;
 pub mod org_home;
 pub mod orgs;
 pub mod sign_in;

@@ -8,7 +8,6 @@ use crate::api::{get_org, get_org_sparklines};
 use crate::components::grafana::GrafanaSection;
 use crate::components::saved_views::SavedViewsSection;
 use crate::components::{
-    drains::OrgDrains,
     states::{Failure, Loading, NotVisiblePage},
     top_bar::{Crumb, TopBar},
 };
@@ -43,13 +42,13 @@ pub fn OrgHomePage() -> impl IntoView {
                                     <h1>{org.name}</h1>
                                     <nav class="tabs" aria-label="This organisation">
                                         <a class="tab" href=format!("/orgs/{org_slug}/audit")>"Audit log"</a>
+                                        <a class="tab" href=format!("/orgs/{org_slug}/drains")>"Drains"</a>
                                     </nav>
                                 </div>
                                 <AppSection title="Applications" org=org_slug.clone() apps sparks=sparks.clone() />
                                 <AppSection title="Add-ons" org=org_slug.clone() apps=addons sparks />
                                 <SavedViewsSection org=org_slug.clone() />
-                                <GrafanaSection org=org_slug.clone() />
-                                <OrgDrains org=org_slug />
+                                <GrafanaSection org=org_slug />
                             </main>
                         }.into_any()
                     }

@@ -5,7 +5,7 @@
 //! exactly as a missing one. They live under `/bff/` so they never collide
 //! with the public `/api/v1`.
 
-// A server function an `ActionForm` posts takes one argument per field of
+// A server function a `PostForm` posts takes one argument per field of
 // the form (`save_view` has eight), in its server and browser halves alike.
 #![allow(clippy::too_many_arguments)]
 

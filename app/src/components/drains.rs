@@ -7,6 +7,7 @@
 
 use leptos::prelude::*;
 
+use crate::components::post_form::{Fields, PostForm};
 use crate::drains::{type_fields, DrainSummary, DrainsPage, NewDrainForm, RECIPIENT_TYPES};
 use crate::model::{clock_utc, day_utc, group_thousands};
 
@@ -207,13 +208,13 @@ fn DrainRow(
     let form = move |action: &'static str, label: &'static str, class: &'static str| {
         let (org, app) = (org.clone(), app.clone());
         view! {
-            <ActionForm action=act attr:class="drain-action">
+            <PostForm action=act read=read_drain_action attr:class="drain-action">
                 <input type="hidden" name="org" value=org />
                 <input type="hidden" name="app" value=app />
                 <input type="hidden" name="id" value=id />
                 <input type="hidden" name="action" value=action />
                 <button type="submit" class=class>{label}</button>
-            </ActionForm>
+            </PostForm>
         }
     };
     let ask = move |action: &'static str, label: &'static str| {
@@ -282,7 +283,7 @@ fn NewDrainFields(
         .collect_view();
     let kind_options = kinds.iter().map(|(name, label)| view! { <option value=*name>{*label}</option> }).collect_view();
     view! {
-        <ActionForm action=create attr:class="card drain-form" attr:data-testid="new-drain">
+        <PostForm action=create read=read_new_drain attr:class="card drain-form" attr:data-testid="new-drain">
             <h3>"Add a drain"</h3>
             <input type="hidden" name="org" value=org />
             <input type="hidden" name="app" value=app />
@@ -314,6 +315,36 @@ fn NewDrainFields(
             </label>
             <label>"Start " <input type="text" name="form[start]" maxlength="64" placeholder="now, 2h, or 2026-11-25T10:00:00Z" /></label>
             <button type="submit" class="primary">"Add drain"</button>
-        </ActionForm>
+        </PostForm>
+    }
+}
+
+fn read_drain_action(fields: &Fields) -> RunDrainAction {
+    RunDrainAction {
+        org: fields.text("org"),
+        app: fields.text("app"),
+        // The row's own hidden field; anything else names no drain.
+        id: fields.text("id").parse().unwrap_or(-1),
+        action: fields.text("action"),
+    }
+}
+
+fn read_new_drain(fields: &Fields) -> CreateDrain {
+    let field = |name: &str| fields.text(&format!("form[{name}]"));
+    CreateDrain {
+        org: fields.text("org"),
+        app: fields.text("app"),
+        form: NewDrainForm {
+            kind: field("kind"),
+            recipient_type: field("recipient_type"),
+            url: field("url"),
+            username: field("username"),
+            secret: field("secret"),
+            index_prefix: field("index_prefix"),
+            tags: field("tags"),
+            subject: field("subject"),
+            headers: field("headers"),
+            start: field("start"),
+        },
     }
 }

@@ -7,6 +7,7 @@
 
 use leptos::prelude::*;
 
+use crate::components::post_form::PostForm;
 use crate::components::states::Failure;
 use crate::model::{clock_utc, day_utc, GrafanaView};
 
@@ -115,11 +116,11 @@ fn GrafanaStatus(view: GrafanaView, act: ServerAction<ActOnGrafana>) -> impl Int
     let action_form = move |action: &'static str, label: &'static str, class: &'static str| {
         let org = org.clone();
         view! {
-            <ActionForm action=act attr:class="grafana-form">
+            <PostForm action=act read=|fields| ActOnGrafana { org: fields.text("org"), action: fields.text("action") } attr:class="grafana-form">
                 <input type="hidden" name="org" value=org />
                 <input type="hidden" name="action" value=action />
                 <button type="submit" class=class>{label}</button>
-            </ActionForm>
+            </PostForm>
         }
     };
     view! {

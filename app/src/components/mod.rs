@@ -8,6 +8,7 @@ pub mod grafana;
 pub mod live_tail;
 pub mod log_row;
 pub mod map;
+pub mod post_form;
 pub mod refresh;
 pub mod saved_views;
 pub mod session;

@@ -6,6 +6,7 @@
 use leptos::prelude::*;
 
 use crate::api::{get_saved_views, RemoveView, SaveView};
+use crate::components::post_form::{Fields, PostForm};
 use crate::model::{rfc3339_utc, LogView, SavedView, ViewKind};
 
 /// *Save view* on the logs page: a name, then a link to the saved view.
@@ -33,7 +34,7 @@ pub fn SaveViewForm(org: String, app: String, view: LogView) -> impl IntoView {
     view! {
         <details class="save-view">
             <summary>"Save view"</summary>
-            <ActionForm action=save attr:class="save-view-form">
+            <PostForm action=save read=read_save_view attr:class="save-view-form">
                 <input type="hidden" name="org" value=org />
                 <input type="hidden" name="app" value=app />
                 <input type="hidden" name="kind" value=view.kind.as_str() />
@@ -46,7 +47,7 @@ pub fn SaveViewForm(org: String, app: String, view: LogView) -> impl IntoView {
                     <input type="text" name="name" required maxlength="80" autocomplete="off" placeholder="5xx on checkout" />
                 </label>
                 <button type="submit">"Save"</button>
-            </ActionForm>
+            </PostForm>
             {outcome}
         </details>
     }
@@ -117,11 +118,11 @@ fn SavedViewsTable(org: String, views: Vec<SavedView>, remove: ServerAction<Remo
                     <td>{columns}</td>
                     <td class="muted">{saved_at(&saved)}</td>
                     <td>
-                        <ActionForm action=remove attr:class="inline-form">
+                        <PostForm action=remove read=|fields| RemoveView { org: fields.text("org"), id: fields.text("id").parse().unwrap_or(-1) } attr:class="inline-form">
                             <input type="hidden" name="org" value=org />
                             <input type="hidden" name="id" value=saved.id.to_string() />
                             <button type="submit" aria-label=format!("Remove the view {}", saved.name)>"Remove"</button>
-                        </ActionForm>
+                        </PostForm>
                     </td>
                 </tr>
             }
@@ -150,4 +151,17 @@ fn SavedViewsTable(org: String, views: Vec<SavedView>, remove: ServerAction<Remo
 fn saved_at(saved: &SavedView) -> String {
     let time = rfc3339_utc(saved.created_at_ns.div_euclid(1_000_000));
     format!("{}, {} UTC", saved.created_by, time.get(..16).unwrap_or(&time).replace('T', " "))
+}
+
+fn read_save_view(fields: &Fields) -> SaveView {
+    SaveView {
+        org: fields.text("org"),
+        app: fields.text("app"),
+        name: fields.text("name"),
+        kind: fields.text("kind"),
+        q: fields.text("q"),
+        since: fields.text("since"),
+        until: fields.text("until"),
+        cols: fields.optional("cols"),
+    }
 }

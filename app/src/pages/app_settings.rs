@@ -7,6 +7,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
 use crate::api::{get_app_settings, SetAppRetention};
+use crate::components::post_form::{Fields, PostForm};
 use crate::components::{
     app_tabs::{AppTab, AppTabs},
     states::{Failure, Loading, NotVisiblePage},
@@ -106,7 +107,7 @@ fn RetentionCard(
             <h3>{title}</h3>
             <p class="retention-now">{now}</p>
             {may_change.then(|| view! {
-                <ActionForm action=save attr:class="retention-form">
+                <PostForm action=save read=read_retention attr:class="retention-form">
                     <input type="hidden" name="org" value=org.clone() />
                     <input type="hidden" name="app" value=app.clone() />
                     <input type="hidden" name="kind" value=kind />
@@ -127,9 +128,19 @@ fn RetentionCard(
                         " MB"
                     </label>
                     <button type="submit">"Save"</button>
-                </ActionForm>
+                </PostForm>
                 <p class="estimate muted" data-testid=format!("estimate-{kind}")>{estimate}</p>
             })}
         </section>
+    }
+}
+
+fn read_retention(fields: &Fields) -> SetAppRetention {
+    SetAppRetention {
+        org: fields.text("org"),
+        app: fields.text("app"),
+        kind: fields.text("kind"),
+        max_age_days: fields.text("max_age_days"),
+        max_megabytes: fields.text("max_megabytes"),
     }
 }

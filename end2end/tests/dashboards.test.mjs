@@ -35,6 +35,17 @@ test('a page fetches only its own code: the logs page none of the metrics page, 
   const preloaded = [...html.matchAll(/<link[^>]*rel="preload"[^>]*>/g)]
     .map((link) => link[0].match(/href="([^"]+)"/)?.[1] ?? '').filter((href) => href.endsWith('.wasm'));
   assert.deepEqual(pageCode(preloaded.map((href) => href.split('/').pop())), ['app_logs'], `${html.length} bytes: ${preloaded}`);
+  // The explorer above the lines is a part of its own, fetched once the
+  // page is up: the HTML names none of the modules only it needs, and they
+  // come when it shows.
+  const manifest = await (await page.request.get(`${env.vigie.url}/pkg/__wasm_split_manifest.json`)).json();
+  const [logsModules, explorerModules] = ['__app_logs_route_view_', '__explorer_counts_'].map((prefix) =>
+    Object.entries(manifest).find(([split]) => split.startsWith(prefix))[1]);
+  const explorerOnly = explorerModules.filter((module) => !logsModules.includes(module)).map((module) => `${module}.wasm`);
+  assert.ok(explorerOnly.length > 0, 'the explorer has modules of its own');
+  assert.deepEqual(preloaded.filter((href) => explorerOnly.includes(href.split('/').pop())), [], 'the explorer is not preloaded');
+  await page.getByTestId('explorer-total').waitFor();
+  assert.ok(explorerOnly.every((module) => fetched.includes(module)), `the explorer's modules came with it: ${explorerOnly}`);
   await page.evaluate(() => { window.stillThisPage = true; });
   await page.getByRole('link', { name: 'Metrics' }).click();
   await page.waitForURL('**/orgs/demo/apps/api/metrics');

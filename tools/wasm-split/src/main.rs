@@ -2,7 +2,7 @@
 //! (`#[lazy_route]`), as `cargo leptos build --split` does, for
 //! scripts/build-site:
 //!
-//!     vigie-wasm-split INPUT.wasm PKG_DIR
+//!     vigie-wasm-split INPUT.wasm PKG_DIR [PAGES]
 //!
 //! writes `PKG_DIR/vigie_split.wasm` (the main module, for wasm-bindgen), one
 //! `.wasm` per page and per chunk the pages share, the loader
@@ -12,12 +12,26 @@
 
 use std::path::{Path, PathBuf};
 
+/// Code that at least this many pages (or lazy parts) need goes to the
+/// main module rather than to a chunk of its own, so a page comes in fewer,
+/// larger files (docs/PERFORMANCE.md has the measures that chose it).
+const MAIN_IF_NEEDED_BY: usize = 7;
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [input, pkg] = args.as_slice() else {
-        eprintln!("usage: vigie-wasm-split INPUT.wasm PKG_DIR");
-        std::process::exit(2);
+    let (input, pkg, needed_by) = match args.as_slice() {
+        [input, pkg] => (input, pkg, MAIN_IF_NEEDED_BY),
+        [input, pkg, needed_by] if needed_by.parse::<usize>().is_ok() => {
+            (input, pkg, needed_by.parse().unwrap_or(MAIN_IF_NEEDED_BY))
+        }
+        _ => {
+            eprintln!(
+                "usage: vigie-wasm-split INPUT.wasm PKG_DIR [PAGES: code needed by that many goes to the main module]"
+            );
+            std::process::exit(2);
+        }
     };
+    wasm_split_cli_support::set_main_if_needed_by(needed_by);
     if let Err(error) = split(Path::new(input), Path::new(pkg)) {
         eprintln!("vigie-wasm-split: {error:#}");
         std::process::exit(1);

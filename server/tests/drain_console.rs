@@ -116,7 +116,7 @@ async fn members_see_an_apps_drains_admins_change_them_and_each_change_is_audite
     assert!(!lines[0].to_string().contains("hunter2"));
     assert_eq!(lines[1]["action"], "drain.disabled");
 
-    // The org's audit-log drains: on the org page, for admins.
+    // The org's audit-log drains: on the org's Drains page, for admins.
     let org_drain = [
         ("org", "acme"),
         ("app", ""),
@@ -127,10 +127,12 @@ async fn members_see_an_apps_drains_admins_change_them_and_each_change_is_audite
     let (status, body) = call(&server, &cookie, "create_drain", &org_drain).await;
     assert_eq!(status, 200, "{body}");
     let html = page(&server, &cookie, "/orgs/acme").await;
-    assert!(html.contains("Audit log drains") && html.contains("AUDITLOG"), "the org page lists it");
+    assert!(html.contains("href=\"/orgs/acme/drains\""), "the org page links to its drains");
+    let html = page(&server, &cookie, "/orgs/acme/drains").await;
+    assert!(html.contains("Audit log drains") && html.contains("AUDITLOG"), "the org's drains page lists it");
     server.server.catalog.add_member("acme", "ana", Role::Member).unwrap();
-    let html = page(&server, &cookie, "/orgs/acme").await;
-    assert!(!html.contains("Audit log drains"), "not for members");
+    let html = page(&server, &cookie, "/orgs/acme/drains").await;
+    assert!(!html.contains("Audit log drains") && !html.contains("AUDITLOG"), "not for members");
 
     // Another org's: not there, whatever is asked.
     let (status, body) = call(&server, &cookie, "get_drains", &[("org", "rival"), ("app", "web")]).await;

@@ -39,8 +39,8 @@ test('a page fetches only its own code: the logs page none of the metrics page, 
   // page is up: the HTML names none of the modules only it needs, and they
   // come when it shows.
   const manifest = await (await page.request.get(`${env.vigie.url}/pkg/__wasm_split_manifest.json`)).json();
-  const [logsModules, explorerModules] = ['__app_logs_route_view_', '__explorer_counts_'].map((prefix) =>
-    Object.entries(manifest).find(([split]) => split.startsWith(prefix))[1]);
+  const [logsModules, explorerModules] = ['app_logs_route_view_', 'explorer_counts_'].map((prefix) =>
+    Object.entries(manifest).find(([split]) => split.replace(/^_+/, '').startsWith(prefix))[1]);
   const explorerOnly = explorerModules.filter((module) => !logsModules.includes(module)).map((module) => `${module}.wasm`);
   assert.ok(explorerOnly.length > 0, 'the explorer has modules of its own');
   assert.deepEqual(preloaded.filter((href) => explorerOnly.includes(href.split('/').pop())), [], 'the explorer is not preloaded');

@@ -94,6 +94,11 @@ pub fn DrainsPanel(page: DrainsPage) -> impl IntoView {
     let create = ServerAction::<CreateDrain>::new();
     let act = ServerAction::<RunDrainAction>::new();
     let DrainsPage { org, app, drains, may_change } = page;
+    let what = if app.is_some() {
+        "this app's logs, as they are stored,"
+    } else {
+        "the organisation's audit log, as it is written,"
+    };
     let app_slug = app.as_ref().map(|app| app.slug.clone()).unwrap_or_default();
     let kinds: &'static [(&'static str, &'static str)] = if app.is_some() {
         &[("LOG", "Service logs"), ("ACCESSLOG", "Access logs")]
@@ -173,6 +178,10 @@ pub fn DrainsPanel(page: DrainsPage) -> impl IntoView {
         .into_any()
     };
     view! {
+        <p class="muted">
+            {format!("Drains forward {what} to your own tools, at least once: ")}
+            "a recipient that is down gets everything when it is back. Times in UTC."
+        </p>
         <section class="drains" data-testid="drains">
             {move || outcome(act.value().get())}
             {move || table(rows.get())}

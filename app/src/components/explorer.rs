@@ -25,11 +25,10 @@ pub fn LogExplorer(org: String, app: String, view: LogView) -> impl IntoView {
     let mounted = RwSignal::new(false);
     Effect::new(move |_| mounted.set(true));
     let shown = StoredValue::new((org, app, view));
-    let counting = || view! { <p class="muted explorer-note">"Counting lines…"</p> };
     view! {
         <section class="explorer" aria-label="Volume and fields of this view" data-testid="explorer">
-            <Show when=move || mounted.get() fallback=counting>
-                <Suspense fallback=counting>
+            <Show when=move || mounted.get() fallback=counting_note>
+                <Suspense fallback=counting_note>
                     {move || {
                         let (org, app, view) = shown.get_value();
                         Suspend::new(explorer_counts(org, app, view))
@@ -47,7 +46,7 @@ fn explorer_counts(org: String, app: String, view: LogView) -> AnyView {
     let explorer = LocalResource::new(move || get_log_explorer(org.clone(), app.clone(), view.clone()));
     refresh_every_while(LIVE_RECOUNT_MS, move || explorer.refetch(), move || live);
     view! {
-        <Transition fallback=|| view! { <p class="muted explorer-note">"Counting lines…"</p> }>
+        <Transition fallback=counting_note>
             {move || Suspend::new(async move {
                 match explorer.await {
                     Err(error) => view! { <p class="muted explorer-note">{format!("Could not count lines: {error}")}</p> }.into_any(),
@@ -58,6 +57,11 @@ fn explorer_counts(org: String, app: String, view: LogView) -> AnyView {
         </Transition>
     }
     .into_any()
+}
+
+/// What the explorer says while its code or its counts are on their way.
+fn counting_note() -> impl IntoView {
+    view! { <p class="muted explorer-note">"Counting lines…"</p> }
 }
 
 #[component]

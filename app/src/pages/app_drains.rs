@@ -41,10 +41,6 @@ pub fn AppDrainsPage() -> impl IntoView {
                                     <span class="badge">{app.runtime.clone()}</span>
                                     <AppTabs org=org.slug.clone() app=app.slug.clone() current=AppTab::Drains />
                                 </div>
-                                <p class="muted">
-                                    "Drains forward this app's logs, as they are stored, to your own tools, at least once: "
-                                    "a recipient that is down gets everything when it is back. Times in UTC."
-                                </p>
                                 <DrainsPanel page />
                             </main>
                         }.into_any()

@@ -34,10 +34,6 @@ pub fn OrgDrainsPage() -> impl IntoView {
                             <TopBar crumbs />
                             <main class="page page-drains" data-testid="org-drains">
                                 <h1>"Audit log drains"</h1>
-                                <p class="muted">
-                                    "Drains forward the organisation's audit log, as it is written, to your own tools, at least once: "
-                                    "a recipient that is down gets everything when it is back. Times in UTC."
-                                </p>
                                 <DrainsPanel page />
                             </main>
                         }.into_any()

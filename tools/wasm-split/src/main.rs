@@ -19,11 +19,12 @@ const MAIN_IF_NEEDED_BY: usize = 7;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (input, pkg, needed_by) = match args.as_slice() {
-        [input, pkg] => (input, pkg, MAIN_IF_NEEDED_BY),
-        [input, pkg, needed_by] if needed_by.parse::<usize>().is_ok() => {
-            (input, pkg, needed_by.parse().unwrap_or(MAIN_IF_NEEDED_BY))
-        }
+    let needed_by = match args.get(2).map(|text| text.parse::<usize>()) {
+        None => Ok(MAIN_IF_NEEDED_BY),
+        Some(parsed) => parsed,
+    };
+    let (input, pkg, needed_by) = match (args.as_slice(), needed_by) {
+        ([input, pkg] | [input, pkg, _], Ok(needed_by)) => (input, pkg, needed_by),
         _ => {
             eprintln!(
                 "usage: vigie-wasm-split INPUT.wasm PKG_DIR [PAGES: code needed by that many goes to the main module]"

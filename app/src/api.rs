@@ -11,7 +11,7 @@
 
 use leptos::prelude::*;
 
-use crate::model::{AppSettings, AuditPage, LogPage, LogView, OrgSummary, Viewer};
+use crate::model::{AppSettings, AuditPage, LogScreen, LogView, OrgSummary, Viewer};
 
 /// How many lines the logs page comes with; the browser renders those in
 /// sight and, for a replayed range, loads the rest.
@@ -55,11 +55,12 @@ pub async fn get_org(org: String) -> Result<Option<OrgSummary>, ServerFnError> {
 }
 
 #[server(prefix = "/bff")]
-pub async fn get_log_page(org: String, app: String, view: LogView) -> Result<Option<LogPage>, ServerFnError> {
+pub async fn get_log_page(org: String, app: String, view: LogView) -> Result<Option<LogScreen>, ServerFnError> {
     if !viewer().await?.may_see(&org) {
         return Ok(None);
     }
-    port()?.log_page(org, app, view, FIRST_PAINT_LINES).await.map_err(ServerFnError::new)
+    let page = port()?.log_page(org, app, view.clone(), FIRST_PAINT_LINES).await.map_err(ServerFnError::new)?;
+    Ok(page.map(|page| crate::pages::app_logs::screen(page, view)))
 }
 
 /// An app's settings; `may_change` says whether the viewer administers the org.

@@ -130,8 +130,8 @@ pub struct AuditLine {
 }
 
 /// A stored record as the Logs API returns it: where it is in its topic,
-/// when it happened, and what it says.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// when it happened, and what it says. (Read through [`WireRecord`].)
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct LogRecord<T> {
     /// Position in the topic; monotonic, never reused. The live stream's
     /// event id, so a reconnecting client resumes right after it.
@@ -147,7 +147,7 @@ pub type AccessRecord = LogRecord<AccessLine>;
 
 /// A service or access log line, told apart by its fields, so one list and
 /// one live stream carry either kind.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum LogLine {
     /// First: an access line has fields a service line lacks.
@@ -169,6 +169,122 @@ impl From<AccessLine> for LogLine {
 
 /// A stored line of either kind, as the logs page shows it.
 pub type ShownRecord = LogRecord<LogLine>;
+
+/// Every field a record of any kind may carry, so that a record is read in
+/// one pass. With serde's `flatten` (the line's fields beside `offset`) and
+/// `untagged` (a [`LogLine`] of either kind), each record would first be
+/// buffered, and the browser's bundle would carry two more copies of every
+/// line's decoder.
+#[derive(Default, Deserialize)]
+#[serde(default)]
+pub struct WireRecord {
+    offset: Option<u64>,
+    ts_ns: Option<i64>,
+    instance: Option<String>,
+    level: Option<Level>,
+    message: Option<String>,
+    fields: BTreeMap<String, serde_json::Value>,
+    method: Option<String>,
+    host: Option<String>,
+    path: Option<String>,
+    query: String,
+    status: Option<u16>,
+    bytes_sent: Option<u64>,
+    duration_ms: Option<f64>,
+    client_ip: Option<String>,
+    country: Option<String>,
+    city: Option<String>,
+    lat: Option<f64>,
+    lon: Option<f64>,
+    user_agent: Option<String>,
+    actor: Option<String>,
+    action: Option<String>,
+    target: Option<String>,
+    ip: Option<String>,
+    before: Option<serde_json::Value>,
+    after: Option<serde_json::Value>,
+}
+
+/// A field a record lacks, by name.
+type Missing = &'static str;
+
+fn required<T>(value: &mut Option<T>, name: Missing) -> Result<T, Missing> {
+    value.take().ok_or(name)
+}
+
+/// A line read from a [`WireRecord`]'s fields.
+pub trait FromWire: Sized {
+    fn from_wire(wire: &mut WireRecord) -> Result<Self, Missing>;
+}
+
+impl FromWire for ServiceLine {
+    fn from_wire(wire: &mut WireRecord) -> Result<Self, Missing> {
+        Ok(ServiceLine {
+            instance: required(&mut wire.instance, "instance")?,
+            level: required(&mut wire.level, "level")?,
+            message: required(&mut wire.message, "message")?,
+            fields: std::mem::take(&mut wire.fields),
+        })
+    }
+}
+
+impl FromWire for AccessLine {
+    fn from_wire(wire: &mut WireRecord) -> Result<Self, Missing> {
+        Ok(AccessLine {
+            instance: required(&mut wire.instance, "instance")?,
+            method: required(&mut wire.method, "method")?,
+            host: required(&mut wire.host, "host")?,
+            path: required(&mut wire.path, "path")?,
+            query: std::mem::take(&mut wire.query),
+            status: required(&mut wire.status, "status")?,
+            bytes_sent: required(&mut wire.bytes_sent, "bytes_sent")?,
+            duration_ms: required(&mut wire.duration_ms, "duration_ms")?,
+            client_ip: required(&mut wire.client_ip, "client_ip")?,
+            country: wire.country.take(),
+            city: wire.city.take(),
+            lat: wire.lat.take(),
+            lon: wire.lon.take(),
+            user_agent: required(&mut wire.user_agent, "user_agent")?,
+        })
+    }
+}
+
+impl FromWire for AuditLine {
+    fn from_wire(wire: &mut WireRecord) -> Result<Self, Missing> {
+        Ok(AuditLine {
+            actor: required(&mut wire.actor, "actor")?,
+            action: required(&mut wire.action, "action")?,
+            target: required(&mut wire.target, "target")?,
+            ip: required(&mut wire.ip, "ip")?,
+            before: wire.before.take(),
+            after: wire.after.take(),
+        })
+    }
+}
+
+impl FromWire for LogLine {
+    /// An access line when it has an access line's fields (a service line
+    /// has none of them), else a service line.
+    fn from_wire(wire: &mut WireRecord) -> Result<Self, Missing> {
+        if wire.method.is_some() {
+            AccessLine::from_wire(wire).map(LogLine::Access)
+        } else {
+            ServiceLine::from_wire(wire).map(LogLine::Service)
+        }
+    }
+}
+
+impl<'de, T: FromWire> Deserialize<'de> for LogRecord<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let mut wire = WireRecord::deserialize(deserializer)?;
+        let missing = <D::Error as serde::de::Error>::missing_field;
+        Ok(LogRecord {
+            offset: required(&mut wire.offset, "offset").map_err(missing)?,
+            ts_ns: required(&mut wire.ts_ns, "ts_ns").map_err(missing)?,
+            line: T::from_wire(&mut wire).map_err(missing)?,
+        })
+    }
+}
 
 /// What an app is, as the org home lists it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -223,6 +339,36 @@ pub struct LogPage {
     pub more_in_range: bool,
     /// What is wrong with the view's URL, if anything (then no records).
     pub problem: Option<ViewProblem>,
+}
+
+/// The logs page as its server function sends it: what the browser needs
+/// of a [`LogPage`], what its rows mark, and the parts that only link or
+/// submit (the head and its tabs, the bar, the column chooser) drawn as
+/// HTML by the server, so the browser carries neither their code nor the
+/// filter's parser.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LogScreen {
+    /// The org's slug and name.
+    pub org: (String, String),
+    /// The app's slug and name.
+    pub app: (String, String),
+    /// Oldest first.
+    pub records: Vec<ShownRecord>,
+    /// The offset the live tail starts from: one past the newest record shown.
+    pub next_offset: u64,
+    /// A replay whose range holds more lines than the page shows.
+    pub more_in_range: bool,
+    /// Whether the view's URL has a mistake (the bar says which).
+    pub has_problem: bool,
+    /// The filter's text terms, lower-cased, that the rows mark.
+    pub needles: Vec<String>,
+    /// The app's name, runtime and tabs.
+    pub head_html: String,
+    /// The bar above the lines: the filter, the range and the downloads.
+    pub bar_html: String,
+    /// The access table's column chooser; empty on service logs, and when
+    /// the view has a problem.
+    pub columns_html: String,
 }
 
 /// What the logs page shows, as its URL says (`?q=…&since=…&until=…`), so
@@ -495,6 +641,68 @@ pub fn group_thousands(n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn records_of_every_kind_read_back_as_the_logs_api_writes_them() {
+        let service = ShownRecord {
+            offset: 7,
+            ts_ns: 42,
+            line: LogLine::Service(ServiceLine {
+                instance: "web-1".into(),
+                level: Level::Warn,
+                message: "slow".into(),
+                fields: BTreeMap::from([("user".to_string(), serde_json::json!({"id": 3}))]),
+            }),
+        };
+        let access = ShownRecord {
+            offset: 8,
+            ts_ns: 43,
+            line: LogLine::Access(AccessLine {
+                instance: "web-2".into(),
+                method: "GET".into(),
+                host: "api.example".into(),
+                path: "/a".into(),
+                query: String::new(),
+                status: 503,
+                bytes_sent: 12,
+                duration_ms: 1.5,
+                client_ip: "192.0.2.1".into(),
+                country: Some("FR".into()),
+                city: None,
+                lat: Some(48.8),
+                lon: Some(2.3),
+                user_agent: "curl".into(),
+            }),
+        };
+        let audit = AuditRecord {
+            offset: 9,
+            ts_ns: 44,
+            line: AuditLine {
+                actor: "ada".into(),
+                action: "token.created".into(),
+                target: "token 4".into(),
+                ip: "::1".into(),
+                before: None,
+                after: Some(serde_json::json!({"name": "deploy"})),
+            },
+        };
+        for record in [service, access] {
+            let text = serde_json::to_string(&record).unwrap();
+            assert_eq!(serde_json::from_str::<ShownRecord>(&text).unwrap(), record, "{text}");
+        }
+        let text = serde_json::to_string(&audit).unwrap();
+        assert_eq!(serde_json::from_str::<AuditRecord>(&text).unwrap(), audit, "{text}");
+    }
+
+    #[test]
+    fn a_record_missing_a_field_is_refused_with_its_name() {
+        let error = serde_json::from_str::<ShownRecord>(r#"{"offset":1,"ts_ns":2,"instance":"w","message":"m"}"#);
+        assert!(error.unwrap_err().to_string().contains("missing field `level`"));
+        let error = serde_json::from_str::<ShownRecord>(r#"{"offset":1,"ts_ns":2,"instance":"w","method":"GET"}"#);
+        assert!(error.unwrap_err().to_string().contains("missing field `host`"));
+        let error = serde_json::from_str::<ShownRecord>(r#"{"ts_ns":2,"instance":"w","level":"info","message":"m"}"#);
+        assert!(error.unwrap_err().to_string().contains("missing field `offset`"));
+    }
 
     #[test]
     fn fixed_rounds_half_up_with_the_asked_decimals() {

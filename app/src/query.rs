@@ -93,6 +93,21 @@ impl Filter {
         self.terms.is_empty()
     }
 
+    /// The positive text terms of filter `q` (`timeout`, `"db down"`),
+    /// lower-cased: what the console marks in the lines it shows. A filter
+    /// with a mistake marks nothing.
+    pub fn needles(q: &str) -> Vec<String> {
+        let terms = Filter::parse(q).map(|filter| filter.terms).unwrap_or_default();
+        terms
+            .into_iter()
+            .filter(|term| !term.negated)
+            .filter_map(|term| match term.matcher {
+                Matcher::Text { needle, .. } if !needle.is_empty() => Some(needle.to_ascii_lowercase()),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Parses a filter; an empty or blank text is the filter that keeps all.
     pub fn parse(text: &str) -> Result<Filter, FilterError> {
         let chars: Vec<char> = text.chars().collect();
@@ -269,6 +284,12 @@ fn example_value(field: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_positive_text_terms_are_needles() {
+        assert_eq!(Filter::needles("Timeout -healthz level>=warn \"db down\" /re/"), ["timeout", "db down"]);
+        assert!(Filter::needles("level>=").is_empty(), "a bad filter marks nothing");
+    }
 
     fn field(field: &str, op: Op, value: &str) -> Matcher {
         Matcher::Field { field: field.into(), op, value: value.into() }

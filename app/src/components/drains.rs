@@ -7,7 +7,7 @@
 
 use leptos::prelude::*;
 
-use crate::components::post_form::{Fields, PostForm};
+use crate::components::post_form::{FormCall, PostForm};
 use crate::drains::{type_fields, DrainSummary, DrainsPage, NewDrainForm, RECIPIENT_TYPES};
 use crate::model::{clock_utc, day_utc, group_thousands};
 
@@ -91,8 +91,8 @@ const REFRESH_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 /// as typed while the list changes).
 #[component]
 pub fn DrainsPanel(page: DrainsPage) -> impl IntoView {
-    let create = ServerAction::<CreateDrain>::new();
-    let act = ServerAction::<RunDrainAction>::new();
+    let create = FormCall::<CreateDrain>::new();
+    let act = FormCall::<RunDrainAction>::new();
     let DrainsPage { org, app, drains, may_change } = page;
     let what = if app.is_some() {
         "this app's logs, as they are stored,"
@@ -199,7 +199,7 @@ fn DrainRow(
     app: String,
     drain: DrainSummary,
     may_change: bool,
-    act: ServerAction<RunDrainAction>,
+    act: FormCall<RunDrainAction>,
     confirming: RwSignal<Option<(i64, &'static str)>>,
 ) -> impl IntoView {
     let id = drain.id;
@@ -217,7 +217,7 @@ fn DrainRow(
     let form = move |action: &'static str, label: &'static str, class: &'static str| {
         let (org, app) = (org.clone(), app.clone());
         view! {
-            <PostForm action=act read=read_drain_action attr:class="drain-action">
+            <PostForm call=act attr:class="drain-action">
                 <input type="hidden" name="org" value=org />
                 <input type="hidden" name="app" value=app />
                 <input type="hidden" name="id" value=id />
@@ -282,7 +282,7 @@ fn NewDrainFields(
     org: String,
     app: String,
     kinds: &'static [(&'static str, &'static str)],
-    create: ServerAction<CreateDrain>,
+    create: FormCall<CreateDrain>,
 ) -> impl IntoView {
     let chosen = RwSignal::new("raw-http".to_string());
     let fields = move || type_fields(&chosen.get());
@@ -292,7 +292,7 @@ fn NewDrainFields(
         .collect_view();
     let kind_options = kinds.iter().map(|(name, label)| view! { <option value=*name>{*label}</option> }).collect_view();
     view! {
-        <PostForm action=create read=read_new_drain attr:class="card drain-form" attr:data-testid="new-drain">
+        <PostForm call=create attr:class="card drain-form" attr:data-testid="new-drain">
             <h3>"Add a drain"</h3>
             <input type="hidden" name="org" value=org />
             <input type="hidden" name="app" value=app />
@@ -325,35 +325,5 @@ fn NewDrainFields(
             <label>"Start " <input type="text" name="form[start]" maxlength="64" placeholder="now, 2h, or 2026-11-25T10:00:00Z" /></label>
             <button type="submit" class="primary">"Add drain"</button>
         </PostForm>
-    }
-}
-
-fn read_drain_action(fields: &Fields) -> RunDrainAction {
-    RunDrainAction {
-        org: fields.text("org"),
-        app: fields.text("app"),
-        // The row's own hidden field; anything else names no drain.
-        id: fields.text("id").parse().unwrap_or(-1),
-        action: fields.text("action"),
-    }
-}
-
-fn read_new_drain(fields: &Fields) -> CreateDrain {
-    let field = |name: &str| fields.text(&format!("form[{name}]"));
-    CreateDrain {
-        org: fields.text("org"),
-        app: fields.text("app"),
-        form: NewDrainForm {
-            kind: field("kind"),
-            recipient_type: field("recipient_type"),
-            url: field("url"),
-            username: field("username"),
-            secret: field("secret"),
-            index_prefix: field("index_prefix"),
-            tags: field("tags"),
-            subject: field("subject"),
-            headers: field("headers"),
-            start: field("start"),
-        },
     }
 }

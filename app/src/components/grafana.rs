@@ -7,7 +7,7 @@
 
 use leptos::prelude::*;
 
-use crate::components::post_form::PostForm;
+use crate::components::post_form::{FormCall, PostForm};
 use crate::components::states::Failure;
 use crate::model::{clock_utc, day_utc, GrafanaView};
 
@@ -56,7 +56,7 @@ pub async fn act_on_grafana(org: String, action: String) -> Result<String, Serve
 
 #[component]
 pub fn GrafanaSection(#[prop(into)] org: String) -> impl IntoView {
-    let act = ServerAction::<ActOnGrafana>::new();
+    let act = FormCall::<ActOnGrafana>::new();
     // Read again after each action.
     let status = crate::json::resource(move || (org.clone(), act.version().get()), |(org, _)| get_grafana(org));
     let outcome = move || {
@@ -85,7 +85,7 @@ pub fn GrafanaSection(#[prop(into)] org: String) -> impl IntoView {
 }
 
 #[component]
-fn GrafanaStatus(view: GrafanaView, act: ServerAction<ActOnGrafana>) -> impl IntoView {
+fn GrafanaStatus(view: GrafanaView, act: FormCall<ActOnGrafana>) -> impl IntoView {
     let GrafanaView {
         org,
         enabled,
@@ -116,7 +116,7 @@ fn GrafanaStatus(view: GrafanaView, act: ServerAction<ActOnGrafana>) -> impl Int
     let action_form = move |action: &'static str, label: &'static str, class: &'static str| {
         let org = org.clone();
         view! {
-            <PostForm action=act read=|fields| ActOnGrafana { org: fields.text("org"), action: fields.text("action") } attr:class="grafana-form">
+            <PostForm call=act attr:class="grafana-form">
                 <input type="hidden" name="org" value=org />
                 <input type="hidden" name="action" value=action />
                 <button type="submit" class=class>{label}</button>

@@ -12,20 +12,6 @@ use crate::model::{describe_bytes, fixed, AccessColumn, AccessLine, LogLine, Log
 /// The texts a filter looks for, lower-cased, to mark in the lines shown.
 pub type Needles = std::sync::Arc<Vec<String>>;
 
-/// The positive text terms of a filter (`timeout`, `"db down"`), lower-cased.
-pub fn needles_of(q: &str) -> Needles {
-    let terms = crate::query::Filter::parse(q).map(|filter| filter.terms).unwrap_or_default();
-    let needles = terms
-        .into_iter()
-        .filter(|term| !term.negated)
-        .filter_map(|term| match term.matcher {
-            crate::query::Matcher::Text { needle, .. } if !needle.is_empty() => Some(needle.to_ascii_lowercase()),
-            _ => None,
-        })
-        .collect();
-    std::sync::Arc::new(needles)
-}
-
 /// `text` cut into pieces, each true when a needle matches it (ignoring
 /// ASCII case, which keeps byte positions).
 pub fn highlight(text: &str, needles: &[String]) -> Vec<(String, bool)> {
@@ -414,11 +400,5 @@ mod tests {
         );
         assert_eq!(highlight("é timeout", &needles[..1]), [("é ".to_string(), false), ("timeout".to_string(), true)]);
         assert_eq!(highlight("nothing here", &needles), [("nothing here".to_string(), false)]);
-    }
-
-    #[test]
-    fn only_positive_text_terms_are_needles() {
-        assert_eq!(*needles_of("Timeout -healthz level>=warn \"db down\" /re/"), ["timeout", "db down"]);
-        assert!(needles_of("level>=").is_empty(), "a bad filter marks nothing");
     }
 }

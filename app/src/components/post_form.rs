@@ -1,54 +1,80 @@
 //! A form that calls a server function. Before the page runs scripts it is
-//! a plain HTML form posting to the function (which answers form posts);
-//! once hydrated it calls the function in place through its
-//! [`ServerAction`], the arguments read from the fields by the caller.
+//! a plain HTML form posting to the function, which answers a form's post
+//! by sending the browser back to the page. Once hydrated, a submission
+//! posts the same fields with `fetch` and stays on the page: the function's
+//! answer, or its error, becomes the [`FormCall`]'s value.
 //!
-//! Leptos's `ActionForm` does the same, but reads the fields through a
-//! generic form decoder (`serde_qs`) that weighed about 30 KB gzip in every
-//! page with a form; reading six known forms by name takes a few lines each.
+//! Leptos's `ActionForm` and `ServerAction` do the same through a generic
+//! form decoder and the machinery of actions, which cost every page with a
+//! form tens of KB of WebAssembly (docs/PERFORMANCE.md). Here the browser
+//! sends the form's own fields, named as the function's arguments, and
+//! reads the answer as every server function's answer is read
+//! ([`crate::json`]).
+
+use std::marker::PhantomData;
 
 use leptos::prelude::*;
+use leptos::server_fn::error::FromServerFnError;
 use leptos::server_fn::ServerFn;
+use serde::de::DeserializeOwned;
 
-/// The fields of a form being sent, by name.
-pub struct Fields {
-    #[cfg(feature = "hydrate")]
-    data: web_sys::FormData,
+/// What a form's server function `S` last answered, and how many answers
+/// it has had (to read something again after each).
+pub struct FormCall<S: ServerFn> {
+    value: RwSignal<Option<Result<S::Output, S::Error>>>,
+    version: RwSignal<usize>,
+    function: PhantomData<fn() -> S>,
 }
 
-impl Fields {
-    /// The field's text; empty when the form has no such field.
-    pub fn text(&self, name: &str) -> String {
-        #[cfg(feature = "hydrate")]
-        return self.data.get(name).as_string().unwrap_or_default();
-        #[cfg(not(feature = "hydrate"))]
-        {
-            let _ = name;
-            String::new()
-        }
-    }
-
-    /// The field's text, `None` when the form has no such field.
-    pub fn optional(&self, name: &str) -> Option<String> {
-        #[cfg(feature = "hydrate")]
-        return self.data.get(name).as_string();
-        #[cfg(not(feature = "hydrate"))]
-        {
-            let _ = name;
-            None
-        }
+impl<S: ServerFn> Clone for FormCall<S> {
+    fn clone(&self) -> Self {
+        *self
     }
 }
 
-/// `<form method="post">` to server function `S`, called in place once the
-/// page is hydrated with the arguments `read` makes of the fields. Its
-/// answer is `action`'s value, as with Leptos's `ActionForm`.
-#[component]
-pub fn PostForm<S>(action: ServerAction<S>, read: fn(&Fields) -> S, children: Children) -> impl IntoView
+impl<S: ServerFn> Copy for FormCall<S> {}
+
+impl<S> FormCall<S>
 where
-    S: ServerFn + Clone + Send + Sync + 'static,
+    S: ServerFn,
     S::Output: Send + Sync + 'static,
     S::Error: Send + Sync + 'static,
+{
+    pub fn new() -> Self {
+        FormCall { value: RwSignal::new(None), version: RwSignal::new(0), function: PhantomData }
+    }
+
+    /// The last answer; `None` until the form is first sent.
+    pub fn value(&self) -> ReadSignal<Option<Result<S::Output, S::Error>>> {
+        self.value.read_only()
+    }
+
+    /// How many answers came, errors included.
+    pub fn version(&self) -> ReadSignal<usize> {
+        self.version.read_only()
+    }
+}
+
+impl<S> Default for FormCall<S>
+where
+    S: ServerFn,
+    S::Output: Send + Sync + 'static,
+    S::Error: Send + Sync + 'static,
+{
+    fn default() -> Self {
+        FormCall::new()
+    }
+}
+
+/// `<form method="post">` to server function `S`, whose fields are named
+/// as its arguments; sent in place once the page is hydrated, its answer
+/// going to `call`.
+#[component]
+pub fn PostForm<S>(call: FormCall<S>, children: Children) -> impl IntoView
+where
+    S: ServerFn,
+    S::Output: DeserializeOwned + Send + Sync + 'static,
+    S::Error: FromServerFnError + Send + Sync + 'static,
 {
     let on_submit = move |event: leptos::ev::SubmitEvent| {
         if event.default_prevented() {
@@ -56,19 +82,76 @@ where
         }
         event.prevent_default();
         #[cfg(feature = "hydrate")]
-        {
-            use wasm_bindgen::JsCast;
-            let form = event.target().and_then(|target| target.dyn_into::<web_sys::HtmlFormElement>().ok());
-            if let Some(data) = form.and_then(|form| web_sys::FormData::new_with_form(&form).ok()) {
-                action.dispatch(read(&Fields { data }));
-            }
+        if let Some(fields) = browser::fields(&event) {
+            leptos::task::spawn_local(async move {
+                let answer = browser::send(S::url(), fields).await.and_then(|text| {
+                    crate::json::decode(&text).map_err(|error| browser::Failure::Unreadable(error.to_string()))
+                });
+                let answer = answer.map_err(|failure| failure.into_error::<S::Error>());
+                if !call.value.is_disposed() {
+                    call.value.set(Some(answer));
+                    call.version.update(|version| *version += 1);
+                }
+            });
         }
         #[cfg(not(feature = "hydrate"))]
-        let _ = (action, read);
+        let _ = call;
     };
     view! {
         <form method="post" action=S::url() on:submit=on_submit>
             {children()}
         </form>
+    }
+}
+
+#[cfg(feature = "hydrate")]
+mod browser {
+    use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+    use wasm_bindgen::JsCast;
+
+    /// Why a form's answer is not the function's value.
+    pub enum Failure {
+        /// The request did not reach the function, or its answer was cut.
+        Unsent(String),
+        /// The function failed; its error as it encoded it.
+        Refused(String),
+        /// The answer is not the function's value.
+        Unreadable(String),
+    }
+
+    impl Failure {
+        pub fn into_error<E: FromServerFnError>(self) -> E {
+            match self {
+                Failure::Unsent(message) => E::from_server_fn_error(ServerFnErrorErr::Request(message)),
+                Failure::Refused(encoded) => E::de(encoded.into()),
+                Failure::Unreadable(message) => E::from_server_fn_error(ServerFnErrorErr::Deserialization(message)),
+            }
+        }
+    }
+
+    /// The submitted form's fields, URL-encoded as a form posts them.
+    pub fn fields(event: &leptos::ev::SubmitEvent) -> Option<web_sys::UrlSearchParams> {
+        let form = event.target()?.dyn_into::<web_sys::HtmlFormElement>().ok()?;
+        let data = web_sys::FormData::new_with_form(&form).ok()?;
+        web_sys::UrlSearchParams::new_with_str_sequence_sequence(&data).ok()
+    }
+
+    /// Posts `fields` to `url`, asking for JSON rather than being sent back
+    /// to the page; the answer's text.
+    pub async fn send(url: &str, fields: web_sys::UrlSearchParams) -> Result<String, Failure> {
+        let unsent = |error: gloo_net::Error| Failure::Unsent(error.to_string());
+        let response = gloo_net::http::Request::post(url)
+            .header("Accept", "application/json")
+            .body(fields)
+            .map_err(unsent)?
+            .send()
+            .await
+            .map_err(unsent)?;
+        let text = response.text().await.map_err(unsent)?;
+        if response.ok() {
+            Ok(text)
+        } else {
+            Err(Failure::Refused(text))
+        }
     }
 }

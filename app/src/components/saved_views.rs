@@ -6,13 +6,13 @@
 use leptos::prelude::*;
 
 use crate::api::{get_saved_views, RemoveView, SaveView};
-use crate::components::post_form::{Fields, PostForm};
+use crate::components::post_form::{FormCall, PostForm};
 use crate::model::{rfc3339_utc, LogView, SavedView, ViewKind};
 
 /// *Save view* on the logs page: a name, then a link to the saved view.
 #[component]
 pub fn SaveViewForm(org: String, app: String, view: LogView) -> impl IntoView {
-    let save = ServerAction::<SaveView>::new();
+    let save = FormCall::<SaveView>::new();
     let link_org = org.clone();
     let outcome = move || {
         save.value().get().map(|result| match result {
@@ -34,7 +34,7 @@ pub fn SaveViewForm(org: String, app: String, view: LogView) -> impl IntoView {
     view! {
         <details class="save-view">
             <summary>"Save view"</summary>
-            <PostForm action=save read=read_save_view attr:class="save-view-form">
+            <PostForm call=save attr:class="save-view-form">
                 <input type="hidden" name="org" value=org />
                 <input type="hidden" name="app" value=app />
                 <input type="hidden" name="kind" value=view.kind.as_str() />
@@ -57,7 +57,7 @@ pub fn SaveViewForm(org: String, app: String, view: LogView) -> impl IntoView {
 /// after a removal.
 #[component]
 pub fn SavedViewsSection(#[prop(into)] org: String) -> impl IntoView {
-    let remove = ServerAction::<RemoveView>::new();
+    let remove = FormCall::<RemoveView>::new();
     let list_org = org.clone();
     let views =
         crate::json::resource(move || (list_org.clone(), remove.version().get()), |(org, _)| get_saved_views(org));
@@ -91,7 +91,7 @@ pub fn SavedViewsSection(#[prop(into)] org: String) -> impl IntoView {
 }
 
 #[component]
-fn SavedViewsTable(org: String, views: Vec<SavedView>, remove: ServerAction<RemoveView>) -> impl IntoView {
+fn SavedViewsTable(org: String, views: Vec<SavedView>, remove: FormCall<RemoveView>) -> impl IntoView {
     let rows = views
         .into_iter()
         .map(|saved| {
@@ -118,7 +118,7 @@ fn SavedViewsTable(org: String, views: Vec<SavedView>, remove: ServerAction<Remo
                     <td>{columns}</td>
                     <td class="muted">{saved_at(&saved)}</td>
                     <td>
-                        <PostForm action=remove read=|fields| RemoveView { org: fields.text("org"), id: fields.text("id").parse().unwrap_or(-1) } attr:class="inline-form">
+                        <PostForm call=remove attr:class="inline-form">
                             <input type="hidden" name="org" value=org />
                             <input type="hidden" name="id" value=saved.id.to_string() />
                             <button type="submit" aria-label=format!("Remove the view {}", saved.name)>"Remove"</button>
@@ -151,17 +151,4 @@ fn SavedViewsTable(org: String, views: Vec<SavedView>, remove: ServerAction<Remo
 fn saved_at(saved: &SavedView) -> String {
     let time = rfc3339_utc(saved.created_at_ns.div_euclid(1_000_000));
     format!("{}, {} UTC", saved.created_by, time.get(..16).unwrap_or(&time).replace('T', " "))
-}
-
-fn read_save_view(fields: &Fields) -> SaveView {
-    SaveView {
-        org: fields.text("org"),
-        app: fields.text("app"),
-        name: fields.text("name"),
-        kind: fields.text("kind"),
-        q: fields.text("q"),
-        since: fields.text("since"),
-        until: fields.text("until"),
-        cols: fields.optional("cols"),
-    }
 }

@@ -7,17 +7,17 @@ use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::get_log_page;
-use crate::components::log_row::{AccessColumnsMenu, FilterLinks};
+use crate::components::log_row::FilterLinks;
 use crate::components::{
-    app_tabs::{AppTab, AppTabs},
     explorer::LogExplorer,
     live_tail::LiveTail,
     saved_views::SaveViewForm,
     states::{Failure, Loading, Missing, NotVisiblePage},
     top_bar::{Crumb, TopBar},
-    view_bar::ViewBar,
 };
-use crate::model::{LogView, ViewKind};
+#[cfg(feature = "ssr")]
+use crate::model::LogPage;
+use crate::model::{LogScreen, LogView, ViewKind};
 
 #[component]
 pub fn AppLogsPage() -> impl IntoView {
@@ -44,55 +44,43 @@ pub fn AppLogsPage() -> impl IntoView {
                         <main class="page"><Failure message=error.to_string() /></main>
                     }.into_any(),
                     Ok(None) => view! { <NotVisiblePage title="No such app" /> }.into_any(),
-                    Ok(Some(page)) => {
+                    Ok(Some(screen)) => {
+                        let LogScreen { org, app, needles, head_html, bar_html, columns_html, .. } = screen;
                         let (_, _, view) = target();
-                        let base = format!("/orgs/{}/apps/{}/logs", page.org.slug, page.app.slug);
+                        let base = format!("/orgs/{}/apps/{}/logs", org.0, app.0);
                         // The rest of a replayed range loads in the browser.
-                        let more_from = page.more_in_range.then_some(page.next_offset);
+                        let more_from = screen.more_in_range.then_some(screen.next_offset);
                         // Clicking a status or a country adds it to the filter.
-                        provide_context(FilterLinks { base: base.clone(), view: view.clone() });
-                        let on_access = view.kind == ViewKind::Access;
-                        let crumbs = vec![
-                            Crumb::link(page.org.name.clone(), format!("/orgs/{}", page.org.slug)),
-                            Crumb::here(page.app.name.clone()),
-                        ];
+                        provide_context(FilterLinks { base, view: view.clone() });
+                        let crumbs = vec![Crumb::link(org.1, format!("/orgs/{}", org.0)), Crumb::here(app.1.clone())];
                         view! {
-                            <Title text=format!("{} {} logs", page.app.name, view.kind.as_str()) />
+                            <Title text=format!("{} {} logs", app.1, view.kind.as_str()) />
                             <TopBar crumbs />
                             <main class="page page-logs">
-                                <div class="page-head">
-                                    <h1>{page.app.name}</h1>
-                                    <span class="badge">{page.app.runtime}</span>
-                                    <AppTabs
-                                        org=page.org.slug.clone()
-                                        app=page.app.slug.clone()
-                                        current=if on_access { AppTab::AccessLogs } else { AppTab::ServiceLogs }
-                                    />
-                                </div>
-                                <ViewBar base=base.clone() view=view.clone() problem=page.problem.clone() />
-                                {page.problem.is_none().then(|| view! {
-                                    <div class="view-tools">
-                                        <SaveViewForm org=page.org.slug.clone() app=page.app.slug.clone() view=view.clone() />
-                                        {on_access.then(|| view! { <AccessColumnsMenu base=base.clone() view=view.clone() /> })}
-                                    </div>
-                                })}
-                                {match page.problem {
+                                <div class="page-head" inner_html=head_html></div>
+                                <div inner_html=bar_html></div>
+                                {match screen.has_problem {
                                     // Nothing to show or follow until the view makes sense.
-                                    Some(_) => view! {
+                                    true => view! {
                                         <div class="live-tail">
                                             <Missing title="Fix the view to see lines">
                                                 <p>"The filter or the range above has a mistake: it is marked in red."</p>
                                             </Missing>
                                         </div>
                                     }.into_any(),
-                                    None => view! {
-                                        <LogExplorer org=page.org.slug.clone() app=page.app.slug.clone() view=view.clone() />
+                                    false => view! {
+                                        <div class="view-tools">
+                                            <SaveViewForm org=org.0.clone() app=app.0.clone() view=view.clone() />
+                                            <div class="columns-slot" inner_html=columns_html></div>
+                                        </div>
+                                        <LogExplorer org=org.0.clone() app=app.0.clone() view=view.clone() />
                                         <LiveTail
-                                            org=page.org.slug
-                                            app=page.app.slug
+                                            org=org.0
+                                            app=app.0
                                             view
-                                            initial=page.records
-                                            next_offset=page.next_offset
+                                            needles
+                                            initial=screen.records
+                                            next_offset=screen.next_offset
                                             more_from=more_from
                                         />
                                     }.into_any(),
@@ -103,5 +91,40 @@ pub fn AppLogsPage() -> impl IntoView {
                 }
             })}
         </Suspense>
+    }
+}
+
+/// The page as [`get_log_page`] sends it: `page` with the marks of its
+/// filter, and its head, bar and column chooser drawn as HTML (links and
+/// plain forms, which need no code in the browser).
+#[cfg(feature = "ssr")]
+pub fn screen(page: LogPage, view: LogView) -> LogScreen {
+    use crate::components::app_tabs::{AppTab, AppTabs};
+    use crate::components::{log_row::AccessColumnsMenu, view_bar::ViewBar};
+    let LogPage { org, app, records, next_offset, more_in_range, problem } = page;
+    let base = format!("/orgs/{}/apps/{}/logs", org.slug, app.slug);
+    let columns_html = if view.kind == ViewKind::Access && problem.is_none() {
+        view! { <AccessColumnsMenu base=base.clone() view=view.clone() /> }.to_html()
+    } else {
+        String::new()
+    };
+    let current = if view.kind == ViewKind::Access { AppTab::AccessLogs } else { AppTab::ServiceLogs };
+    let head_html = view! {
+        <h1>{app.name.clone()}</h1>
+        <span class="badge">{app.runtime}</span>
+        <AppTabs org=org.slug.clone() app=app.slug.clone() current />
+    }
+    .to_html();
+    LogScreen {
+        org: (org.slug, org.name),
+        app: (app.slug, app.name),
+        records,
+        next_offset,
+        more_in_range,
+        has_problem: problem.is_some(),
+        needles: crate::query::Filter::needles(&view.q),
+        head_html,
+        bar_html: view! { <ViewBar base view=view.clone() problem /> }.to_html(),
+        columns_html,
     }
 }

@@ -7,7 +7,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
 use crate::api::{get_app_settings, SetAppRetention};
-use crate::components::post_form::{Fields, PostForm};
+use crate::components::post_form::{FormCall, PostForm};
 use crate::components::{
     app_tabs::{AppTab, AppTabs},
     states::{Failure, Loading, NotVisiblePage},
@@ -19,7 +19,7 @@ use crate::model::{describe_bytes, describe_days, group_thousands, AppSettings, 
 pub fn AppSettingsPage() -> impl IntoView {
     let params = use_params_map();
     let target = move || params.with(|p| (p.get("org").unwrap_or_default(), p.get("app").unwrap_or_default()));
-    let save = ServerAction::<SetAppRetention>::new();
+    let save = FormCall::<SetAppRetention>::new();
     // Read again after each save.
     let settings =
         crate::json::resource(move || (target(), save.version().get()), |((org, app), _)| get_app_settings(org, app));
@@ -37,7 +37,7 @@ pub fn AppSettingsPage() -> impl IntoView {
 }
 
 #[component]
-fn SettingsView(settings: AppSettings, save: ServerAction<SetAppRetention>) -> impl IntoView {
+fn SettingsView(settings: AppSettings, save: FormCall<SetAppRetention>) -> impl IntoView {
     let AppSettings { org, app, retention, may_change } = settings;
     let base = format!("/orgs/{}/apps/{}", org.slug, app.slug);
     let crumbs = vec![
@@ -81,7 +81,7 @@ fn RetentionCard(
     app: String,
     row: RetentionRow,
     may_change: bool,
-    save: ServerAction<SetAppRetention>,
+    save: FormCall<SetAppRetention>,
 ) -> impl IntoView {
     let kind = row.kind.as_str();
     let title = if kind == "access" { "Access logs" } else { "Service logs" };
@@ -107,7 +107,7 @@ fn RetentionCard(
             <h3>{title}</h3>
             <p class="retention-now">{now}</p>
             {may_change.then(|| view! {
-                <PostForm action=save read=read_retention attr:class="retention-form">
+                <PostForm call=save attr:class="retention-form">
                     <input type="hidden" name="org" value=org.clone() />
                     <input type="hidden" name="app" value=app.clone() />
                     <input type="hidden" name="kind" value=kind />
@@ -132,15 +132,5 @@ fn RetentionCard(
                 <p class="estimate muted" data-testid=format!("estimate-{kind}")>{estimate}</p>
             })}
         </section>
-    }
-}
-
-fn read_retention(fields: &Fields) -> SetAppRetention {
-    SetAppRetention {
-        org: fields.text("org"),
-        app: fields.text("app"),
-        kind: fields.text("kind"),
-        max_age_days: fields.text("max_age_days"),
-        max_megabytes: fields.text("max_megabytes"),
     }
 }

@@ -39,7 +39,7 @@ use std::collections::VecDeque;
 
 use leptos::prelude::*;
 
-use crate::components::log_row::{needles_of, SelectedLine};
+use crate::components::log_row::SelectedLine;
 use crate::model::{url_encode, LogView, ShownRecord, ViewKind};
 use bar::LiveBar;
 use range_note::RangeNote;
@@ -219,9 +219,11 @@ fn find(lines: &History, offset: u64) -> Option<usize> {
 pub fn LiveTail(
     org: String,
     app: String,
-    /// What the page shows: kind, filter (matches are marked; the stream
-    /// keeps only matching lines) and range.
+    /// What the page shows: kind, filter (the stream keeps only matching
+    /// lines) and range.
     view: LogView,
+    /// The filter's text terms, marked in the lines.
+    needles: Vec<String>,
     initial: Vec<ShownRecord>,
     /// One past the last line of `initial`: where following live starts.
     next_offset: u64,
@@ -231,7 +233,7 @@ pub fn LiveTail(
     let tail = TailState::new(initial, view.is_replay(), next_offset, more_from.is_some());
     provide_context(SelectedLine(tail.selected));
     let (kind, replay, filtering, needles) =
-        (view.kind, view.is_replay(), !view.q.trim().is_empty(), needles_of(&view.q));
+        (view.kind, view.is_replay(), !view.q.trim().is_empty(), std::sync::Arc::new(needles));
     let source = TailSource { org, app, view };
     #[cfg(feature = "hydrate")]
     browser::start(tail, source, more_from);

@@ -103,7 +103,7 @@ async fn receive(
     while let Some(Ok((_, event))) = batches.next().await {
         heard_at_ms.set(now_ms());
         let Some(data) = event.data().as_string() else { continue };
-        let batch = match crate::json::decode::<Vec<MaybeRecord>>(&data) {
+        let batch = match crate::json::decode::<RawRecords>(&data) {
             Ok(batch) => readable(batch),
             Err(error) => {
                 leptos::logging::warn!("skipping an unreadable live event: {error}");
@@ -195,23 +195,13 @@ impl Arrivals {
     }
 }
 
-/// A record, or one this page cannot read (skipped, not fatal).
-#[derive(serde::Deserialize)]
-#[serde(untagged)]
-enum MaybeRecord {
-    Shown(ShownRecord),
-    Unreadable(serde::de::IgnoredAny),
-}
+/// Records as they came, each read on its own: one this page cannot read
+/// is skipped, not fatal.
+type RawRecords = Vec<Box<serde_json::value::RawValue>>;
 
-fn readable(records: Vec<MaybeRecord>) -> Vec<ShownRecord> {
+fn readable(records: RawRecords) -> Vec<ShownRecord> {
     let total = records.len();
-    let shown: Vec<ShownRecord> = records
-        .into_iter()
-        .filter_map(|record| match record {
-            MaybeRecord::Shown(record) => Some(record),
-            MaybeRecord::Unreadable(_) => None,
-        })
-        .collect();
+    let shown: Vec<ShownRecord> = records.iter().filter_map(|raw| crate::json::decode(raw.get()).ok()).collect();
     if shown.len() < total {
         leptos::logging::warn!("skipped {} unreadable records", total - shown.len());
     }
@@ -221,7 +211,7 @@ fn readable(records: Vec<MaybeRecord>) -> Vec<ShownRecord> {
 /// One chunk of a replayed range, as `/bff/.../records` sends it.
 #[derive(serde::Deserialize)]
 struct RangeChunk {
-    records: Vec<MaybeRecord>,
+    records: RawRecords,
     next_cursor: Option<u64>,
 }
 

@@ -175,8 +175,7 @@ pub type ShownRecord = LogRecord<LogLine>;
 /// `untagged` (a [`LogLine`] of either kind), each record would first be
 /// buffered, and the browser's bundle would carry two more copies of every
 /// line's decoder.
-#[derive(Default, Deserialize)]
-#[serde(default)]
+#[derive(Default)]
 pub struct WireRecord {
     offset: Option<u64>,
     ts_ns: Option<i64>,
@@ -203,6 +202,60 @@ pub struct WireRecord {
     ip: Option<String>,
     before: Option<serde_json::Value>,
     after: Option<serde_json::Value>,
+}
+
+impl<'de> Deserialize<'de> for WireRecord {
+    /// By hand, as a map only: serde's derive would also read a record
+    /// written as an array, and check each field for a second copy, which
+    /// doubled the decoder's size in the browser's bundle.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Fields;
+        impl<'de> serde::de::Visitor<'de> for Fields {
+            type Value = WireRecord;
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+                formatter.write_str("a log record")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<WireRecord, A::Error> {
+                let mut wire = WireRecord::default();
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "offset" => wire.offset = map.next_value()?,
+                        "ts_ns" => wire.ts_ns = map.next_value()?,
+                        "instance" => wire.instance = map.next_value()?,
+                        "level" => wire.level = map.next_value()?,
+                        "message" => wire.message = map.next_value()?,
+                        "fields" => wire.fields = map.next_value()?,
+                        "method" => wire.method = map.next_value()?,
+                        "host" => wire.host = map.next_value()?,
+                        "path" => wire.path = map.next_value()?,
+                        "query" => wire.query = map.next_value()?,
+                        "status" => wire.status = map.next_value()?,
+                        "bytes_sent" => wire.bytes_sent = map.next_value()?,
+                        "duration_ms" => wire.duration_ms = map.next_value()?,
+                        "client_ip" => wire.client_ip = map.next_value()?,
+                        "country" => wire.country = map.next_value()?,
+                        "city" => wire.city = map.next_value()?,
+                        "lat" => wire.lat = map.next_value()?,
+                        "lon" => wire.lon = map.next_value()?,
+                        "user_agent" => wire.user_agent = map.next_value()?,
+                        "actor" => wire.actor = map.next_value()?,
+                        "action" => wire.action = map.next_value()?,
+                        "target" => wire.target = map.next_value()?,
+                        "ip" => wire.ip = map.next_value()?,
+                        "before" => wire.before = map.next_value()?,
+                        "after" => wire.after = map.next_value()?,
+                        _ => {
+                            map.next_value::<serde::de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(wire)
+            }
+        }
+        deserializer.deserialize_map(Fields)
+    }
 }
 
 /// A field a record lacks, by name.

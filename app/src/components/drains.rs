@@ -217,7 +217,7 @@ fn DrainRow(
     let form = move |action: &'static str, label: &'static str, class: &'static str| {
         let (org, app) = (org.clone(), app.clone());
         view! {
-            <PostForm call=act attr:class="drain-action">
+            <PostForm call=act class="drain-action">
                 <input type="hidden" name="org" value=org />
                 <input type="hidden" name="app" value=app />
                 <input type="hidden" name="id" value=id />
@@ -292,7 +292,7 @@ fn NewDrainFields(
         .collect_view();
     let kind_options = kinds.iter().map(|(name, label)| view! { <option value=*name>{*label}</option> }).collect_view();
     view! {
-        <PostForm call=create attr:class="card drain-form" attr:data-testid="new-drain">
+        <PostForm call=create class="card drain-form" testid="new-drain">
             <h3>"Add a drain"</h3>
             <input type="hidden" name="org" value=org />
             <input type="hidden" name="app" value=app />

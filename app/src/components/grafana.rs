@@ -116,7 +116,7 @@ fn GrafanaStatus(view: GrafanaView, act: FormCall<ActOnGrafana>) -> impl IntoVie
     let action_form = move |action: &'static str, label: &'static str, class: &'static str| {
         let org = org.clone();
         view! {
-            <PostForm call=act attr:class="grafana-form">
+            <PostForm call=act class="grafana-form">
                 <input type="hidden" name="org" value=org />
                 <input type="hidden" name="action" value=action />
                 <button type="submit" class=class>{label}</button>

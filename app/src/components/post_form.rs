@@ -68,9 +68,15 @@ where
 
 /// `<form method="post">` to server function `S`, whose fields are named
 /// as its arguments; sent in place once the page is hydrated, its answer
-/// going to `call`.
+/// going to `call`. (Its class and test id are props: spreading
+/// attributes onto a component costs every page with a form its own code.)
 #[component]
-pub fn PostForm<S>(call: FormCall<S>, children: Children) -> impl IntoView
+pub fn PostForm<S>(
+    call: FormCall<S>,
+    class: &'static str,
+    #[prop(optional)] testid: Option<&'static str>,
+    children: Children,
+) -> impl IntoView
 where
     S: ServerFn,
     S::Output: DeserializeOwned + Send + Sync + 'static,
@@ -98,7 +104,7 @@ where
         let _ = call;
     };
     view! {
-        <form method="post" action=S::url() on:submit=on_submit>
+        <form method="post" action=S::url() class=class data-testid=testid on:submit=on_submit>
             {children()}
         </form>
     }

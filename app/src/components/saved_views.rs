@@ -34,7 +34,7 @@ pub fn SaveViewForm(org: String, app: String, view: LogView) -> impl IntoView {
     view! {
         <details class="save-view">
             <summary>"Save view"</summary>
-            <PostForm call=save attr:class="save-view-form">
+            <PostForm call=save class="save-view-form">
                 <input type="hidden" name="org" value=org />
                 <input type="hidden" name="app" value=app />
                 <input type="hidden" name="kind" value=view.kind.as_str() />
@@ -118,7 +118,7 @@ fn SavedViewsTable(org: String, views: Vec<SavedView>, remove: FormCall<RemoveVi
                     <td>{columns}</td>
                     <td class="muted">{saved_at(&saved)}</td>
                     <td>
-                        <PostForm call=remove attr:class="inline-form">
+                        <PostForm call=remove class="inline-form">
                             <input type="hidden" name="org" value=org />
                             <input type="hidden" name="id" value=saved.id.to_string() />
                             <button type="submit" aria-label=format!("Remove the view {}", saved.name)>"Remove"</button>

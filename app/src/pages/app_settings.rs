@@ -107,7 +107,7 @@ fn RetentionCard(
             <h3>{title}</h3>
             <p class="retention-now">{now}</p>
             {may_change.then(|| view! {
-                <PostForm call=save attr:class="retention-form">
+                <PostForm call=save class="retention-form">
                     <input type="hidden" name="org" value=org.clone() />
                     <input type="hidden" name="app" value=app.clone() />
                     <input type="hidden" name="kind" value=kind />

@@ -266,7 +266,8 @@ pub async fn get_saved_views(org: String) -> Result<Vec<crate::model::SavedView>
 }
 
 /// Saves the logs page's view under a name, for every member of the org;
-/// audited. Answers the saved view.
+/// audited. Answers what the page then says, with a link to the saved
+/// view, as HTML (the name is escaped).
 #[server(prefix = "/bff", endpoint = "save_view")]
 pub async fn save_view(
     org: String,
@@ -278,7 +279,7 @@ pub async fn save_view(
     until: String,
     /// The access table's columns (absent from forms of before they existed).
     cols: Option<String>,
-) -> Result<crate::model::SavedView, ServerFnError> {
+) -> Result<String, ServerFnError> {
     let viewer = viewer().await?;
     if !viewer.may_see(&org) {
         return Err(ServerFnError::new(format!("no app \"{app}\" in organisation \"{org}\"")));
@@ -289,7 +290,8 @@ pub async fn save_view(
         other => return Err(ServerFnError::new(format!("unknown kind \"{other}\": service or access"))),
     };
     let view = LogView { kind, q, since, until, cols: cols.unwrap_or_default() };
-    port()?.save_view(org, app, name, view, viewer).await.map_err(ServerFnError::new)
+    let saved = port()?.save_view(org.clone(), app, name, view, viewer).await.map_err(ServerFnError::new)?;
+    Ok(crate::components::saved_views::saved_outcome(&saved, &org))
 }
 
 /// Removes one of the org's saved views, for any member; audited.

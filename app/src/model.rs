@@ -396,7 +396,8 @@ pub struct LogPage {
 
 /// The logs page as its server function sends it: what the browser needs
 /// of a [`LogPage`], what its rows mark, and the parts that only link or
-/// submit (the head and its tabs, the bar, the column chooser) drawn as
+/// submit (the head and its tabs, the bar, the column chooser, *Save
+/// view*) drawn as
 /// HTML by the server, so the browser carries neither their code nor the
 /// filter's parser.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -422,6 +423,8 @@ pub struct LogScreen {
     /// The access table's column chooser; empty on service logs, and when
     /// the view has a problem.
     pub columns_html: String,
+    /// *Save view*; empty when the view has a problem.
+    pub save_html: String,
 }
 
 /// What the logs page shows, as its URL says (`?q=…&since=…&until=…`), so

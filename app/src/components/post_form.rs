@@ -111,7 +111,7 @@ where
 }
 
 #[cfg(feature = "hydrate")]
-mod browser {
+pub(crate) mod browser {
     use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
     use wasm_bindgen::JsCast;
 

@@ -4,37 +4,22 @@
 //! who saved it and a button to remove it. Both changes are audited.
 
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 
 use crate::api::{get_saved_views, RemoveView, SaveView};
 use crate::components::post_form::{FormCall, PostForm};
 use crate::model::{rfc3339_utc, LogView, SavedView, ViewKind};
 
 /// *Save view* on the logs page: a name, then a link to the saved view.
+/// Drawn by the server ([`crate::pages::app_logs::screen`]): a plain form,
+/// which [`save_in_place`] sends without leaving the page once it runs in
+/// the browser. The outcome goes in the slot after the form.
 #[component]
 pub fn SaveViewForm(org: String, app: String, view: LogView) -> impl IntoView {
-    let save = FormCall::<SaveView>::new();
-    let link_org = org.clone();
-    let outcome = move || {
-        save.value().get().map(|result| match result {
-            Ok(saved) => view! {
-                <span class="notice saved" role="status" data-testid="save-view-outcome">
-                    "Saved as " <a href=saved.href(&link_org)>{saved.name.clone()}</a>
-                    ", listed on the organisation's page."
-                </span>
-            }
-            .into_any(),
-            Err(error) => view! {
-                <span class="form-error" role="alert" data-testid="save-view-outcome">
-                    {error.to_string()}
-                </span>
-            }
-            .into_any(),
-        })
-    };
     view! {
         <details class="save-view">
             <summary>"Save view"</summary>
-            <PostForm call=save class="save-view-form">
+            <form method="post" action=SaveView::url() class="save-view-form">
                 <input type="hidden" name="org" value=org />
                 <input type="hidden" name="app" value=app />
                 <input type="hidden" name="kind" value=view.kind.as_str() />
@@ -47,10 +32,52 @@ pub fn SaveViewForm(org: String, app: String, view: LogView) -> impl IntoView {
                     <input type="text" name="name" required maxlength="80" autocomplete="off" placeholder="5xx on checkout" />
                 </label>
                 <button type="submit">"Save"</button>
-            </PostForm>
-            {outcome}
+            </form>
+            <span class="save-view-slot"></span>
         </details>
     }
+}
+
+/// What *Save view* says once saved: a link to the view (its name is text).
+#[cfg(feature = "ssr")]
+pub fn saved_outcome(saved: &SavedView, org: &str) -> String {
+    view! {
+        <span class="notice saved" role="status" data-testid="save-view-outcome">
+            "Saved as " <a href=saved.href(org)>{saved.name.clone()}</a> ", listed on the organisation's page."
+        </span>
+    }
+    .to_html()
+}
+
+/// Sends a *Save view* form in place (the page keeps its lines) and puts
+/// the outcome after it: what the server drew ([`saved_outcome`]), or the
+/// error, as text.
+#[cfg(feature = "hydrate")]
+pub fn save_in_place(event: leptos::ev::SubmitEvent) {
+    use crate::components::post_form::browser;
+    use wasm_bindgen::JsCast;
+    let form = event.target().and_then(|target| target.dyn_into::<web_sys::HtmlFormElement>().ok());
+    let (Some(form), Some(fields)) = (form, browser::fields(&event)) else { return };
+    event.prevent_default();
+    leptos::task::spawn_local(async move {
+        let said = browser::send(&form.action(), fields).await.and_then(|text| {
+            crate::json::decode::<String>(&text).map_err(|error| browser::Failure::Unreadable(error.to_string()))
+        });
+        let Some(slot) = form.next_element_sibling() else { return };
+        match said {
+            Ok(html) => slot.set_inner_html(&html),
+            Err(failure) => {
+                let error: ServerFnError = failure.into_error();
+                slot.set_inner_html("");
+                let Ok(said) = document().create_element("span") else { return };
+                said.set_class_name("form-error");
+                let _ = said.set_attribute("role", "alert");
+                let _ = said.set_attribute("data-testid", "save-view-outcome");
+                said.set_text_content(Some(&error.to_string()));
+                let _ = slot.append_child(&said);
+            }
+        }
+    });
 }
 
 /// The org page's *Saved views*: each a link that opens it, read again

@@ -11,12 +11,18 @@ use crate::components::log_row::FilterLinks;
 use crate::components::{
     explorer::LogExplorer,
     live_tail::LiveTail,
-    saved_views::SaveViewForm,
     states::{Failure, Loading, Missing, NotVisiblePage},
     top_bar::{Crumb, TopBar},
 };
 #[cfg(feature = "ssr")]
 use crate::model::LogPage;
+
+/// A *Save view* form is sent in place in the browser; on the server there
+/// is nothing to send.
+#[cfg(feature = "hydrate")]
+use crate::components::saved_views::save_in_place;
+#[cfg(not(feature = "hydrate"))]
+fn save_in_place(_: leptos::ev::SubmitEvent) {}
 use crate::model::{LogScreen, LogView, ViewKind};
 
 #[component]
@@ -45,7 +51,7 @@ pub fn AppLogsPage() -> impl IntoView {
                     }.into_any(),
                     Ok(None) => view! { <NotVisiblePage title="No such app" /> }.into_any(),
                     Ok(Some(screen)) => {
-                        let LogScreen { org, app, needles, head_html, bar_html, columns_html, .. } = screen;
+                        let LogScreen { org, app, needles, head_html, bar_html, columns_html, save_html, .. } = screen;
                         let (_, _, view) = target();
                         let base = format!("/orgs/{}/apps/{}/logs", org.0, app.0);
                         // The rest of a replayed range loads in the browser.
@@ -70,7 +76,7 @@ pub fn AppLogsPage() -> impl IntoView {
                                     }.into_any(),
                                     false => view! {
                                         <div class="view-tools">
-                                            <SaveViewForm org=org.0.clone() app=app.0.clone() view=view.clone() />
+                                            <div inner_html=save_html on:submit=save_in_place></div>
                                             <div class="columns-slot" inner_html=columns_html></div>
                                         </div>
                                         <LogExplorer org=org.0.clone() app=app.0.clone() view=view.clone() />
@@ -100,9 +106,13 @@ pub fn AppLogsPage() -> impl IntoView {
 #[cfg(feature = "ssr")]
 pub fn screen(page: LogPage, view: LogView) -> LogScreen {
     use crate::components::app_tabs::{AppTab, AppTabs};
-    use crate::components::{log_row::AccessColumnsMenu, view_bar::ViewBar};
+    use crate::components::{log_row::AccessColumnsMenu, saved_views::SaveViewForm, view_bar::ViewBar};
     let LogPage { org, app, records, next_offset, more_in_range, problem } = page;
     let base = format!("/orgs/{}/apps/{}/logs", org.slug, app.slug);
+    let save_html = match problem {
+        None => view! { <SaveViewForm org=org.slug.clone() app=app.slug.clone() view=view.clone() /> }.to_html(),
+        Some(_) => String::new(),
+    };
     let columns_html = if view.kind == ViewKind::Access && problem.is_none() {
         view! { <AccessColumnsMenu base=base.clone() view=view.clone() /> }.to_html()
     } else {
@@ -126,5 +136,6 @@ pub fn screen(page: LogPage, view: LogView) -> LogScreen {
         head_html,
         bar_html: view! { <ViewBar base view=view.clone() problem /> }.to_html(),
         columns_html,
+        save_html,
     }
 }

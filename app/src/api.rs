@@ -242,18 +242,20 @@ pub async fn get_log_explorer(
 /// How many lines before and after a line its context shows.
 pub const CONTEXT_LINES: u64 = 20;
 
-/// The lines around one line of an app's logs, unfiltered.
+/// One line of an app's logs, drawn as its details (every field, its JSON,
+/// the lines around it, unfiltered); `None` when it is no longer stored.
 #[server(prefix = "/bff")]
-pub async fn get_line_context(
+pub async fn get_line_details(
     org: String,
     app: String,
     kind: crate::model::ViewKind,
     offset: u64,
-) -> Result<Option<Vec<crate::model::ShownRecord>>, ServerFnError> {
+) -> Result<Option<String>, ServerFnError> {
     if !viewer().await?.may_see(&org) {
         return Ok(None);
     }
-    port()?.line_context(org, app, kind, offset, CONTEXT_LINES).await.map_err(ServerFnError::new)
+    let around = port()?.line_context(org, app, kind, offset, CONTEXT_LINES).await.map_err(ServerFnError::new)?;
+    Ok(around.and_then(|lines| crate::components::log_row::details_html(lines, offset)))
 }
 
 /// The org's saved views of the logs page, for its members.

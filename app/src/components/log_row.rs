@@ -87,9 +87,20 @@ fn toggle_selection(offset: u64) -> impl Fn(leptos::ev::MouseEvent) + 'static {
     }
 }
 
-/// Every field of a line, and a button that copies it as JSON.
+/// The selected line's details, as the server draws them when a line is
+/// selected ([`crate::api::get_line_details`]); `None` when `context` (the
+/// lines around it) no longer holds it.
+#[cfg(feature = "ssr")]
+pub fn details_html(context: Vec<ShownRecord>, offset: u64) -> Option<String> {
+    let record = context.iter().find(|line| line.offset == offset)?.clone();
+    Some(view! { <LineDetails record context /> }.to_html())
+}
+
+/// Every field of a line, a button that copies it as JSON, and one that
+/// shows the lines around it, unfiltered (`context`). The buttons work
+/// through [`act_on_details`].
 #[component]
-pub fn LineDetails(record: ShownRecord) -> impl IntoView {
+pub fn LineDetails(record: ShownRecord, context: Vec<ShownRecord>) -> impl IntoView {
     let json = serde_json::to_string(&record).unwrap_or_default();
     let pretty = serde_json::to_string_pretty(&record).unwrap_or_default();
     // A message of several lines (a stack trace), as printed.
@@ -97,77 +108,54 @@ pub fn LineDetails(record: ShownRecord) -> impl IntoView {
         LogLine::Service(line) if line.message.contains('\n') => Some(line.message.clone()),
         _ => None,
     };
-    let copied = RwSignal::new(false);
-    let copy = move |event: leptos::ev::MouseEvent| {
-        event.stop_propagation();
-        #[cfg(feature = "hydrate")]
-        {
-            let _ = window().navigator().clipboard().write_text(&json);
-        }
-        #[cfg(not(feature = "hydrate"))]
-        let _ = &json;
-        copied.set(true);
-    };
-    // The lines around it, unfiltered, once asked for.
-    let context = RwSignal::new(None::<Result<Vec<ShownRecord>, String>>);
     let offset = record.offset;
-    let show_context = move |event: leptos::ev::MouseEvent| {
-        event.stop_propagation();
-        #[cfg(feature = "hydrate")]
-        if let Some(links) = use_context::<FilterLinks>() {
-            let mut parts = links.base.trim_start_matches('/').split('/');
-            let (org, app) =
-                (parts.nth(1).unwrap_or_default().to_string(), parts.nth(1).unwrap_or_default().to_string());
-            let kind = links.view.kind;
-            leptos::task::spawn_local(async move {
-                let found = crate::api::get_line_context(org, app, kind, offset).await;
-                context.set(Some(match found {
-                    Ok(Some(lines)) => Ok(lines),
-                    Ok(None) => Err("this line is no longer there".to_string()),
-                    Err(error) => Err(error.to_string()),
-                }));
-            });
-        }
-    };
-    let context_view = move || {
-        context.get().map(|found| match found {
-            Err(error) => view! { <p class="muted">{format!("No context: {error}")}</p> }.into_any(),
-            Ok(lines) => {
-                let rows = lines
-                    .into_iter()
-                    .map(|line| {
-                        let here = line.offset == offset;
-                        let text = match &line.line {
-                            LogLine::Service(s) => format!("{} {}", s.instance, s.message.lines().next().unwrap_or_default()),
-                            LogLine::Access(a) => format!("{} {} {} {}", a.instance, a.method, a.path, a.status),
-                        };
-                        view! {
-                            <li class:context-here=here aria-current=here.then_some("true") data-offset=line.offset.to_string()>
-                                <time class="mono">{crate::model::clock_utc(line.ts_ns)}</time>" "{text}
-                            </li>
-                        }
-                    })
-                    .collect_view();
-                view! {
-                    <ol class="line-context" data-testid="line-context" aria-label="The lines around it, unfiltered">{rows}</ol>
-                }
-                .into_any()
+    let rows = context
+        .into_iter()
+        .map(|line| {
+            let here = line.offset == offset;
+            let text = match &line.line {
+                LogLine::Service(s) => format!("{} {}", s.instance, s.message.lines().next().unwrap_or_default()),
+                LogLine::Access(a) => format!("{} {} {} {}", a.instance, a.method, a.path, a.status),
+            };
+            view! {
+                <li class:context-here=here aria-current=here.then_some("true") data-offset=line.offset.to_string()>
+                    <time class="mono">{crate::model::clock_utc(line.ts_ns)}</time>" "{text}
+                </li>
             }
         })
-    };
+        .collect_view();
     view! {
         <div class="line-details" data-testid="line-details" role="region" aria-label="The selected line">
             <div>
                 <div class="details-bar">
                     <span class="muted">{format!("Offset {} · ", record.offset)} {crate::model::day_utc(record.ts_ns)} " " {crate::model::clock_utc(record.ts_ns)} " UTC"</span>
-                    <button class="action" on:click=copy>{move || if copied.get() { "Copied ✓" } else { "Copy line" }}</button>
-                    <button class="action" on:click=show_context title="The lines before and after it, whatever the filter">"Show context"</button>
+                    <button class="action" data-copy=json>"Copy line"</button>
+                    <button class="action" data-show="line-context" title="The lines before and after it, whatever the filter">"Show context"</button>
                 </div>
-                {context_view}
+                <ol class="line-context" data-testid="line-context" aria-label="The lines around it, unfiltered" hidden>{rows}</ol>
                 {message.map(|message| view! { <pre class="details-message">{message}</pre> })}
                 <pre class="details-json">{pretty}</pre>
             </div>
         </div>
+    }
+}
+
+/// A click in the details: *Copy line* copies the line's JSON, *Show
+/// context* shows the lines around it.
+#[cfg(feature = "hydrate")]
+pub fn act_on_details(event: leptos::ev::MouseEvent) {
+    use wasm_bindgen::JsCast;
+    let target = event.target().and_then(|target| target.dyn_into::<web_sys::Element>().ok());
+    let Some(button) = target.and_then(|target| target.closest("button").ok().flatten()) else { return };
+    event.stop_propagation();
+    if let Some(json) = button.get_attribute("data-copy") {
+        let _ = window().navigator().clipboard().write_text(&json);
+        button.set_text_content(Some("Copied ✓"));
+    } else if let Some(list) = button.get_attribute("data-show").and_then(|class| {
+        let details = button.closest(".line-details").ok().flatten()?;
+        details.query_selector(&format!(".{class}")).ok().flatten()
+    }) {
+        let _ = list.remove_attribute("hidden");
     }
 }
 

@@ -234,6 +234,7 @@ pub fn LiveTail(
     provide_context(SelectedLine(tail.selected));
     let (kind, replay, filtering, needles) =
         (view.kind, view.is_replay(), !view.q.trim().is_empty(), std::sync::Arc::new(needles));
+    let details = (org.clone(), app.clone());
     let source = TailSource { org, app, view };
     #[cfg(feature = "hydrate")]
     browser::start(tail, source, more_from);
@@ -245,7 +246,7 @@ pub fn LiveTail(
             <LiveBar tail />
             <RangeNote tail />
             <LogRows tail kind replay filtering needles />
-            <SelectedDetails tail />
+            <SelectedDetails tail org=details.0 app=details.1 kind />
         </div>
     }
     .into_any()

@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 
 use super::TailState;
-use crate::components::log_row::{AccessHeader, LineDetails, LogRow, Needles};
+use crate::components::log_row::{AccessHeader, LogRow, Needles};
 use crate::components::time::LocalTimes;
 use crate::model::ViewKind;
 
@@ -87,11 +87,44 @@ fn NoLines(access: bool, replay: bool, filtering: bool) -> impl IntoView {
     }
 }
 
-/// All the fields of the selected line, below the list.
+/// All the fields of the selected line, below the list, as the server
+/// draws them; drawn again only when the selection changes, not at each
+/// live batch (which would close the context the viewer opened).
 #[component]
-pub fn SelectedDetails(tail: TailState) -> impl IntoView {
-    // Drawn again only when the selection changes, not at each live batch
-    // (which would close what the details opened, such as the context).
-    let selected = Memo::new(move |_| tail.selected_record());
-    move || selected.get().map(|record| view! { <LineDetails record /> })
+pub fn SelectedDetails(tail: TailState, org: String, app: String, kind: ViewKind) -> impl IntoView {
+    let drawn = RwSignal::new(String::new());
+    let failed = RwSignal::new(None::<String>);
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        let Some(offset) = tail.selected.get() else {
+            drawn.set(String::new());
+            return failed.set(None);
+        };
+        let (org, app) = (org.clone(), app.clone());
+        leptos::task::spawn_local(async move {
+            let found = crate::api::get_line_details(org, app, kind, offset).await;
+            // A later selection wins over this one.
+            if tail.selected.try_get_untracked() != Some(Some(offset)) {
+                return;
+            }
+            match found {
+                Ok(Some(html)) => {
+                    drawn.set(html);
+                    failed.set(None);
+                }
+                Ok(None) => failed.set(Some("this line is no longer stored".to_string())),
+                Err(error) => failed.set(Some(error.to_string())),
+            }
+        });
+    });
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (tail, org, app, kind);
+    #[cfg(feature = "hydrate")]
+    let act = crate::components::log_row::act_on_details;
+    #[cfg(not(feature = "hydrate"))]
+    let act = |_: leptos::ev::MouseEvent| {};
+    view! {
+        {move || failed.get().map(|error| view! { <p class="muted details-failed">{format!("No details: {error}")}</p> })}
+        <div class="details-slot" on:click=act inner_html=move || drawn.get()></div>
+    }
 }

@@ -90,10 +90,7 @@ where
         #[cfg(feature = "hydrate")]
         if let Some(fields) = browser::fields(&event) {
             leptos::task::spawn_local(async move {
-                let answer = browser::send(S::url(), fields).await.and_then(|text| {
-                    crate::json::decode(&text).map_err(|error| browser::Failure::Unreadable(error.to_string()))
-                });
-                let answer = answer.map_err(|failure| failure.into_error::<S::Error>());
+                let answer = browser::call(S::url(), fields).await;
                 if !call.value.is_disposed() {
                     call.value.set(Some(answer));
                     call.version.update(|version| *version += 1);
@@ -116,7 +113,7 @@ pub(crate) mod browser {
     use wasm_bindgen::JsCast;
 
     /// Why a form's answer is not the function's value.
-    pub enum Failure {
+    enum Failure {
         /// The request did not reach the function, or its answer was cut.
         Unsent(String),
         /// The function failed; its error as it encoded it.
@@ -126,7 +123,7 @@ pub(crate) mod browser {
     }
 
     impl Failure {
-        pub fn into_error<E: FromServerFnError>(self) -> E {
+        fn into_error<E: FromServerFnError>(self) -> E {
             match self {
                 Failure::Unsent(message) => E::from_server_fn_error(ServerFnErrorErr::Request(message)),
                 Failure::Refused(encoded) => E::de(encoded.into()),
@@ -142,9 +139,20 @@ pub(crate) mod browser {
         web_sys::UrlSearchParams::new_with_str_sequence_sequence(&data).ok()
     }
 
+    /// Posts `fields` to server function `url`: its answer, or its error.
+    pub async fn call<T: serde::de::DeserializeOwned, E: FromServerFnError>(
+        url: &str,
+        fields: web_sys::UrlSearchParams,
+    ) -> Result<T, E> {
+        let answer = send(url, fields)
+            .await
+            .and_then(|text| crate::json::decode(&text).map_err(|error| Failure::Unreadable(error.to_string())));
+        answer.map_err(Failure::into_error)
+    }
+
     /// Posts `fields` to `url`, asking for JSON rather than being sent back
     /// to the page; the answer's text.
-    pub async fn send(url: &str, fields: web_sys::UrlSearchParams) -> Result<String, Failure> {
+    async fn send(url: &str, fields: web_sys::UrlSearchParams) -> Result<String, Failure> {
         let unsent = |error: gloo_net::Error| Failure::Unsent(error.to_string());
         let response = gloo_net::http::Request::post(url)
             .header("Accept", "application/json")

@@ -60,14 +60,11 @@ pub fn save_in_place(event: leptos::ev::SubmitEvent) {
     let (Some(form), Some(fields)) = (form, browser::fields(&event)) else { return };
     event.prevent_default();
     leptos::task::spawn_local(async move {
-        let said = browser::send(&form.action(), fields).await.and_then(|text| {
-            crate::json::decode::<String>(&text).map_err(|error| browser::Failure::Unreadable(error.to_string()))
-        });
+        let said: Result<String, ServerFnError> = browser::call(&form.action(), fields).await;
         let Some(slot) = form.next_element_sibling() else { return };
         match said {
             Ok(html) => slot.set_inner_html(&html),
-            Err(failure) => {
-                let error: ServerFnError = failure.into_error();
+            Err(error) => {
                 slot.set_inner_html("");
                 let Ok(said) = document().create_element("span") else { return };
                 said.set_class_name("form-error");
